@@ -1,0 +1,160 @@
+"""Plain immutable data that flows from sources through the hub to the screen and the store.
+
+Every datetime here is timezone-aware UTC; conversion to local time happens only on display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """Which panel a source feeds."""
+
+    PROBE = "probe"
+    DEPLOYS = "deploys"
+    ERRORS = "errors"
+    SENTRY = "sentry"
+
+
+class Freshness(StrEnum):
+    LOADING = "loading"
+    FRESH = "fresh"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    name: str
+    kind: str
+    category: Category
+    freshness: Freshness
+    updated_at: datetime | None = None  # end of the last successful poll
+    stale_since: datetime | None = None  # first failed poll of the current failure run
+    reason: str = ""  # why it is stale; already inert text
+    failures: int = 0  # consecutive failed polls
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    name: str
+    kind: str
+    target: str
+    concurrency: int
+    sessions_ok: int
+    ok: bool
+    latency_ms: float | None
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Deploy:
+    service: str
+    version: str
+    who: str
+    at: datetime
+    summary: str
+    source: str = ""
+    reverts: str | None = None  # the version this deploy rolled back, if it is a rollback
+
+
+@dataclass(frozen=True, slots=True)
+class Deploys:
+    """One deploy source's view: newest first."""
+
+    source: str
+    deploys: tuple[Deploy, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBucket:
+    start: datetime
+    requests: int
+    errors_5xx: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSeries:
+    """Request and 5xx counts in fixed time buckets, oldest first."""
+
+    source: str
+    bucket_seconds: int
+    buckets: tuple[ErrorBucket, ...]
+    unparsed_lines: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+
+    @property
+    def requests(self) -> int:
+        return sum(b.requests for b in self.buckets)
+
+    @property
+    def errors_5xx(self) -> int:
+        return sum(b.errors_5xx for b in self.buckets)
+
+    @property
+    def ratio(self) -> float:
+        total = self.requests
+        return self.errors_5xx / total if total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SentryIssue:
+    id: str
+    short_id: str
+    title: str
+    level: str
+    count: int
+    user_count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    permalink: str = ""
+    culprit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SentryIssues:
+    source: str
+    issues: tuple[SentryIssue, ...]
+    pages: int = 1
+    rate_limited: bool = False
+
+
+Reading = ProbeResult | Deploys | ErrorSeries | SentryIssues
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    at: datetime
+    kind: str  # e.g. "probe.down", "deploy", "declared", "revert.started"
+    text: str
+    source: str = ""
+    # Stable identity of an observation, so two cockpits on one host record it once.
+    key: str = ""
+
+
+class IncidentStatus(StrEnum):
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+
+
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    title: str
+    severity: str
+    commander: str
+    status: IncidentStatus
+    declared_at: datetime
+    impact_started_at: datetime | None = None
+    summary: str = ""
+    drill: bool = False
+    resolved_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Sources: each polls or tails one thing and yields model objects."""
