@@ -1,0 +1,398 @@
+"""Turns successive snapshots into judgements and timeline events.
+
+Probe state with thresholds, the suspect deploy, 5xx spikes, new Sentry issues, blind spots
+(failures Sentry says nothing about), "fails only under concurrency" and recovery. Events carry
+stable keys so that two cockpits watching the same world record each observation once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cockpit.config import Config
+from cockpit.hub import Snapshot
+from cockpit.model import (
+    Category,
+    Deploy,
+    Deploys,
+    ErrorSeries,
+    Freshness,
+    ProbeResult,
+    SentryIssue,
+    SentryIssues,
+    TimelineEvent,
+)
+from cockpit.timeutil import iso_utc, local_hms
+
+HISTORY = 60  # probe results kept per probe for the sparkline and p50
+
+
+class ProbeState(StrEnum):
+    UNKNOWN = "unknown"
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeView:
+    name: str
+    kind: str
+    target: str
+    concurrency: int
+    state: ProbeState
+    since: datetime | None
+    last: ProbeResult | None
+    latencies: tuple[float, ...]  # recent successful latencies, oldest first
+    only_under_concurrency: bool = False
+
+    @property
+    def p50_ms(self) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return ordered[len(ordered) // 2]
+
+
+@dataclass(frozen=True, slots=True)
+class Spike:
+    source: str
+    start: datetime
+    peak_ratio: float
+    peak_at: datetime
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    probes: tuple[ProbeView, ...] = ()
+    deploys: tuple[Deploy, ...] = ()  # merged from every deploy source, newest first
+    suspect: Deploy | None = None
+    first_failure_at: datetime | None = None
+    spikes: tuple[Spike, ...] = ()  # open spikes
+    blind_spot: str | None = None
+    degraded: bool = False
+    events: tuple[TimelineEvent, ...] = ()  # new since the previous assessment
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    spike_min_ratio: float = 0.05  # absolute 5xx ratio that counts as a spike
+    spike_factor: float = 3.0  # ... and this many times the baseline ratio
+    spike_min_errors: int = 3
+    spike_recent_buckets: int = 2
+    blind_spot_grace: float = 20.0  # seconds Sentry gets to show an issue for a failure
+    blind_spot_window: float = 300.0  # issues first seen this long before a failure still match
+
+
+@dataclass
+class _ProbeTrack:
+    state: ProbeState = ProbeState.UNKNOWN
+    since: datetime | None = None
+    streak_ok: int = 0
+    streak_fail: int = 0
+    first_fail: ProbeResult | None = None
+    last_at: datetime | None = None
+    last: ProbeResult | None = None
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+
+
+class Detector:
+    def __init__(self, config: Config, settings: DetectSettings | None = None):
+        self.settings = settings or DetectSettings()
+        self._thresholds = {
+            p.name: (p.failure_threshold, p.success_threshold) for p in config.probes
+        }
+        self._probes: dict[str, _ProbeTrack] = {}
+        self._spikes: dict[str, Spike] = {}
+        self._failure_started: datetime | None = None
+        self._suspect: Deploy | None = None
+        self._blind_spot: str | None = None
+        self._degraded = False
+        self._seen_issues: set[str] = set()
+        self._started_at: datetime | None = None
+        self._emitted: set[str] = set()
+
+    # -- probes --------------------------------------------------------------------------------
+
+    def _probe(self, result: ProbeResult, out: list[TimelineEvent]) -> None:
+        track = self._probes.setdefault(result.name, _ProbeTrack())
+        if track.last_at == result.at:
+            return
+        track.last_at = result.at
+        track.last = result
+        if result.ok and result.latency_ms is not None:
+            track.latencies.append(result.latency_ms)
+        fail_after, ok_after = self._thresholds.get(result.name, (2, 1))
+        if result.ok:
+            track.streak_ok += 1
+            track.streak_fail = 0
+            track.first_fail = None
+            if track.state is not ProbeState.UP and track.streak_ok >= ok_after:
+                if track.state is ProbeState.DOWN:
+                    out.append(
+                        TimelineEvent(
+                            result.at,
+                            "probe.up",
+                            f"probe {result.name} passing again ({_sessions(result)})",
+                            result.name,
+                            f"probe:{result.name}:up:{iso_utc(result.at)}",
+                        )
+                    )
+                track.state, track.since = ProbeState.UP, result.at
+        else:
+            track.streak_fail += 1
+            track.streak_ok = 0
+            track.first_fail = track.first_fail or result
+            if track.state is not ProbeState.DOWN and track.streak_fail >= fail_after:
+                first = track.first_fail
+                out.append(
+                    TimelineEvent(
+                        first.at,
+                        "probe.down",
+                        f"probe {result.name} failing since {local_hms(first.at)}: "
+                        f"{_sessions(first)}, {first.error or 'failed'}",
+                        result.name,
+                        f"probe:{result.name}:down:{iso_utc(first.at)}",
+                    )
+                )
+                track.state, track.since = ProbeState.DOWN, first.at
+
+    def _probe_views(self, results: dict[str, ProbeResult], out: list[TimelineEvent]) -> tuple:
+        views = []
+        for name, result in results.items():
+            track = self._probes[name]
+            twin_up = any(
+                other.target == result.target
+                and other.concurrency == 1
+                and self._probes[other.name].state is ProbeState.UP
+                for other in results.values()
+            )
+            only = result.concurrency > 1 and track.state is ProbeState.DOWN and twin_up
+            if only and track.since is not None:
+                out.append(
+                    TimelineEvent(
+                        track.since,
+                        "detect.concurrency",
+                        f"{name} fails only under concurrency: {_sessions(result)} "
+                        f"while single sessions to {result.target} pass",
+                        name,
+                        f"concurrency:{name}:{iso_utc(track.since)}",
+                    )
+                )
+            views.append(
+                ProbeView(
+                    name,
+                    result.kind,
+                    result.target,
+                    result.concurrency,
+                    track.state,
+                    track.since,
+                    track.last,
+                    tuple(track.latencies),
+                    only,
+                )
+            )
+        return tuple(views)
+
+    # -- 5xx -----------------------------------------------------------------------------------
+
+    def _errors(self, series: ErrorSeries, out: list[TimelineEvent]) -> None:
+        s = self.settings
+        buckets = series.buckets
+        if len(buckets) < s.spike_recent_buckets + 1:
+            return
+        # The newest bucket is still filling; judge on the complete ones before it.
+        complete = buckets[:-1]
+        recent = complete[-s.spike_recent_buckets :]
+        older = complete[: -s.spike_recent_buckets]
+        req = sum(b.requests for b in recent)
+        err = sum(b.errors_5xx for b in recent)
+        ratio = err / req if req else 0.0
+        base_req = sum(b.requests for b in older)
+        baseline = sum(b.errors_5xx for b in older) / base_req if base_req else 0.0
+        hot = err >= s.spike_min_errors and ratio >= max(s.spike_min_ratio, baseline * s.spike_factor)
+        open_spike = self._spikes.get(series.source)
+        if open_spike is None and hot:
+            start = next(b.start for b in recent if b.errors_5xx)
+            self._spikes[series.source] = Spike(series.source, start, ratio, recent[-1].start)
+            out.append(
+                TimelineEvent(
+                    start,
+                    "spike.start",
+                    f"5xx spike on {series.source}: {ratio:.0%} of requests "
+                    f"(baseline {baseline:.1%})",
+                    series.source,
+                    f"spike:{series.source}:start:{iso_utc(start)}",
+                )
+            )
+        elif open_spike is not None and hot and ratio > open_spike.peak_ratio:
+            self._spikes[series.source] = Spike(
+                series.source, open_spike.start, ratio, recent[-1].start
+            )
+        elif open_spike is not None and not hot and err == 0:
+            end = recent[0].start
+            out.append(
+                TimelineEvent(
+                    end,
+                    "spike.end",
+                    f"5xx spike on {series.source} over: {local_hms(open_spike.start)}-"
+                    f"{local_hms(end)}, peak {open_spike.peak_ratio:.0%} "
+                    f"at {local_hms(open_spike.peak_at)}",
+                    series.source,
+                    f"spike:{series.source}:end:{iso_utc(open_spike.start)}",
+                )
+            )
+            del self._spikes[series.source]
+
+    # -- deploys and Sentry --------------------------------------------------------------------
+
+    @staticmethod
+    def _deploy_events(deploys: Iterable[Deploy], out: list[TimelineEvent]) -> None:
+        for d in deploys:
+            what = f"rollback of {d.reverts} to {d.version}" if d.reverts else f"deploy {d.version}"
+            out.append(
+                TimelineEvent(
+                    d.at,
+                    "deploy",
+                    f"{d.service}: {what} by {d.who}: {d.summary}",
+                    d.source,
+                    f"deploy:{d.service}:{d.version}:{iso_utc(d.at)}",
+                )
+            )
+
+    def _sentry_events(self, issues: Iterable[SentryIssue], now: datetime, out: list) -> None:
+        recent = now - timedelta(hours=1)
+        for issue in issues:
+            if issue.id in self._seen_issues:
+                continue
+            self._seen_issues.add(issue.id)
+            if issue.first_seen is not None and issue.first_seen >= recent:
+                out.append(
+                    TimelineEvent(
+                        issue.first_seen,
+                        "sentry.new",
+                        f"Sentry issue {issue.short_id} first seen: {issue.title}",
+                        "sentry",
+                        f"sentry:{issue.id}",
+                    )
+                )
+
+    # -- the whole picture ---------------------------------------------------------------------
+
+    def observe(self, snap: Snapshot) -> Assessment:
+        now = snap.at
+        self._started_at = self._started_at or now
+        out: list[TimelineEvent] = []
+        results: dict[str, ProbeResult] = {}
+        deploys: list[Deploy] = []
+        issues: list[SentryIssue] = []
+        sentry_fresh = False
+        for name, reading in snap.readings.items():
+            status = snap.statuses[name]
+            if isinstance(reading, ProbeResult):
+                results[name] = reading
+                self._probe(reading, out)
+            elif isinstance(reading, Deploys):
+                deploys.extend(reading.deploys)
+            elif isinstance(reading, ErrorSeries):
+                self._errors(reading, out)
+            elif isinstance(reading, SentryIssues):
+                issues.extend(reading.issues)
+                sentry_fresh = sentry_fresh or status.freshness is Freshness.FRESH
+        deploys.sort(key=lambda d: d.at, reverse=True)
+        self._deploy_events(deploys, out)
+        self._sentry_events(issues, now, out)
+        views = self._probe_views(results, out)
+
+        down = [v for v in views if v.state is ProbeState.DOWN]
+        failure_times = [v.since for v in down if v.since] + [s.start for s in self._spikes.values()]
+        degraded = bool(failure_times)
+        if degraded:
+            first = min(failure_times)
+            if self._failure_started is None or first < self._failure_started:
+                self._failure_started = first
+            self._suspect_event(deploys, out)
+            self._blind_spot_check(issues, sentry_fresh, now, out)
+        elif self._degraded:
+            out.append(
+                TimelineEvent(
+                    now,
+                    "recovered",
+                    f"recovered at {local_hms(now)}: all probes passing, no 5xx spike",
+                    "cockpit",
+                    f"recovered:{iso_utc(now)}",
+                )
+            )
+            self._failure_started = None
+            self._blind_spot = None
+        self._degraded = degraded
+        return Assessment(
+            probes=views,
+            deploys=tuple(deploys),
+            suspect=self._suspect,
+            first_failure_at=self._failure_started,
+            spikes=tuple(self._spikes.values()),
+            blind_spot=self._blind_spot if degraded else None,
+            degraded=degraded,
+            events=tuple(sorted(self._fresh(out), key=lambda e: e.at)),
+        )
+
+    def _fresh(self, events: list[TimelineEvent]) -> list[TimelineEvent]:
+        """Drop what this detector already reported; observations repeat across snapshots."""
+        new = [e for e in events if not e.key or e.key not in self._emitted]
+        self._emitted.update(e.key for e in new if e.key)
+        return new
+
+    def _suspect_event(self, deploys: list[Deploy], out: list[TimelineEvent]) -> None:
+        start = self._failure_started
+        assert start is not None
+        before = [d for d in deploys if d.at <= start and not d.reverts]
+        suspect = before[0] if before else None
+        if suspect is None or suspect == self._suspect:
+            return
+        self._suspect = suspect
+        out.append(
+            TimelineEvent(
+                start,
+                "suspect",
+                f"suspect deploy {suspect.service} {suspect.version} by {suspect.who}: "
+                f"deployed {local_hms(suspect.at)}, first failure {local_hms(start)}",
+                "detect",
+                f"suspect:{suspect.service}:{suspect.version}:{iso_utc(suspect.at)}",
+            )
+        )
+
+    def _blind_spot_check(
+        self, issues: list[SentryIssue], sentry_fresh: bool, now: datetime, out: list
+    ) -> None:
+        start = self._failure_started
+        if start is None or self._blind_spot or not sentry_fresh:
+            return
+        if (now - start).total_seconds() < self.settings.blind_spot_grace:
+            return
+        since = start - timedelta(seconds=self.settings.blind_spot_window)
+        if self._suspect is not None:
+            since = max(since, self._suspect.at)
+        if any(i.first_seen is not None and i.first_seen >= since for i in issues):
+            return
+        what = "5xx spike" if self._spikes else "probe failures"
+        self._blind_spot = (
+            f"{what} since {local_hms(start)} with no matching Sentry issue: "
+            "the failing code path may not report errors"
+        )
+        out.append(
+            TimelineEvent(
+                now, "blind_spot", self._blind_spot, "detect", f"blind_spot:{iso_utc(start)}"
+            )
+        )
+
+
+def _sessions(result: ProbeResult) -> str:
+    return f"{result.sessions_ok}/{result.concurrency} sessions"
+
+
+__all__ = ["Assessment", "Category", "DetectSettings", "Detector", "ProbeState", "ProbeView"]

@@ -1,0 +1,162 @@
+"""Runs sources: one task each, polls never overlap, per-source timeout, backoff, freshness.
+
+A source's failure is that source's problem: its status turns stale with the reason while its
+last good reading is kept, and every other source goes on. Consumers never see one update per
+datum: they wait on `wait_changed()` and read the newest snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from cockpit.model import Category, Freshness, Reading, SourceStatus
+from cockpit.sources.base import Source
+from cockpit.textsafe import one_line
+from cockpit.timeutil import utcnow
+
+MAX_BACKOFF = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the hub knows at one moment. Sources keep their config order."""
+
+    at: datetime
+    version: int
+    statuses: Mapping[str, SourceStatus]
+    readings: Mapping[str, Reading]
+
+    def of(self, category: Category) -> list[tuple[SourceStatus, Reading | None]]:
+        return [
+            (status, self.readings.get(name))
+            for name, status in self.statuses.items()
+            if status.category is category
+        ]
+
+
+def failure_reason(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g}s"
+    text = one_line(str(exc), 160)
+    return text or type(exc).__name__
+
+
+def next_delay(source: Source, failures: int) -> float:
+    """Seconds to wait after a poll: the interval, doubled per consecutive failure, capped."""
+    if failures == 0:
+        return source.interval
+    return min(source.interval * 2 ** (failures - 1), max(MAX_BACKOFF, source.interval))
+
+
+class Hub:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        on_error: Callable[[Source, BaseException], None] | None = None,
+    ):
+        names = [s.name for s in sources]
+        if len(set(names)) != len(names):
+            raise ValueError("source names must be unique")
+        self.sources = tuple(sources)
+        self._clock = clock
+        self._on_error = on_error
+        self._statuses: dict[str, SourceStatus] = {
+            s.name: SourceStatus(s.name, s.kind, s.category, Freshness.LOADING) for s in sources
+        }
+        self._readings: dict[str, Reading] = {}
+        self._version = 0
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self._clock(), self._version, dict(self._statuses), dict(self._readings))
+
+    def _publish(self) -> None:
+        self._version += 1
+        self._changed.set()
+
+    def _record_success(self, source: Source, reading: Reading) -> None:
+        self._readings[source.name] = reading
+        self._statuses[source.name] = SourceStatus(
+            source.name, source.kind, source.category, Freshness.FRESH, updated_at=self._clock()
+        )
+        self._publish()
+
+    def _record_failure(self, source: Source, exc: BaseException) -> int:
+        if self._on_error is not None and not isinstance(exc, TimeoutError | OSError):
+            self._on_error(source, exc)
+        old = self._statuses[source.name]
+        now = self._clock()
+        self._statuses[source.name] = replace(
+            old,
+            freshness=Freshness.STALE,
+            stale_since=old.stale_since if old.freshness is Freshness.STALE else now,
+            reason=failure_reason(exc, source.timeout),
+            failures=old.failures + 1,
+        )
+        self._publish()
+        return old.failures + 1
+
+    # -- polling -------------------------------------------------------------------------------
+
+    async def poll(self, source: Source) -> bool:
+        """One bounded poll of one source; records the outcome. True when it succeeded."""
+        try:
+            reading = await asyncio.wait_for(source.poll(), source.timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._record_failure(source, exc)
+            return False
+        self._record_success(source, reading)
+        return True
+
+    async def _run_source(self, source: Source) -> None:
+        # The next poll is scheduled only after this one finished, so polls never overlap.
+        while True:
+            await self.poll(source)
+            await asyncio.sleep(next_delay(source, self._statuses[source.name].failures))
+
+    async def poll_all_once(self) -> Snapshot:
+        """Every source once, concurrently: what `cockpit check` runs."""
+        await asyncio.gather(*(self.poll(s) for s in self.sources))
+        return self.snapshot()
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(self._run_source(s), name=f"source:{s.name}") for s in self.sources
+        ]
+
+    async def wait_changed(self, timeout: float | None = None) -> bool:
+        """Wait until something changed since the last call; False on timeout.
+
+        Consumers render the newest snapshot after this returns, so a burst of source updates
+        becomes one repaint.
+        """
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._changed.clear()
+        return True
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        for source in self.sources:
+            with contextlib.suppress(Exception):
+                await source.aclose()
