@@ -1,0 +1,219 @@
+"""The `cockpit` command. Heavy imports (textual, httpx, sentry-sdk) happen inside the commands
+that need them, so `cockpit --version` or a config error answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from cockpit import __version__
+from cockpit.config import Config, ConfigError, data_dir, default_path, load
+
+EXAMPLE_CONFIG = Path(__file__).with_name("example_config.toml")
+
+
+def _config_path(arg: str | None) -> Path:
+    return Path(arg).expanduser() if arg else default_path()
+
+
+def _load(arg: str | None) -> Config:
+    return load(_config_path(arg))
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"cockpit: {message}", file=sys.stderr)
+    return code
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    from cockpit.app import run_tui
+
+    return run_tui(config=config, data_dir=data_dir(), read_only=args.read_only, ascii=args.ascii)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.app import run_tui
+
+    return run_tui(
+        config=None,
+        data_dir=data_dir(),
+        read_only=args.read_only,
+        ascii=args.ascii,
+        bad_deploy_after=args.bad_deploy_after,
+    )
+
+
+def cmd_world(args: argparse.Namespace) -> int:
+    from cockpit.world.runner import run_world
+
+    return run_world(
+        directory=Path(args.dir) if args.dir else None,
+        write_config=Path(args.write_config) if args.write_config else None,
+        bad_deploy_after=args.bad_deploy_after,
+        scenario=args.scenario,
+        stop_on_stdin_eof=args.stop_on_stdin_eof,
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    from cockpit.hub import Hub
+    from cockpit.report import check_reports
+    from cockpit.sources.registry import build_source
+
+    sources = [build_source(c) for c in config.sources()]
+    if not sources:
+        return _fail(f"{config.path}: no sources configured", 1)
+
+    async def one_round() -> list[dict[str, object]]:
+        hub = Hub(sources)
+        try:
+            snapshot = await hub.poll_all_once()
+        finally:
+            await hub.aclose()
+        return check_reports(snapshot, {s.name: s.target for s in sources})
+
+    reports = asyncio.run(one_round())
+    for report in reports:
+        if args.json:
+            print(json.dumps(report, sort_keys=False))
+        else:
+            name = report.get("name") or report.get("source")
+            state = "ok  " if report["ok"] else "FAIL"
+            detail = report.get("error") or ""
+            if "sessions_ok" in report and report["ok"]:
+                detail = f"{report['sessions_ok']}/{report['concurrency']} sessions, "
+                detail += f"{report['latency_ms']} ms"
+            print(f"{state} {report['kind']:<15} {name}: {detail}")
+    return 0 if all(r["ok"] for r in reports) else 1
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    print(
+        f"{config.path}: ok: {len(config.probes)} probes, {len(config.deploys)} deploy sources, "
+        f"{len(config.errors)} 5xx sources, {len(config.sentry)} Sentry sources, "
+        f"{len(config.services)} services"
+    )
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    if path.exists() and not args.force:
+        return _fail(f"{path} exists; use --force to overwrite it", 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {path}; edit it, then run `cockpit config check`")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from cockpit.incident.export import render_json, render_markdown, write_export
+    from cockpit.incident.store import IncidentStore
+    from cockpit.timeutil import utcnow
+
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    unknown = [f for f in formats if f not in ("md", "json")]
+    if unknown or not formats:
+        return _fail(f"--format: unknown format {','.join(unknown) or '(none)'}; use md,json", 2)
+    directory = data_dir()
+    with IncidentStore(directory / "incidents.sqlite3") as store:
+        incident = store.get(args.incident) if args.incident else None
+        if args.incident and incident is None:
+            return _fail(f"no incident #{args.incident}", 1)
+        incident = incident or store.open_incident() or next(iter(store.list()), None)
+        if incident is None:
+            return _fail("no incident recorded yet", 1)
+        events = store.incident_events(incident)
+    if args.output:
+        output = Path(args.output)
+        now = utcnow()
+        for fmt in formats:
+            target = output if len(formats) == 1 else output.with_suffix(f".{fmt}")
+            render = render_markdown if fmt == "md" else render_json
+            target.write_text(render(incident, events, generated_at=now), encoding="utf-8")
+            print(target)
+        return 0
+    for path in write_export(directory, incident, events, formats=formats):
+        print(path)
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description="A terminal cockpit for people on call.",
+    )
+    parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    parser.add_argument("--config", help="config file (default: $COCKPIT_CONFIG, then user dir)")
+    parser.add_argument("--read-only", action="store_true", help="disable declare and revert")
+    parser.add_argument("--ascii", action="store_true", help="ASCII-only rendering")
+    parser.set_defaults(func=cmd_tui)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="start the drill world and the cockpit on it")
+    demo.add_argument("--bad-deploy-after", type=float, default=20.0, metavar="SECONDS")
+    demo.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
+    demo.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
+
+    world = sub.add_parser("world", help="run only the drill world's servers, headless")
+    world.add_argument("--scenario", default="files-com")
+    world.add_argument("--write-config", metavar="PATH")
+    world.add_argument("--dir", metavar="DIR", help="world directory (default: a temp dir)")
+    world.add_argument("--bad-deploy-after", type=float, default=20.0, metavar="SECONDS")
+    world.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
+    world.set_defaults(func=cmd_world)
+
+    check = sub.add_parser("check", help="one round of every source; exit 1 if any fails")
+    check.add_argument("--config", default=argparse.SUPPRESS)
+    check.add_argument("--json", action="store_true", help="one JSON object per line")
+    check.set_defaults(func=cmd_check)
+
+    config = sub.add_parser("config", help="config commands")
+    config_sub = config.add_subparsers(dest="config_command", metavar="check", required=True)
+    config_check = config_sub.add_parser("check", help="validate the config")
+    config_check.add_argument("--config", default=argparse.SUPPRESS)
+    config_check.set_defaults(func=cmd_config_check)
+
+    init = sub.add_parser("init", help="write a commented example config")
+    init.add_argument("--config", default=argparse.SUPPRESS)
+    init.add_argument("--force", action="store_true")
+    init.set_defaults(func=cmd_init)
+
+    export = sub.add_parser("export", help="write an incident's timeline draft")
+    export.add_argument("--incident", type=int, metavar="ID")
+    export.add_argument("--format", default="md", help="md, json or md,json")
+    export.add_argument("--output", metavar="PATH")
+    export.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        return _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `cockpit check --json | head` closing early is not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""One JSON-ready dict per source: the stable output of `cockpit check --json`.
+
+Scripts rely on these field names; add fields, never rename or remove them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cockpit.hub import Snapshot
+from cockpit.model import (
+    Deploys,
+    ErrorSeries,
+    Freshness,
+    ProbeResult,
+    Reading,
+    SentryIssues,
+    SourceStatus,
+)
+from cockpit.timeutil import iso_utc
+
+
+def source_report(status: SourceStatus, reading: Reading | None, target: str) -> dict[str, Any]:
+    failed = status.freshness is not Freshness.FRESH
+    error = status.reason if failed else ""
+    if isinstance(reading, ProbeResult) or (reading is None and status.category == "probe"):
+        probe = reading if isinstance(reading, ProbeResult) and not failed else None
+        return {
+            "name": status.name,
+            "kind": status.kind,
+            "target": target,
+            "concurrency": probe.concurrency if probe else None,
+            "ok": bool(probe and probe.ok),
+            "sessions_ok": probe.sessions_ok if probe else 0,
+            "latency_ms": round(probe.latency_ms, 2) if probe and probe.latency_ms else None,
+            "error": probe.error if probe else (error or "no result"),
+            "at": iso_utc(probe.at) if probe else None,
+        }
+    out: dict[str, Any] = {
+        "source": status.name,
+        "kind": status.kind,
+        "target": target,
+        "ok": not failed,
+        "error": error,
+    }
+    if failed or reading is None:
+        return out
+    if isinstance(reading, Deploys):
+        latest = reading.deploys[0] if reading.deploys else None
+        out["deploys"] = len(reading.deploys)
+        out["latest"] = (
+            {
+                "service": latest.service,
+                "version": latest.version,
+                "who": latest.who,
+                "at": iso_utc(latest.at),
+                "summary": latest.summary,
+            }
+            if latest
+            else None
+        )
+    elif isinstance(reading, ErrorSeries):
+        out.update(
+            requests=reading.requests,
+            errors_5xx=reading.errors_5xx,
+            ratio=round(reading.ratio, 4),
+            unparsed_lines=reading.unparsed_lines,
+            first_ts=iso_utc(reading.first_ts) if reading.first_ts else None,
+            last_ts=iso_utc(reading.last_ts) if reading.last_ts else None,
+        )
+    elif isinstance(reading, SentryIssues):
+        out.update(
+            issues=len(reading.issues),
+            pages=reading.pages,
+            rate_limited=reading.rate_limited,
+            top=[i.short_id for i in reading.issues[:5]],
+        )
+    return out
+
+
+def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        source_report(status, snapshot.readings.get(name), targets.get(name, ""))
+        for name, status in snapshot.statuses.items()
+    ]

@@ -1,0 +1,171 @@
+"""The cockpit without a screen: hub -> detector -> store, and the actions a user can take.
+
+The TUI and headless drills both drive this object; the TUI only renders its `View`s and turns
+keys into calls here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cockpit.actions.declare import DeclareRequest, declare
+from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert, run_revert
+from cockpit.config import Config
+from cockpit.detect import Assessment, Detector
+from cockpit.hub import Hub, Snapshot
+from cockpit.incident.export import write_export
+from cockpit.incident.store import IncidentStore
+from cockpit.model import Deploy, Incident, TimelineEvent
+from cockpit.sources.base import Source
+from cockpit.textsafe import one_line
+from cockpit.timeutil import utcnow
+
+TIMELINE_ROWS = 50
+INCIDENT_TICK = 2.0  # how often another process's changes to the incident are picked up
+
+
+class ReadOnlyError(Exception):
+    """An action that changes things was asked of a read-only cockpit."""
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    snapshot: Snapshot
+    assessment: Assessment
+    incident: Incident | None
+    timeline: tuple[TimelineEvent, ...]  # newest last
+
+
+class Cockpit:
+    def __init__(
+        self,
+        config: Config,
+        data_dir: Path,
+        *,
+        read_only: bool = False,
+        sources: Sequence[Source] | None = None,
+        user: str | None = None,
+    ):
+        from cockpit.sources.registry import build_source
+
+        self.config = config
+        self.data_dir = data_dir
+        self.read_only = read_only
+        self.user = user or getpass.getuser()
+        self.hub = Hub(sources if sources is not None else [build_source(c) for c in config.sources()])
+        self.detector = Detector(config)
+        self.store = IncidentStore(data_dir / "incidents.sqlite3")
+        self._view: View | None = None
+
+    @property
+    def drill(self) -> bool:
+        return self.config.cockpit.drill
+
+    # -- observing -----------------------------------------------------------------------------
+
+    def refresh(self) -> View:
+        """Fold the newest snapshot into judgements, save new events, and build a view."""
+        assessment = self.detector.observe(self.hub.snapshot())
+        for event in assessment.events:
+            self.store.add_event(event)
+        self._view = View(
+            self.hub.snapshot(),
+            assessment,
+            self.store.open_incident(),
+            tuple(self.store.recent_events(TIMELINE_ROWS)),
+        )
+        return self._view
+
+    @property
+    def view(self) -> View:
+        return self._view or self.refresh()
+
+    async def views(self, min_gap: float = 0.25) -> AsyncIterator[View]:
+        """Start the sources; yield a view per burst of changes, and at least every few seconds
+        so that an incident changed by another cockpit on this host shows up."""
+        self.hub.start()
+        yield self.refresh()
+        while True:
+            await self.hub.wait_changed(timeout=INCIDENT_TICK)
+            yield self.refresh()
+            await asyncio.sleep(min_gap)
+
+    async def aclose(self) -> None:
+        await self.hub.aclose()
+        self.store.close()
+
+    # -- acting --------------------------------------------------------------------------------
+
+    def _writable(self, what: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"read-only mode: {what} is disabled")
+
+    def declare_request(self) -> DeclareRequest:
+        """The form's defaults: the cockpit's service, the first failure it saw."""
+        view = self.view
+        title = f"{self.config.cockpit.service} degraded"
+        if view.assessment.suspect is not None:
+            title += f" after deploy {view.assessment.suspect.version}"
+        return DeclareRequest(
+            title=title,
+            severity="SEV2",
+            commander=self.user,
+            impact_started_at=view.assessment.first_failure_at,
+        )
+
+    def declare(self, request: DeclareRequest) -> Incident:
+        self._writable("declaring an incident")
+        incident = declare(self.store, request, drill=self.drill)
+        self.refresh()
+        return incident
+
+    def note(self, text: str) -> None:
+        self._writable("adding a note")
+        self.store.add_event(
+            TimelineEvent(utcnow(), "note", f"{self.user}: {one_line(text)}", "cockpit")
+        )
+        self.refresh()
+
+    def revert_target(self) -> str:
+        """The service `R` acts on: the suspect deploy's, else the latest deploy's."""
+        assessment = self.view.assessment
+        deploy: Deploy | None = assessment.suspect or next(iter(assessment.deploys), None)
+        return deploy.service if deploy is not None else self.config.cockpit.service
+
+    def plan_revert(self, service: str | None = None) -> RevertPlan:
+        self._writable("revert")
+        from cockpit.actions.revert import RevertError
+
+        name = service or self.revert_target()
+        service_config = self.config.service(name)
+        if service_config is None:
+            raise RevertError(f"no [[services]] entry for {name!r} in the config")
+        return plan_revert(service_config, self.view.assessment.deploys)
+
+    async def revert(self, plan: RevertPlan, on_output: Callable[[str], None]) -> RevertOutcome:
+        self._writable("revert")
+        outcome = await run_revert(
+            plan, store=self.store, data_dir=self.data_dir, user=self.user, on_output=on_output
+        )
+        self.refresh()
+        return outcome
+
+    def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:
+        """Write the timeline draft of the open incident (else the latest one)."""
+        incident = self.store.open_incident() or next(iter(self.store.list()), None)
+        if incident is None:
+            raise LookupError("no incident to export: declare one first (d)")
+        paths = write_export(
+            self.data_dir, incident, self.store.incident_events(incident), formats=tuple(formats)
+        )
+        self.store.add_event(
+            TimelineEvent(
+                utcnow(), "export", f"timeline draft exported to {paths[0].name}", "cockpit"
+            )
+        )
+        self.refresh()
+        return paths
