@@ -1,0 +1,32 @@
+"""Glyph sets: Unicode where the terminal can show it, plain ASCII where it cannot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    bars: str  # from empty to full, one cell
+    marker: str  # a deploy on the time axis
+    declared: str
+    arrow: str
+    ellipsis: str
+    bullet: str
+
+
+UNICODE = Glyphs(bars=" ▁▂▃▄▅▆▇█", marker="▲", declared="◆", arrow="→", ellipsis="…", bullet="•")
+ASCII = Glyphs(bars=" .:-=+*#%", marker="^", declared="!", arrow="->", ellipsis="~", bullet="*")
+
+
+def glyphs(ascii_only: bool) -> Glyphs:
+    return ASCII if ascii_only else UNICODE
+
+
+def fit(text: str, width: int, g: Glyphs) -> str:
+    """Cut text to width, marking the cut."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - len(g.ellipsis))] + g.ellipsis

@@ -1,0 +1,64 @@
+"""The top line: what is watched, the incident's state, DRILL / READ-ONLY, and the UTC clock."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widget import Widget
+
+from cockpit.model import Incident, IncidentStatus
+from cockpit.timeutil import local_hm, utc_hms, utcnow
+
+
+class CockpitHeader(Widget):
+    DEFAULT_CSS = """
+    CockpitHeader { height: 1; background: $panel; color: $text; }
+    """
+
+    def __init__(self, *, read_only: bool = False, id: str | None = None):
+        super().__init__(id=id)
+        self.service = "starting…"
+        self.environment = ""
+        self.drill = False
+        self.read_only = read_only
+        self.incident: Incident | None = None
+        self.degraded = False
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh)
+
+    def show(
+        self, *, service: str, environment: str, drill: bool, incident: Incident | None,
+        degraded: bool,
+    ) -> None:
+        self.service, self.environment, self.drill = service, environment, drill
+        self.incident, self.degraded = incident, degraded
+        self.refresh()
+
+    def render(self) -> Content:
+        parts: list[str | tuple[str, str]] = [(f" {self.service}", "bold")]
+        if self.environment:
+            parts.append((f" · {self.environment}", "$text-muted"))
+        if self.drill:
+            parts.append(("  DRILL ", "$warning bold reverse"))
+        if self.read_only:
+            parts.append(("  READ-ONLY ", "$accent bold reverse"))
+        parts.append("  ")
+        incident = self.incident
+        if incident is not None and incident.status is not IncidentStatus.RESOLVED:
+            parts.append(
+                (
+                    f"INCIDENT #{incident.id} {incident.severity} {incident.status} "
+                    f"since {local_hm(incident.declared_at)}",
+                    "$error bold",
+                )
+            )
+        elif self.degraded:
+            parts.append(("DEGRADED, no incident declared", "$warning bold"))
+        else:
+            parts.append(("no incident", "$success"))
+        clock = f"{utc_hms(utcnow())} UTC "
+        left = Content.assemble(*parts)
+        room = self.size.width - len(clock)
+        if left.cell_length > room - 1:
+            left = left.truncate(max(0, room - 1), ellipsis=True)
+        return Content.assemble(left, " " * max(1, room - left.cell_length), (clock, "$text-muted"))

@@ -1,0 +1,305 @@
+"""The four panels. Each renders the latest View for its width; none does I/O.
+
+Colours come from theme variables ($error, $warning, $success, ...), so themes, 16-colour
+terminals and NO_COLOR all work. Untrusted text is made inert before it gets here and is only
+ever placed as plain text in Content, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from textual.content import Content
+from textual.widget import Widget
+
+from cockpit.detect import ProbeState, ProbeView
+from cockpit.model import (
+    Category,
+    Deploy,
+    ErrorSeries,
+    Freshness,
+    SentryIssues,
+    SourceStatus,
+)
+from cockpit.runtime import View
+from cockpit.textsafe import one_line
+from cockpit.timeutil import ago, local_hm, local_hms
+from widgets.glyphs import Glyphs, fit, glyphs
+from widgets.graph import bar_rows, marker_row
+
+Part = str | tuple[str, str]
+
+
+def freshness_label(statuses: Sequence[SourceStatus]) -> tuple[str, str]:
+    """(text, style) summarising the freshness of a panel's sources."""
+    if not statuses:
+        return "not configured", "$text-muted"
+    stale = [s for s in statuses if s.freshness is Freshness.STALE]
+    if stale:
+        first = stale[0]
+        since = local_hms(first.stale_since) if first.stale_since else "?"
+        more = f" (+{len(stale) - 1})" if len(stale) > 1 else ""
+        return f"stale since {since}: {first.reason}{more}", "$warning"
+    if any(s.freshness is Freshness.LOADING for s in statuses):
+        return "loading", "$text-muted"
+    newest = max((s.updated_at for s in statuses if s.updated_at), default=None)
+    return (f"fresh {local_hms(newest)}" if newest else "fresh"), "$text-muted"
+
+
+class Panel(Widget):
+    """A bordered panel that shows one aspect of the latest view."""
+
+    category: Category
+
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None):
+        super().__init__(id=id, classes="panel")
+        self.g: Glyphs = glyphs(ascii_only)
+        self.view: View | None = None
+
+    def show(self, view: View) -> None:
+        self.view = view
+        statuses = [s for s, _ in view.snapshot.of(self.category)]
+        label, _style = freshness_label(statuses)
+        self.border_subtitle = fit(label, max(8, self.size.width - 4), self.g)
+        self.set_class(any(s.freshness is Freshness.STALE for s in statuses), "-stale")
+        self.set_class(self.alerting(view), "-alert")
+        self.border_title = self.title(view)
+        self.refresh()
+
+    def alerting(self, view: View) -> bool:
+        return False
+
+    def title(self, view: View) -> str:
+        return str(self.BORDER_TITLE)
+
+    def render(self) -> Content:
+        width = max(10, self.content_region.width)
+        height = max(1, self.content_region.height)
+        if self.view is None:
+            return Content("waiting for the first data…" if self.g.ellipsis == "…" else "waiting")
+        lines = self.lines(self.view, width, height)
+        if not lines:
+            lines = [[("nothing yet", "$text-muted")]]
+        out: list[Content] = []
+        for parts in lines[:height]:
+            out.append(Content.assemble(*parts).truncate(width, ellipsis=True))
+        return Content("\n").join(out)
+
+    def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
+        raise NotImplementedError
+
+
+# -- probes ---------------------------------------------------------------------------------------
+
+
+class ProbesPanel(Panel):
+    category = Category.PROBE
+    BORDER_TITLE = "Probes"
+
+    def alerting(self, view: View) -> bool:
+        return any(p.state is ProbeState.DOWN for p in view.assessment.probes)
+
+    def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
+        statuses = {s.name: s for s, _ in view.snapshot.of(Category.PROBE)}
+        probes = {p.name: p for p in view.assessment.probes}
+        rows: list[list[Part]] = []
+        name_w = max(6, min(18, max((len(n) for n in statuses), default=6)))
+        for name, status in statuses.items():
+            probe = probes.get(name)
+            rows.append(self._row(name, status, probe, width, name_w))
+            if probe and probe.only_under_concurrency:
+                rows.append([("  fails only under concurrency", "$error")])
+            elif probe and probe.state is ProbeState.DOWN and probe.last and probe.last.error:
+                rows.append([("  " + one_line(probe.last.error), "$text-muted")])
+        return rows
+
+    def title(self, view: View) -> str:
+        total = len(view.snapshot.of(Category.PROBE))
+        down = sum(1 for p in view.assessment.probes if p.state is ProbeState.DOWN)
+        return f"Probes {total - down}/{total} up" if total else "Probes"
+
+    def _row(
+        self, name: str, status: SourceStatus, probe: ProbeView | None, width: int, name_w: int
+    ) -> list[Part]:
+        if probe is None or probe.last is None:
+            text = "stale" if status.freshness is Freshness.STALE else "…"
+            return [(f"{'--':4} ", "$text-muted"), fit(name, name_w, self.g).ljust(name_w), " ", text]
+        state = {
+            ProbeState.UP: ("ok  ", "$success"),
+            ProbeState.DOWN: ("FAIL", "$error bold"),
+            ProbeState.UNKNOWN: ("... ", "$text-muted"),
+        }[probe.state]
+        last = probe.last
+        sessions = f"{last.sessions_ok}/{last.concurrency}"
+        latency = f"{last.latency_ms:.0f}ms" if last.latency_ms is not None else "-"
+        since = ago(probe.since, view_time(self.view)) if probe.since else ""
+        parts: list[Part] = [
+            state,
+            " ",
+            fit(name, name_w, self.g).ljust(name_w),
+            " ",
+            (sessions.rjust(5), "$error" if not last.ok else ""),
+            " ",
+            latency.rjust(6),
+        ]
+        room = width - (4 + 1 + name_w + 1 + 5 + 1 + 6)
+        if room >= 12 and probe.p50_ms is not None:
+            parts.append((f" p50 {probe.p50_ms:.0f}".ljust(10), "$text-muted"))
+            room -= 10
+        if room >= 5 and since:
+            parts.append((f" {since}".rjust(5), "$text-muted"))
+            room -= 5
+        if room >= 8 and probe.latencies:
+            spark = bar_rows(probe.latencies[-(room - 1) :], 1, self.g)[0]
+            parts.append((" " + spark, "$accent"))
+        if status.freshness is Freshness.STALE:
+            parts.append((" stale", "$warning"))
+        return parts
+
+
+def view_time(view: View | None) -> datetime | None:
+    return view.snapshot.at if view else None
+
+
+# -- deploys --------------------------------------------------------------------------------------
+
+
+class DeploysPanel(Panel):
+    category = Category.DEPLOYS
+    BORDER_TITLE = "Recent deploys"
+
+    def alerting(self, view: View) -> bool:
+        return view.assessment.suspect is not None and view.assessment.degraded
+
+    def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
+        suspect = view.assessment.suspect
+        rows: list[list[Part]] = []
+        for deploy in view.assessment.deploys:
+            if len(rows) + 2 > height:
+                break
+            rows.extend(self._deploy(deploy, deploy == suspect, width))
+        return rows
+
+    def _deploy(self, d: Deploy, suspect: bool, width: int) -> list[list[Part]]:
+        head: list[Part] = [
+            (local_hm(d.at), "$text-muted"),
+            " ",
+            (d.version, "bold"),
+            " ",
+            d.who,
+        ]
+        if d.reverts:
+            head.append((f" rollback of {d.reverts}", "$success"))
+        if suspect:
+            head.append((" SUSPECT", "$error bold"))
+        summary = f"  {d.service}: {d.summary}" if d.service else f"  {d.summary}"
+        return [head, [(summary, "$text-muted")]]
+
+
+# -- 5xx ------------------------------------------------------------------------------------------
+
+
+class ErrorsPanel(Panel):
+    category = Category.ERRORS
+    BORDER_TITLE = "5xx"
+
+    def alerting(self, view: View) -> bool:
+        return bool(view.assessment.spikes)
+
+    def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
+        series = [r for _, r in view.snapshot.of(Category.ERRORS) if isinstance(r, ErrorSeries)]
+        if not series:
+            return []
+        rows: list[list[Part]] = []
+        for s in series[1:]:
+            rows.append(self._summary(s))
+        main = series[0]
+        rows.insert(0, self._summary(main))
+        graph_h = height - len(rows) - 1
+        if graph_h >= 1:
+            rows.extend(self._graph(view, main, width, graph_h))
+        return rows
+
+    def _summary(self, s: ErrorSeries) -> list[Part]:
+        recent = s.buckets[-3:-1] or s.buckets[-1:]
+        seconds = max(1, len(recent) * s.bucket_seconds)
+        req = sum(b.requests for b in recent) / seconds
+        err = sum(b.errors_5xx for b in recent) / seconds
+        ratio = err / req if req else 0.0
+        parts: list[Part] = [
+            (f"{ratio:.1%}", "$error bold" if ratio >= 0.05 else "$success"),
+            f" 5xx  {err:.1f}/s of {req:.1f} req/s",
+            (f"  window {s.ratio:.1%}", "$text-muted"),
+        ]
+        if s.unparsed_lines:
+            parts.append((f"  {s.unparsed_lines} unparsed", "$warning"))
+        return parts
+
+    def _graph(self, view: View, s: ErrorSeries, width: int, height: int) -> list[list[Part]]:
+        buckets = s.buckets[-width:]
+        values = [b.errors_5xx / s.bucket_seconds for b in buckets]
+        bars = bar_rows(values, height - 1, self.g)
+        rows: list[list[Part]] = [[(line, "$error")] for line in bars]
+        if not buckets:
+            return rows
+        start, step = buckets[0].start, s.bucket_seconds
+        marks: dict[int, str] = {}
+
+        def column(when: datetime) -> int:
+            return int((when - start).total_seconds() // step)
+
+        for d in view.assessment.deploys:
+            marks[column(d.at)] = self.g.marker
+        if view.incident is not None:
+            marks[column(view.incident.declared_at)] = self.g.declared
+        axis = marker_row(len(buckets), marks)
+        left, right = local_hm(start), local_hm(buckets[-1].start)
+        label = left + right.rjust(max(0, len(buckets) - len(left)))
+        rows.append([(axis, "$warning")])
+        rows.append([(label, "$text-muted")])
+        return rows
+
+
+# -- Sentry ---------------------------------------------------------------------------------------
+
+
+class SentryPanel(Panel):
+    category = Category.SENTRY
+    BORDER_TITLE = "Sentry"
+
+    def alerting(self, view: View) -> bool:
+        return view.assessment.blind_spot is not None
+
+    def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
+        rows: list[list[Part]] = []
+        if view.assessment.blind_spot:
+            rows.append([("BLIND SPOT ", "$error bold"), view.assessment.blind_spot])
+        suspect = view.assessment.suspect
+        issues = [
+            i
+            for _, r in view.snapshot.of(Category.SENTRY)
+            if isinstance(r, SentryIssues)
+            for i in r.issues
+        ]
+
+        def is_new(first_seen: datetime | None) -> bool:
+            return bool(suspect and first_seen and first_seen >= suspect.at)
+
+        issues.sort(key=lambda i: (not is_new(i.first_seen), -i.count))
+        for issue in issues:
+            first = local_hm(issue.first_seen) if issue.first_seen else "?"
+            row: list[Part] = []
+            if is_new(issue.first_seen):
+                row.append(("NEW ", "$error bold"))
+            row += [
+                (issue.short_id, "bold"),
+                " ",
+                (f"{issue.level:<5}", "$warning" if issue.level == "error" else ""),
+                (f" {issue.count}ev {issue.user_count}u {first} ", "$text-muted"),
+                issue.title,
+            ]
+            rows.append(row)
+        if not issues:
+            rows.append([("no unresolved issues", "$text-muted")])
+        return rows

@@ -1,0 +1,59 @@
+"""The strip of the latest timeline events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.content import Content
+from textual.widget import Widget
+
+from cockpit.model import TimelineEvent
+from cockpit.textsafe import one_line
+from cockpit.timeutil import local_hms
+
+KIND_STYLES = {
+    "probe.down": "$error",
+    "spike.start": "$error",
+    "blind_spot": "$error bold",
+    "detect.concurrency": "$error",
+    "suspect": "$warning bold",
+    "declared": "$warning bold",
+    "revert.started": "$accent",
+    "revert.finished": "$accent",
+    "recovered": "$success bold",
+    "probe.up": "$success",
+    "spike.end": "$success",
+}
+
+
+class TimelineStrip(Widget):
+    BORDER_TITLE = "Timeline"
+
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id, classes="panel")
+        self.events: tuple[TimelineEvent, ...] = ()
+
+    def show(self, events: Sequence[TimelineEvent]) -> None:
+        if tuple(events) != self.events:
+            self.events = tuple(events)
+            self.refresh()
+
+    def render(self) -> Content:
+        height = max(1, self.content_region.height)
+        width = max(10, self.content_region.width)
+        shown = self.events[-height:]
+        if not shown:
+            return Content.assemble(("no events yet", "$text-muted"))
+        lines = []
+        for event in shown:
+            kind = event.kind
+            lines.append(
+                Content.assemble(
+                    (local_hms(event.at), "$text-muted"),
+                    " ",
+                    (f"{kind:<15}", KIND_STYLES.get(kind, "bold")),
+                    " ",
+                    one_line(event.text),
+                ).truncate(width, ellipsis=True)
+            )
+        return Content("\n").join(lines)
