@@ -1,0 +1,247 @@
+"""The Textual app: wires the headless Cockpit to the widgets, keys to actions."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from cockpit.config import Config, KeysSection, load
+from cockpit.runtime import Cockpit, View
+from cockpit.textsafe import one_line
+from widgets.header import CockpitHeader
+from widgets.modals import DeclareScreen, HelpScreen, NoteScreen, RevertScreen
+from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
+from widgets.timeline import TimelineStrip
+
+CockpitFactory = Callable[[], Awaitable[Cockpit]]
+
+ACTIONS = (
+    ("declare", "Declare", "declare an incident"),
+    ("revert", "Revert", "revert the latest deploy (plan, typed confirmation, lock, audit)"),
+    ("export", "Export", "write the incident's timeline draft (Markdown)"),
+    ("note", "Note", "add a note to the timeline"),
+    ("help", "Help", "this help"),
+    ("quit", "Quit", "quit (the incident and its timeline are kept)"),
+)
+
+
+class CockpitApp(App[int]):
+    CSS_PATH = Path(__file__).parent.parent / "widgets" / "cockpit.tcss"
+    TITLE = "oncall-cockpit"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(getattr(KeysSection(), action), action, label, id=action)
+        for action, label, _ in ACTIONS
+    ]
+
+    def __init__(
+        self,
+        factory: CockpitFactory,
+        *,
+        keys: KeysSection | None = None,
+        read_only: bool = False,
+        ascii_only: bool = False,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ):
+        super().__init__()
+        self.factory = factory
+        self.keys = keys or KeysSection()
+        self.read_only = read_only
+        self.ascii_only = ascii_only
+        self.on_close = on_close
+        self.cockpit: Cockpit | None = None
+        self.last_view: View | None = None
+
+    def compose(self) -> ComposeResult:
+        yield CockpitHeader(read_only=self.read_only, id="header")
+        with Grid(id="panels"):
+            yield ProbesPanel(ascii_only=self.ascii_only, id="probes")
+            yield DeploysPanel(ascii_only=self.ascii_only, id="deploys")
+            yield ErrorsPanel(ascii_only=self.ascii_only, id="errors")
+            yield SentryPanel(ascii_only=self.ascii_only, id="sentry")
+        yield TimelineStrip(id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_keymap({action: key for action, key in vars(self.keys).items()})
+        self.feed()
+
+    # -- data in -------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="feed", exit_on_error=False)
+    async def feed(self) -> None:
+        self.cockpit = await self.factory()
+        self.refresh_bindings()
+        async for view in self.cockpit.views():
+            self.show(view)
+
+    def show(self, view: View) -> None:
+        self.last_view = view
+        assert self.cockpit is not None
+        section = self.cockpit.config.cockpit
+        self.query_one(CockpitHeader).show(
+            service=section.service,
+            environment=section.environment,
+            drill=self.cockpit.drill,
+            incident=view.incident,
+            degraded=view.assessment.degraded,
+        )
+        for panel in self.query(Panel):
+            try:
+                panel.show(view)
+            except Exception as exc:  # one panel's bug must not take the screen down
+                self.panel_failed(panel, exc)
+        self.query_one(TimelineStrip).show(view.timeline[-20:])
+
+    def panel_failed(self, panel: Panel, exc: Exception) -> None:
+        panel.border_subtitle = f"panel error: {one_line(str(exc), 80)}"
+        panel.add_class("-stale")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "feed":
+            error = event.worker.error
+            message = one_line(str(error), 200) or type(error).__name__
+            self.notify(f"cockpit stopped updating: {message}", severity="error", timeout=30)
+            self.query_one(CockpitHeader).service = f"error: {message}"
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("declare", "revert", "note") and self.read_only:
+            return False  # hidden from the footer: read-only mode disables them entirely
+        if action in ("declare", "revert", "export", "note") and self.cockpit is None:
+            return None  # shown disabled until the sources are up
+        return True
+
+    def action_help(self) -> None:
+        rows = [(self.keys_label(action), text) for action, _, text in ACTIONS]
+        self.push_screen(HelpScreen(rows, self.read_only))
+
+    def keys_label(self, action: str) -> str:
+        key = getattr(self.keys, action)
+        return self.get_key_display(Binding(key, action))
+
+    def action_declare(self) -> None:
+        assert self.cockpit is not None
+        incident = self.cockpit.view.incident
+        if incident is not None:
+            self.notify(f"incident #{incident.id} is already open: {incident.title}")
+            return
+        self.push_screen(DeclareScreen(self.cockpit.declare_request()), self._declared)
+
+    def _declared(self, request: object) -> None:
+        from cockpit.actions.declare import DeclareRequest
+
+        if not isinstance(request, DeclareRequest) or self.cockpit is None:
+            return
+        try:
+            incident = self.cockpit.declare(request)
+        except Exception as exc:
+            self.notify(f"declare failed: {one_line(str(exc))}", severity="error", timeout=15)
+            return
+        self.show(self.cockpit.view)
+        self.notify(f"incident #{incident.id} declared ({incident.severity})", timeout=8)
+
+    def action_note(self) -> None:
+        self.push_screen(NoteScreen(), self._noted)
+
+    def _noted(self, text: str | None) -> None:
+        if text and self.cockpit is not None:
+            self.cockpit.note(text)
+            self.show(self.cockpit.view)
+
+    def action_revert(self) -> None:
+        from cockpit.actions.revert import RevertError
+
+        assert self.cockpit is not None
+        try:
+            plan = self.cockpit.plan_revert()
+        except RevertError as exc:
+            self.notify(f"cannot revert: {one_line(str(exc))}", severity="error", timeout=15)
+            return
+        self.push_screen(RevertScreen(plan), self._revert_closed)
+
+    def _revert_closed(self, result: bool | None) -> None:
+        if self.cockpit is not None:
+            self.show(self.cockpit.view)
+
+    async def on_revert_screen_confirmed(self, message: RevertScreen.Confirmed) -> None:
+        screen = message._sender
+        assert isinstance(screen, RevertScreen) and self.cockpit is not None
+        self.run_revert(screen)
+
+    @work(exclusive=True, group="revert", exit_on_error=False)
+    async def run_revert(self, screen: RevertScreen) -> None:
+        assert self.cockpit is not None
+        outcome = await self.cockpit.revert(screen.plan, on_output=screen.add_output)
+        screen.finish(outcome)
+        self.show(self.cockpit.view)
+
+    def action_export(self) -> None:
+        assert self.cockpit is not None
+        try:
+            paths = self.cockpit.export(("md", "json"))
+        except LookupError as exc:
+            self.notify(str(exc), severity="warning", timeout=10)
+            return
+        self.show(self.cockpit.view)
+        self.notify(f"timeline draft written to {paths[0]}", title="Exported", timeout=20)
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        if self.cockpit is not None:
+            await self.cockpit.aclose()
+        if self.on_close is not None:
+            await self.on_close()
+
+
+def run_tui(
+    *,
+    config: Config | None,
+    data_dir: Path,
+    read_only: bool = False,
+    ascii: bool = False,
+    bad_deploy_after: float = 20.0,
+) -> int:
+    """The TUI on a loaded config, or (config None) on a freshly started drill world."""
+    ascii_only = ascii or (config is not None and config.cockpit.ascii) or not _unicode_ok()
+    on_close: Callable[[], Awaitable[None]] | None = None
+    if config is not None:
+        loaded = config
+
+        async def factory() -> Cockpit:
+            return Cockpit(loaded, data_dir, read_only=read_only)
+
+    else:
+        from cockpit.world_process import WorldProcess
+
+        world = WorldProcess(bad_deploy_after=bad_deploy_after)
+
+        async def factory() -> Cockpit:
+            return Cockpit(load(await world.start()), data_dir, read_only=read_only)
+
+        on_close = world.stop
+    keys = config.keys if config is not None else None
+    app = CockpitApp(
+        factory, keys=keys, read_only=read_only, ascii_only=ascii_only, on_close=on_close
+    )
+    result = app.run()
+    return int(result or 0)
+
+
+def _unicode_ok() -> bool:
+    encoding = (sys.stdout.encoding or "").lower().replace("-", "")
+    locale = os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or ""
+    return encoding.startswith("utf") and (locale == "" or "utf" in locale.lower().replace("-", ""))

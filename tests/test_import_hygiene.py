@@ -1,0 +1,55 @@
+"""The headless core must not import textual or widgets: checked in a fresh interpreter."""
+
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cockpit
+
+UI_MODULES = {"cockpit.app", "cockpit.cli", "cockpit.__main__"}
+
+
+def headless_modules() -> list[str]:
+    names = []
+    for info in pkgutil.walk_packages(cockpit.__path__, prefix="cockpit."):
+        if info.name not in UI_MODULES:
+            names.append(info.name)
+    return sorted(names)
+
+
+def test_core_modules_are_found() -> None:
+    names = headless_modules()
+    for expected in ("cockpit.hub", "cockpit.config", "cockpit.detect", "cockpit.runtime"):
+        assert expected in names
+
+
+def test_headless_core_imports_neither_textual_nor_widgets() -> None:
+    script = (
+        "import importlib, json, sys\n"
+        f"names = {headless_modules()!r}\n"
+        "for n in names: importlib.import_module(n)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'widgets'))\n"
+        "print(json.dumps(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert json.loads(out.stdout) == []
+
+
+def test_cli_startup_does_not_import_heavy_modules() -> None:
+    # `cockpit --version` and config errors must answer fast: nothing heavy at import time.
+    script = (
+        "import json, sys\n"
+        "import cockpit.cli\n"
+        "heavy = ('textual', 'httpx', 'sentry_sdk', 'pygments', 'widgets')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
