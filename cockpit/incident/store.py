@@ -1,0 +1,490 @@
+"""The incident store: incidents and timeline events in one SQLite file per host user.
+
+Several cockpits on one bastion (two engineers, or a TUI and `cockpit export`) share the file, so
+it runs in WAL mode with a busy timeout, and every write is its own committed transaction before
+the method returns: a kill -9 or a dropped SSH session right after loses nothing reported as saved.
+Times are stored as fixed-width UTC ISO strings, so text order is time order.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from cockpit.model import SEVERITIES, Incident, IncidentStatus, TimelineEvent
+from cockpit.timeutil import parse_iso, utc_stamp, utcnow
+
+STORE_FILENAME = "incidents.sqlite3"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+# How far before the impact start an incident's timeline reaches: the change that caused it
+# usually lands minutes before anyone notices.
+LEAD_TIME = timedelta(minutes=30)
+
+_OPEN = "status != 'resolved'"
+
+# One list of statements per schema version step; index N upgrades from version N to N + 1.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            commander TEXT NOT NULL,
+            status TEXT NOT NULL,
+            declared_at TEXT NOT NULL,
+            impact_started_at TEXT,
+            summary TEXT NOT NULL DEFAULT '',
+            drill INTEGER NOT NULL DEFAULT 0,
+            resolved_at TEXT,
+            investigating_at TEXT,
+            identified_at TEXT,
+            mitigated_at TEXT
+        )
+        """,
+        # At most one open incident, enforced by the file itself so two processes cannot race.
+        f"CREATE UNIQUE INDEX incidents_one_open ON incidents ({_OPEN}) WHERE {_OPEN}",
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            key TEXT UNIQUE,
+            incident_id INTEGER REFERENCES incidents (id),
+            recorded_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX events_at ON events (at, id)",
+        "CREATE INDEX events_incident ON events (incident_id)",
+    ),
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+_STATUS_COLUMN = {
+    IncidentStatus.INVESTIGATING: "investigating_at",
+    IncidentStatus.IDENTIFIED: "identified_at",
+    IncidentStatus.MITIGATED: "mitigated_at",
+    IncidentStatus.RESOLVED: "resolved_at",
+}
+
+_INCIDENT_COLUMNS = (
+    "id, title, severity, commander, status, declared_at, impact_started_at, summary, drill, "
+    "resolved_at"
+)
+_EVENT_COLUMNS = "at, kind, text, source, key"
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message is fit to show."""
+
+
+class IncidentAlreadyOpen(StoreError):
+    def __init__(self, incident: Incident):
+        self.incident = incident
+        super().__init__(
+            f"incident #{incident.id} ({incident.title!r}, {incident.severity}) is still open "
+            f"since {utc_stamp(incident.declared_at)}, commander {incident.commander}; "
+            "resolve it before declaring another"
+        )
+
+
+class UnknownIncident(StoreError, LookupError):
+    def __init__(self, incident_id: int):
+        self.incident_id = incident_id
+        super().__init__(f"no incident #{incident_id}")
+
+
+def store_path(data_dir: Path) -> Path:
+    return data_dir / STORE_FILENAME
+
+
+def _ts(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise ValueError(f"naive datetime {when.isoformat()}: the store keeps aware UTC times")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _opt_ts(when: datetime | None) -> str | None:
+    return None if when is None else _ts(when)
+
+
+def _opt_dt(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
+def _incident(row: sqlite3.Row) -> Incident:
+    return Incident(
+        id=row["id"],
+        title=row["title"],
+        severity=row["severity"],
+        commander=row["commander"],
+        status=IncidentStatus(row["status"]),
+        declared_at=parse_iso(row["declared_at"]),
+        impact_started_at=_opt_dt(row["impact_started_at"]),
+        summary=row["summary"],
+        drill=bool(row["drill"]),
+        resolved_at=_opt_dt(row["resolved_at"]),
+    )
+
+
+def _event(row: sqlite3.Row) -> TimelineEvent:
+    return TimelineEvent(
+        at=parse_iso(row["at"]),
+        kind=row["kind"],
+        text=row["text"],
+        source=row["source"],
+        key=row["key"] or "",
+    )
+
+
+class IncidentStore:
+    """Incidents and their timeline events in one SQLite file; safe to share across processes.
+
+    One instance may be used from several threads (the TUI writes from workers); calls are
+    serialised on an internal lock.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit; writes use explicit transactions
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open incident store {self.path}: {exc}") from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._set_wal()
+            # FULL: the WAL is synced at each commit, so "saved" survives power loss too.
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"cannot use incident store {self.path}: {exc}") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> IncidentStore:
+        return cls(store_path(data_dir))
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def _set_wal(self) -> None:
+        # Switching a fresh file to WAL needs a moment of exclusive access; a second process
+        # opening the same new file at that instant gets "locked" without the busy handler.
+        for attempt in range(50):
+            try:
+                mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.02)
+                continue
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch to WAL journal (got {mode})")
+            return
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, written by a newer "
+                    f"oncall-cockpit; this one knows up to {SCHEMA_VERSION}"
+                )
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    db.execute(statement)
+            if version != SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, committed before the block's caller returns."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    # -- incidents ------------------------------------------------------------------------------
+
+    def declare(
+        self,
+        title: str,
+        severity: str,
+        commander: str,
+        *,
+        summary: str = "",
+        impact_started_at: datetime | None = None,
+        drill: bool = False,
+        at: datetime | None = None,
+    ) -> Incident:
+        """Open a new incident and record its "declared" event; only one may be open at a time."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+        if not title.strip():
+            raise ValueError("an incident needs a title")
+        declared_at = _ts(at or utcnow())
+        impact = _opt_ts(impact_started_at)
+        with self._write() as db:
+            existing = self._open_row(db)
+            if existing is not None:
+                raise IncidentAlreadyOpen(_incident(existing))
+            cursor = db.execute(
+                "INSERT INTO incidents (title, severity, commander, status, declared_at, "
+                "impact_started_at, summary, drill, investigating_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    title,
+                    severity,
+                    commander,
+                    IncidentStatus.INVESTIGATING.value,
+                    declared_at,
+                    impact,
+                    summary,
+                    int(drill),
+                    declared_at,
+                ),
+            )
+            incident_id = cursor.lastrowid
+            assert incident_id is not None
+            drill_note = " (drill)" if drill else ""
+            self._insert_event(
+                db,
+                TimelineEvent(
+                    at=parse_iso(declared_at),
+                    kind="declared",
+                    text=f"{severity} declared{drill_note}: {title} (commander {commander})",
+                    source="cockpit",
+                    key=f"incident:{incident_id}:declared",
+                ),
+                incident_id,
+            )
+            row = self._row(db, incident_id)
+        return _incident(row)
+
+    def open_incident(self) -> Incident | None:
+        with self._read() as db:
+            row = self._open_row(db)
+        return None if row is None else _incident(row)
+
+    def get(self, incident_id: int) -> Incident | None:
+        with self._read() as db:
+            row = db.execute(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()
+        return None if row is None else _incident(row)
+
+    def set_status(
+        self, incident_id: int, status: IncidentStatus, at: datetime | None = None
+    ) -> Incident:
+        """Move an incident to `status` and record "status.<name>"; the same status is a no-op.
+
+        Leaving "resolved" reopens the incident, which fails while another one is open.
+        """
+        status = IncidentStatus(status)
+        when = _ts(at or utcnow())
+        with self._write() as db:
+            row = self._row(db, incident_id)
+            old = IncidentStatus(row["status"])
+            if old == status:
+                return _incident(row)
+            if old == IncidentStatus.RESOLVED:
+                other = self._open_row(db)
+                if other is not None:
+                    raise IncidentAlreadyOpen(_incident(other))
+            resolved_at = when if status == IncidentStatus.RESOLVED else None
+            db.execute(
+                f"UPDATE incidents SET status = ?, resolved_at = ?, {_STATUS_COLUMN[status]} = ? "
+                "WHERE id = ?",
+                (status.value, resolved_at, when, incident_id),
+            )
+            reopened = " (reopened)" if old == IncidentStatus.RESOLVED else ""
+            self._insert_event(
+                db,
+                TimelineEvent(
+                    at=parse_iso(when),
+                    kind=f"status.{status.value}",
+                    text=f"incident #{incident_id} status {old.value} -> {status.value}{reopened}",
+                    source="cockpit",
+                ),
+                incident_id,
+            )
+            row = self._row(db, incident_id)
+        return _incident(row)
+
+    def status_times(self, incident_id: int) -> dict[IncidentStatus, datetime]:
+        """When the incident last entered each status it has been in."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT investigating_at, identified_at, mitigated_at, resolved_at "
+                "FROM incidents WHERE id = ?",
+                (incident_id,),
+            ).fetchone()
+        if row is None:
+            raise UnknownIncident(incident_id)
+        return {
+            status: parse_iso(row[column])
+            for status, column in _STATUS_COLUMN.items()
+            if row[column] is not None
+        }
+
+    def list(self) -> builtins.list[Incident]:
+        """Every incident, newest first."""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents ORDER BY id DESC"
+            ).fetchall()
+        return [_incident(row) for row in rows]
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def add_event(self, event: TimelineEvent) -> bool:
+        """Record an event, attached to the open incident if any.
+
+        Returns False when an event with the same non-empty key is already recorded: two
+        cockpits observing the same probe flip record it once.
+        """
+        with self._write() as db:
+            row = self._open_row(db)
+            return self._insert_event(db, event, None if row is None else row["id"])
+
+    def events(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[TimelineEvent]:
+        """Events with since <= at <= until, oldest first; `limit` keeps the oldest ones."""
+        where, params = self._window(since, until)
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events{where} ORDER BY at, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(0, limit))
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
+        return [_event(row) for row in rows]
+
+    def recent_events(self, limit: int) -> builtins.list[TimelineEvent]:
+        """The `limit` latest events, newest last."""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY at DESC, id DESC LIMIT ?",
+                (max(0, limit),),
+            ).fetchall()
+        return [_event(row) for row in reversed(rows)]
+
+    def incident_events(
+        self, incident: Incident, now: datetime | None = None
+    ) -> builtins.list[TimelineEvent]:
+        """What belongs in the incident's timeline, oldest first.
+
+        Everything from 30 minutes before the impact started (or the declaration) until it was
+        resolved (or now), plus anything explicitly attached to it outside that window.
+        """
+        start = (incident.impact_started_at or incident.declared_at) - LEAD_TIME
+        end = incident.resolved_at or now or utcnow()
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events "
+                "WHERE (at >= ? AND at <= ?) OR incident_id = ? ORDER BY at, id",
+                (_ts(start), _ts(end), incident.id),
+            ).fetchall()
+        return [_event(row) for row in rows]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> IncidentStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _open_row(db: sqlite3.Connection) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = db.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {_OPEN} ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return row
+
+    @staticmethod
+    def _row(db: sqlite3.Connection, incident_id: int) -> sqlite3.Row:
+        row: sqlite3.Row | None = db.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownIncident(incident_id)
+        return row
+
+    @staticmethod
+    def _insert_event(
+        db: sqlite3.Connection, event: TimelineEvent, incident_id: int | None
+    ) -> bool:
+        cursor = db.execute(
+            "INSERT INTO events (at, kind, text, source, key, incident_id, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (
+                _ts(event.at),
+                event.kind,
+                event.text,
+                event.source,
+                event.key or None,  # NULL keys never collide: unkeyed events are all kept
+                incident_id,
+                _ts(utcnow()),
+            ),
+        )
+        return cursor.rowcount == 1
+
+    @staticmethod
+    def _window(
+        since: datetime | None, until: datetime | None
+    ) -> tuple[str, builtins.list[object]]:
+        clauses: builtins.list[str] = []
+        params: builtins.list[object] = []
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(_ts(since))
+        if until is not None:
+            clauses.append("at <= ?")
+            params.append(_ts(until))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
