@@ -1,0 +1,245 @@
+"""The postmortem timeline draft: what the store collected while people worked, as Markdown/JSON.
+
+Event texts come from outside (issue titles, log lines, command output), so every one of them
+is stripped of terminal controls and escaped for the place it lands in: a table cell must not
+grow extra columns or rows, and no text may become live HTML in a renderer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cockpit.model import Incident, TimelineEvent
+from cockpit.textsafe import one_line, strip_controls
+from cockpit.timeutil import duration, iso_utc, local_hms, local_stamp, utc_stamp, utcnow
+
+FORMATS = ("md", "json")
+# Event kinds (before the first dot) that count as a change to the system.
+CHANGE_KINDS = frozenset({"deploy", "revert", "rollback"})
+JSON_FORMAT = "oncall-cockpit.timeline-draft"
+JSON_VERSION = 1
+
+
+def is_change(event: TimelineEvent) -> bool:
+    return event.kind.split(".", 1)[0] in CHANGE_KINDS
+
+
+def _sorted(events: Sequence[TimelineEvent]) -> list[TimelineEvent]:
+    return sorted(events, key=lambda e: e.at)
+
+
+# -- Markdown ------------------------------------------------------------------------------------
+
+
+def _no_html(text: str) -> str:
+    # Escaping "<" alone is enough to keep tags from forming and keeps "->" readable.
+    return text.replace("<", "&lt;")
+
+
+def _inline(text: str) -> str:
+    """One line of untrusted text for running Markdown (headings, list items)."""
+    return _no_html(one_line(text, limit=300))
+
+
+def _cell(text: str) -> str:
+    """Untrusted text for a table cell: one physical line, no bare pipes."""
+    clean = _no_html(strip_controls(text).replace("\t", " ").strip())
+    lines = clean.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "<br>".join(line.strip() for line in lines).replace("|", "\\|")
+
+
+def _block(text: str) -> str:
+    """Multi-line untrusted text kept as paragraphs."""
+    return _no_html(strip_controls(text).replace("\r\n", "\n").strip())
+
+
+def _when(at: datetime | None) -> str:
+    if at is None:
+        return "unknown"
+    return f"{utc_stamp(at)} ({local_stamp(at)} local)"
+
+
+def _utc_cell(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _status_line(incident: Incident) -> str:
+    if incident.resolved_at is None:
+        return f"{incident.status.value} (not resolved yet)"
+    start = incident.impact_started_at or incident.declared_at
+    lasted = duration((incident.resolved_at - start).total_seconds())
+    since = "impact start" if incident.impact_started_at else "declaration"
+    return f"resolved at {_when(incident.resolved_at)}; {lasted} since {since}"
+
+
+def render_markdown(
+    incident: Incident, events: Sequence[TimelineEvent], *, generated_at: datetime
+) -> str:
+    ordered = _sorted(events)
+    changes = [e for e in ordered if is_change(e)]
+    tz_name = generated_at.astimezone().strftime("%Z") or "local"
+    out: list[str] = [
+        f"# {_inline(incident.title) or f'Incident #{incident.id}'}",
+        "",
+        f"- **Document status:** Draft, generated {utc_stamp(generated_at)} from the cockpit "
+        f"timeline of incident #{incident.id}",
+        f"- **Severity:** {_inline(incident.severity)}",
+        f"- **Commander:** {_inline(incident.commander)}",
+        f"- **Declared:** {_when(incident.declared_at)}",
+        f"- **Impact started:** {_when(incident.impact_started_at)}",
+        f"- **Status:** {_status_line(incident)}",
+    ]
+    if incident.drill:
+        out.append("- **Drill:** yes, this incident was a rehearsal")
+    out += ["", "## Summary", "", _block(incident.summary) or "_To be written._", ""]
+
+    out += ["## Timeline", ""]
+    out += [f"| UTC | Local ({_cell(tz_name)}) | Kind | Event |", "|---|---|---|---|"]
+    for event in ordered:
+        text = _cell(event.text)
+        if event.source:
+            text += f" <sub>({_cell(event.source)})</sub>"
+        out.append(
+            f"| {_utc_cell(event.at)} | {local_hms(event.at)} | {_cell(event.kind)} | {text} |"
+        )
+    if not ordered:
+        out += ["", "_No events were recorded in this window._"]
+    out.append("")
+
+    out += ["## What changed", ""]
+    if changes:
+        out += [
+            f"- {_utc_cell(e.at)} UTC ({local_hms(e.at)} local) `{_inline(e.kind)}`: "
+            f"{_inline(e.text)}"
+            for e in changes
+        ]
+    else:
+        out.append("_No deploys or reverts were recorded in this window._")
+    out += [
+        "",
+        "## Contributing factors",
+        "",
+        "_To be written: what made this possible, what delayed detection and response._",
+        "",
+        "## Action items",
+        "",
+        "- [ ] _Owner, action, due date_",
+        "",
+    ]
+    return "\n".join(out)
+
+
+# -- JSON ------------------------------------------------------------------------------------------
+
+
+def _opt_iso(at: datetime | None) -> str | None:
+    return None if at is None else iso_utc(at)
+
+
+def _event_json(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "at": event.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "local": local_hms(event.at),
+        "kind": strip_controls(event.kind),
+        "text": strip_controls(event.text),
+        "source": strip_controls(event.source),
+    }
+
+
+def render_json(
+    incident: Incident, events: Sequence[TimelineEvent], *, generated_at: datetime
+) -> str:
+    ordered = _sorted(events)
+    document = {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        "document_status": "draft",
+        "generated_at": iso_utc(generated_at),
+        "incident": {
+            "id": incident.id,
+            "title": strip_controls(incident.title),
+            "severity": incident.severity,
+            "commander": strip_controls(incident.commander),
+            "status": incident.status.value,
+            "declared_at": iso_utc(incident.declared_at),
+            "impact_started_at": _opt_iso(incident.impact_started_at),
+            "resolved_at": _opt_iso(incident.resolved_at),
+            "summary": strip_controls(incident.summary),
+            "drill": incident.drill,
+        },
+        "timeline": [_event_json(e) for e in ordered],
+        "what_changed": [_event_json(e) for e in ordered if is_change(e)],
+        "contributing_factors": [],
+        "action_items": [],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+_RENDERERS = {"md": render_markdown, "json": render_json}
+
+
+def export_dir(data_dir: Path) -> Path:
+    return data_dir / "exports"
+
+
+def write_export(
+    data_dir: Path,
+    incident: Incident,
+    events: Sequence[TimelineEvent],
+    formats: Sequence[str] = ("md",),
+    *,
+    generated_at: datetime | None = None,
+) -> list[Path]:
+    """Write `<data_dir>/exports/incident-<id>-<UTC stamp>.<fmt>`; never replaces a file.
+
+    Two exports in the same second get a "-2", "-3" ... suffix; all formats of one call share a
+    name. Each file appears complete or not at all.
+    """
+    unknown = [f for f in formats if f not in _RENDERERS]
+    if unknown or not formats:
+        raise ValueError(f"export formats must be among {', '.join(FORMATS)}; got {formats!r}")
+    generated_at = generated_at or utcnow()
+    texts = {fmt: _RENDERERS[fmt](incident, events, generated_at=generated_at) for fmt in formats}
+    folder = export_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"incident-{incident.id}-{generated_at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    for attempt in range(1, 1000):
+        name = stem if attempt == 1 else f"{stem}-{attempt}"
+        paths = [folder / f"{name}.{fmt}" for fmt in formats]
+        if any(p.exists() for p in paths):
+            continue
+        written: list[Path] = []
+        try:
+            for fmt, path in zip(formats, paths, strict=True):
+                _publish(path, texts[fmt])
+                written.append(path)
+        except FileExistsError:
+            # Another export took this name between the check and the link; use the next one.
+            for path in written:
+                path.unlink(missing_ok=True)
+            continue
+        return written
+    raise FileExistsError(f"no free export name for {stem} in {folder}")
+
+
+def _publish(path: Path, text: str) -> None:
+    """Write a complete file under `path`, failing with FileExistsError if it exists."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".export-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.link(tmp, path)  # atomic and never replaces, unlike rename
+    finally:
+        os.unlink(tmp)
