@@ -1,0 +1,72 @@
+"""Declaring an incident: the request a form fills in, its checks, and the store call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cockpit.actions.whoami import current_user
+from cockpit.incident.store import IncidentStore
+from cockpit.model import SEVERITIES, Incident
+from cockpit.textsafe import one_line
+from cockpit.timeutil import utcnow
+
+MAX_TITLE = 200
+DEFAULT_SEVERITY = "SEV2"
+# Clocks on a bastion and on the engineer's watch disagree a little; do not nag about that.
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+class DeclareError(ValueError):
+    """The request has problems; `problems` lists them, one sentence each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class DeclareRequest:
+    title: str
+    severity: str = DEFAULT_SEVERITY
+    commander: str = field(default_factory=current_user)
+    summary: str = ""
+    impact_started_at: datetime | None = None
+
+    def validate(self, now: datetime | None = None) -> list[str]:
+        """Problems a person can fix in the form; empty when the request can be declared."""
+        problems: list[str] = []
+        title = one_line(self.title, limit=10_000)
+        if not title:
+            problems.append("title is empty: say what is broken, e.g. 'SFTP logins fail'")
+        elif len(title) > MAX_TITLE:
+            problems.append(f"title is {len(title)} characters; keep it under {MAX_TITLE}")
+        if self.severity not in SEVERITIES:
+            problems.append(f"severity must be one of {', '.join(SEVERITIES)}")
+        if not one_line(self.commander):
+            problems.append("commander is empty: who leads the response?")
+        if self.impact_started_at is not None:
+            if self.impact_started_at.tzinfo is None:
+                problems.append("impact start has no time zone")
+            elif self.impact_started_at > (now or utcnow()) + FUTURE_SLACK:
+                problems.append("impact start is in the future")
+        return problems
+
+
+def declare(
+    store: IncidentStore, request: DeclareRequest, *, drill: bool, at: datetime | None = None
+) -> Incident:
+    """Open the incident; raises DeclareError for a bad request and
+    IncidentAlreadyOpen when another incident is still open."""
+    problems = request.validate(now=at)
+    if problems:
+        raise DeclareError(problems)
+    return store.declare(
+        one_line(request.title, limit=MAX_TITLE),
+        request.severity,
+        one_line(request.commander, limit=100),
+        summary=request.summary.strip(),
+        impact_started_at=request.impact_started_at,
+        drill=drill,
+        at=at,
+    )
