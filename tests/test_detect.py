@@ -1,0 +1,145 @@
+"""Detector: thresholds, suspect deploy, spikes, blind spots, concurrency-only, recovery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cockpit.config import parse
+from cockpit.detect import Detector, DetectSettings, ProbeState
+from cockpit.hub import Snapshot
+from cockpit.model import (
+    Category,
+    Deploy,
+    Deploys,
+    ErrorBucket,
+    ErrorSeries,
+    Freshness,
+    ProbeResult,
+    Reading,
+    SentryIssue,
+    SentryIssues,
+    SourceStatus,
+)
+
+T0 = datetime(2024, 8, 2, 13, 50, tzinfo=UTC)
+CONFIG = parse(
+    """
+[[probes]]
+name = "session"
+kind = "http"
+url = "http://127.0.0.1:1/session"
+[[probes]]
+name = "session-x4"
+kind = "http"
+url = "http://127.0.0.1:1/session"
+concurrency = 4
+""",
+    None,
+    env={},
+)
+GOOD = Deploy("files-web", "v1", "bob", T0 - timedelta(hours=2), "ok change", "log")
+BAD = Deploy("files-web", "v2", "alice", T0 + timedelta(minutes=2), "pooled sessions", "log")
+OLD_ISSUE = SentryIssue("1", "FILES-1", "ValueError: report", "error", 5, 1, T0, T0)
+
+
+class World:
+    """Builds snapshots minute by minute."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.detector = Detector(CONFIG, DetectSettings(blind_spot_grace=90))
+
+    def snap(self, minute: int, readings: dict[str, Reading]) -> Snapshot:
+        self.version += 1
+        at = T0 + timedelta(minutes=minute)
+        cats = {ProbeResult: Category.PROBE, Deploys: Category.DEPLOYS,
+                ErrorSeries: Category.ERRORS, SentryIssues: Category.SENTRY}
+        statuses = {
+            name: SourceStatus(name, "k", cats[type(r)], Freshness.FRESH, updated_at=at)
+            for name, r in readings.items()
+        }
+        return Snapshot(at, self.version, statuses, readings)
+
+    def observe(self, minute: int, **readings: Reading):
+        return self.detector.observe(self.snap(minute, dict(readings)))
+
+
+def probe(name: str, minute: int, ok: bool, n: int = 1, sessions: int | None = None) -> ProbeResult:
+    at = T0 + timedelta(minutes=minute)
+    good = n if ok else (sessions if sessions is not None else 0)
+    return ProbeResult(name, "http", "http://127.0.0.1:1/session", n, good, ok, 12.0,
+                       "" if ok else f"{n - good}/{n} sessions failed: HTTP 503", at)
+
+
+def readings(minute: int, ok4: bool, issues=(OLD_ISSUE,), deploys=(BAD, GOOD)) -> dict:
+    return {
+        "session": probe("session", minute, True),
+        "session-x4": probe("session-x4", minute, ok4, n=4, sessions=1),
+        "deploy-log": Deploys("deploy-log", tuple(deploys)),
+        "sentry": SentryIssues("sentry", tuple(issues)),
+    }
+
+
+def test_files_com_sequence() -> None:
+    w = World()
+    a = w.observe(0, **readings(0, True))
+    kinds = [e.kind for e in a.events]
+    assert kinds.count("deploy") == 2 and "sentry.new" in kinds
+    assert not a.degraded and all(p.state is ProbeState.UP for p in a.probes)
+
+    a = w.observe(3, **readings(3, False))  # first failure: below the threshold of 2
+    assert not a.degraded and not a.events
+    a = w.observe(4, **readings(4, False))
+    assert a.degraded
+    down = {e.kind: e for e in a.events}
+    assert down["probe.down"].at == T0 + timedelta(minutes=3)  # the first failing result's time
+    assert "1/4 sessions" in down["probe.down"].text
+    assert a.suspect == BAD
+    assert "deployed" in down["suspect"].text and "first failure" in down["suspect"].text
+    assert "detect.concurrency" in down
+    assert next(p for p in a.probes if p.name == "session-x4").only_under_concurrency
+    assert a.blind_spot is None  # Sentry gets a grace period
+
+    a = w.observe(5, **readings(5, False))
+    assert a.blind_spot is not None and "no matching Sentry issue" in a.blind_spot
+    assert [e.kind for e in a.events] == ["blind_spot"]
+
+    a = w.observe(6, **readings(6, False))
+    assert not a.events  # nothing repeats
+
+    a = w.observe(9, **readings(9, True))
+    kinds = [e.kind for e in a.events]
+    assert kinds == ["probe.up", "recovered"]
+    assert not a.degraded and a.blind_spot is None
+
+
+def test_a_sentry_issue_after_the_deploy_is_no_blind_spot() -> None:
+    w = World()
+    new = SentryIssue("2", "FILES-2", "SessionError", "error", 40, 9,
+                      T0 + timedelta(minutes=3), T0 + timedelta(minutes=5))
+    for minute in range(6):
+        a = w.observe(minute, **readings(minute, minute < 3, issues=(OLD_ISSUE, new)))
+    assert a.degraded and a.blind_spot is None
+
+
+def test_spike_opens_peaks_and_closes() -> None:
+    w = World()
+
+    def series(minute: int, errors: list[int]) -> ErrorSeries:
+        start = T0 + timedelta(minutes=minute) - timedelta(seconds=10 * len(errors))
+        buckets = tuple(
+            ErrorBucket(start + timedelta(seconds=10 * i), 100, e) for i, e in enumerate(errors)
+        )
+        return ErrorSeries("edge", 10, buckets)
+
+    quiet = [0] * 10
+    a = w.observe(0, edge=series(0, quiet))
+    assert not a.spikes
+    a = w.observe(1, edge=series(1, [*quiet, 20, 30, 0]))
+    assert [e.kind for e in a.events] == ["spike.start"] and a.degraded
+    a = w.observe(2, edge=series(2, [*quiet, 20, 30, 60, 0]))
+    assert a.spikes[0].peak_ratio == 0.45
+    a = w.observe(3, edge=series(3, [*quiet, 20, 30, 60, 0, 0, 0]))
+    kinds = [e.kind for e in a.events]
+    assert kinds == ["spike.end", "recovered"]
+    assert "peak 45%" in a.events[0].text
