@@ -299,7 +299,9 @@ class _Loader:
                 raise self.error((*path, "token_env"), "expected the name of a variable")
             value = self.env.get(env_name)
             if not value:
-                raise self.error((*path, "token_env"), f"environment variable {env_name} is not set")
+                raise self.error(
+                    (*path, "token_env"), f"environment variable {env_name} is not set"
+                )
             return Secret(value.strip(), f"env:{env_name}")
         if file_name is not None:
             if not isinstance(file_name, str) or not file_name:
@@ -308,7 +310,8 @@ class _Loader:
             try:
                 value = token_path.read_text().strip()
             except OSError as exc:
-                raise self.error((*path, "token_file"), f"cannot read {token_path}: {exc.strerror}")
+                reason = f"cannot read {token_path}: {exc.strerror}"
+                raise self.error((*path, "token_file"), reason) from None
             if not value:
                 raise self.error((*path, "token_file"), f"{token_path} is empty")
             return Secret(value, f"file:{token_path}")

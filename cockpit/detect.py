@@ -214,7 +214,9 @@ class Detector:
         ratio = err / req if req else 0.0
         base_req = sum(b.requests for b in older)
         baseline = sum(b.errors_5xx for b in older) / base_req if base_req else 0.0
-        hot = err >= s.spike_min_errors and ratio >= max(s.spike_min_ratio, baseline * s.spike_factor)
+        hot = err >= s.spike_min_errors and ratio >= max(
+            s.spike_min_ratio, baseline * s.spike_factor
+        )
         open_spike = self._spikes.get(series.source)
         if open_spike is None and hot:
             start = next(b.start for b in recent if b.errors_5xx)
@@ -309,7 +311,9 @@ class Detector:
         views = self._probe_views(results, out)
 
         down = [v for v in views if v.state is ProbeState.DOWN]
-        failure_times = [v.since for v in down if v.since] + [s.start for s in self._spikes.values()]
+        failure_times = [v.since for v in down if v.since] + [
+            s.start for s in self._spikes.values()
+        ]
         degraded = bool(failure_times)
         if degraded:
             first = min(failure_times)

@@ -56,7 +56,9 @@ class Cockpit:
         self.data_dir = data_dir
         self.read_only = read_only
         self.user = user or getpass.getuser()
-        self.hub = Hub(sources if sources is not None else [build_source(c) for c in config.sources()])
+        self.hub = Hub(
+            sources if sources is not None else [build_source(c) for c in config.sources()]
+        )
         self.detector = Detector(config)
         self.store = IncidentStore(data_dir / "incidents.sqlite3")
         self._view: View | None = None

@@ -68,18 +68,38 @@ def test_token_file_is_read_relative_to_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "key", "words"),
     [
-        (GOOD.replace("concurrency = 4", 'concurrency = "four"'), 9, "probes[0].concurrency",
-         "expected an integer"),
-        (GOOD.replace("concurrency = 4", "concurency = 4"), 9, "probes[0].concurency",
-         "unknown key (did you mean 'concurrency'?)"),
+        (
+            GOOD.replace("concurrency = 4", 'concurrency = "four"'),
+            9,
+            "probes[0].concurrency",
+            "expected an integer",
+        ),
+        (
+            GOOD.replace("concurrency = 4", "concurency = 4"),
+            9,
+            "probes[0].concurency",
+            "unknown key (did you mean 'concurrency'?)",
+        ),
         (GOOD.replace('kind = "http"', 'kind = "gopher"'), 7, "probes[0].kind", "unknown kind"),
         (GOOD.replace('org = "acme"\n', ""), 11, "sentry[0].org", "missing required key"),
-        (GOOD.replace('token_env = "TEST_SENTRY_TOKEN"', 'token = "abc"'), 15, "sentry[0].token",
-         "secrets are not written in the config"),
-        (GOOD.replace("concurrency = 4", "concurrency = 0"), 9, "probes[0].concurrency",
-         "at least 1"),
-        (GOOD.replace('url = "http://127.0.0.1:9/health"', 'url = "ftp://x"'), 8, "probes[0].url",
-         "http:// or https://"),
+        (
+            GOOD.replace('token_env = "TEST_SENTRY_TOKEN"', 'token = "abc"'),
+            15,
+            "sentry[0].token",
+            "secrets are not written in the config",
+        ),
+        (
+            GOOD.replace("concurrency = 4", "concurrency = 0"),
+            9,
+            "probes[0].concurrency",
+            "at least 1",
+        ),
+        (
+            GOOD.replace('url = "http://127.0.0.1:9/health"', 'url = "ftp://x"'),
+            8,
+            "probes[0].url",
+            "http:// or https://",
+        ),
     ],
 )
 def test_errors_name_file_line_key(

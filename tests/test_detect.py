@@ -52,8 +52,12 @@ class World:
     def snap(self, minute: int, readings: dict[str, Reading]) -> Snapshot:
         self.version += 1
         at = T0 + timedelta(minutes=minute)
-        cats = {ProbeResult: Category.PROBE, Deploys: Category.DEPLOYS,
-                ErrorSeries: Category.ERRORS, SentryIssues: Category.SENTRY}
+        cats = {
+            ProbeResult: Category.PROBE,
+            Deploys: Category.DEPLOYS,
+            ErrorSeries: Category.ERRORS,
+            SentryIssues: Category.SENTRY,
+        }
         statuses = {
             name: SourceStatus(name, "k", cats[type(r)], Freshness.FRESH, updated_at=at)
             for name, r in readings.items()
@@ -67,8 +71,17 @@ class World:
 def probe(name: str, minute: int, ok: bool, n: int = 1, sessions: int | None = None) -> ProbeResult:
     at = T0 + timedelta(minutes=minute)
     good = n if ok else (sessions if sessions is not None else 0)
-    return ProbeResult(name, "http", "http://127.0.0.1:1/session", n, good, ok, 12.0,
-                       "" if ok else f"{n - good}/{n} sessions failed: HTTP 503", at)
+    return ProbeResult(
+        name,
+        "http",
+        "http://127.0.0.1:1/session",
+        n,
+        good,
+        ok,
+        12.0,
+        "" if ok else f"{n - good}/{n} sessions failed: HTTP 503",
+        at,
+    )
 
 
 def readings(minute: int, ok4: bool, issues=(OLD_ISSUE,), deploys=(BAD, GOOD)) -> dict:
@@ -115,8 +128,16 @@ def test_files_com_sequence() -> None:
 
 def test_a_sentry_issue_after_the_deploy_is_no_blind_spot() -> None:
     w = World()
-    new = SentryIssue("2", "FILES-2", "SessionError", "error", 40, 9,
-                      T0 + timedelta(minutes=3), T0 + timedelta(minutes=5))
+    new = SentryIssue(
+        "2",
+        "FILES-2",
+        "SessionError",
+        "error",
+        40,
+        9,
+        T0 + timedelta(minutes=3),
+        T0 + timedelta(minutes=5),
+    )
     for minute in range(6):
         a = w.observe(minute, **readings(minute, minute < 3, issues=(OLD_ISSUE, new)))
     assert a.degraded and a.blind_spot is None

@@ -7,17 +7,19 @@ from collections.abc import Sequence
 from widgets.glyphs import Glyphs
 
 
-def bar_rows(values: Sequence[float], height: int, g: Glyphs, top: float | None = None) -> list[str]:
+def bar_rows(
+    values: Sequence[float], height: int, g: Glyphs, top: float | None = None
+) -> list[str]:
     """Rows of text, top row first, drawing each value as a column scaled to `top`."""
     if height <= 0:
         return []
     scale = top if top is not None else max(values, default=0.0)
     steps = len(g.bars) - 1
-    cells_per_value = [
-        round(v / scale * height * steps) if scale > 0 else 0 for v in values
-    ]
+    cells_per_value = [round(v / scale * height * steps) if scale > 0 else 0 for v in values]
     # Any non-zero value shows at least the smallest bar, so a trickle of errors is visible.
-    cells_per_value = [max(c, 1) if v > 0 else 0 for c, v in zip(cells_per_value, values, strict=True)]
+    cells_per_value = [
+        max(c, 1) if v > 0 else 0 for c, v in zip(cells_per_value, values, strict=True)
+    ]
     rows = []
     for row in range(height - 1, -1, -1):
         floor = row * steps

@@ -27,7 +27,12 @@ class CockpitHeader(Widget):
         self.set_interval(1.0, self.refresh)
 
     def show(
-        self, *, service: str, environment: str, drill: bool, incident: Incident | None,
+        self,
+        *,
+        service: str,
+        environment: str,
+        drill: bool,
+        incident: Incident | None,
         degraded: bool,
     ) -> None:
         self.service, self.environment, self.drill = service, environment, drill

@@ -222,10 +222,13 @@ class HelpScreen(ModalScreen[None]):
             parts.append(("read-only: declare and revert are disabled\n", "$warning"))
         parts += [
             "\n",
-            ("Panels: probes (sessions ok/N, latency), recent deploys (SUSPECT = the deploy\n"
-             "before the first failure), 5xx per second (markers: deploys, declared), Sentry\n"
-             "issues (NEW = first seen after the suspect deploy; BLIND SPOT = failures with no\n"
-             "Sentry issue). Stale panels say since when and why.", "$text-muted"),
+            (
+                "Panels: probes (sessions ok/N, latency), recent deploys (SUSPECT = the deploy\n"
+                "before the first failure), 5xx per second (markers: deploys, declared), Sentry\n"
+                "issues (NEW = first seen after the suspect deploy; BLIND SPOT = failures with no\n"
+                "Sentry issue). Stale panels say since when and why.",
+                "$text-muted",
+            ),
         ]
         with Vertical(classes="dialog wide"):
             yield Label("Keys", classes="dialog-title")

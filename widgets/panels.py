@@ -124,7 +124,12 @@ class ProbesPanel(Panel):
     ) -> list[Part]:
         if probe is None or probe.last is None:
             text = "stale" if status.freshness is Freshness.STALE else "…"
-            return [(f"{'--':4} ", "$text-muted"), fit(name, name_w, self.g).ljust(name_w), " ", text]
+            return [
+                (f"{'--':4} ", "$text-muted"),
+                fit(name, name_w, self.g).ljust(name_w),
+                " ",
+                text,
+            ]
         state = {
             ProbeState.UP: ("ok  ", "$success"),
             ProbeState.DOWN: ("FAIL", "$error bold"),
