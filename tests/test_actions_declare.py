@@ -1,0 +1,67 @@
+"""Declaring through the action: form checks, then the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cockpit.actions.declare import DeclareError, DeclareRequest, declare
+from cockpit.incident.store import IncidentAlreadyOpen, IncidentStore, store_path
+
+NOW = datetime(2024, 8, 2, 14, 35, tzinfo=UTC)
+
+
+def test_commander_defaults_to_the_login_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "alice")
+    assert DeclareRequest("SFTP fails").commander == "alice"
+
+
+def test_validate_lists_every_problem() -> None:
+    bad = DeclareRequest(
+        "  ",
+        severity="SEV9",
+        commander="",
+        impact_started_at=NOW + timedelta(hours=1),
+    )
+    problems = bad.validate(now=NOW)
+    assert len(problems) == 4
+    assert any("title" in p for p in problems)
+    assert any("SEV1, SEV2, SEV3, SEV4" in p for p in problems)
+    assert any("commander" in p for p in problems)
+    assert any("future" in p for p in problems)
+    assert DeclareRequest("x" * 201, commander="a").validate(now=NOW) == [
+        "title is 201 characters; keep it under 200"
+    ]
+    naive = DeclareRequest("t", commander="a", impact_started_at=datetime(2024, 8, 2))
+    assert naive.validate(now=NOW) == ["impact start has no time zone"]
+    assert DeclareRequest("SFTP fails", "SEV1", "alice").validate(now=NOW) == []
+
+
+def test_declare_stores_the_incident(tmp_path: Path) -> None:
+    with IncidentStore(store_path(tmp_path)) as store:
+        request = DeclareRequest(
+            "SFTP second\x1b[2J session\nfails",
+            "SEV1",
+            "alice",
+            summary="  customers report failures \n",
+            impact_started_at=NOW - timedelta(minutes=43),
+        )
+        incident = declare(store, request, drill=True, at=NOW)
+        assert incident.title == "SFTP second session fails"
+        assert incident.summary == "customers report failures"
+        assert incident.drill is True
+        assert incident.declared_at == NOW
+        assert incident.impact_started_at == NOW - timedelta(minutes=43)
+        assert store.open_incident() == incident
+        with pytest.raises(IncidentAlreadyOpen):
+            declare(store, DeclareRequest("another", commander="bob"), drill=False, at=NOW)
+
+
+def test_declare_refuses_a_bad_request(tmp_path: Path) -> None:
+    with IncidentStore(store_path(tmp_path)) as store:
+        with pytest.raises(DeclareError) as refused:
+            declare(store, DeclareRequest("", commander="alice"), drill=False)
+        assert refused.value.problems and "title" in refused.value.problems[0]
+        assert store.list() == []
