@@ -1,0 +1,324 @@
+"""The drill world: every server of a scenario, started together and stopped together.
+
+    with World(tmp_path, bad_deploy_after=0) as world:
+        world.bad_deployed.wait(10)
+        httpx.get(world.urls.session)
+        ...
+
+The world directory holds the service's deploy root (releases/, current, deploys.jsonl), its
+access.log, the Sentry read token (sentry.token, mode 0600) and the cockpit config it writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import sentry_sdk
+
+from cockpit.timeutil import utcnow
+from cockpit.world import configfile
+from cockpit.world.accesslog import AccessLog
+from cockpit.world.releases import CURRENT_LINK, DEPLOY_LOG, RELEASES_DIR, ReleaseRoot
+from cockpit.world.scenarios import SCENARIOS, Scenario, versions_for
+from cockpit.world.sentry_api import SentryServer
+from cockpit.world.sentry_issues import Project
+from cockpit.world.service import SESSION_HOLD, FilesWebService
+from cockpit.world.traffic import BackgroundTraffic
+
+log = logging.getLogger("cockpit.world")
+
+ACCESS_LOG = "access.log"
+TOKEN_FILE = "sentry.token"
+CONFIG_FILE = "cockpit.toml"
+SENTRY_PROJECT_ID = "2"
+# A directory holding this file was made by a world and may be reset by the next one.
+_MARKER = ".cockpit-world"
+_RESETTABLE = (RELEASES_DIR, CURRENT_LINK, DEPLOY_LOG, ACCESS_LOG, TOKEN_FILE, CONFIG_FILE)
+_SDK_THREAD_JOIN = 2.0
+
+
+class WorldError(Exception):
+    """The world cannot start; the message is meant for the person who started it."""
+
+
+@dataclass(frozen=True)
+class WorldUrls:
+    service: str
+    healthz: str
+    session: str
+    report: str
+    sentry: str
+    sentry_dsn: str  # holds only the public ingest key, like any DSN
+
+
+class World:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        scenario: str = "files-com",
+        bad_deploy_after: float | None = 20.0,
+        write_config: Path | None = None,
+        traffic: bool = True,
+        session_hold: float = SESSION_HOLD,
+        python: str = sys.executable,
+    ):
+        if scenario not in SCENARIOS:
+            known = ", ".join(sorted(SCENARIOS))
+            raise WorldError(f"unknown scenario {scenario!r} (known: {known})")
+        self.scenario: Scenario = SCENARIOS[scenario]
+        self.bad_deploy_after = bad_deploy_after
+        self.traffic_enabled = traffic
+        self.session_hold = session_hold
+        self.python = python
+        self._requested_directory = directory
+        self._requested_config = write_config
+        self._owns_directory = False
+        self.directory: Path | None = None
+        self.config_path: Path | None = None
+        self.urls: WorldUrls | None = None
+        self.releases: ReleaseRoot | None = None
+        self.good_version = ""
+        self.bad_version = ""
+        self.bad_deployed = threading.Event()  # set once the bad release is live
+        self._stopping = threading.Event()
+        self._deploy_lock = threading.Lock()
+        self._started = False
+        self._access_log: AccessLog | None = None
+        self._sentry_server: SentryServer | None = None
+        self._sentry_client: sentry_sdk.Client | None = None
+        self._sdk_threads_before: set[threading.Thread] = set()
+        self._service: FilesWebService | None = None
+        self._traffic: BackgroundTraffic | None = None
+        self._scheduler: threading.Thread | None = None
+
+    # -- paths --------------------------------------------------------------------------------
+
+    @property
+    def access_log_path(self) -> Path:
+        return self._dir() / ACCESS_LOG
+
+    @property
+    def token_file(self) -> Path:
+        return self._dir() / TOKEN_FILE
+
+    @property
+    def deploy_log_path(self) -> Path:
+        return self._dir() / DEPLOY_LOG
+
+    @property
+    def sentry(self) -> SentryServer:
+        if self._sentry_server is None:
+            raise WorldError("the world is not running")
+        return self._sentry_server
+
+    @property
+    def service(self) -> FilesWebService:
+        if self._service is None:
+            raise WorldError("the world is not running")
+        return self._service
+
+    def _dir(self) -> Path:
+        if self.directory is None:
+            raise WorldError("the world has not started")
+        return self.directory
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> World:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self._started:
+            raise WorldError("a world starts once")
+        self._started = True
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        scenario = self.scenario
+        directory = self._prepare_directory()
+        releases = self.releases = ReleaseRoot(directory)
+        now = utcnow()
+        times = [now - past.age for past in scenario.history]
+        *history_versions, self.bad_version = versions_for([*times, now])
+        self.good_version = history_versions[-1]
+        for past, at, version in zip(scenario.history, times, history_versions, strict=True):
+            releases.deploy(
+                service=scenario.service,
+                version=version,
+                who=past.who,
+                summary=past.summary,
+                at=at,
+            )
+
+        token = secrets.token_urlsafe(32)
+        configfile.write_atomically(directory / TOKEN_FILE, token + "\n", mode=0o600)
+        self._access_log = AccessLog(directory / ACCESS_LOG)
+
+        project = Project(id=SENTRY_PROJECT_ID, slug=scenario.service, name=scenario.service)
+        sentry = self._sentry_server = SentryServer(
+            org=scenario.sentry_org,
+            project=project,
+            public_key=secrets.token_hex(16),
+            token=token,
+        )
+        sentry.start()
+        self._sdk_threads_before = set(threading.enumerate())
+        self._sentry_client = sentry_sdk.Client(
+            dsn=sentry.dsn,
+            release=f"{scenario.service}@{self.good_version}",
+            environment=scenario.environment,
+            server_name=f"{scenario.service}-1",
+            # The world is a guest in whatever process runs it: no global hooks, no extra
+            # threads beyond the transport's worker.
+            default_integrations=False,
+            auto_enabling_integrations=False,
+            enable_backpressure_handling=False,
+            send_client_reports=False,
+        )
+
+        service = self._service = FilesWebService(
+            name=scenario.service,
+            releases=releases,
+            access_log=self._access_log,
+            bad_versions=frozenset({self.bad_version}),
+            sentry_client=self._sentry_client,
+            session_hold=self.session_hold,
+        )
+        service.start()
+        base = service.base_url
+        self.urls = WorldUrls(
+            service=base,
+            healthz=f"{base}/healthz",
+            session=f"{base}/session",
+            report=f"{base}/report",
+            sentry=sentry.base_url,
+            sentry_dsn=sentry.dsn,
+        )
+
+        self.config_path = (self._requested_config or directory / CONFIG_FILE).absolute()
+        inputs = configfile.ConfigInputs(
+            service=scenario.service,
+            environment=scenario.environment,
+            service_url=base,
+            sentry_url=sentry.base_url,
+            sentry_org=scenario.sentry_org,
+            sentry_project=project.slug,
+            deploy_root=directory,
+            deploy_log=releases.log_path,
+            access_log=directory / ACCESS_LOG,
+            token_file=directory / TOKEN_FILE,
+            python=self.python,
+        )
+        configfile.write_atomically(self.config_path, configfile.render(inputs))
+
+        if self.traffic_enabled:
+            self._traffic = BackgroundTraffic("127.0.0.1", service.port)
+            self._traffic.start()
+        if self.bad_deploy_after is not None and self.bad_deploy_after >= 0:
+            self._scheduler = threading.Thread(
+                target=self._deploy_bad_later, name="world-deploys", daemon=True
+            )
+            self._scheduler.start()
+        log.info("world %s started in %s", scenario.name, directory)
+
+    def _prepare_directory(self) -> Path:
+        if self._requested_directory is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="cockpit-world-")).resolve()
+            self._owns_directory = True
+        else:
+            directory = self._requested_directory.expanduser().absolute()
+            directory.mkdir(parents=True, exist_ok=True)
+            entries = {p.name for p in directory.iterdir()}
+            if entries and _MARKER not in entries:
+                raise WorldError(f"{directory} is not empty and was not made by a drill world")
+            for name in _RESETTABLE:
+                path = directory / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            self.directory = directory
+        (self.directory / _MARKER).write_text("a cockpit drill world lives here\n")
+        return self.directory
+
+    def _deploy_bad_later(self) -> None:
+        assert self.bad_deploy_after is not None
+        if not self._stopping.wait(self.bad_deploy_after):
+            try:
+                self.deploy_bad()
+            except OSError:
+                log.exception("the bad deploy failed")
+
+    def deploy_bad(self) -> None:
+        """Ship the scenario's bad release now (once)."""
+        with self._deploy_lock:
+            if self.bad_deployed.is_set() or self.releases is None or self._service is None:
+                return
+            self.releases.deploy(
+                service=self.scenario.service,
+                version=self.bad_version,
+                who=self.scenario.bad_who,
+                summary=self.scenario.bad_summary,
+            )
+            self._service.releases.invalidate()
+            self.bad_deployed.set()
+            log.info("deployed %s", self.bad_version)
+
+    def flush_sentry(self, timeout: float = 5.0) -> None:
+        """Wait until the service's Sentry events have been delivered to the world's Sentry."""
+        if self._sentry_client is not None:
+            self._sentry_client.flush(timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop everything that started; safe to call twice or after a failed start."""
+        self._stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.join()
+            self._scheduler = None
+        if self._traffic is not None:
+            self._traffic.stop()
+            self._traffic = None
+        if self._service is not None:
+            self._service.stop()
+            self._service = None
+        if self._sentry_client is not None:
+            self._sentry_client.close(timeout=_SDK_THREAD_JOIN)
+            self._sentry_client = None
+            self._join_sdk_threads()
+        if self._sentry_server is not None:
+            self._sentry_server.stop()
+            self._sentry_server = None
+        if self._access_log is not None:
+            self._access_log.close()
+            self._access_log = None
+        if self._owns_directory and self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self._owns_directory = False
+
+    def _join_sdk_threads(self) -> None:
+        # close() tells the SDK's worker to finish but does not wait for it.
+        for thread in threading.enumerate():
+            if thread not in self._sdk_threads_before and thread.name.startswith("sentry-sdk"):
+                thread.join(_SDK_THREAD_JOIN)
