@@ -79,7 +79,6 @@ class HttpProbe:
                 # identity: a compressed body could expand far past max_body_bytes in one chunk.
                 headers={"User-Agent": "oncall-cockpit-probe", "Accept-Encoding": "identity"},
                 follow_redirects=False,
-                trust_env=False,
             )
         return self._client
 
