@@ -1,0 +1,193 @@
+"""An exclusive per-service lock shared by every cockpit process on the host.
+
+It is an flock(2) on `<data_dir>/locks/<service>.lock`: the kernel drops it when the holder's
+descriptor closes, including when the holder is killed, so a crashed cockpit never leaves a
+lock behind. The descriptor is close-on-exec, so a command started under the lock (which may
+outlive the cockpit) does not keep holding it. The file's content only says who holds it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
+
+from cockpit.actions.whoami import current_user, host_name
+from cockpit.textsafe import one_line
+from cockpit.timeutil import iso_utc, parse_iso, utc_stamp, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    user: str
+    pid: int | None
+    host: str
+    since: datetime | None
+
+    def describe(self) -> str:
+        where = f"pid {self.pid}" if self.pid else "unknown pid"
+        if self.host:
+            where += f" on {self.host}"
+        since = f" since {utc_stamp(self.since)}" if self.since else ""
+        return f"{self.user or 'someone'} ({where}){since}"
+
+
+class LockHeld(Exception):
+    """Someone else holds the lock; says who, and since when."""
+
+    def __init__(self, service: str, holder: LockHolder):
+        self.service = service
+        self.holder = holder
+        super().__init__(f"{service} is locked by {holder.describe()}")
+
+    @property
+    def holder_user(self) -> str:
+        return self.holder.user
+
+    @property
+    def pid(self) -> int | None:
+        return self.holder.pid
+
+    @property
+    def since(self) -> datetime | None:
+        return self.holder.since
+
+
+def lock_path(data_dir: Path, service: str) -> Path:
+    # Quoting keeps a name such as "../x" inside the locks folder and distinct from "_x".
+    return data_dir / "locks" / f"{quote(service, safe='')}.lock"
+
+
+class ServiceLock:
+    """Non-blocking exclusive lock for acting on one service.
+
+    Two objects are two independent claims, even within one process.
+    """
+
+    def __init__(self, data_dir: Path, service: str, *, user: str = ""):
+        self.service = service
+        self.path = lock_path(data_dir, service)
+        self.user = user
+        self._fd: int | None = None
+        self._writable = False
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock or raise LockHeld at once; never waits for the holder."""
+        if self._fd is not None:
+            raise RuntimeError(f"lock for {self.service} is already held by this object")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # O_NOFOLLOW: a planted symlink must not make us truncate some other file.
+        flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, os.O_RDWR | flags, 0o664)
+            writable = True
+        except PermissionError:
+            # Another user's lock file in a shared data dir: flock works on a read-only
+            # descriptor, only the holder record cannot be written.
+            fd = os.open(self.path, os.O_RDONLY | flags)
+            writable = False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise LockHeld(self.service, self._read_holder()) from None
+            raise
+        self._fd = fd
+        self._writable = writable
+        if not writable:
+            return
+        try:
+            self._write_holder(fd)
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            if self._writable:
+                os.ftruncate(fd, 0)  # the next reader must not blame a past holder
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # closing drops the flock
+
+    def holder(self) -> LockHolder | None:
+        """Who holds the lock now, or None if it is free (or held by this object)."""
+        probe = ServiceLock(self.path.parent.parent, self.service)
+        try:
+            probe.acquire()
+        except LockHeld as held:
+            return held.holder
+        probe.release()
+        return None
+
+    def __enter__(self) -> ServiceLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def _write_holder(self, fd: int) -> None:
+        record = {
+            "user": self.user or current_user(),
+            "pid": os.getpid(),
+            "host": host_name(),
+            "since": iso_utc(utcnow()),
+            "service": self.service,
+        }
+        data = (json.dumps(record) + "\n").encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+
+    def _read_holder(self) -> LockHolder:
+        # The holder writes its record just after locking; give it a few moments to appear.
+        for _ in range(10):
+            holder = _parse_holder(self.path)
+            if holder is not None:
+                return holder
+            time.sleep(0.01)
+        return LockHolder(user="unknown", pid=None, host="", since=None)
+
+
+def _parse_holder(path: Path) -> LockHolder | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    try:
+        record = json.loads(raw)
+        pid = record.get("pid")
+        since = record.get("since")
+        return LockHolder(
+            user=one_line(str(record.get("user", "")), limit=64),
+            pid=pid if isinstance(pid, int) else None,
+            host=one_line(str(record.get("host", "")), limit=255),
+            since=parse_iso(since) if isinstance(since, str) else None,
+        )
+    except (ValueError, AttributeError):
+        return None
