@@ -1,0 +1,50 @@
+"""The audit log: one JSON line per destructive action, appended and synced before we go on.
+
+O_APPEND makes each single write land whole at the end even with several writers on the host;
+the log is never rewritten or truncated by the cockpit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+AUDIT_FILENAME = "audit.log"
+
+
+def audit_path(data_dir: Path) -> Path:
+    return data_dir / AUDIT_FILENAME
+
+
+def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
+    """Append `entry` as one JSON line and fsync it; raises OSError if that is impossible."""
+    path = audit_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(entry, ensure_ascii=False, default=str, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        written = os.write(fd, line)
+        while written < len(line):  # only on a nearly full disk or a signal
+            written += os.write(fd, line[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def read_audit(data_dir: Path) -> list[dict[str, Any]]:
+    """Every entry, oldest first; a torn last line (crash mid-write) is skipped."""
+    try:
+        text = audit_path(data_dir).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in text.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
