@@ -26,7 +26,9 @@ def test_second_claim_sees_who_holds_it(tmp_path: Path) -> None:
         assert held.value.pid == os.getpid()
         assert held.value.since is not None and held.value.since.utcoffset() is not None
         assert "files-web is locked by alice" in str(held.value)
-        assert second.holder() is not None
+        seen = second.holder()
+        assert seen is not None and seen.user == "alice"
+        assert first.holder() is None  # its own lock is not someone else's
         # Another service is independent.
         with ServiceLock(tmp_path, "billing", user="bob"):
             pass

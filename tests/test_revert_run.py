@@ -277,7 +277,10 @@ async def test_two_concurrent_reverts_one_runs(tmp_path: Path, store: IncidentSt
     assert done.ok
     assert runs.read_text() == "ran\n"
     assert [e.text.split(" started by ")[-1] for e in store.events()[:1]] == ["alice"]
-    assert [e["result"] for e in read_audit(tmp_path)] == ["lock held", "ok"]
+    refused, ran = read_audit(tmp_path)
+    assert (refused["result"], refused["who"], ran["result"]) == ("lock held", "bob", "ok")
+    assert refused["lock_holder"]["user"] == "alice"
+    assert refused["lock_holder"]["pid"] == os.getpid()
 
 
 async def test_cancelling_kills_the_command_and_leaves_a_trace(

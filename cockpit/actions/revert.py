@@ -145,8 +145,14 @@ class _Run:
             "duration_seconds": round(outcome.seconds, 3),
             "output_tail": list(outcome.output_tail),
         }
-        if outcome.lock_holder is not None:
-            entry["lock_holder"] = asdict(outcome.lock_holder)
+        holder = outcome.lock_holder
+        if holder is not None:
+            entry["lock_holder"] = {
+                "user": holder.user,
+                "pid": holder.pid,
+                "host": holder.host,
+                "since": iso_utc(holder.since) if holder.since else None,
+            }
         try:
             append_audit(self.data_dir, entry)
         except OSError as exc:
