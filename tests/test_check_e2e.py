@@ -1,0 +1,93 @@
+"""`cockpit world` writes a config; `cockpit check --json` runs every source through the real
+servers it points at."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROBE_FIELDS = {"name", "kind", "target", "concurrency", "ok", "sessions_ok", "latency_ms", "error"}
+SOURCE_FIELDS = {"source", "kind", "ok", "error"}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    config = tmp_path / "world.toml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "world", "--dir", str(tmp_path / "w"),
+         "--write-config", str(config), "--bad-deploy-after", "3600"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("ready "), proc.stderr.read() if proc.stderr else line
+        assert Path(line.split(" ", 1)[1].strip()) == config.resolve()
+        yield config, tmp_path / "w"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def check(config: Path) -> tuple[int, list[dict[str, object]], str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "check", "--json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    return result.returncode, rows, result.stderr
+
+
+def test_check_json_through_the_real_world(world: tuple[Path, Path]) -> None:
+    config, directory = world
+    # The access log is read back from its start, so a round of traffic must exist first.
+    code, rows, stderr = check(config)
+    assert code == 0, (rows, stderr)
+    probes = [r for r in rows if "name" in r]
+    others = {r["kind"]: r for r in rows if "source" in r}
+    assert {p["name"] for p in probes} >= {"web-health", "session", "session-x4"}
+    for p in probes:
+        assert PROBE_FIELDS <= p.keys()
+        assert p["ok"] is True and p["error"] == ""
+        assert p["sessions_ok"] == p["concurrency"]
+        assert isinstance(p["latency_ms"], float) and p["latency_ms"] > 0
+        assert str(p["target"]).startswith("http://127.0.0.1:")
+    x4 = next(p for p in probes if p["name"] == "session-x4")
+    assert x4["concurrency"] == 4
+    assert set(others) == {"jsonl", "nginx_combined", "sentry"}
+    for r in others.values():
+        assert SOURCE_FIELDS <= r.keys() and r["ok"] is True
+    assert others["jsonl"]["deploys"] >= 2
+    assert {"requests", "errors_5xx", "ratio", "unparsed_lines", "first_ts", "last_ts"} <= set(
+        others["nginx_combined"]
+    )
+    assert {"issues", "pages", "rate_limited"} <= set(others["sentry"])
+    token = (directory / "sentry.token").read_text().strip()
+    assert token not in json.dumps(rows) + stderr
+
+
+def test_check_exits_1_when_a_source_fails(world: tuple[Path, Path], tmp_path: Path) -> None:
+    config, _ = world
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        config.read_text()
+        + '\n[[probes]]\nname = "nothing-there"\nkind = "http"\n'
+        'url = "http://127.0.0.1:9/"\ntimeout = 1\n'
+    )
+    code, rows, _ = check(broken)
+    assert code == 1
+    dead = next(r for r in rows if r.get("name") == "nothing-there")
+    assert dead["ok"] is False and dead["sessions_ok"] == 0 and dead["error"]
+    assert all(r["ok"] for r in rows if r.get("name") != "nothing-there")
