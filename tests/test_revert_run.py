@@ -229,7 +229,7 @@ async def test_dry_run_runs_no_command(tmp_path: Path, store: IncidentStore) -> 
     outcome, lines = await revert(
         plan(PY, command, "1", preflight=((PY, check),), dry_run=True), store, tmp_path
     )
-    assert outcome.ok and outcome.exit_code is None
+    assert outcome.ok and outcome.dry_run and outcome.exit_code is None
     assert not marker.exists()
     assert "checked" in lines  # preflight checks are rehearsed too
     assert lines[-1] == f"dry run: would run: {PY} {command} 1"

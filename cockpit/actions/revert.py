@@ -13,7 +13,7 @@ import logging
 import shlex
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ class RevertOutcome:
     started_at: datetime
     finished_at: datetime
     lock_holder: LockHolder | None = None  # set when someone else held the lock
+    dry_run: bool = False  # ok then means "checks passed", not "reverted"
 
     @property
     def seconds(self) -> float:
@@ -127,6 +128,7 @@ class _Run:
             started_at=self.started_at,
             finished_at=utcnow(),
             lock_holder=lock_holder,
+            dry_run=self.plan.dry_run,
         )
 
     def audit(self, outcome: RevertOutcome, result: str) -> RevertOutcome:
@@ -157,20 +159,8 @@ class _Run:
             append_audit(self.data_dir, entry)
         except OSError as exc:
             log.error("audit log not written: %s", exc)
-            return _replace_reason(outcome, f"{outcome.reason}; audit log not written: {exc}")
+            return replace(outcome, reason=f"{outcome.reason}; audit log not written: {exc}")
         return outcome
-
-
-def _replace_reason(outcome: RevertOutcome, reason: str) -> RevertOutcome:
-    return RevertOutcome(
-        ok=outcome.ok,
-        exit_code=outcome.exit_code,
-        reason=reason,
-        output_tail=outcome.output_tail,
-        started_at=outcome.started_at,
-        finished_at=outcome.finished_at,
-        lock_holder=outcome.lock_holder,
-    )
 
 
 async def run_revert(
