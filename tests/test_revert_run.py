@@ -321,3 +321,13 @@ async def test_audit_lines_are_json_and_appended(tmp_path: Path, store: Incident
         entry = json.loads(line)
         assert set(entry) >= AUDIT_FIELDS
         assert len(entry["output_tail"]) == 50
+
+
+async def test_an_unwritable_audit_log_is_reported_not_raised(
+    tmp_path: Path, store: IncidentStore
+) -> None:
+    audit_path(tmp_path).mkdir()  # a directory where the log should be: every append fails
+    ok = script(tmp_path, "ok.py", "print('reverted')\n")
+    outcome, _ = await revert(plan(PY, ok), store, tmp_path)
+    assert outcome.ok
+    assert "audit log not written" in outcome.reason

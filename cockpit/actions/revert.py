@@ -198,25 +198,27 @@ async def _locked(attempt: _Run) -> RevertOutcome:
     plan = attempt.plan
     dry = " (dry run)" if plan.dry_run else ""
     await attempt.record("revert.started", f"{plan.describe()} started by {attempt.user}{dry}")
-    outcome: RevertOutcome | None = None
-    result = "cancelled"
     try:
         outcome, result = await _steps(attempt)
-        return outcome
-    finally:
-        if outcome is None:  # cancelled (or a bug): still leave a trace of the attempt
-            outcome = attempt.outcome(False, None, "cancelled while running")
-        finished = f"{plan.describe()} finished: {'ok' if outcome.ok else 'failed'}"
-        if not outcome.ok or plan.dry_run:
-            finished += f": {outcome.reason}"
-        finished += f" ({duration(outcome.seconds)})"
+    except BaseException as exc:
+        # Cancelled, or a bug: the attempt still gets its timeline entry and audit line.
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        reason = "cancelled while running" if cancelled else f"error: {type(exc).__name__}"
+        outcome = attempt.outcome(False, None, reason)
         # Shielded: a cancelled revert is exactly the one whose record matters.
-        await asyncio.shield(_finish(attempt, finished, outcome, result))
+        await asyncio.shield(_finish(attempt, outcome, "cancelled" if cancelled else "error"))
+        raise
+    return await asyncio.shield(_finish(attempt, outcome, result))
 
 
-async def _finish(attempt: _Run, text: str, outcome: RevertOutcome, result: str) -> None:
+async def _finish(attempt: _Run, outcome: RevertOutcome, result: str) -> RevertOutcome:
+    plan = attempt.plan
+    text = f"{plan.describe()} finished: {'ok' if outcome.ok else 'failed'}"
+    if not outcome.ok or plan.dry_run:
+        text += f": {outcome.reason}"
+    text += f" ({duration(outcome.seconds)})"
     await attempt.record("revert.finished", text)
-    await asyncio.to_thread(attempt.audit, outcome, result)
+    return await asyncio.to_thread(attempt.audit, outcome, result)
 
 
 async def _steps(attempt: _Run) -> tuple[RevertOutcome, str]:
