@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -60,10 +60,15 @@ class ProbeView:
 @dataclass(frozen=True, slots=True)
 class Spike:
     source: str
-    start: datetime
+    start: datetime  # start of the first bucket over the threshold
     peak_ratio: float
     peak_at: datetime
-    end: datetime | None = None
+    bucket_seconds: int = 0
+
+    @property
+    def latest_start(self) -> datetime:
+        """The errors began somewhere in the first bucket: no later than its end."""
+        return self.start + timedelta(seconds=self.bucket_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,7 @@ class Detector:
         self._probes: dict[str, _ProbeTrack] = {}
         self._spikes: dict[str, Spike] = {}
         self._failure_started: datetime | None = None
+        self._failure_bound: datetime | None = None
         self._suspect: Deploy | None = None
         self._blind_spot: str | None = None
         self._degraded = False
@@ -220,7 +226,9 @@ class Detector:
         open_spike = self._spikes.get(series.source)
         if open_spike is None and hot:
             start = next(b.start for b in recent if b.errors_5xx)
-            self._spikes[series.source] = Spike(series.source, start, ratio, recent[-1].start)
+            self._spikes[series.source] = Spike(
+                series.source, start, ratio, recent[-1].start, series.bucket_seconds
+            )
             out.append(
                 TimelineEvent(
                     start,
@@ -232,8 +240,8 @@ class Detector:
                 )
             )
         elif open_spike is not None and hot and ratio > open_spike.peak_ratio:
-            self._spikes[series.source] = Spike(
-                series.source, open_spike.start, ratio, recent[-1].start
+            self._spikes[series.source] = replace(
+                open_spike, peak_ratio=ratio, peak_at=recent[-1].start
             )
         elif open_spike is not None and not hot and err == 0:
             end = recent[0].start
@@ -311,14 +319,16 @@ class Detector:
         views = self._probe_views(results, out)
 
         down = [v for v in views if v.state is ProbeState.DOWN]
-        failure_times = [v.since for v in down if v.since] + [
-            s.start for s in self._spikes.values()
+        # (when it was first seen failing, the latest moment the failure can have begun)
+        failures = [(v.since, v.since) for v in down if v.since] + [
+            (s.start, s.latest_start) for s in self._spikes.values()
         ]
-        degraded = bool(failure_times)
+        degraded = bool(failures)
         if degraded:
-            first = min(failure_times)
+            first, bound = min(failures)
             if self._failure_started is None or first < self._failure_started:
                 self._failure_started = first
+                self._failure_bound = bound
             self._suspect_event(deploys, out)
             self._blind_spot_check(issues, sentry_fresh, now, out)
         elif self._degraded:
@@ -331,7 +341,7 @@ class Detector:
                     f"recovered:{iso_utc(now)}",
                 )
             )
-            self._failure_started = None
+            self._failure_started = self._failure_bound = None
             self._blind_spot = None
         self._degraded = degraded
         return Assessment(
@@ -352,9 +362,9 @@ class Detector:
         return new
 
     def _suspect_event(self, deploys: list[Deploy], out: list[TimelineEvent]) -> None:
-        start = self._failure_started
-        assert start is not None
-        before = [d for d in deploys if d.at <= start and not d.reverts]
+        start, bound = self._failure_started, self._failure_bound
+        assert start is not None and bound is not None
+        before = [d for d in deploys if d.at <= bound and not d.reverts]
         suspect = before[0] if before else None
         if suspect is None or suspect == self._suspect:
             return

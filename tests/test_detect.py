@@ -164,3 +164,24 @@ def test_spike_opens_peaks_and_closes() -> None:
     kinds = [e.kind for e in a.events]
     assert kinds == ["spike.end", "recovered"]
     assert "peak 45%" in a.events[0].text
+
+
+def test_deploy_inside_the_first_spike_bucket_is_the_suspect() -> None:
+    w = World()
+    start = T0 + timedelta(minutes=10)
+    inside = Deploy("files-web", "v3", "carol", start + timedelta(seconds=4), "bad", "log")
+    buckets = tuple(
+        ErrorBucket(start + timedelta(seconds=10 * (i - 10)), 100, 0) for i in range(10)
+    )
+    hot = (
+        ErrorBucket(start, 100, 30),
+        ErrorBucket(start + timedelta(seconds=10), 100, 40),
+        ErrorBucket(start + timedelta(seconds=20), 10, 4),
+    )
+    a = w.observe(
+        11,
+        edge=ErrorSeries("edge", 10, buckets + hot),
+        log=Deploys("log", (inside, GOOD)),
+    )
+    assert a.spikes and a.spikes[0].start == start
+    assert a.suspect == inside

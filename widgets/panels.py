@@ -56,6 +56,7 @@ class Panel(Widget):
         super().__init__(id=id, classes="panel")
         self.g: Glyphs = glyphs(ascii_only)
         self.view: View | None = None
+        self._shown: list[Content] = []
 
     def show(self, view: View) -> None:
         self.view = view
@@ -65,7 +66,9 @@ class Panel(Widget):
         self.set_class(any(s.freshness is Freshness.STALE for s in statuses), "-stale")
         self.set_class(self.alerting(view), "-alert")
         self.border_title = self.title(view)
-        self.refresh()
+        # Repaint only when the text changes: fewer bytes over a slow SSH link.
+        if _signature(self._render_lines()) != _signature(self._shown):
+            self.refresh()
 
     def alerting(self, view: View) -> bool:
         return False
@@ -73,21 +76,25 @@ class Panel(Widget):
     def title(self, view: View) -> str:
         return str(self.BORDER_TITLE)
 
-    def render(self) -> Content:
+    def _render_lines(self) -> list[Content]:
         width = max(10, self.content_region.width)
         height = max(1, self.content_region.height)
         if self.view is None:
-            return Content("waiting for the first data…" if self.g.ellipsis == "…" else "waiting")
-        lines = self.lines(self.view, width, height)
-        if not lines:
-            lines = [[("nothing yet", "$text-muted")]]
-        out: list[Content] = []
-        for parts in lines[:height]:
-            out.append(Content.assemble(*parts).truncate(width, ellipsis=True))
-        return Content("\n").join(out)
+            return [Content("waiting for the first data")]
+        lines = self.lines(self.view, width, height) or [[("nothing yet", "$text-muted")]]
+        return [Content.assemble(*parts).truncate(width, ellipsis=True) for parts in lines[:height]]
+
+    def render(self) -> Content:
+        self._shown = self._render_lines()
+        return Content("\n").join(self._shown)
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         raise NotImplementedError
+
+
+def _signature(lines: list[Content]) -> list[tuple[str, list[object]]]:
+    # Content equality ignores styles; a colour change alone must repaint too.
+    return [(line.plain, list(line.spans)) for line in lines]
 
 
 # -- probes ---------------------------------------------------------------------------------------
@@ -167,6 +174,13 @@ def view_time(view: View | None) -> datetime | None:
     return view.snapshot.at if view else None
 
 
+def day_or_time(when: datetime, now: datetime | None) -> str:
+    """HH:MM for the last 18 hours, else the local date: never two deploys that look alike."""
+    if now is not None and (now - when).total_seconds() > 18 * 3600:
+        return when.astimezone().strftime("%b%d")
+    return local_hm(when)
+
+
 # -- deploys --------------------------------------------------------------------------------------
 
 
@@ -188,7 +202,7 @@ class DeploysPanel(Panel):
 
     def _deploy(self, d: Deploy, suspect: bool, width: int) -> list[list[Part]]:
         head: list[Part] = [
-            (local_hm(d.at), "$text-muted"),
+            (day_or_time(d.at, view_time(self.view)), "$text-muted"),
             " ",
             (d.version, "bold"),
             " ",
@@ -234,8 +248,11 @@ class ErrorsPanel(Panel):
         ratio = err / req if req else 0.0
         parts: list[Part] = [
             (f"{ratio:.1%}", "$error bold" if ratio >= 0.05 else "$success"),
-            f" 5xx  {err:.1f}/s of {req:.1f} req/s",
-            (f"  window {s.ratio:.1%}", "$text-muted"),
+            f" 5xx {err:.1f}/s of {req:.1f} req/s",
+            (
+                f"  ({s.ratio:.1%} over {s.bucket_seconds * len(s.buckets) // 60} min)",
+                "$text-muted",
+            ),
         ]
         if s.unparsed_lines:
             parts.append((f"  {s.unparsed_lines} unparsed", "$warning"))
@@ -292,7 +309,10 @@ class SentryPanel(Panel):
             return bool(suspect and first_seen and first_seen >= suspect.at)
 
         issues.sort(key=lambda i: (not is_new(i.first_seen), -i.count))
+        two_lines = width < 70
         for issue in issues:
+            if len(rows) + (2 if two_lines else 1) > height:
+                break
             first = local_hm(issue.first_seen) if issue.first_seen else "?"
             row: list[Part] = []
             if is_new(issue.first_seen):
@@ -300,11 +320,13 @@ class SentryPanel(Panel):
             row += [
                 (issue.short_id, "bold"),
                 " ",
-                (f"{issue.level:<5}", "$warning" if issue.level == "error" else ""),
-                (f" {issue.count}ev {issue.user_count}u {first} ", "$text-muted"),
-                issue.title,
+                (issue.level, "$warning" if issue.level in ("error", "fatal") else ""),
+                (f" {issue.count} ev {issue.user_count} users, first {first}", "$text-muted"),
             ]
-            rows.append(row)
+            if two_lines:
+                rows += [row, [("  " + issue.title, "")]]
+            else:
+                rows.append([*row, "  ", issue.title])
         if not issues:
             rows.append([("no unresolved issues", "$text-muted")])
         return rows
