@@ -87,11 +87,19 @@ def test_a_world_without_a_directory_cleans_up_its_temporary_one() -> None:
     assert not directory.exists()
 
 
-def test_a_world_will_not_take_over_someone_elses_directory(tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(WorldError, match="not empty"):
+def test_a_world_will_not_take_over_someone_elses_files(tmp_path: Path) -> None:
+    (tmp_path / "access.log").write_text("mine")
+    with pytest.raises(WorldError, match=r"access\.log"):
         World(tmp_path, bad_deploy_after=None, traffic=False).start()
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "access.log").read_text() == "mine"
+
+
+def test_a_world_shares_its_directory_with_unrelated_files(tmp_path: Path) -> None:
+    """`cockpit demo` opens the world's log file in the directory before the world starts."""
+    (tmp_path / "world.log").write_text("parent's log\n")
+    with World(tmp_path, bad_deploy_after=None, traffic=False) as world:
+        assert world.config_path is not None and world.config_path.is_file()
+    assert (tmp_path / "world.log").read_text() == "parent's log\n"
 
 
 def test_a_world_directory_can_be_reused(tmp_path: Path) -> None:
@@ -128,9 +136,11 @@ def test_background_traffic_tells_the_story(tmp_path: Path) -> None:
             timeout=30,
             what="a failed session in the access log",
         )
-        log = world.access_log_path.read_text()
-        assert '"GET /files/' in log
-        assert "X-Files-User" not in log
+        wait_until(
+            lambda: '"GET /files/' in world.access_log_path.read_text(),
+            timeout=30,
+            what="file reads in the access log",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +192,6 @@ def test_run_world_prints_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 0
         assert refused(loaded.probes[0].url)
         assert process.stdout is not None and process.stdout.read() == ""
-        assert (directory / "world.log").is_file()
     finally:
         process.kill()
         process.wait()
@@ -227,10 +236,11 @@ def test_run_world_refuses_an_unknown_scenario() -> None:
 
 
 def test_run_world_reports_a_directory_it_cannot_use(tmp_path: Path) -> None:
-    (tmp_path / "precious.txt").write_text("x")
+    (tmp_path / "deploys.jsonl").write_text("someone else's\n")
     code = run_world_code(directory=f"Path({str(tmp_path)!r})", write_config="None")
     process = start_world_process(code, stdin=subprocess.DEVNULL)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stdout == ""
-    assert "not empty" in stderr
+    assert "deploys.jsonl" in stderr
+    assert (tmp_path / "deploys.jsonl").read_text() == "someone else's\n"

@@ -3,7 +3,8 @@
 The protocol with the parent: one line `ready <absolute config path>` on stdout once every
 server listens and the config is written; then the world runs until SIGTERM, SIGINT or SIGHUP
 (or, when asked, until stdin reaches end of file, so a world whose parent died goes too).
-Diagnostics go to <world dir>/world.log, never to the terminal the cockpit may be drawing on.
+A few lines of diagnostics go to stderr, never stdout: `cockpit demo` sends the world's stderr
+to a file, so they never land on the screen the cockpit draws.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cockpit.world.scenarios import SCENARIOS
 from cockpit.world.world import World, WorldError
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-LOG_FILE = "world.log"
+log = logging.getLogger("cockpit.world")
 
 
 def run_world(
@@ -48,25 +49,30 @@ def run_world(
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     try:
-        with _stop_signals(wake_write):
+        with _log_to_stderr(), _stop_signals(wake_write):
             try:
-                world.start()
-            except (WorldError, OSError) as exc:
-                print(f"cockpit world: cannot start: {exc}", file=sys.stderr)
-                return 1
-            assert world.directory is not None
-            with _log_to(world.directory / LOG_FILE):
-                try:
-                    print(f"ready {world.config_path}", flush=True)
-                except OSError:  # nobody is listening any more
-                    return 1
-                _wait_for_stop(wake_read, watch_stdin=stop_on_stdin_eof)
-                logging.getLogger("cockpit.world").info("stopping")
-            return 0
+                return _run(world, wake_read, watch_stdin=stop_on_stdin_eof)
+            finally:
+                world.stop()
+                log.info("stopped")
     finally:
-        world.stop()
         os.close(wake_read)
         os.close(wake_write)
+
+
+def _run(world: World, wake_fd: int, *, watch_stdin: bool) -> int:
+    try:
+        world.start()
+    except (WorldError, OSError) as exc:
+        print(f"cockpit world: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(f"ready {world.config_path}", flush=True)
+    except OSError:  # nobody is listening any more
+        return 1
+    _wait_for_stop(wake_fd, watch_stdin=watch_stdin)
+    log.info("stopping")
+    return 0
 
 
 @contextlib.contextmanager
@@ -121,9 +127,9 @@ def _wait_for_stop(wake_fd: int, *, watch_stdin: bool) -> None:
 
 
 @contextlib.contextmanager
-def _log_to(path: Path) -> Iterator[None]:
-    logger = logging.getLogger("cockpit.world")
-    handler = logging.FileHandler(path, encoding="utf-8")
+def _log_to_stderr() -> Iterator[None]:
+    logger = log
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     previous = (logger.level, logger.propagate)
     logger.addHandler(handler)

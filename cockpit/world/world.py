@@ -217,7 +217,7 @@ class World:
             sentry_dsn=sentry.dsn,
         )
 
-        self.config_path = (self._requested_config or directory / CONFIG_FILE).absolute()
+        self.config_path = (self._requested_config or directory / CONFIG_FILE).resolve()
         inputs = configfile.ConfigInputs(
             service=scenario.service,
             environment=scenario.environment,
@@ -248,11 +248,16 @@ class World:
             self.directory = Path(tempfile.mkdtemp(prefix="cockpit-world-")).resolve()
             self._owns_directory = True
         else:
-            directory = self._requested_directory.expanduser().absolute()
+            directory = self._requested_directory.expanduser().resolve()
             directory.mkdir(parents=True, exist_ok=True)
             entries = {p.name for p in directory.iterdir()}
-            if entries and _MARKER not in entries:
-                raise WorldError(f"{directory} is not empty and was not made by a drill world")
+            # Other files may stay (a parent's log, say); files a world would write may only
+            # be replaced if an earlier world wrote them.
+            clashes = sorted(entries.intersection(_RESETTABLE))
+            if clashes and _MARKER not in entries:
+                raise WorldError(
+                    f"{directory} already holds {', '.join(clashes)}, not made by a drill world"
+                )
             for name in _RESETTABLE:
                 path = directory / name
                 if path.is_dir() and not path.is_symlink():
