@@ -18,10 +18,6 @@ from typing import Any
 
 log = logging.getLogger("cockpit.world")
 
-# serve_forever() wakes this often to notice shutdown(): bounds how long stop() takes while
-# costing a handful of wake-ups per second, not a busy loop.
-_POLL_INTERVAL = 0.25
-
 
 class LoopbackServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer on 127.0.0.1:<free port> with a clean, complete stop()."""
@@ -29,6 +25,9 @@ class LoopbackServer(ThreadingHTTPServer):
     # Handler threads are joined by server_close() instead of being abandoned as daemons.
     daemon_threads = False
     block_on_close = True
+    # handle_request() sleeps in the kernel until a connection arrives: no wake-ups while
+    # idle. stop() wakes it with one connection of its own.
+    timeout = None
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], name: str):
         super().__init__(("127.0.0.1", 0), handler)
@@ -47,18 +46,19 @@ class LoopbackServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.serve_forever,
-            kwargs={"poll_interval": _POLL_INTERVAL},
-            name=f"world-{self.name}",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._serve, name=f"world-{self.name}", daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            self.handle_request()
 
     def stop(self) -> None:
         self.stopping.set()
         if self._thread is not None:
-            self.shutdown()
+            # The wake-up call: accepted, handed to a handler that reads end of file, done.
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                pass
             self._thread.join()
             self._thread = None
         # Idle keep-alive connections would keep their handler threads reading forever.
