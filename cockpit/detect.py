@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from cockpit.config import Config
 from cockpit.hub import Snapshot
@@ -172,7 +173,8 @@ class Detector:
         for name, result in results.items():
             track = self._probes[name]
             twin_up = any(
-                other.target == result.target
+                _endpoint(other.target) == _endpoint(result.target)
+                and other.kind == result.kind
                 and other.concurrency == 1
                 and self._probes[other.name].state is ProbeState.UP
                 for other in results.values()
@@ -184,7 +186,7 @@ class Detector:
                         track.since,
                         "detect.concurrency",
                         f"{name} fails only under concurrency: {_sessions(result)} "
-                        f"while single sessions to {result.target} pass",
+                        f"while single sessions to {_endpoint(result.target)} pass",
                         name,
                         f"concurrency:{name}:{iso_utc(track.since)}",
                     )
@@ -243,7 +245,7 @@ class Detector:
             self._spikes[series.source] = replace(
                 open_spike, peak_ratio=ratio, peak_at=recent[-1].start
             )
-        elif open_spike is not None and not hot and err == 0:
+        elif open_spike is not None and not hot:
             end = recent[0].start
             out.append(
                 TimelineEvent(
@@ -403,6 +405,13 @@ class Detector:
                 now, "blind_spot", self._blind_spot, "detect", f"blind_spot:{iso_utc(start)}"
             )
         )
+
+
+def _endpoint(target: str) -> str:
+    """Where a probe goes, without query or fragment: probes of one endpoint as different
+    users are still twins."""
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else target
 
 
 def _sessions(result: ProbeResult) -> str:

@@ -1,0 +1,149 @@
+"""The whole first minute through the keys a user presses, against a running drill world:
+the bad deploy turns a probe red, `d` declares, `R` reverts (after a wrong confirmation), the
+probes recover, `x` exports the timeline draft."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from cockpit.app import CockpitApp
+from cockpit.config import Config, load
+from cockpit.detect import ProbeState
+from cockpit.incident.store import IncidentStore
+from cockpit.runtime import Cockpit
+from cockpit.world_process import WorldProcess
+from widgets.header import CockpitHeader
+from widgets.modals import DeclareScreen, HelpScreen, RevertScreen
+from widgets.panels import Panel
+from widgets.timeline import TimelineStrip
+
+
+@pytest.fixture
+async def world_config() -> AsyncIterator[Config]:
+    world = WorldProcess(bad_deploy_after=1.0)
+    try:
+        yield load(await world.start())
+    finally:
+        await world.stop()
+
+
+def make_app(config: Config, data: Path, **kwargs: object) -> CockpitApp:
+    async def factory() -> Cockpit:
+        return Cockpit(config, data, user="oncall-tester", read_only=bool(kwargs.get("read_only")))
+
+    return CockpitApp(factory, keys=config.keys, **kwargs)  # type: ignore[arg-type]
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], object], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def screen_text(app: CockpitApp) -> str:
+    """What the main screen shows, as plain text: header, panel titles and lines, timeline."""
+    parts = [app.query_one(CockpitHeader).render().plain]
+    for panel in app.query(Panel):
+        parts.append(f"{panel.border_title} | {panel.border_subtitle}")
+        parts.extend(line.plain for line in panel._render_lines())
+    parts.append(app.query_one(TimelineStrip).render().plain)
+    return "\n".join(parts)
+
+
+def probe_state(app: CockpitApp, name: str) -> ProbeState | None:
+    view = app.last_view
+    if view is None:
+        return None
+    return next((p.state for p in view.assessment.probes if p.name == name), None)
+
+
+async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    app = make_app(world_config, data)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: probe_state(app, "session-x4") is ProbeState.DOWN)
+        assert probe_state(app, "session") is ProbeState.UP  # single sessions still pass
+        await until(pilot, lambda: "SUSPECT" in screen_text(app))
+        text = screen_text(app)
+        assert "FAIL session-x4" in text and "1/4" in text
+        assert "fails only under concurrency" in text
+        assert "DEGRADED" in text
+
+        # d: declare with the form's defaults
+        await pilot.press("d")
+        assert isinstance(app.screen, DeclareScreen)
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, DeclareScreen))
+        with IncidentStore(data / "incidents.sqlite3") as store:
+            incident = store.open_incident()
+        assert incident is not None
+        assert incident.severity == "SEV2" and incident.commander == "oncall-tester"
+        assert incident.drill
+        await until(pilot, lambda: f"INCIDENT #{incident.id} SEV2" in screen_text(app))
+
+        # R: the plan, a wrong confirmation that runs nothing, then the right one
+        deploy_log = Path(world_config.deploys[0].path)
+        lines_before = deploy_log.read_text().count("\n")
+        await pilot.press("R")
+        screen = app.screen
+        assert isinstance(screen, RevertScreen)
+        plan = screen.plan
+        assert plan.service == "files-web"
+        assert plan.from_version.endswith("-2") and plan.to_version.endswith("-1")
+        await pilot.press(*"files-wbe", "enter")
+        problems = str(screen.query_one("#problems").render())
+        assert "does not match" in problems
+        assert deploy_log.read_text().count("\n") == lines_before
+        await pilot.press(*"files-web", "enter")
+        await until(pilot, lambda: screen.outcome is not None)
+        assert screen.outcome is not None and screen.outcome.ok, screen.outcome
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RevertScreen)
+        assert f'"reverts": "{plan.from_version}"' in deploy_log.read_text()
+
+        # the probes recover and the cockpit says so
+        await until(pilot, lambda: probe_state(app, "session-x4") is ProbeState.UP)
+        await until(pilot, lambda: "recovered" in screen_text(app))
+
+        # x: export the timeline draft
+        await pilot.press("x")
+        exports = sorted((data / "exports").glob("*.md"))
+        assert len(exports) == 1
+        draft = exports[0].read_text()
+        for expected in ("declared", "revert", "recovered", "probe.down", "suspect", "UTC"):
+            assert expected in draft, expected
+        assert json.loads(exports[0].with_suffix(".json").read_text())
+
+        with IncidentStore(data / "incidents.sqlite3") as store:
+            kinds = {e.kind for e in store.recent_events(200)}
+        assert {"declared", "revert.started", "revert.finished", "export", "recovered"} <= kinds
+
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_read_only_disables_declare_and_revert(world_config: Config, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    app = make_app(world_config, data, read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.last_view is not None)
+        await pilot.press("d")
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, DeclareScreen | RevertScreen)
+        assert "READ-ONLY" in screen_text(app)
+        with IncidentStore(data / "incidents.sqlite3") as store:
+            assert store.open_incident() is None
