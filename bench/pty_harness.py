@@ -16,7 +16,9 @@ import pyte
 
 
 class PtyRun:
-    def __init__(self, argv: Sequence[str], cols: int = 80, rows: int = 24, env: dict | None = None):
+    def __init__(
+        self, argv: Sequence[str], cols: int = 80, rows: int = 24, env: dict | None = None
+    ):
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.bytes_read = 0

@@ -7,13 +7,13 @@ keys into calls here.
 from __future__ import annotations
 
 import asyncio
-import getpass
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.actions.declare import DeclareRequest, declare
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert, run_revert
+from cockpit.actions.whoami import current_user
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector
 from cockpit.hub import Hub, Snapshot
@@ -55,7 +55,7 @@ class Cockpit:
         self.config = config
         self.data_dir = data_dir
         self.read_only = read_only
-        self.user = user or getpass.getuser()
+        self.user = user or current_user()
         self.hub = Hub(
             sources if sources is not None else [build_source(c) for c in config.sources()]
         )
@@ -140,13 +140,8 @@ class Cockpit:
 
     def plan_revert(self, service: str | None = None) -> RevertPlan:
         self._writable("revert")
-        from cockpit.actions.revert import RevertError
-
         name = service or self.revert_target()
-        service_config = self.config.service(name)
-        if service_config is None:
-            raise RevertError(f"no [[services]] entry for {name!r} in the config")
-        return plan_revert(service_config, self.view.assessment.deploys)
+        return plan_revert(self.config.service(name), self.view.assessment.deploys)
 
     async def revert(self, plan: RevertPlan, on_output: Callable[[str], None]) -> RevertOutcome:
         self._writable("revert")

@@ -21,8 +21,18 @@ SOURCE_FIELDS = {"source", "kind", "ok", "error"}
 def world(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     config = tmp_path / "world.toml"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cockpit", "world", "--dir", str(tmp_path / "w"),
-         "--write-config", str(config), "--bad-deploy-after", "3600"],
+        [
+            sys.executable,
+            "-m",
+            "cockpit",
+            "world",
+            "--dir",
+            str(tmp_path / "w"),
+            "--write-config",
+            str(config),
+            "--bad-deploy-after",
+            "3600",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -59,7 +69,7 @@ def test_check_json_through_the_real_world(world: tuple[Path, Path]) -> None:
     others = {r["kind"]: r for r in rows if "source" in r}
     assert {p["name"] for p in probes} >= {"web-health", "session", "session-x4"}
     for p in probes:
-        assert PROBE_FIELDS <= p.keys()
+        assert p.keys() >= PROBE_FIELDS
         assert p["ok"] is True and p["error"] == ""
         assert p["sessions_ok"] == p["concurrency"]
         assert isinstance(p["latency_ms"], float) and p["latency_ms"] > 0
@@ -68,7 +78,7 @@ def test_check_json_through_the_real_world(world: tuple[Path, Path]) -> None:
     assert x4["concurrency"] == 4
     assert set(others) == {"jsonl", "nginx_combined", "sentry"}
     for r in others.values():
-        assert SOURCE_FIELDS <= r.keys() and r["ok"] is True
+        assert r.keys() >= SOURCE_FIELDS and r["ok"] is True
     assert others["jsonl"]["deploys"] >= 2
     assert {"requests", "errors_5xx", "ratio", "unparsed_lines", "first_ts", "last_ts"} <= set(
         others["nginx_combined"]
@@ -82,8 +92,7 @@ def test_check_exits_1_when_a_source_fails(world: tuple[Path, Path], tmp_path: P
     config, _ = world
     broken = tmp_path / "broken.toml"
     broken.write_text(
-        config.read_text()
-        + '\n[[probes]]\nname = "nothing-there"\nkind = "http"\n'
+        config.read_text() + '\n[[probes]]\nname = "nothing-there"\nkind = "http"\n'
         'url = "http://127.0.0.1:9/"\ntimeout = 1\n'
     )
     code, rows, _ = check(broken)

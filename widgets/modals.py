@@ -166,7 +166,14 @@ class RevertScreen(ModalScreen[bool | None]):
     def finish(self, outcome: RevertOutcome) -> None:
         self.running = False
         self.outcome = outcome
-        text = "done: reverted" if outcome.ok else f"FAILED: {outcome.reason}"
+        if outcome.lock_holder is not None:
+            text = f"NOT RUN: {outcome.reason}"
+        elif outcome.dry_run:
+            text = (
+                f"dry run: {outcome.reason}" if outcome.ok else f"dry run FAILED: {outcome.reason}"
+            )
+        else:
+            text = "done: reverted" if outcome.ok else f"FAILED: {outcome.reason}"
         style = "$success bold" if outcome.ok else "$error bold"
         self.query_one("#problems", Static).update(
             Content.assemble((text, style), "  (Escape closes)")
