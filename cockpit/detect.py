@@ -65,6 +65,7 @@ class Spike:
     peak_ratio: float
     peak_at: datetime
     bucket_seconds: int = 0
+    baseline: float = 0.0  # the 5xx ratio before the spike opened
 
     @property
     def latest_start(self) -> datetime:
@@ -184,7 +185,7 @@ class Detector:
                 out.append(
                     TimelineEvent(
                         track.since,
-                        "detect.concurrency",
+                        "concurrency",
                         f"{name} fails only under concurrency: {_sessions(result)} "
                         f"while single sessions to {_endpoint(result.target)} pass",
                         name,
@@ -221,15 +222,19 @@ class Detector:
         err = sum(b.errors_5xx for b in recent)
         ratio = err / req if req else 0.0
         base_req = sum(b.requests for b in older)
-        baseline = sum(b.errors_5xx for b in older) / base_req if base_req else 0.0
+        open_spike = self._spikes.get(series.source)
+        # While a spike is open its own buckets must not raise the bar it is judged against.
+        if open_spike is not None:
+            baseline = open_spike.baseline
+        else:
+            baseline = sum(b.errors_5xx for b in older) / base_req if base_req else 0.0
         hot = err >= s.spike_min_errors and ratio >= max(
             s.spike_min_ratio, baseline * s.spike_factor
         )
-        open_spike = self._spikes.get(series.source)
         if open_spike is None and hot:
             start = next(b.start for b in recent if b.errors_5xx)
             self._spikes[series.source] = Spike(
-                series.source, start, ratio, recent[-1].start, series.bucket_seconds
+                series.source, start, ratio, recent[-1].start, series.bucket_seconds, baseline
             )
             out.append(
                 TimelineEvent(

@@ -109,7 +109,7 @@ def test_files_com_sequence() -> None:
     assert "1/4 sessions" in down["probe.down"].text
     assert a.suspect == BAD
     assert "deployed" in down["suspect"].text and "first failure" in down["suspect"].text
-    assert "detect.concurrency" in down
+    assert "concurrency" in down
     assert next(p for p in a.probes if p.name == "session-x4").only_under_concurrency
     assert a.blind_spot is None  # Sentry gets a grace period
 
@@ -185,3 +185,25 @@ def test_deploy_inside_the_first_spike_bucket_is_the_suspect() -> None:
     )
     assert a.spikes and a.spikes[0].start == start
     assert a.suspect == inside
+
+
+def test_a_long_spike_stays_open_while_errors_last() -> None:
+    w = World()
+    start = T0 + timedelta(minutes=20)
+
+    def series(hot_buckets: int, tail: list[int]) -> ErrorSeries:
+        errors = [0] * 20 + [40] * hot_buckets + tail + [0]
+        buckets = tuple(
+            ErrorBucket(start + timedelta(seconds=10 * i), 100, e) for i, e in enumerate(errors)
+        )
+        return ErrorSeries("edge", 10, buckets)
+
+    w.observe(0, edge=series(0, []))
+    a = w.observe(1, edge=series(2, []))
+    assert [e.kind for e in a.events] == ["spike.start"]
+    # The spike's own buckets become "older" history; they must not raise the bar.
+    for n in range(3, 40, 5):
+        a = w.observe(1 + n, edge=series(n, []))
+        assert a.spikes and not a.events, n
+    a = w.observe(50, edge=series(40, [1, 0]))
+    assert [e.kind for e in a.events] == ["spike.end", "recovered"]

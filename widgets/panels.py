@@ -43,8 +43,9 @@ def freshness_label(statuses: Sequence[SourceStatus]) -> tuple[str, str]:
         return f"stale since {since}: {first.reason}{more}", "$warning"
     if any(s.freshness is Freshness.LOADING for s in statuses):
         return "loading", "$text-muted"
-    newest = max((s.updated_at for s in statuses if s.updated_at), default=None)
-    return (f"fresh {local_hms(newest)}" if newest else "fresh"), "$text-muted"
+    # No timestamp while fresh: a clock that ticks with every poll would repaint the border
+    # each second for nothing; staleness is what needs a time.
+    return "fresh", "$text-muted"
 
 
 class Panel(Widget):
@@ -296,7 +297,11 @@ class SentryPanel(Panel):
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         rows: list[list[Part]] = []
         if view.assessment.blind_spot:
-            rows.append([("BLIND SPOT ", "$error bold"), view.assessment.blind_spot])
+            since = view.assessment.first_failure_at
+            rows.append(
+                [("BLIND SPOT", "$error bold"), f" since {local_hms(since)}" if since else ""]
+            )
+            rows.append([("  failures with no matching Sentry issue", "$error")])
         suspect = view.assessment.suspect
         issues = [
             i

@@ -15,7 +15,7 @@ KIND_STYLES = {
     "probe.down": "$error",
     "spike.start": "$error",
     "blind_spot": "$error bold",
-    "detect.concurrency": "$error",
+    "concurrency": "$error",
     "suspect": "$warning bold",
     "declared": "$warning bold",
     "revert.started": "$accent",
