@@ -81,6 +81,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="feed", exit_on_error=False)
     async def feed(self) -> None:
         self.cockpit = await self.factory()
+        self.cockpit.record("cockpit.open", "opened the cockpit")
         self.refresh_bindings()
         async for view in self.cockpit.views():
             self.show(view)
@@ -198,6 +199,9 @@ class CockpitApp(App[int]):
         self.notify(f"timeline draft written to {paths[0]}", title="Exported", timeout=20)
 
     async def action_quit(self) -> None:
+        if self.cockpit is not None:
+            # Who was watching, and until when, belongs in the postmortem too.
+            self.cockpit.record("cockpit.quit", "left the cockpit")
         self.exit(0)
 
     async def on_unmount(self) -> None:

@@ -381,7 +381,9 @@ class Detector:
                 start,
                 "suspect",
                 f"suspect deploy {suspect.service} {suspect.version} by {suspect.who}: "
-                f"deployed {local_hms(suspect.at)}, first failure {local_hms(start)}",
+                f"deployed {local_hms(suspect.at)}, first failure "
+                # A failure seen only by its time bucket may start before the deploy inside it.
+                + (f"{local_hms(start)}" if start >= suspect.at else f"by {local_hms(bound)}"),
                 "detect",
                 f"suspect:{suspect.service}:{suspect.version}:{iso_utc(suspect.at)}",
             )

@@ -125,12 +125,16 @@ class Cockpit:
         self.refresh()
         return incident
 
-    def note(self, text: str) -> None:
-        self._writable("adding a note")
+    def record(self, kind: str, text: str) -> None:
+        """A user's act as a timeline event, with who did it."""
         self.store.add_event(
-            TimelineEvent(utcnow(), "note", f"{self.user}: {one_line(text)}", "cockpit")
+            TimelineEvent(utcnow(), kind, f"{self.user}: {one_line(text)}", "cockpit")
         )
         self.refresh()
+
+    def note(self, text: str) -> None:
+        self._writable("adding a note")
+        self.record("note", text)
 
     def revert_target(self) -> str:
         """The service `R` acts on: the suspect deploy's, else the latest deploy's."""

@@ -27,6 +27,15 @@ def local_hms(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M:%S")
 
 
+def local_clock(when: datetime, now: datetime | None = None, seconds: bool = True) -> str:
+    """Local time of day, with the date in front when it is not today's: a timeline that spans
+    midnight or yesterday's deploy must not look like today's."""
+    local = when.astimezone()
+    clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+    today = (now or utcnow()).astimezone().date()
+    return clock if local.date() == today else f"{local:%b%d} {clock}"
+
+
 def local_hm(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M")
 

@@ -132,6 +132,9 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
         await pilot.press("escape")
         await pilot.press("q")
     assert app.return_code == 0
+    with IncidentStore(data / "incidents.sqlite3") as store:
+        last = store.recent_events(1)[-1]
+    assert last.kind == "cockpit.quit" and last.text.startswith("oncall-tester:")
 
 
 async def test_read_only_disables_declare_and_revert(world_config: Config, tmp_path: Path) -> None:

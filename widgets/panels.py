@@ -24,7 +24,7 @@ from cockpit.model import (
 )
 from cockpit.runtime import View
 from cockpit.textsafe import one_line
-from cockpit.timeutil import ago, local_hm, local_hms
+from cockpit.timeutil import local_clock, local_hm, local_hms
 from widgets.glyphs import Glyphs, fit, glyphs
 from widgets.graph import bar_rows, marker_row
 
@@ -146,7 +146,8 @@ class ProbesPanel(Panel):
         last = probe.last
         sessions = f"{last.sessions_ok}/{last.concurrency}"
         latency = f"{last.latency_ms:.0f}ms" if last.latency_ms is not None else "-"
-        since = ago(probe.since, view_time(self.view)) if probe.since else ""
+        # The time of the last change, not an age: it stays put between polls (fewer repaints).
+        since = local_hm(probe.since) if probe.since else ""
         parts: list[Part] = [
             state,
             " ",
@@ -160,9 +161,9 @@ class ProbesPanel(Panel):
         if room >= 12 and probe.p50_ms is not None:
             parts.append((f" p50 {probe.p50_ms:.0f}".ljust(10), "$text-muted"))
             room -= 10
-        if room >= 5 and since:
-            parts.append((f" {since}".rjust(5), "$text-muted"))
-            room -= 5
+        if room >= 6 and since:
+            parts.append((f" {since}", "$text-muted"))
+            room -= 6
         if room >= 8 and probe.latencies:
             spark = bar_rows(probe.latencies[-(room - 1) :], 1, self.g)[0]
             parts.append((" " + spark, "$accent"))
@@ -173,13 +174,6 @@ class ProbesPanel(Panel):
 
 def view_time(view: View | None) -> datetime | None:
     return view.snapshot.at if view else None
-
-
-def day_or_time(when: datetime, now: datetime | None) -> str:
-    """HH:MM for the last 18 hours, else the local date: never two deploys that look alike."""
-    if now is not None and (now - when).total_seconds() > 18 * 3600:
-        return when.astimezone().strftime("%b%d")
-    return local_hm(when)
 
 
 # -- deploys --------------------------------------------------------------------------------------
@@ -203,7 +197,7 @@ class DeploysPanel(Panel):
 
     def _deploy(self, d: Deploy, suspect: bool, width: int) -> list[list[Part]]:
         head: list[Part] = [
-            (day_or_time(d.at, view_time(self.view)), "$text-muted"),
+            (local_clock(d.at, view_time(self.view), seconds=False), "$text-muted"),
             " ",
             (d.version, "bold"),
             " ",
@@ -242,7 +236,7 @@ class ErrorsPanel(Panel):
         return rows
 
     def _summary(self, s: ErrorSeries) -> list[Part]:
-        recent = s.buckets[-3:-1] or s.buckets[-1:]
+        recent = s.buckets[-3:-1] or s.buckets[-1:]  # the newest bucket is still filling
         seconds = max(1, len(recent) * s.bucket_seconds)
         req = sum(b.requests for b in recent) / seconds
         err = sum(b.errors_5xx for b in recent) / seconds
@@ -260,7 +254,8 @@ class ErrorsPanel(Panel):
         return parts
 
     def _graph(self, view: View, s: ErrorSeries, width: int, height: int) -> list[list[Part]]:
-        buckets = s.buckets[-width:]
+        # Complete buckets only: the graph then changes once per bucket, not with every poll.
+        buckets = s.buckets[:-1][-width:]
         values = [b.errors_5xx / s.bucket_seconds for b in buckets]
         bars = bar_rows(values, height - 1, self.g)
         rows: list[list[Part]] = [[(line, "$error")] for line in bars]

@@ -9,7 +9,7 @@ from textual.widget import Widget
 
 from cockpit.model import TimelineEvent
 from cockpit.textsafe import one_line
-from cockpit.timeutil import local_hms
+from cockpit.timeutil import local_clock
 
 KIND_STYLES = {
     "probe.down": "$error",
@@ -49,7 +49,7 @@ class TimelineStrip(Widget):
             kind = event.kind
             lines.append(
                 Content.assemble(
-                    (local_hms(event.at), "$text-muted"),
+                    (local_clock(event.at), "$text-muted"),
                     " ",
                     (f"{kind:<15}", KIND_STYLES.get(kind, "bold")),
                     " ",
