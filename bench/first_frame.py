@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pty_harness import PtyRun
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pty_harness import PtyRun  # shared with the tests
 
 BUDGET_S = 1.0
 MINIMAL_APP = """

@@ -29,6 +29,7 @@ class PtyRun:
             os.environ["TERM"] = "xterm-256color"
             os.execvp(argv[0], list(argv))
         self.pid, self.fd = pid, fd
+        self.exited = False
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def text(self) -> str:
@@ -58,7 +59,21 @@ class PtyRun:
     def send(self, keys: bytes) -> None:
         os.write(self.fd, keys)
 
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit status once the program ends by itself, or None on timeout."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            self.pump(0.05)
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.exited = True
+                return os.waitstatus_to_exitcode(status)
+        return None
+
     def stop(self) -> None:
+        if self.exited:
+            os.close(self.fd)
+            return
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.kill(self.pid, sig)
