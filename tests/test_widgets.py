@@ -1,0 +1,95 @@
+"""Panels render model objects: untrusted text stays inert, stale sources say since when and
+why, and the layout holds at 80x24."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.app import App, ComposeResult
+
+from cockpit.detect import Assessment
+from cockpit.hub import Snapshot
+from cockpit.model import (
+    Category,
+    Deploy,
+    Deploys,
+    Freshness,
+    SentryIssue,
+    SentryIssues,
+    SourceStatus,
+    TimelineEvent,
+)
+from cockpit.runtime import View
+from cockpit.textsafe import one_line
+from cockpit.timeutil import local_hms, utcnow
+from widgets.panels import DeploysPanel, Panel, SentryPanel
+from widgets.timeline import TimelineStrip
+
+NOW = utcnow()
+HOSTILE = "[bold red]pwned[/] $error \x1b]0;title\x07\x1b[2J done"
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield SentryPanel(id="sentry")
+        yield DeploysPanel(id="deploys")
+        yield TimelineStrip(id="timeline")
+
+
+def view() -> View:
+    since = NOW - timedelta(minutes=3)
+    statuses = {
+        "sentry": SourceStatus("sentry", "sentry", Category.SENTRY, Freshness.FRESH, NOW),
+        "log": SourceStatus(
+            "log",
+            "jsonl",
+            Category.DEPLOYS,
+            Freshness.STALE,
+            NOW - timedelta(minutes=5),
+            stale_since=since,
+            reason="no such file: /var/log/deploys.jsonl",
+            failures=4,
+        ),
+    }
+    issue = SentryIssue("1", "WEB-1", one_line(HOSTILE), "error", 3, 1, NOW, NOW)
+    deploy = Deploy("web", "v2", "mallory", NOW - timedelta(minutes=9), one_line(HOSTILE))
+    readings = {
+        "sentry": SentryIssues("sentry", (issue,)),
+        "log": Deploys("log", (deploy,)),
+    }
+    snapshot = Snapshot(NOW, 1, statuses, readings)
+    timeline = (TimelineEvent(NOW, "note", one_line(HOSTILE)),)
+    return View(snapshot, Assessment(deploys=(deploy,)), None, timeline)
+
+
+def plain(panel: Panel) -> str:
+    return "\n".join(line.plain for line in panel._render_lines())
+
+
+async def test_untrusted_text_is_shown_literally() -> None:
+    app = Host()
+    async with app.run_test(size=(120, 30)) as pilot:
+        v = view()
+        for panel in app.query(Panel):
+            panel.show(v)
+        app.query_one(TimelineStrip).show(v.timeline)
+        await pilot.pause()
+        sentry = plain(app.query_one(SentryPanel))
+        assert "[bold red]pwned[/] $error done" in sentry  # markup and variables not applied
+        assert "\x1b" not in sentry and "title" not in sentry
+        assert "[bold red]pwned[/]" in plain(app.query_one(DeploysPanel))
+        assert "[bold red]pwned[/]" in app.query_one(TimelineStrip).render().plain
+
+
+async def test_stale_source_says_since_when_and_why_and_keeps_its_data() -> None:
+    app = Host()
+    async with app.run_test(size=(120, 30)) as pilot:
+        panel = app.query_one(DeploysPanel)
+        panel.show(view())
+        app.query_one(SentryPanel).show(view())
+        await pilot.pause()
+        since = local_hms(NOW - timedelta(minutes=3))
+        assert panel.border_subtitle == f"stale since {since}: no such file: /var/log/deploys.jsonl"
+        assert panel.has_class("-stale")
+        assert "v2 mallory" in plain(panel)  # the last good data stays visible
+        assert app.query_one(SentryPanel).border_subtitle == "fresh"
