@@ -299,3 +299,19 @@ def test_ingest_checks_key_project_and_encoding(world: World, api: httpx.Client)
     assert len(warning) == 2
     assert all(i["type"] == "default" for i in warning)
     jsonschema.validate(warning, response_schema(ORG_ISSUES))
+
+
+def test_envelopes_with_and_without_item_lengths() -> None:
+    from cockpit.world.sentry_ingest import events_in, parse_envelope
+
+    event = json.dumps({"message": "a\nb"}).encode()  # JSON keeps the newline escaped
+    data = (
+        b'{"event_id":"e1"}\n'
+        b'{"type":"session"}\n{"sid":"x"}\n'
+        b'{"type":"attachment","length":5}\nab\ncd\n'
+        b'{"type":"event"}\n' + event + b"\n"
+    )
+    envelope = parse_envelope(data)
+    assert [item.type for item in envelope.items] == ["session", "attachment", "event"]
+    assert envelope.items[1].payload == b"ab\ncd"
+    assert events_in(envelope) == [{"message": "a\nb", "event_id": "e1"}]

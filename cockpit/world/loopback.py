@@ -18,6 +18,8 @@ from typing import Any
 
 log = logging.getLogger("cockpit.world")
 
+_WAKE_TIMEOUT = 5.0  # seconds stop() waits for its wake-up call before forcing the issue
+
 
 class LoopbackServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer on 127.0.0.1:<free port> with a clean, complete stop()."""
@@ -59,7 +61,13 @@ class LoopbackServer(ThreadingHTTPServer):
             # The wake-up call: accepted, handed to a handler that reads end of file, done.
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
                 pass
-            self._thread.join()
+            self._thread.join(_WAKE_TIMEOUT)
+            if self._thread.is_alive():
+                # The call did not get through (a full backlog?): on Linux, shutting the
+                # listening socket down wakes the select() it sleeps in.
+                with contextlib.suppress(OSError):
+                    self.socket.shutdown(socket.SHUT_RDWR)
+                self._thread.join()
             self._thread = None
         # Idle keep-alive connections would keep their handler threads reading forever.
         with self._connections_lock:
