@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from servers import serving
 
 from cockpit.config import HttpProbeConfig
 from cockpit.model import Category
@@ -116,15 +117,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def target() -> Iterator[Target]:
-    server = Target()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(Target()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def probe(url: str, **options: object) -> HttpProbe:
@@ -280,14 +274,8 @@ def tls_target(tmp_path: Path) -> Iterator[str]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"https://127.0.0.1:{server.server_address[1]}/text"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 async def test_tls_verification_follows_config(tls_target: str) -> None:

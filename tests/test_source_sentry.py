@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
+from servers import serving
 
 from cockpit.config import Secret, SentryConfig
 from cockpit.model import Category
@@ -147,15 +148,8 @@ class SentryHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def sentry() -> Iterator[FakeSentry]:
-    server = FakeSentry(load_validated_pages())
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(FakeSentry(load_validated_pages())) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def source_for(base_url: str, **options: Any) -> SentryIssuesSource:
