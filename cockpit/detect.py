@@ -232,7 +232,13 @@ class Detector:
             s.spike_min_ratio, baseline * s.spike_factor
         )
         if open_spike is None and hot:
-            start = next(b.start for b in recent if b.errors_5xx)
+            # The spike starts at the first bucket over the bar on its own: an earlier bucket
+            # holding only the usual trickle of errors is not part of it.
+            bar = max(s.spike_min_ratio, baseline * s.spike_factor)
+            start = next(
+                (b.start for b in recent if b.requests and b.errors_5xx / b.requests >= bar),
+                next(b.start for b in recent if b.errors_5xx),
+            )
             self._spikes[series.source] = Spike(
                 series.source, start, ratio, recent[-1].start, series.bucket_seconds, baseline
             )

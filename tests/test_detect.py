@@ -207,3 +207,20 @@ def test_a_long_spike_stays_open_while_errors_last() -> None:
         assert a.spikes and not a.events, n
     a = w.observe(50, edge=series(40, [1, 0]))
     assert [e.kind for e in a.events] == ["spike.end", "recovered"]
+
+
+def test_the_usual_trickle_of_errors_before_a_spike_is_not_its_start() -> None:
+    w = World()
+    start = T0 + timedelta(minutes=30)
+    quiet = [ErrorBucket(start + timedelta(seconds=10 * i), 100, 0) for i in range(10)]
+    trickle = ErrorBucket(start + timedelta(seconds=100), 100, 1)  # one unrelated 500
+    hot = ErrorBucket(start + timedelta(seconds=110), 100, 40)
+    filling = ErrorBucket(start + timedelta(seconds=120), 3, 1)
+    deploy = Deploy("files-web", "v9", "dave", hot.start + timedelta(seconds=2), "bad", "log")
+    a = w.observe(
+        33,
+        edge=ErrorSeries("edge", 10, (*quiet, trickle, hot, filling)),
+        log=Deploys("log", (deploy, GOOD)),
+    )
+    assert a.spikes[0].start == hot.start
+    assert a.suspect == deploy
