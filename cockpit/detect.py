@@ -233,10 +233,11 @@ class Detector:
         )
         if open_spike is None and hot:
             # The spike starts at the first bucket over the bar on its own: an earlier bucket
-            # holding only the usual trickle of errors is not part of it.
+            # holding only the usual stray error (thin traffic can make one look like a high
+            # ratio) is not part of it.
             bar = max(s.spike_min_ratio, baseline * s.spike_factor)
             start = next(
-                (b.start for b in recent if b.requests and b.errors_5xx / b.requests >= bar),
+                (b.start for b in recent if b.errors_5xx >= 2 and b.errors_5xx / b.requests >= bar),
                 next(b.start for b in recent if b.errors_5xx),
             )
             self._spikes[series.source] = Spike(

@@ -213,7 +213,7 @@ def test_the_usual_trickle_of_errors_before_a_spike_is_not_its_start() -> None:
     w = World()
     start = T0 + timedelta(minutes=30)
     quiet = [ErrorBucket(start + timedelta(seconds=10 * i), 100, 0) for i in range(10)]
-    trickle = ErrorBucket(start + timedelta(seconds=100), 100, 1)  # one unrelated 500
+    trickle = ErrorBucket(start + timedelta(seconds=100), 8, 1)  # one stray 500, thin traffic
     hot = ErrorBucket(start + timedelta(seconds=110), 100, 40)
     filling = ErrorBucket(start + timedelta(seconds=120), 3, 1)
     deploy = Deploy("files-web", "v9", "dave", hot.start + timedelta(seconds=2), "bad", "log")
