@@ -126,7 +126,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if unknown or not formats:
         return _fail(f"--format: unknown format {','.join(unknown) or '(none)'}; use md,json", 2)
     directory = data_dir()
-    with IncidentStore(directory / "incidents.sqlite3") as store:
+    with IncidentStore.in_data_dir(directory) as store:
         incident = store.get(args.incident) if args.incident else None
         if args.incident and incident is None:
             return _fail(f"no incident #{args.incident}", 1)

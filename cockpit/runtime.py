@@ -60,7 +60,7 @@ class Cockpit:
             sources if sources is not None else [build_source(c) for c in config.sources()]
         )
         self.detector = Detector(config)
-        self.store = IncidentStore(data_dir / "incidents.sqlite3")
+        self.store = IncidentStore.in_data_dir(data_dir)
         self._view: View | None = None
 
     @property
