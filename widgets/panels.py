@@ -227,15 +227,15 @@ class ErrorsPanel(Panel):
             return []
         rows: list[list[Part]] = []
         for s in series[1:]:
-            rows.append(self._summary(s))
+            rows.append(self._summary(s, width))
         main = series[0]
-        rows.insert(0, self._summary(main))
+        rows.insert(0, self._summary(main, width))
         graph_h = height - len(rows) - 1
         if graph_h >= 1:
             rows.extend(self._graph(view, main, width, graph_h))
         return rows
 
-    def _summary(self, s: ErrorSeries) -> list[Part]:
+    def _summary(self, s: ErrorSeries, width: int) -> list[Part]:
         recent = s.buckets[-3:-1] or s.buckets[-1:]  # the newest bucket is still filling
         seconds = max(1, len(recent) * s.bucket_seconds)
         req = sum(b.requests for b in recent) / seconds
@@ -244,11 +244,10 @@ class ErrorsPanel(Panel):
         parts: list[Part] = [
             (f"{ratio:.1%}", "$error bold" if ratio >= 0.05 else "$success"),
             f" 5xx {err:.1f}/s of {req:.1f} req/s",
-            (
-                f"  ({s.ratio:.1%} over {s.bucket_seconds * len(s.buckets) // 60} min)",
-                "$text-muted",
-            ),
         ]
+        if width >= 56:  # the window's ratio only where it fits whole
+            minutes = s.bucket_seconds * len(s.buckets) // 60
+            parts.append((f"  ({s.ratio:.1%} over {minutes} min)", "$text-muted"))
         if s.unparsed_lines:
             parts.append((f"  {s.unparsed_lines} unparsed", "$warning"))
         return parts

@@ -44,12 +44,14 @@ class TimelineStrip(Widget):
         shown = self.events[-height:]
         if not shown:
             return Content.assemble(("no events yet", "$text-muted"))
+        stamps = [local_clock(event.at) for event in shown]
+        stamp_width = max(len(stamp) for stamp in stamps)  # rows with a date stay aligned
         lines = []
-        for event in shown:
+        for event, stamp in zip(shown, stamps, strict=True):
             kind = event.kind
             lines.append(
                 Content.assemble(
-                    (local_clock(event.at), "$text-muted"),
+                    (stamp.rjust(stamp_width), "$text-muted"),
                     " ",
                     (f"{kind:<15}", KIND_STYLES.get(kind, "bold")),
                     " ",
