@@ -177,9 +177,7 @@ class CockpitApp(App[int]):
             self.show(self.cockpit.view)
 
     async def on_revert_screen_confirmed(self, message: RevertScreen.Confirmed) -> None:
-        screen = message._sender
-        assert isinstance(screen, RevertScreen) and self.cockpit is not None
-        self.run_revert(screen)
+        self.run_revert(message.screen)
 
     @work(exclusive=True, group="revert", exit_on_error=False)
     async def run_revert(self, screen: RevertScreen) -> None:

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from cockpit.config import Config
 from cockpit.hub import Snapshot
 from cockpit.model import (
-    Category,
     Deploy,
     Deploys,
     ErrorSeries,
@@ -121,7 +120,6 @@ class Detector:
         self._blind_spot: str | None = None
         self._degraded = False
         self._seen_issues: set[str] = set()
-        self._started_at: datetime | None = None
         self._emitted: set[str] = set()
 
     # -- probes --------------------------------------------------------------------------------
@@ -309,7 +307,6 @@ class Detector:
 
     def observe(self, snap: Snapshot) -> Assessment:
         now = snap.at
-        self._started_at = self._started_at or now
         out: list[TimelineEvent] = []
         results: dict[str, ProbeResult] = {}
         deploys: list[Deploy] = []
@@ -430,6 +427,3 @@ def _endpoint(target: str) -> str:
 
 def _sessions(result: ProbeResult) -> str:
     return f"{result.sessions_ok}/{result.concurrency} sessions"
-
-
-__all__ = ["Assessment", "Category", "DetectSettings", "Detector", "ProbeState", "ProbeView"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from cockpit.hub import Snapshot
 from cockpit.model import (
+    Category,
     Deploys,
     ErrorSeries,
     Freshness,
@@ -23,7 +24,7 @@ from cockpit.timeutil import iso_utc
 def source_report(status: SourceStatus, reading: Reading | None, target: str) -> dict[str, Any]:
     failed = status.freshness is not Freshness.FRESH
     error = status.reason if failed else ""
-    if isinstance(reading, ProbeResult) or (reading is None and status.category == "probe"):
+    if isinstance(reading, ProbeResult) or (reading is None and status.category is Category.PROBE):
         probe = reading if isinstance(reading, ProbeResult) and not failed else None
         return {
             "name": status.name,

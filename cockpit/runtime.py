@@ -71,11 +71,12 @@ class Cockpit:
 
     def refresh(self) -> View:
         """Fold the newest snapshot into judgements, save new events, and build a view."""
-        assessment = self.detector.observe(self.hub.snapshot())
+        snapshot = self.hub.snapshot()
+        assessment = self.detector.observe(snapshot)
         for event in assessment.events:
             self.store.add_event(event)
         self._view = View(
-            self.hub.snapshot(),
+            snapshot,
             assessment,
             self.store.open_incident(),
             tuple(self.store.recent_events(TIMELINE_ROWS)),

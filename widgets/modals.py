@@ -96,9 +96,9 @@ class RevertScreen(ModalScreen[bool | None]):
     BINDINGS = [Binding("escape", "close", "Close")]
 
     class Confirmed(Message):
-        def __init__(self, plan: RevertPlan):
+        def __init__(self, screen: RevertScreen):
             super().__init__()
-            self.plan = plan
+            self.screen = screen
 
     def __init__(self, plan: RevertPlan):
         super().__init__()
@@ -158,7 +158,7 @@ class RevertScreen(ModalScreen[bool | None]):
         self.running = True
         event.input.disabled = True
         self.query_one("#problems", Static).update(Content("running…"))
-        self.post_message(self.Confirmed(self.plan))
+        self.post_message(self.Confirmed(self))
 
     def add_output(self, line: str) -> None:
         self.query_one("#output", Log).write_line(line)

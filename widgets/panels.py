@@ -31,21 +31,21 @@ from widgets.graph import bar_rows, marker_row
 Part = str | tuple[str, str]
 
 
-def freshness_label(statuses: Sequence[SourceStatus]) -> tuple[str, str]:
-    """(text, style) summarising the freshness of a panel's sources."""
+def freshness_label(statuses: Sequence[SourceStatus]) -> str:
+    """The freshness of a panel's sources in a few words."""
     if not statuses:
-        return "not configured", "$text-muted"
+        return "not configured"
     stale = [s for s in statuses if s.freshness is Freshness.STALE]
     if stale:
         first = stale[0]
         since = local_hms(first.stale_since) if first.stale_since else "?"
         more = f" (+{len(stale) - 1})" if len(stale) > 1 else ""
-        return f"stale since {since}: {first.reason}{more}", "$warning"
+        return f"stale since {since}: {first.reason}{more}"
     if any(s.freshness is Freshness.LOADING for s in statuses):
-        return "loading", "$text-muted"
+        return "loading"
     # No timestamp while fresh: a clock that ticks with every poll would repaint the border
     # each second for nothing; staleness is what needs a time.
-    return "fresh", "$text-muted"
+    return "fresh"
 
 
 class Panel(Widget):
@@ -62,7 +62,7 @@ class Panel(Widget):
     def show(self, view: View) -> None:
         self.view = view
         statuses = [s for s, _ in view.snapshot.of(self.category)]
-        label, _style = freshness_label(statuses)
+        label = freshness_label(statuses)
         self.border_subtitle = fit(label, max(8, self.size.width - 4), self.g)
         self.set_class(any(s.freshness is Freshness.STALE for s in statuses), "-stale")
         self.set_class(self.alerting(view), "-alert")

@@ -13,13 +13,12 @@ import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from cockpit.config import HttpProbeConfig
 from cockpit.model import Category, ProbeResult
-from cockpit.textsafe import one_line
+from cockpit.textsafe import one_line, redact_url
 from cockpit.timeutil import utcnow
 
 # The hub cancels a poll after `timeout`; finishing the round a little earlier lets a hanging
@@ -33,18 +32,6 @@ class _Session:
     ok: bool
     latency_ms: float | None
     reason: str
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password, so it can be shown and logged."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class HttpProbe:

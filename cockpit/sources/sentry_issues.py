@@ -18,8 +18,7 @@ import httpx
 from cockpit.config import SentryConfig
 from cockpit.model import Category, SentryIssue, SentryIssues
 from cockpit.sources.base import SourceError
-from cockpit.sources.http_probe import redact_url
-from cockpit.textsafe import one_line
+from cockpit.textsafe import one_line, redact_url
 from cockpit.timeutil import local_hms, parse_iso, utcnow
 
 # Finish (or fail with a reason) before the hub's own timeout cancels the poll.
