@@ -15,7 +15,7 @@ from cockpit.actions.declare import DeclareRequest, declare
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert, run_revert
 from cockpit.actions.whoami import current_user
 from cockpit.config import Config
-from cockpit.detect import Assessment, Detector
+from cockpit.detect import Assessment, Detector, DetectSettings
 from cockpit.hub import Hub, Snapshot
 from cockpit.incident.export import write_export
 from cockpit.incident.store import IncidentStore
@@ -49,6 +49,7 @@ class Cockpit:
         read_only: bool = False,
         sources: Sequence[Source] | None = None,
         user: str | None = None,
+        detect: DetectSettings | None = None,
     ):
         from cockpit.sources.registry import build_source
 
@@ -59,7 +60,7 @@ class Cockpit:
         self.hub = Hub(
             sources if sources is not None else [build_source(c) for c in config.sources()]
         )
-        self.detector = Detector(config)
+        self.detector = Detector(config, detect)
         self.store = IncidentStore.in_data_dir(data_dir)
         self._view: View | None = None
 
