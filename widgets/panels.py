@@ -320,7 +320,12 @@ class SentryPanel(Panel):
                 (issue.short_id, "bold"),
                 " ",
                 (issue.level, "$warning" if issue.level in ("error", "fatal") else ""),
-                (f" {issue.count} ev {issue.user_count} users, first {first}", "$text-muted"),
+                (
+                    f" {issue.count}ev {issue.user_count}u {first}"
+                    if two_lines  # narrow: the figures must fit beside the id
+                    else f" {issue.count} events {issue.user_count} users, first {first}",
+                    "$text-muted",
+                ),
             ]
             if two_lines:
                 rows += [row, [("  " + issue.title, "")]]
