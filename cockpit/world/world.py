@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +44,7 @@ SENTRY_PROJECT_ID = "2"
 _MARKER = ".cockpit-world"
 _RESETTABLE = (RELEASES_DIR, CURRENT_LINK, DEPLOY_LOG, ACCESS_LOG, TOKEN_FILE, CONFIG_FILE)
 _SDK_THREAD_JOIN = 2.0
+_REPORTED_BEFORE_DEPLOY = 5.0  # seconds the bad deploy may wait for the first Sentry issue
 
 
 class WorldError(Exception):
@@ -270,7 +272,20 @@ class World:
 
     def _deploy_bad_later(self) -> None:
         assert self.bad_deploy_after is not None
-        if not self._stopping.wait(self.bad_deploy_after):
+        deadline = time.monotonic() + max(self.bad_deploy_after, _REPORTED_BEFORE_DEPLOY)
+        if self._stopping.wait(self.bad_deploy_after):
+            return
+        # The scenario promises Sentry already knows the unrelated bug when the bad release
+        # ships: only then is its silence about the new failures a blind spot. Traffic sends
+        # the first /report at once; wait (bounded) for it to be ingested.
+        while (
+            self.traffic_enabled
+            and not self.sentry.store.all()
+            and time.monotonic() < deadline
+            and not self._stopping.wait(0.05)
+        ):
+            self.flush_sentry(timeout=0.5)
+        if not self._stopping.is_set():
             try:
                 self.deploy_bad()
             except OSError:
