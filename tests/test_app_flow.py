@@ -16,6 +16,7 @@ from cockpit.app import CockpitApp
 from cockpit.config import Config, load
 from cockpit.detect import DetectSettings, ProbeState
 from cockpit.incident.store import IncidentStore
+from cockpit.model import SentryIssues
 from cockpit.runtime import Cockpit
 from cockpit.world_process import WorldProcess
 from widgets.header import CockpitHeader
@@ -46,11 +47,16 @@ def make_app(config: Config, data: Path, **kwargs: object) -> CockpitApp:
     return CockpitApp(factory, keys=config.keys, **kwargs)  # type: ignore[arg-type]
 
 
-async def until(pilot: Pilot[int], condition: Callable[[], object], timeout: float = 30) -> None:
+async def until(
+    pilot: Pilot[int],
+    condition: Callable[[], object],
+    timeout: float = 30,
+    describe: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met in time {describe()}")
         await pilot.pause(0.05)
 
 
@@ -62,6 +68,24 @@ def screen_text(app: CockpitApp) -> str:
         parts.extend(line.plain for line in panel._render_lines())
     parts.append(app.query_one(TimelineStrip).render().plain)
     return "\n".join(parts)
+
+
+def explain(app: CockpitApp) -> str:
+    view = app.last_view
+    if view is None:
+        return "no view"
+    a = view.assessment
+    issues = [
+        (i.short_id, i.first_seen)
+        for r in view.snapshot.readings.values()
+        if isinstance(r, SentryIssues)
+        for i in r.issues
+    ]
+    statuses = {n: (s.freshness, s.reason) for n, s in view.snapshot.statuses.items()}
+    return (
+        f"first failure {a.first_failure_at}, suspect {a.suspect}, degraded {a.degraded}, "
+        f"issues {issues}, statuses {statuses}\n{screen_text(app)}"
+    )
 
 
 def probe_state(app: CockpitApp, name: str) -> ProbeState | None:
@@ -87,7 +111,7 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
         assert assessment and assessment.suspect and assessment.suspect.version.endswith("-2")
         # The failing path does not report to Sentry: the cockpit says so, and the older,
         # unrelated issue is not passed off as new.
-        await until(pilot, lambda: "BLIND SPOT" in screen_text(app))
+        await until(pilot, lambda: "BLIND SPOT" in screen_text(app), describe=lambda: explain(app))
         assert "NEW " not in screen_text(app)
 
         # d: declare with the form's defaults
