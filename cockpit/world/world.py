@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -45,6 +46,7 @@ _MARKER = ".cockpit-world"
 _RESETTABLE = (RELEASES_DIR, CURRENT_LINK, DEPLOY_LOG, ACCESS_LOG, TOKEN_FILE, CONFIG_FILE)
 _SDK_THREAD_JOIN = 2.0
 _REPORTED_BEFORE_DEPLOY = 5.0  # seconds the bad deploy may wait for the first Sentry issue
+_DEPLOY_LOG_PRECISION = 1.0
 
 
 class WorldError(Exception):
@@ -277,10 +279,11 @@ class World:
             return
         # The scenario promises Sentry already knows the unrelated bug when the bad release
         # ships: only then is its silence about the new failures a blind spot. Traffic sends
-        # the first /report at once; wait (bounded) for it to be ingested.
+        # the first /report at once; wait (bounded) until it was ingested a clear second
+        # before now, since deploy logs keep whole seconds.
         while (
             self.traffic_enabled
-            and not self.sentry.store.all()
+            and not self._known_before(utcnow() - timedelta(seconds=_DEPLOY_LOG_PRECISION))
             and time.monotonic() < deadline
             and not self._stopping.wait(0.05)
         ):
@@ -290,6 +293,9 @@ class World:
                 self.deploy_bad()
             except OSError:
                 log.exception("the bad deploy failed")
+
+    def _known_before(self, moment: datetime) -> bool:
+        return any(issue.first_seen < moment for issue in self.sentry.store.all())
 
     def deploy_bad(self) -> None:
         """Ship the scenario's bad release now (once)."""
