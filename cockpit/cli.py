@@ -24,6 +24,15 @@ def _load(arg: str | None) -> Config:
     return load(_config_path(arg))
 
 
+def _data_dir(args: argparse.Namespace, config: Config | None = None) -> Path:
+    """The configured data dir when a config exists (a broken one is an error), else the
+    default: commands that only read the store work without a config."""
+    if config is None:
+        path = _config_path(args.config)
+        config = load(path) if path.exists() else None
+    return data_dir(configured=config.cockpit.data_dir if config else None)
+
+
 def _fail(message: str, code: int) -> int:
     print(f"cockpit: {message}", file=sys.stderr)
     return code
@@ -36,7 +45,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
     config = _load(args.config)
     from cockpit.app import run_tui
 
-    return run_tui(config=config, data_dir=data_dir(), read_only=args.read_only, ascii=args.ascii)
+    return run_tui(
+        config=config,
+        data_dir=_data_dir(args, config),
+        read_only=args.read_only,
+        ascii=args.ascii,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -125,7 +139,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in ("md", "json")]
     if unknown or not formats:
         return _fail(f"--format: unknown format {','.join(unknown) or '(none)'}; use md,json", 2)
-    directory = data_dir()
+    directory = _data_dir(args)
     with IncidentStore.in_data_dir(directory) as store:
         incident = store.get(args.incident) if args.incident else None
         if args.incident and incident is None:
@@ -149,6 +163,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------------
+
+# Command groups that live beside what they drive. Each module has
+# `register(sub: argparse._SubParsersAction) -> None`, which adds its parser(s) with
+# `set_defaults(func=...)`; a func receives the parsed args and returns the exit status, and may
+# call `data_dir_for(args)` for the data dir. These modules must import nothing heavy at top.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def data_dir_for(args: argparse.Namespace) -> Path:
+    return _data_dir(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="md", help="md, json or md,json")
     export.add_argument("--output", metavar="PATH")
     export.set_defaults(func=cmd_export)
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from cockpit.config import Config
+from cockpit.config import Config, DetectSettings
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Deploy,
@@ -84,16 +84,6 @@ class Assessment:
     events: tuple[TimelineEvent, ...] = ()  # new since the previous assessment
 
 
-@dataclass(frozen=True)
-class DetectSettings:
-    spike_min_ratio: float = 0.05  # absolute 5xx ratio that counts as a spike
-    spike_factor: float = 3.0  # ... and this many times the baseline ratio
-    spike_min_errors: int = 3
-    spike_recent_buckets: int = 2
-    blind_spot_grace: float = 20.0  # seconds Sentry gets to show an issue for a failure
-    blind_spot_window: float = 300.0  # issues first seen this long before a failure still match
-
-
 @dataclass
 class _ProbeTrack:
     state: ProbeState = ProbeState.UNKNOWN
@@ -108,7 +98,7 @@ class _ProbeTrack:
 
 class Detector:
     def __init__(self, config: Config, settings: DetectSettings | None = None):
-        self.settings = settings or DetectSettings()
+        self.settings = settings or config.detect
         self._thresholds = {
             p.name: (p.failure_threshold, p.success_threshold) for p in config.probes
         }

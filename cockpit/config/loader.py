@@ -1,8 +1,8 @@
 """TOML -> typed config. Every error names the file, the line and the key.
 
 Sections are declared as dataclasses; their fields and annotations are the schema, so adding an
-option is adding a field. Secrets are never read from the config text: a section names an
-environment variable (`token_env`) or a file (`token_file`) and the value is resolved here.
+option is adding a field. A section may define `check()` raising FieldError for what types alone
+cannot say. Secrets are never read from the config text (see `Secret`).
 """
 
 from __future__ import annotations
@@ -14,164 +14,29 @@ import tomllib
 import types
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
-APP_NAME = "oncall-cockpit"
+from cockpit.config.base import APP_NAME, ConfigError, FieldError, Secret
+from cockpit.config.deploys import DEFAULT_DEPLOY_KIND, DEPLOY_KINDS, DeploySourceConfig
+from cockpit.config.errors import DEFAULT_ERROR_KIND, ERROR_KINDS, ErrorSourceConfig
+from cockpit.config.notify import NOTIFY_KINDS, NotifyConfig
+from cockpit.config.probes import PROBE_KINDS, ProbeConfig
+from cockpit.config.sections import CockpitSection, DetectSettings, KeysSection
+from cockpit.config.sentry import SENTRY_KINDS, SentryConfig
+from cockpit.config.services import ServiceConfig
 
-
-class ConfigError(Exception):
-    """A problem in a config file, pinned to file, line and key."""
-
-    def __init__(self, path: Path | str | None, line: int | None, key: str, message: str):
-        self.path = str(path) if path is not None else "<config>"
-        self.line = line
-        self.key = key
-        self.message = message
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-
-
-class Secret:
-    """A secret value that does not print itself."""
-
-    __slots__ = ("_value", "origin")
-
-    def __init__(self, value: str, origin: str):
-        self._value = value
-        self.origin = origin  # "env:NAME" or "file:PATH": safe to show
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({self.origin})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Sections. A field without a default is required. `kind` selects the dataclass in lists.
-
-
-@dataclass(frozen=True)
-class CockpitSection:
-    service: str = "service"
-    environment: str = "production"
-    ascii: bool = False
-    drill: bool = False
-
-
-@dataclass(frozen=True)
-class KeysSection:
-    """Action -> key. Remapping a key here changes the footer and help too."""
-
-    declare: str = "d"
-    revert: str = "R"
-    export: str = "x"
-    note: str = "n"
-    help: str = "question_mark"
-    quit: str = "q"
-
-
-@dataclass(frozen=True)
-class ProbeBase:
-    name: str
-    interval: float = 10.0
-    timeout: float = 5.0
-    concurrency: int = 1
-    failure_threshold: int = 2
-    success_threshold: int = 1
-
-
-@dataclass(frozen=True)
-class HttpProbeConfig(ProbeBase):
-    kind: ClassVar[str] = "http"
-    url: str = ""
-    method: str = "GET"
-    headers: dict[str, str] = field(default_factory=dict)
-    expect_status: int = 200
-    body_contains: str | None = None
-    verify_tls: bool = True
-    max_body_bytes: int = 1_048_576
-
-
-@dataclass(frozen=True)
-class JsonlDeployLogConfig:
-    kind: ClassVar[str] = "jsonl"
-    name: str
-    path: Path
-    interval: float = 5.0
-    timeout: float = 5.0
-    max_deploys: int = 50
-
-
-@dataclass(frozen=True)
-class AccessLogConfig:
-    kind: ClassVar[str] = "nginx_combined"
-    name: str
-    path: Path
-    interval: float = 2.0
-    timeout: float = 5.0
-    bucket_seconds: int = 10
-    window: int = 1800  # seconds kept and shown
-    read_back: int = 0  # seconds of existing log to read at start; 0 = start at the end
-
-
-@dataclass(frozen=True)
-class SentryConfig:
-    kind: ClassVar[str] = "sentry"
-    name: str
-    base_url: str
-    org: str
-    token: Secret
-    project: tuple[str, ...] = ()
-    environment: str | None = None
-    query: str = "is:unresolved"
-    stats_period: str = "24h"
-    sort: str = "date"
-    limit: int = 25
-    max_pages: int = 5
-    interval: float = 30.0
-    timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    """How to act on a service: the revert command and the checks that must pass before it."""
-
-    name: str
-    revert: tuple[str, ...] = ()
-    revert_timeout: float = 120.0
-    preflight: tuple[tuple[str, ...], ...] = ()
-    dry_run: bool = False
-
-
-ProbeConfig = HttpProbeConfig
-DeploySourceConfig = JsonlDeployLogConfig
-ErrorSourceConfig = AccessLogConfig
-SourceConfig = HttpProbeConfig | JsonlDeployLogConfig | AccessLogConfig | SentryConfig
-
-PROBE_KINDS: dict[str, type] = {"http": HttpProbeConfig}
-DEPLOY_KINDS: dict[str, type] = {"jsonl": JsonlDeployLogConfig}
-ERROR_KINDS: dict[str, type] = {"nginx_combined": AccessLogConfig}
-SENTRY_KINDS: dict[str, type] = {"sentry": SentryConfig}
+SourceConfig = ProbeConfig | DeploySourceConfig | ErrorSourceConfig | SentryConfig
 
 # Top-level list sections: name -> (kinds, default kind)
 _LISTS: dict[str, tuple[dict[str, type], str | None]] = {
     "probes": (PROBE_KINDS, None),
-    "deploys": (DEPLOY_KINDS, "jsonl"),
-    "errors": (ERROR_KINDS, "nginx_combined"),
+    "deploys": (DEPLOY_KINDS, DEFAULT_DEPLOY_KIND),
+    "errors": (ERROR_KINDS, DEFAULT_ERROR_KIND),
     "sentry": (SENTRY_KINDS, "sentry"),
+    "notify": (NOTIFY_KINDS, None),
 }
+# Lists whose entries are named and feed the hub; names must be unique across all of them.
+_SOURCE_LISTS = ("probes", "deploys", "errors", "sentry")
 
 
 @dataclass(frozen=True)
@@ -179,11 +44,13 @@ class Config:
     path: Path | None
     cockpit: CockpitSection = field(default_factory=CockpitSection)
     keys: KeysSection = field(default_factory=KeysSection)
-    probes: tuple[HttpProbeConfig, ...] = ()
-    deploys: tuple[JsonlDeployLogConfig, ...] = ()
-    errors: tuple[AccessLogConfig, ...] = ()
+    detect: DetectSettings = field(default_factory=DetectSettings)
+    probes: tuple[ProbeConfig, ...] = ()
+    deploys: tuple[DeploySourceConfig, ...] = ()
+    errors: tuple[ErrorSourceConfig, ...] = ()
     sentry: tuple[SentryConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
+    notify: tuple[NotifyConfig, ...] = ()
 
     def sources(self) -> tuple[SourceConfig, ...]:
         return (*self.probes, *self.deploys, *self.errors, *self.sentry)
@@ -245,7 +112,7 @@ def _dotted(path: tuple[str | int, ...]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Loader:
+class Loader:
     def __init__(self, path: Path | None, text: str, env: dict[str, str]):
         self.path = path
         self.where = _Locator(text)
@@ -260,25 +127,29 @@ class _Loader:
             raise self.error(path, f"expected a table, got {_describe(raw)}")
         raw = dict(raw)
         raw.pop("kind", None)
-        if "token" in raw or "webhook_url" in raw:
-            bad = "token" if "token" in raw else "webhook_url"
-            raise self.error(
-                (*path, bad),
-                "secrets are not written in the config; "
-                "name an environment variable (token_env) or a file (token_file)",
-            )
         hints = get_type_hints(cls)
         known = {f.name: f for f in fields(cls)}
+        secrets = {name for name in known if _is_secret(hints[name])}
         values: dict[str, Any] = {}
-        if "token" in known:
-            values["token"] = self.secret(raw, path)
+        for name in secrets:
+            if name in raw:
+                raise self.error(
+                    (*path, name),
+                    "secrets are not written in the config; "
+                    f"name an environment variable ({name}_env) or a file ({name}_file)",
+                )
+            spec = known[name]
+            required = spec.default is MISSING and spec.default_factory is MISSING
+            secret = self.secret(raw, path, name, required)
+            if secret is not None:
+                values[name] = secret
         for key in raw:
-            if key not in known or key == "token":
+            if key not in known:
                 close = difflib.get_close_matches(key, list(known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self.error((*path, key), f"unknown key{hint}")
         for name, spec in known.items():
-            if name == "token":
+            if name in secrets:
                 continue
             if name in raw:
                 values[name] = self.value(hints[name], raw[name], (*path, name))
@@ -291,31 +162,34 @@ class _Loader:
         self.check(obj, path)
         return obj
 
-    def secret(self, raw: dict[str, Any], path: tuple[str | int, ...]) -> Secret:
-        env_name = raw.pop("token_env", None)
-        file_name = raw.pop("token_file", None)
+    def secret(
+        self, raw: dict[str, Any], path: tuple[str | int, ...], name: str, required: bool
+    ) -> Secret | None:
+        env_key, file_key = f"{name}_env", f"{name}_file"
+        env_name = raw.pop(env_key, None)
+        file_name = raw.pop(file_key, None)
         if env_name is not None:
             if not isinstance(env_name, str) or not env_name:
-                raise self.error((*path, "token_env"), "expected the name of a variable")
+                raise self.error((*path, env_key), "expected the name of a variable")
             value = self.env.get(env_name)
             if not value:
-                raise self.error(
-                    (*path, "token_env"), f"environment variable {env_name} is not set"
-                )
+                raise self.error((*path, env_key), f"environment variable {env_name} is not set")
             return Secret(value.strip(), f"env:{env_name}")
         if file_name is not None:
             if not isinstance(file_name, str) or not file_name:
-                raise self.error((*path, "token_file"), "expected a file path")
-            token_path = self.base / Path(file_name).expanduser()
+                raise self.error((*path, file_key), "expected a file path")
+            secret_path = self.base / Path(file_name).expanduser()
             try:
-                value = token_path.read_text().strip()
+                value = secret_path.read_text().strip()
             except OSError as exc:
-                reason = f"cannot read {token_path}: {exc.strerror}"
-                raise self.error((*path, "token_file"), reason) from None
+                reason = f"cannot read {secret_path}: {exc.strerror}"
+                raise self.error((*path, file_key), reason) from None
             if not value:
-                raise self.error((*path, "token_file"), f"{token_path} is empty")
-            return Secret(value, f"file:{token_path}")
-        raise self.error(path, "missing token_env or token_file")
+                raise self.error((*path, file_key), f"{secret_path} is empty")
+            return Secret(value, f"file:{secret_path}")
+        if required:
+            raise self.error(path, f"missing {env_key} or {file_key}")
+        return None
 
     def value(self, hint: Any, raw: Any, path: tuple[str | int, ...]) -> Any:
         origin = get_origin(hint)
@@ -356,7 +230,7 @@ class _Loader:
         raise self.error(path, f"unsupported option type {hint!r}")  # a schema bug, not user's
 
     def check(self, obj: Any, path: tuple[str | int, ...]) -> None:
-        """Range checks that the types alone do not express."""
+        """Range checks shared by every section, then the section's own `check()`."""
         for name in ("interval", "timeout", "revert_timeout"):
             if hasattr(obj, name) and getattr(obj, name) <= 0:
                 raise self.error((*path, name), "must be greater than 0")
@@ -373,44 +247,40 @@ class _Loader:
                 raise self.error((*path, name), "must be at least 1")
         if hasattr(obj, "read_back") and obj.read_back < 0:
             raise self.error((*path, "read_back"), "must be 0 or more")
-        if isinstance(obj, HttpProbeConfig):
-            if not obj.url.startswith(("http://", "https://")):
-                raise self.error((*path, "url"), "expected an http:// or https:// URL")
-            if obj.concurrency > 64:
-                raise self.error((*path, "concurrency"), "at most 64 sessions")
-        if isinstance(obj, SentryConfig) and not obj.base_url.startswith(("http://", "https://")):
-            raise self.error((*path, "base_url"), "expected an http:// or https:// URL")
-        if isinstance(obj, ServiceConfig):
-            if obj.revert and not all(obj.revert):
-                raise self.error((*path, "revert"), "empty argument in the command")
-            for i, argv in enumerate(obj.preflight):
-                if not argv:
-                    raise self.error((*path, "preflight", i), "empty command")
+        own_check = getattr(obj, "check", None)
+        if own_check is not None:
+            try:
+                own_check()
+            except FieldError as exc:
+                raise self.error((*path, *exc.key), exc.message) from None
 
     def load(self, data: dict[str, Any]) -> Config:
-        known = {"cockpit", "keys", "services", *_LISTS}
+        singles = {"cockpit": CockpitSection, "keys": KeysSection, "detect": DetectSettings}
+        known = {*singles, "services", *_LISTS}
         for key in data:
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self.error((key,), f"unknown section{hint}")
-        cockpit = self.section(CockpitSection, data.get("cockpit", {}), ("cockpit",))
-        keys = self.section(KeysSection, data.get("keys", {}), ("keys",))
-        lists: dict[str, tuple[Any, ...]] = {}
+        sections = {
+            name: self.section(cls, data.get(name, {}), (name,)) for name, cls in singles.items()
+        }
+        lists: dict[str, Any] = {}
         names: dict[str, tuple[str | int, ...]] = {}
         for section, (kinds, default_kind) in _LISTS.items():
             items = []
+            seen = names if section in _SOURCE_LISTS else {}
             for i, raw in enumerate(self.array(data, section)):
                 path: tuple[str | int, ...] = (section, i)
                 kind = raw.get("kind", default_kind) if isinstance(raw, dict) else default_kind
                 if kind not in kinds:
-                    choices = ", ".join(sorted(kinds))
+                    choices = ", ".join(sorted(kinds)) or "(none available)"
                     what = "missing" if kind is None else f"unknown kind {kind!r}"
                     raise self.error((*path, "kind"), f"{what}; one of: {choices}")
                 item = self.section(kinds[kind], raw, path)
-                if item.name in names:
+                if item.name in seen:
                     raise self.error((*path, "name"), f"name {item.name!r} is used twice")
-                names[item.name] = path
+                seen[item.name] = path
                 items.append(item)
             lists[section] = tuple(items)
         services = tuple(
@@ -418,26 +288,23 @@ class _Loader:
             for i, raw in enumerate(self.array(data, "services"))
         )
         bound: dict[str, str] = {}
-        for action, key in vars(keys).items():
+        for action, key in vars(sections["keys"]).items():
             if key in bound:
                 raise self.error(("keys", action), f"key {key!r} is already bound to {bound[key]}")
             bound[key] = action
-        return Config(
-            path=self.path,
-            cockpit=cockpit,
-            keys=keys,
-            probes=lists["probes"],
-            deploys=lists["deploys"],
-            errors=lists["errors"],
-            sentry=lists["sentry"],
-            services=services,
-        )
+        return Config(path=self.path, **sections, **lists, services=services)
 
     def array(self, data: dict[str, Any], section: str) -> list[Any]:
         raw = data.get(section, [])
         if not isinstance(raw, list):
             raise self.error((section,), f"expected [[{section}]] entries, got {_describe(raw)}")
         return raw
+
+
+def _is_secret(hint: Any) -> bool:
+    return hint is Secret or (
+        get_origin(hint) in (Union, types.UnionType) and Secret in get_args(hint)
+    )
 
 
 def _describe(raw: Any) -> str:
@@ -464,7 +331,7 @@ def parse(text: str, path: Path | None = None, env: dict[str, str] | None = None
         line = int(match.group(1)) if match and match.group(1) else len(text.splitlines()) or 1
         reason = _TOML_POSITION.sub("", message).strip()
         raise ConfigError(path, line, "", f"TOML syntax error: {reason}") from None
-    return _Loader(path, text, dict(os.environ) if env is None else env).load(data)
+    return Loader(path, text, dict(os.environ) if env is None else env).load(data)
 
 
 def load(path: Path, env: dict[str, str] | None = None) -> Config:
@@ -487,10 +354,13 @@ def default_path(env: dict[str, str] | None = None) -> Path:
     return user_config_path(APP_NAME) / "config.toml"
 
 
-def data_dir(env: dict[str, str] | None = None) -> Path:
+def data_dir(env: dict[str, str] | None = None, configured: str | None = None) -> Path:
+    """COCKPIT_DATA_DIR, then `[cockpit] data_dir`, then the per-user data dir."""
     env = dict(os.environ) if env is None else env
     if env.get("COCKPIT_DATA_DIR"):
         path = Path(env["COCKPIT_DATA_DIR"]).expanduser()
+    elif configured:
+        path = Path(configured).expanduser()
     else:
         from platformdirs import user_data_path
 

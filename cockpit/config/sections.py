@@ -1,0 +1,66 @@
+"""Single-table sections: [cockpit], [keys], [detect]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cockpit.config.base import FieldError
+
+DRILL_NOTIFY_POLICIES = ("mark", "suppress")
+
+
+@dataclass(frozen=True)
+class CockpitSection:
+    service: str = "service"
+    environment: str = "production"
+    ascii: bool = False
+    drill: bool = False
+    # In a drill, notifications are sent marked as a drill ("mark") or not sent ("suppress").
+    drill_notifications: str = "mark"
+    # Where the cockpit reports its own errors; SENTRY_DSN is used when unset. A DSN is meant
+    # to be public (it only allows sending events), so it may be written here.
+    self_report_dsn: str | None = None
+    # Shared by every engineer on the host, so that the revert lock and the incident store
+    # are seen by all; unset = COCKPIT_DATA_DIR, then the per-user data dir.
+    data_dir: str | None = None
+
+    def check(self) -> None:
+        if self.drill_notifications not in DRILL_NOTIFY_POLICIES:
+            raise FieldError("drill_notifications", f"one of: {', '.join(DRILL_NOTIFY_POLICIES)}")
+
+
+@dataclass(frozen=True)
+class KeysSection:
+    """Action -> key. Remapping a key here changes the footer and help too."""
+
+    declare: str = "d"
+    revert: str = "R"
+    export: str = "x"
+    note: str = "n"
+    help: str = "question_mark"
+    quit: str = "q"
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    """[detect]: when a 5xx rate is a spike, and how long Sentry gets to notice a failure."""
+
+    spike_min_ratio: float = 0.05  # absolute 5xx ratio that counts as a spike
+    spike_factor: float = 3.0  # ... and this many times the baseline ratio
+    spike_min_errors: int = 3
+    spike_recent_buckets: int = 2
+    blind_spot_grace: float = 20.0  # seconds Sentry gets to show an issue for a failure
+    blind_spot_window: float = 300.0  # issues first seen this long before a failure still match
+    verify_minutes: float = 10.0  # after a revert, "not recovered" is said after this long
+
+    def check(self) -> None:
+        if not 0 < self.spike_min_ratio <= 1:
+            raise FieldError("spike_min_ratio", "a ratio between 0 and 1")
+        for name in ("spike_factor", "blind_spot_window", "verify_minutes"):
+            if getattr(self, name) <= 0:
+                raise FieldError(name, "must be greater than 0")
+        if self.blind_spot_grace < 0:
+            raise FieldError("blind_spot_grace", "must be 0 or more")
+        if self.spike_recent_buckets < 1 or self.spike_min_errors < 1:
+            name = "spike_recent_buckets" if self.spike_recent_buckets < 1 else "spike_min_errors"
+            raise FieldError(name, "must be at least 1")
