@@ -22,6 +22,7 @@ from cockpit.model import (
     ErrorSeries,
     Freshness,
     ProbeResult,
+    ProbeResults,
     SentryIssue,
     SentryIssues,
     TimelineEvent,
@@ -307,6 +308,10 @@ class Detector:
             if isinstance(reading, ProbeResult):
                 results[name] = reading
                 self._probe(reading, out)
+            elif isinstance(reading, ProbeResults):
+                for result in reading.results:
+                    results[result.name] = result
+                    self._probe(result, out)
             elif isinstance(reading, Deploys):
                 deploys.extend(reading.deploys)
             elif isinstance(reading, ErrorSeries):

@@ -51,6 +51,15 @@ class ProbeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeResults:
+    """Many probes from one source (e.g. blackbox_exporter results read from Prometheus, one per
+    target and location). Each result's `name` is unique and shown like a probe of its own."""
+
+    source: str
+    results: tuple[ProbeResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Deploy:
     service: str
     version: str
@@ -123,7 +132,7 @@ class SentryIssues:
     rate_limited: bool = False
 
 
-Reading = ProbeResult | Deploys | ErrorSeries | SentryIssues
+Reading = ProbeResult | ProbeResults | Deploys | ErrorSeries | SentryIssues
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from cockpit.model import (
     ErrorSeries,
     Freshness,
     ProbeResult,
+    ProbeResults,
     Reading,
     SentryIssues,
     SourceStatus,
@@ -80,7 +81,14 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
 
 
 def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        source_report(status, snapshot.readings.get(name), targets.get(name, ""))
-        for name, status in snapshot.statuses.items()
-    ]
+    out = []
+    for name, status in snapshot.statuses.items():
+        reading = snapshot.readings.get(name)
+        if isinstance(reading, ProbeResults) and status.freshness is Freshness.FRESH:
+            # A probe fleet read from elsewhere: one object per probe, like local probes.
+            out.extend(
+                source_report(status, r, r.target) | {"name": r.name} for r in reading.results
+            )
+        else:
+            out.append(source_report(status, reading, targets.get(name, "")))
+    return out

@@ -10,6 +10,7 @@ from typing import ClassVar
 @dataclass(frozen=True)
 class JsonlDeployLogConfig:
     kind: ClassVar[str] = "jsonl"
+    source: ClassVar[str] = "cockpit.sources.deploy_log:JsonlDeployLog"
     name: str
     path: Path
     interval: float = 5.0

@@ -10,6 +10,7 @@ from typing import ClassVar
 @dataclass(frozen=True)
 class AccessLogConfig:
     kind: ClassVar[str] = "nginx_combined"
+    source: ClassVar[str] = "cockpit.sources.access_log:AccessLogTail"
     name: str
     path: Path
     interval: float = 2.0

@@ -27,6 +27,7 @@ class ProbeBase:
 @dataclass(frozen=True)
 class HttpProbeConfig(ProbeBase):
     kind: ClassVar[str] = "http"
+    source: ClassVar[str] = "cockpit.sources.http_probe:HttpProbe"
     url: str = ""
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from cockpit.config.base import FieldError, Secret
 @dataclass(frozen=True)
 class SentryConfig:
     kind: ClassVar[str] = "sentry"
+    source: ClassVar[str] = "cockpit.sources.sentry_issues:SentryIssuesSource"
     name: str
     base_url: str
     org: str
