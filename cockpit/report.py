@@ -81,7 +81,7 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
 
 
 def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for name, status in snapshot.statuses.items():
         reading = snapshot.readings.get(name)
         if isinstance(reading, ProbeResults) and status.freshness is Freshness.FRESH:
