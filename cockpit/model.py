@@ -122,6 +122,9 @@ class SentryIssue:
     last_seen: datetime | None
     permalink: str = ""
     culprit: str = ""
+    # Events per interval over the stats period, oldest first ("rising" is read from it).
+    trend: tuple[int, ...] = ()
+    project: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,8 @@ class SentryIssues:
     issues: tuple[SentryIssue, ...]
     pages: int = 1
     rate_limited: bool = False
+    rate_limited_until: datetime | None = None  # when the server said it may be asked again
+    matched: int | None = None  # issues matched across every page read (X-Hits when given)
 
 
 Reading = ProbeResult | ProbeResults | Deploys | ErrorSeries | SentryIssues
