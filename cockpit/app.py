@@ -236,11 +236,28 @@ def run_tui(
 
         on_close = world.stop
     keys = config.keys if config is not None else None
-    app = CockpitApp(
+    return run_app(
         factory, keys=keys, read_only=read_only, ascii_only=ascii_only, on_close=on_close
     )
-    result = app.run()
-    return int(result or 0)
+
+
+def run_app(
+    factory: CockpitFactory,
+    *,
+    keys: KeysSection | None = None,
+    read_only: bool = False,
+    ascii_only: bool = False,
+    on_close: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """The TUI on any cockpit the factory builds (drills build theirs on a scenario's world)."""
+    app = CockpitApp(
+        factory,
+        keys=keys,
+        read_only=read_only,
+        ascii_only=ascii_only or not _unicode_ok(),
+        on_close=on_close,
+    )
+    return int(app.run() or 0)
 
 
 def _unicode_ok() -> bool:
