@@ -27,7 +27,7 @@ from cockpit.model import (
     SentryIssues,
     TimelineEvent,
 )
-from cockpit.timeutil import iso_utc, local_hms
+from cockpit.timeutil import iso_utc, local_hm, local_hms
 
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
 
@@ -49,6 +49,7 @@ class ProbeView:
     last: ProbeResult | None
     latencies: tuple[float, ...]  # recent successful latencies, oldest first
     only_under_concurrency: bool = False
+    history: tuple[ProbeResult, ...] = ()  # recent results, oldest first, for the detail screen
 
     @property
     def p50_ms(self) -> float | None:
@@ -95,6 +96,7 @@ class _ProbeTrack:
     last_at: datetime | None = None
     last: ProbeResult | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    history: deque[ProbeResult] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
 class Detector:
@@ -112,6 +114,7 @@ class Detector:
         self._degraded = False
         self._seen_issues: set[str] = set()
         self._emitted: set[str] = set()
+        self._ended_spikes: list[tuple[datetime, datetime]] = []  # during the current failure
 
     # -- probes --------------------------------------------------------------------------------
 
@@ -121,6 +124,7 @@ class Detector:
             return
         track.last_at = result.at
         track.last = result
+        track.history.append(result)
         if result.ok and result.latency_ms is not None:
             track.latencies.append(result.latency_ms)
         fail_after, ok_after = self._thresholds.get(result.name, (2, 1))
@@ -192,6 +196,7 @@ class Detector:
                     track.last,
                     tuple(track.latencies),
                     only,
+                    tuple(track.history),
                 )
             )
         return tuple(views)
@@ -248,6 +253,17 @@ class Detector:
             )
         elif open_spike is not None and not hot:
             end = recent[0].start
+            out.append(
+                TimelineEvent(
+                    open_spike.peak_at,
+                    "spike.peak",
+                    f"5xx spike on {series.source} peaked at {open_spike.peak_ratio:.0%} "
+                    f"of requests (baseline {open_spike.baseline:.1%})",
+                    series.source,
+                    f"spike:{series.source}:peak:{iso_utc(open_spike.start)}",
+                )
+            )
+            self._ended_spikes.append((open_spike.start, end))
             out.append(
                 TimelineEvent(
                     end,
@@ -338,6 +354,8 @@ class Detector:
             self._suspect_event(deploys, out)
             self._blind_spot_check(issues, sentry_fresh, now, out)
         elif self._degraded:
+            if self._blind_spot is not None:
+                out.append(self._blind_spot_summary(now))
             out.append(
                 TimelineEvent(
                     now,
@@ -349,6 +367,7 @@ class Detector:
             )
             self._failure_started = self._failure_bound = None
             self._blind_spot = None
+            self._ended_spikes.clear()
         self._degraded = degraded
         return Assessment(
             probes=views,
@@ -399,7 +418,7 @@ class Detector:
         since = start - timedelta(seconds=self.settings.blind_spot_window)
         if self._suspect is not None:
             since = max(since, self._suspect.at)
-        if any(i.first_seen is not None and i.first_seen >= since for i in issues):
+        if any(_matches(i, since) for i in issues):
             return
         what = "5xx spike" if self._spikes else "probe failures"
         self._blind_spot = (
@@ -411,6 +430,42 @@ class Detector:
                 now, "blind_spot", self._blind_spot, "detect", f"blind_spot:{iso_utc(start)}"
             )
         )
+
+
+    def _blind_spot_summary(self, now: datetime) -> TimelineEvent:
+        """When the failure is over: what Sentry never saw, as a closed range."""
+        start = self._failure_started
+        assert start is not None
+        spans = self._ended_spikes
+        if spans:
+            first, last = min(a for a, _ in spans), max(b for _, b in spans)
+            what = f"5xx spike {local_hm(first)}-{local_hm(last)}"
+        else:
+            what = f"probe failures {local_hm(start)}-{local_hm(now)}"
+        return TimelineEvent(
+            now,
+            "blind_spot",
+            f"{what} with no matching Sentry issue",
+            "detect",
+            f"blind_spot:{iso_utc(start)}:closed",
+        )
+
+
+def _matches(issue: SentryIssue, since: datetime) -> bool:
+    """An issue explains a failure when it is new since then, or spiking since then."""
+    if issue.first_seen is not None and issue.first_seen >= since:
+        return True
+    return issue.last_seen is not None and issue.last_seen >= since and rising(issue)
+
+
+def rising(issue: SentryIssue) -> bool:
+    """The last two intervals of the trend hold clearly more events than the usual pair."""
+    trend = issue.trend
+    if len(trend) < 4:
+        return False
+    recent = trend[-1] + trend[-2]
+    usual = sum(trend[:-2]) / (len(trend) - 2) * 2
+    return recent >= 5 and recent > 3 * usual
 
 
 def _endpoint(target: str) -> str:

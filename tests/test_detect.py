@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cockpit.config import parse
-from cockpit.detect import Detector, DetectSettings, ProbeState
+from cockpit.detect import Detector, DetectSettings, ProbeState, rising
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,
@@ -122,7 +123,9 @@ def test_files_com_sequence() -> None:
 
     a = w.observe(9, **readings(9, True))
     kinds = [e.kind for e in a.events]
-    assert kinds == ["probe.up", "recovered"]
+    assert kinds == ["probe.up", "blind_spot", "recovered"]
+    closed = next(e for e in a.events if e.kind == "blind_spot")
+    assert closed.text.startswith("probe failures ") and "no matching Sentry issue" in closed.text
     assert not a.degraded and a.blind_spot is None
 
 
@@ -143,6 +146,28 @@ def test_a_sentry_issue_after_the_deploy_is_no_blind_spot() -> None:
     assert a.degraded and a.blind_spot is None
 
 
+def test_an_older_issue_spiking_since_the_failure_is_no_blind_spot() -> None:
+    w = World()
+    spiking = replace(
+        OLD_ISSUE,
+        id="3",
+        short_id="FILES-3",
+        first_seen=T0 - timedelta(days=3),
+        last_seen=T0 + timedelta(minutes=5),
+        trend=(1, 0, 1, 1, 0, 1, 9, 14),
+    )
+    quiet = replace(spiking, id="4", short_id="FILES-4", trend=(1, 0, 1, 1, 0, 1, 1, 0))
+    assert rising(spiking) and not rising(quiet)
+    for minute in range(6):
+        a = w.observe(minute, **readings(minute, minute < 3, issues=(spiking,)))
+    assert a.degraded and a.blind_spot is None
+
+    w = World()
+    for minute in range(6):
+        a = w.observe(minute, **readings(minute, minute < 3, issues=(quiet,)))
+    assert a.blind_spot is not None
+
+
 def test_spike_opens_peaks_and_closes() -> None:
     w = World()
 
@@ -161,9 +186,10 @@ def test_spike_opens_peaks_and_closes() -> None:
     a = w.observe(2, edge=series(2, [*quiet, 20, 30, 60, 0]))
     assert a.spikes[0].peak_ratio == 0.45
     a = w.observe(3, edge=series(3, [*quiet, 20, 30, 60, 0, 0, 0]))
-    kinds = [e.kind for e in a.events]
-    assert kinds == ["spike.end", "recovered"]
-    assert "peak 45%" in a.events[0].text
+    events = {e.kind: e for e in a.events}
+    assert sorted(events) == ["recovered", "spike.end", "spike.peak"]
+    assert "peak 45%" in events["spike.end"].text
+    assert events["spike.peak"].at == a.events[0].at and "45%" in events["spike.peak"].text
 
 
 def test_deploy_inside_the_first_spike_bucket_is_the_suspect() -> None:
@@ -206,7 +232,7 @@ def test_a_long_spike_stays_open_while_errors_last() -> None:
         a = w.observe(1 + n, edge=series(n, []))
         assert a.spikes and not a.events, n
     a = w.observe(50, edge=series(40, [1, 0]))
-    assert [e.kind for e in a.events] == ["spike.end", "recovered"]
+    assert sorted(e.kind for e in a.events) == ["recovered", "spike.end", "spike.peak"]
 
 
 def test_the_usual_trickle_of_errors_before_a_spike_is_not_its_start() -> None:
