@@ -12,17 +12,19 @@ import builtins
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
 from cockpit.model import SEVERITIES, Incident, IncidentStatus, TimelineEvent
-from cockpit.timeutil import parse_iso, utc_stamp, utcnow
+from cockpit.timeutil import local_clock, parse_iso, utc_hms, utc_stamp, utcnow
 
 STORE_FILENAME = "incidents.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 # How far before the impact start an incident's timeline reaches: the change that caused it
 # usually lands minutes before anyone notices.
@@ -67,6 +69,26 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX events_at ON events (at, id)",
         "CREATE INDEX events_incident ON events (incident_id)",
     ),
+    (
+        # A person's correction of when detection happened; unset = the first detector event.
+        "ALTER TABLE incidents ADD COLUMN detected_at TEXT",
+        # The PagerDuty dedup_key (and any channel's alert identity) of this incident, so that
+        # the resolve closes the alert the trigger opened, from whichever process sends it.
+        "ALTER TABLE incidents ADD COLUMN notify_key TEXT",
+        """
+        CREATE TABLE notifications (
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            channel TEXT NOT NULL,
+            event TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            PRIMARY KEY (incident_id, channel, event)
+        )
+        """,
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -82,6 +104,49 @@ _INCIDENT_COLUMNS = (
     "resolved_at"
 )
 _EVENT_COLUMNS = "at, kind, text, source, key"
+
+# Times a person may correct afterwards: name -> (column, how the timeline says it).
+TIME_FIELDS: dict[str, tuple[str, str]] = {
+    "impact-start": ("impact_started_at", "impact start"),
+    "detected": ("detected_at", "detected"),
+    "declared": ("declared_at", "declared"),
+    "identified": ("identified_at", "identified"),
+    "mitigated": ("mitigated_at", "mitigated"),
+    "resolved": ("resolved_at", "resolved"),
+}
+# Status times exist only once the incident has been in that status.
+_NEEDS_VALUE = frozenset({"identified", "mitigated", "resolved"})
+
+NOTIFY_STATUSES = ("sending", "sent", "failed", "suppressed")
+_NOTIFY_DONE = ("sent", "suppressed")
+_NOTIFICATION_COLUMNS = "incident_id, channel, event, status, error, attempts, updated_at, sent_at"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentTimes:
+    """Every time the store keeps for an incident; None where it has not happened (yet)."""
+
+    declared: datetime
+    impact_started: datetime | None
+    detected: datetime | None  # only a person's correction; else derived from the timeline
+    investigating: datetime | None
+    identified: datetime | None
+    mitigated: datetime | None
+    resolved: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One channel told (or not) about one incident event, as last attempted."""
+
+    incident_id: int
+    channel: str
+    event: str
+    status: str  # one of NOTIFY_STATUSES
+    error: str  # why the last attempt failed; never holds a secret
+    attempts: int
+    updated_at: datetime
+    sent_at: datetime | None
 
 
 class StoreError(Exception):
@@ -135,6 +200,24 @@ def _incident(row: sqlite3.Row) -> Incident:
         drill=bool(row["drill"]),
         resolved_at=_opt_dt(row["resolved_at"]),
     )
+
+
+def _notification(row: sqlite3.Row) -> Notification:
+    return Notification(
+        incident_id=row["incident_id"],
+        channel=row["channel"],
+        event=row["event"],
+        status=row["status"],
+        error=row["error"],
+        attempts=row["attempts"],
+        updated_at=parse_iso(row["updated_at"]),
+        sent_at=_opt_dt(row["sent_at"]),
+    )
+
+
+def _clock(when: datetime) -> str:
+    """Local time of day as people say it: 06:50, with seconds only when they matter."""
+    return local_clock(when, seconds=when.second != 0 or when.microsecond != 0)
 
 
 def _event(row: sqlite3.Row) -> TimelineEvent:
@@ -358,6 +441,74 @@ class IncidentStore:
             if row[column] is not None
         }
 
+    def times(self, incident_id: int) -> IncidentTimes:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT declared_at, impact_started_at, detected_at, investigating_at, "
+                "identified_at, mitigated_at, resolved_at FROM incidents WHERE id = ?",
+                (incident_id,),
+            ).fetchone()
+        if row is None:
+            raise UnknownIncident(incident_id)
+        return IncidentTimes(
+            declared=parse_iso(row["declared_at"]),
+            impact_started=_opt_dt(row["impact_started_at"]),
+            detected=_opt_dt(row["detected_at"]),
+            investigating=_opt_dt(row["investigating_at"]),
+            identified=_opt_dt(row["identified_at"]),
+            mitigated=_opt_dt(row["mitigated_at"]),
+            resolved=_opt_dt(row["resolved_at"]),
+        )
+
+    def correct_time(
+        self,
+        incident_id: int,
+        field: str,
+        new: datetime,
+        by: str,
+        *,
+        was: datetime | None = None,
+        at: datetime | None = None,
+    ) -> TimelineEvent:
+        """Set one of TIME_FIELDS afterwards and record the correction as a timeline event.
+
+        `was` names the value people saw before when the column was unset (the detected time
+        derived from the timeline); it only shapes the event's text.
+        """
+        if field not in TIME_FIELDS:
+            raise ValueError(f"{field!r} is not one of {', '.join(TIME_FIELDS)}")
+        column, label = TIME_FIELDS[field]
+        new_ts = _ts(new)
+        with self._write() as db:
+            self._row(db, incident_id)
+            current = db.execute(
+                f"SELECT {column}, investigating_at FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()
+            old = _opt_dt(current[0]) or was
+            if current[0] is None and field in _NEEDS_VALUE:
+                raise StoreError(
+                    f"incident #{incident_id} has not been {field}; set its status first"
+                )
+            db.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (new_ts, incident_id))
+            if field == "declared" and current[1] == current[0]:
+                # Investigating begins with the declaration; keep the two together.
+                db.execute(
+                    "UPDATE incidents SET investigating_at = ? WHERE id = ?", (new_ts, incident_id)
+                )
+            new_at = parse_iso(new_ts)
+            if old is None:
+                text = f"{label} set to {_clock(new_at)} by {by} ({utc_hms(new_at)} UTC)"
+            else:
+                text = (
+                    f"{label} corrected {_clock(old)} -> {_clock(new_at)} by {by} "
+                    f"({utc_hms(old)} -> {utc_hms(new_at)} UTC)"
+                )
+            event = TimelineEvent(
+                at=at or utcnow(), kind=f"correction.{field}", text=text, source="cockpit"
+            )
+            self._insert_event(db, event, incident_id)
+        return event
+
     def list(self) -> builtins.list[Incident]:
         """Every incident, newest first."""
         with self._read() as db:
@@ -368,15 +519,19 @@ class IncidentStore:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def add_event(self, event: TimelineEvent) -> bool:
-        """Record an event, attached to the open incident if any.
+    def add_event(self, event: TimelineEvent, incident_id: int | None = None) -> bool:
+        """Record an event, attached to `incident_id`, else to the open incident if any.
 
         Returns False when an event with the same non-empty key is already recorded: two
         cockpits observing the same probe flip record it once.
         """
         with self._write() as db:
-            row = self._open_row(db)
-            return self._insert_event(db, event, None if row is None else row["id"])
+            if incident_id is not None:
+                self._row(db, incident_id)
+            else:
+                row = self._open_row(db)
+                incident_id = None if row is None else row["id"]
+            return self._insert_event(db, event, incident_id)
 
     def events(
         self,
@@ -420,6 +575,116 @@ class IncidentStore:
                 (_ts(start), _ts(end), incident.id),
             ).fetchall()
         return [_event(row) for row in rows]
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def notify_key(self, incident_id: int) -> str:
+        """The incident's alert identity (PagerDuty dedup_key), made once and then kept."""
+        with self._write() as db:
+            self._row(db, incident_id)
+            db.execute(
+                "UPDATE incidents SET notify_key = ? WHERE id = ? AND notify_key IS NULL",
+                (f"oncall-cockpit-{uuid.uuid4().hex}", incident_id),
+            )
+            key: str = db.execute(
+                "SELECT notify_key FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()[0]
+        return key
+
+    def claim_notification(
+        self,
+        incident_id: int,
+        channel: str,
+        event: str,
+        *,
+        stale_after: timedelta,
+        at: datetime | None = None,
+    ) -> Notification | None:
+        """Mark one notification as being sent by this process, counting the attempt.
+
+        None when it needs no sending: already sent or suppressed, or another process claimed
+        it less than `stale_after` ago (a claim older than that belongs to a process that died).
+        """
+        now = _ts(at or utcnow())
+        stale_before = _ts(parse_iso(now) - stale_after)
+        with self._write() as db:
+            self._row(db, incident_id)
+            row = db.execute(
+                "SELECT status, updated_at FROM notifications "
+                "WHERE incident_id = ? AND channel = ? AND event = ?",
+                (incident_id, channel, event),
+            ).fetchone()
+            if row is not None and (
+                row["status"] in _NOTIFY_DONE
+                or (row["status"] == "sending" and row["updated_at"] > stale_before)
+            ):
+                return None
+            db.execute(
+                "INSERT INTO notifications (incident_id, channel, event, status, attempts, "
+                "updated_at) VALUES (?, ?, ?, 'sending', 1, ?) "
+                "ON CONFLICT (incident_id, channel, event) DO UPDATE SET status = 'sending', "
+                "attempts = attempts + 1, updated_at = excluded.updated_at",
+                (incident_id, channel, event, now),
+            )
+            return self._notification_row(db, incident_id, channel, event)
+
+    def finish_notification(
+        self,
+        incident_id: int,
+        channel: str,
+        event: str,
+        status: str,
+        error: str = "",
+        *,
+        at: datetime | None = None,
+    ) -> Notification:
+        """Record how an attempt ended ("sent" or "failed"), or that it was "suppressed"."""
+        if status not in NOTIFY_STATUSES:
+            raise ValueError(f"notification status {status!r} is not one of {NOTIFY_STATUSES}")
+        now = _ts(at or utcnow())
+        sent_at = now if status == "sent" else None
+        with self._write() as db:
+            self._row(db, incident_id)
+            db.execute(
+                "INSERT INTO notifications (incident_id, channel, event, status, error, "
+                "attempts, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) "
+                "ON CONFLICT (incident_id, channel, event) DO UPDATE SET status = "
+                "excluded.status, error = excluded.error, updated_at = excluded.updated_at, "
+                "sent_at = COALESCE(excluded.sent_at, sent_at)",
+                (incident_id, channel, event, status, error, now, sent_at),
+            )
+            return self._notification_row(db, incident_id, channel, event)
+
+    def notifications(
+        self, incident_id: int | None = None, status: str | None = None
+    ) -> builtins.list[Notification]:
+        clauses: builtins.list[str] = []
+        params: builtins.list[object] = []
+        if incident_id is not None:
+            clauses.append("incident_id = ?")
+            params.append(incident_id)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications{where} "
+                "ORDER BY incident_id, updated_at, channel, event",
+                params,
+            ).fetchall()
+        return [_notification(row) for row in rows]
+
+    @staticmethod
+    def _notification_row(
+        db: sqlite3.Connection, incident_id: int, channel: str, event: str
+    ) -> Notification:
+        row = db.execute(
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
+            "WHERE incident_id = ? AND channel = ? AND event = ?",
+            (incident_id, channel, event),
+        ).fetchone()
+        return _notification(row)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
