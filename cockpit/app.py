@@ -103,6 +103,17 @@ class CockpitApp(App[int]):
             except Exception as exc:  # one panel's bug must not take the screen down
                 self.panel_failed(panel, exc)
         self.query_one(TimelineStrip).show(view.timeline[-20:])
+        live = getattr(self.screen, "show", None)  # detail screens follow the live view
+        if live is not None and self.screen is not self.screen_stack[0]:
+            live(view)
+
+    def on_panel_chosen(self, message: Panel.Chosen) -> None:
+        if self.last_view is None:
+            return
+        if isinstance(message.panel, ProbesPanel):
+            from widgets.probe_detail import ProbeDetailScreen
+
+            self.push_screen(ProbeDetailScreen(message.key, self.last_view))
 
     def panel_failed(self, panel: Panel, exc: Exception) -> None:
         panel.border_subtitle = f"panel error: {one_line(str(exc), 80)}"

@@ -30,3 +30,14 @@ def fit(text: str, width: int, g: Glyphs) -> str:
     if len(text) <= width:
         return text
     return text[: max(0, width - len(g.ellipsis))] + g.ellipsis
+
+
+def fit_middle(text: str, width: int, g: Glyphs) -> str:
+    """Cut text to width in the middle: names that share a long prefix stay told apart."""
+    if len(text) <= width:
+        return text
+    if width <= len(g.ellipsis) + 2:
+        return fit(text, width, g)
+    keep = width - len(g.ellipsis)
+    head = keep // 2
+    return text[:head] + g.ellipsis + text[len(text) - (keep - head) :]

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.message import Message
 from textual.widget import Widget
 
 from cockpit.detect import ProbeState, ProbeView
@@ -19,13 +22,14 @@ from cockpit.model import (
     Deploy,
     ErrorSeries,
     Freshness,
+    ProbeResults,
     SentryIssues,
     SourceStatus,
 )
 from cockpit.runtime import View
 from cockpit.textsafe import one_line
 from cockpit.timeutil import local_clock, local_hm, local_hms
-from widgets.glyphs import Glyphs, fit, glyphs
+from widgets.glyphs import Glyphs, fit, fit_middle, glyphs
 from widgets.graph import bar_rows, marker_row
 
 Part = str | tuple[str, str]
@@ -49,15 +53,56 @@ def freshness_label(statuses: Sequence[SourceStatus]) -> str:
 
 
 class Panel(Widget):
-    """A bordered panel that shows one aspect of the latest view."""
+    """A bordered panel that shows one aspect of the latest view.
+
+    Panels whose rows stand for things (probes, issues) are focusable: Tab moves between them,
+    up/down move a cursor over the things, Enter posts `Panel.Chosen` with the thing's key.
+    """
 
     category: Category
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("enter", "choose", "Details"),
+    ]
+
+    class Chosen(Message):
+        def __init__(self, panel: Panel, key: str) -> None:
+            super().__init__()
+            self.panel = panel
+            self.key = key
 
     def __init__(self, *, ascii_only: bool = False, id: str | None = None):
         super().__init__(id=id, classes="panel")
         self.g: Glyphs = glyphs(ascii_only)
         self.view: View | None = None
         self._shown: list[Content] = []
+        self._items: dict[str, int] = {}  # thing's key -> the row it starts on, last render
+        self.selected: str | None = None
+
+    def item(self, key: str, rows: list[list[Part]]) -> None:
+        """Called by `lines()`: the next row appended to `rows` starts the thing `key`."""
+        self._items[key] = len(rows)
+
+    def action_move(self, step: int) -> None:
+        keys = list(self._items)
+        if not keys:
+            return
+        index = keys.index(self.selected) if self.selected in keys else -1
+        self.selected = keys[max(0, min(len(keys) - 1, index + step))]
+        self.refresh()
+
+    def action_choose(self) -> None:
+        if self.selected is None and self._items:
+            self.selected = next(iter(self._items))
+        if self.selected is not None:
+            self.post_message(self.Chosen(self, self.selected))
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
 
     def show(self, view: View) -> None:
         self.view = view
@@ -82,8 +127,16 @@ class Panel(Widget):
         height = max(1, self.content_region.height)
         if self.view is None:
             return [Content("waiting for the first data")]
+        self._items = {}
         lines = self.lines(self.view, width, height) or [[("nothing yet", "$text-muted")]]
-        return [Content.assemble(*parts).truncate(width, ellipsis=True) for parts in lines[:height]]
+        out = [Content.assemble(*parts).truncate(width, ellipsis=True) for parts in lines[:height]]
+        if self.has_focus and self.selected not in self._items:
+            self.selected = next(iter(self._items), None)
+        if self.has_focus and self.selected in self._items:
+            row = self._items[self.selected]
+            if row < len(out):
+                out[row] = out[row].pad_right(width - out[row].cell_length).stylize("reverse")
+        return out
 
     def render(self) -> Content:
         self._shown = self._render_lines()
@@ -104,26 +157,35 @@ def _signature(lines: list[Content]) -> list[tuple[str, list[object]]]:
 class ProbesPanel(Panel):
     category = Category.PROBE
     BORDER_TITLE = "Probes"
+    can_focus = True
 
     def alerting(self, view: View) -> bool:
         return any(p.state is ProbeState.DOWN for p in view.assessment.probes)
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
-        statuses = {s.name: s for s, _ in view.snapshot.of(Category.PROBE)}
         probes = {p.name: p for p in view.assessment.probes}
+        shown = probe_rows(view)
         rows: list[list[Part]] = []
-        name_w = max(6, min(18, max((len(n) for n in statuses), default=6)))
-        for name, status in statuses.items():
+        name_w = max(6, min(18, max((len(n) for n, _ in shown), default=6)))
+        # Room for a detail line under failing probes only while every probe keeps its row.
+        spare = height - len(shown)
+        for name, status in shown:
             probe = probes.get(name)
+            self.item(name, rows)
             rows.append(self._row(name, status, probe, width, name_w))
+            detail = ""
             if probe and probe.only_under_concurrency:
                 rows.append([("  fails only under concurrency", "$error")])
+                spare -= 1
             elif probe and probe.state is ProbeState.DOWN and probe.last and probe.last.error:
-                rows.append([("  " + one_line(probe.last.error), "$text-muted")])
+                detail = "  " + one_line(probe.last.error)
+            if detail and spare > 0:
+                rows.append([(detail, "$text-muted")])
+                spare -= 1
         return rows
 
     def title(self, view: View) -> str:
-        total = len(view.snapshot.of(Category.PROBE))
+        total = len(probe_rows(view))
         down = sum(1 for p in view.assessment.probes if p.state is ProbeState.DOWN)
         return f"Probes {total - down}/{total} up" if total else "Probes"
 
@@ -131,10 +193,10 @@ class ProbesPanel(Panel):
         self, name: str, status: SourceStatus, probe: ProbeView | None, width: int, name_w: int
     ) -> list[Part]:
         if probe is None or probe.last is None:
-            text = "stale" if status.freshness is Freshness.STALE else "…"
+            text = "stale" if status.freshness is Freshness.STALE else self.g.ellipsis
             return [
                 (f"{'--':4} ", "$text-muted"),
-                fit(name, name_w, self.g).ljust(name_w),
+                fit_middle(name, name_w, self.g).ljust(name_w),
                 " ",
                 text,
             ]
@@ -146,30 +208,57 @@ class ProbesPanel(Panel):
         last = probe.last
         sessions = f"{last.sessions_ok}/{last.concurrency}"
         latency = f"{last.latency_ms:.0f}ms" if last.latency_ms is not None else "-"
-        # The time of the last change, not an age: it stays put between polls (fewer repaints).
-        since = local_hm(probe.since) if probe.since else ""
         parts: list[Part] = [
             state,
             " ",
-            fit(name, name_w, self.g).ljust(name_w),
+            fit_middle(name, name_w, self.g).ljust(name_w),
             " ",
             (sessions.rjust(5), "$error" if not last.ok else ""),
             " ",
             latency.rjust(6),
         ]
         room = width - (4 + 1 + name_w + 1 + 5 + 1 + 6)
-        if room >= 12 and probe.p50_ms is not None:
-            parts.append((f" p50 {probe.p50_ms:.0f}".ljust(10), "$text-muted"))
-            room -= 10
-        if room >= 6 and since:
-            parts.append((f" {since}", "$text-muted"))
-            room -= 6
-        if room >= 8 and probe.latencies:
+        optional: list[tuple[int, Part]] = []
+        if probe.p50_ms is not None:
+            optional.append((10, (f" p50 {probe.p50_ms:.0f}".ljust(10), "$text-muted")))
+        if probe.since is not None and self.view is not None:
+            # Coarse on purpose: it changes once a minute at most (fewer repaints).
+            age = coarse_age(probe.since, self.view.snapshot.at)
+            optional.append((5, (f" {age:>4}", "$text-muted")))
+        optional.append((7, (f" {fit(probe.kind, 6, self.g):<6}", "$text-muted")))
+        for cost, part in optional:
+            if room >= cost:
+                parts.append(part)
+                room -= cost
+        if room >= 6 and probe.latencies:
             spark = bar_rows(probe.latencies[-(room - 1) :], 1, self.g)[0]
             parts.append((" " + spark, "$accent"))
         if status.freshness is Freshness.STALE:
             parts.append((" stale", "$warning"))
         return parts
+
+
+def probe_rows(view: View) -> list[tuple[str, SourceStatus]]:
+    """Every probe with its source's status: a source may report many probes (a fleet read
+    from Prometheus), each shown as a probe of its own."""
+    out: list[tuple[str, SourceStatus]] = []
+    for status, reading in view.snapshot.of(Category.PROBE):
+        if isinstance(reading, ProbeResults):
+            out.extend((r.name, status) for r in reading.results)
+        else:
+            out.append((status.name, status))
+    return out
+
+
+def coarse_age(since: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return "<1m"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
 
 
 def view_time(view: View | None) -> datetime | None:
