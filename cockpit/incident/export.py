@@ -15,15 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit.incident.facts import DETECTED_RULE, IncidentFacts, incident_facts, signed_duration
+from cockpit.incident.store import IncidentStore, IncidentTimes
 from cockpit.model import Incident, TimelineEvent
 from cockpit.textsafe import one_line, strip_controls
 from cockpit.timeutil import duration, iso_utc, local_hms, local_stamp, utc_stamp, utcnow
 
 FORMATS = ("md", "json")
-# Event kinds (before the first dot) that count as a change to the system.
-CHANGE_KINDS = frozenset({"deploy", "revert", "rollback"})
+# Event kinds (before the first dot) that count as a change to the system: deploys, the
+# detector's suspect deploy, and reverts.
+CHANGE_KINDS = frozenset({"deploy", "revert", "rollback", "suspect"})
 JSON_FORMAT = "oncall-cockpit.timeline-draft"
-JSON_VERSION = 1
+JSON_VERSION = 2
 
 
 def is_change(event: TimelineEvent) -> bool:
@@ -78,11 +81,56 @@ def _status_line(incident: Incident) -> str:
     return f"resolved at {_when(incident.resolved_at)}; {lasted} since {since}"
 
 
+def _impact_lines(facts: IncidentFacts) -> list[str]:
+    if facts.detected_corrected:
+        how = "corrected by hand"
+    elif facts.detected_by is not None:
+        by = facts.detected_by
+        how = f"first detector event `{_inline(by.kind)}`: {_inline(by.text)}"
+    else:
+        how = "no detector event: the failure was found by people, not by monitoring"
+    moments = [
+        ("Impact started", facts.impact_started, ""),
+        ("Detected", facts.detected, how),
+        ("Declared", facts.declared, ""),
+        ("Identified", facts.identified, ""),
+        ("Mitigated", facts.mitigated, ""),
+        ("Resolved", facts.resolved, ""),
+    ]
+    out = ["| Moment | UTC | Local | How it is known |", "|---|---|---|---|"]
+    for name, at, note in moments:
+        utc = _utc_cell(at) if at else "unknown"
+        local = local_stamp(at) if at else ""
+        out.append(f"| {name} | {utc} | {local} | {_cell(note) if note else ''} |")
+    out.append("")
+    for measure in facts.measures:
+        value = "unknown" if measure.seconds is None else signed_duration(measure.seconds)
+        out.append(f"- **{measure.name.capitalize()}:** {value} (= {measure.formula})")
+    out += ["", f"_{DETECTED_RULE}._", ""]
+    return out
+
+
+def _gap_lines(facts: IncidentFacts) -> list[str]:
+    out = [
+        f"- {_utc_cell(e.at)} UTC ({local_hms(e.at)} local) `{_inline(e.kind)}`: {_inline(e.text)}"
+        for e in facts.gaps
+    ]
+    if facts.detected is None:
+        out.append("- No detector saw this failure before people did.")
+    return out or ["_No blind spots or concurrency-only failures were recorded._"]
+
+
 def render_markdown(
-    incident: Incident, events: Sequence[TimelineEvent], *, generated_at: datetime
+    incident: Incident,
+    events: Sequence[TimelineEvent],
+    *,
+    generated_at: datetime,
+    times: IncidentTimes | None = None,
 ) -> str:
+    """The draft; `times` (from the store) carries corrected times, else the timeline's."""
     ordered = _sorted(events)
     changes = [e for e in ordered if is_change(e)]
+    facts = incident_facts(incident, ordered, times)
     tz_name = generated_at.astimezone().strftime("%Z") or "local"
     out: list[str] = [
         f"# {_inline(incident.title) or f'Incident #{incident.id}'}",
@@ -98,6 +146,7 @@ def render_markdown(
     if incident.drill:
         out.append("- **Drill:** yes, this incident was a rehearsal")
     out += ["", "## Summary", "", _block(incident.summary) or "_To be written._", ""]
+    out += ["## Impact", "", *_impact_lines(facts)]
 
     out += ["## Timeline", ""]
     out += [f"| UTC | Local ({_cell(tz_name)}) | Kind | Event |", "|---|---|---|---|"]
@@ -121,6 +170,7 @@ def render_markdown(
         ]
     else:
         out.append("_No deploys or reverts were recorded in this window._")
+    out += ["", "## Detection gaps", "", *_gap_lines(facts)]
     out += [
         "",
         "## Contributing factors",
@@ -152,10 +202,33 @@ def _event_json(event: TimelineEvent) -> dict[str, Any]:
     }
 
 
+def _impact_json(facts: IncidentFacts) -> dict[str, Any]:
+    by = facts.detected_by
+    return {
+        "impact_started_at": _opt_iso(facts.impact_started),
+        "detected_at": _opt_iso(facts.detected),
+        "detected_how": "corrected" if facts.detected_corrected else ("event" if by else None),
+        "detected_by": None if by is None else _event_json(by),
+        "detected_rule": DETECTED_RULE,
+        "declared_at": iso_utc(facts.declared),
+        "identified_at": _opt_iso(facts.identified),
+        "mitigated_at": _opt_iso(facts.mitigated),
+        "resolved_at": _opt_iso(facts.resolved),
+        "durations": [
+            {"name": m.name, "formula": m.formula, "seconds": m.seconds} for m in facts.measures
+        ],
+    }
+
+
 def render_json(
-    incident: Incident, events: Sequence[TimelineEvent], *, generated_at: datetime
+    incident: Incident,
+    events: Sequence[TimelineEvent],
+    *,
+    generated_at: datetime,
+    times: IncidentTimes | None = None,
 ) -> str:
     ordered = _sorted(events)
+    facts = incident_facts(incident, ordered, times)
     document = {
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
@@ -173,8 +246,10 @@ def render_json(
             "summary": strip_controls(incident.summary),
             "drill": incident.drill,
         },
+        "impact": _impact_json(facts),
         "timeline": [_event_json(e) for e in ordered],
         "what_changed": [_event_json(e) for e in ordered if is_change(e)],
+        "detection_gaps": [_event_json(e) for e in facts.gaps],
         "contributing_factors": [],
         "action_items": [],
     }
@@ -198,6 +273,7 @@ def write_export(
     formats: Sequence[str] = ("md",),
     *,
     generated_at: datetime | None = None,
+    times: IncidentTimes | None = None,
 ) -> list[Path]:
     """Write `<data_dir>/exports/incident-<id>-<UTC stamp>.<fmt>`; never replaces a file.
 
@@ -208,7 +284,10 @@ def write_export(
     if unknown or not formats:
         raise ValueError(f"export formats must be among {', '.join(FORMATS)}; got {formats!r}")
     generated_at = generated_at or utcnow()
-    texts = {fmt: _RENDERERS[fmt](incident, events, generated_at=generated_at) for fmt in formats}
+    texts = {
+        fmt: _RENDERERS[fmt](incident, events, generated_at=generated_at, times=times)
+        for fmt in formats
+    }
     folder = export_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"incident-{incident.id}-{generated_at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
@@ -243,3 +322,39 @@ def _publish(path: Path, text: str) -> None:
         os.link(tmp, path)  # atomic and never replaces, unlike rename
     finally:
         os.unlink(tmp)
+
+
+# -- from the store --------------------------------------------------------------------------------
+
+
+def render_incident(
+    store: IncidentStore, incident: Incident, fmt: str, *, generated_at: datetime | None = None
+) -> str:
+    """One format of the draft, with the store's corrected times."""
+    if fmt not in _RENDERERS:
+        raise ValueError(f"export format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    return _RENDERERS[fmt](
+        incident,
+        store.incident_events(incident),
+        generated_at=generated_at or utcnow(),
+        times=store.times(incident.id),
+    )
+
+
+def export_incident(
+    store: IncidentStore,
+    data_dir: Path,
+    incident: Incident,
+    formats: Sequence[str] = ("md",),
+    *,
+    generated_at: datetime | None = None,
+) -> list[Path]:
+    """`write_export` with the incident's events and corrected times read from the store."""
+    return write_export(
+        data_dir,
+        incident,
+        store.incident_events(incident),
+        formats,
+        generated_at=generated_at,
+        times=store.times(incident.id),
+    )
