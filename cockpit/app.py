@@ -30,6 +30,7 @@ ACTIONS = (
     ("revert", "Revert", "revert the latest deploy (plan, typed confirmation, lock, audit)"),
     ("export", "Export", "write the incident's timeline draft (Markdown)"),
     ("note", "Note", "add a note to the timeline"),
+    ("zoom", "Zoom", "5xx graph window: 5 min, 30 min, 3 h"),
     ("help", "Help", "this help"),
     ("quit", "Quit", "quit (the incident and its timeline are kept)"),
 )
@@ -142,6 +143,10 @@ class CockpitApp(App[int]):
     def keys_label(self, action: str) -> str:
         key = getattr(self.keys, action)
         return self.get_key_display(Binding(key, action))
+
+    def action_zoom(self) -> None:
+        window = self.query_one(ErrorsPanel).cycle_zoom()
+        self.notify(f"5xx graph: last {window}", timeout=2)
 
     def action_declare(self) -> None:
         assert self.cockpit is not None

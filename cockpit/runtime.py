@@ -7,8 +7,9 @@ keys into calls here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from cockpit.actions.declare import DeclareRequest, declare
@@ -19,7 +20,7 @@ from cockpit.detect import Assessment, Detector, DetectSettings
 from cockpit.hub import Hub, Snapshot
 from cockpit.incident.export import write_export
 from cockpit.incident.store import IncidentStore
-from cockpit.model import Deploy, Incident, TimelineEvent
+from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import one_line
 from cockpit.timeutil import utcnow
@@ -38,6 +39,8 @@ class View:
     assessment: Assessment
     incident: Incident | None
     timeline: tuple[TimelineEvent, ...]  # newest last
+    # When the open incident reached each status (investigating, identified, mitigated ...).
+    status_times: Mapping[IncidentStatus, datetime] = field(default_factory=dict)
 
 
 class Cockpit:
@@ -76,11 +79,13 @@ class Cockpit:
         assessment = self.detector.observe(snapshot)
         for event in assessment.events:
             self.store.add_event(event)
+        incident = self.store.open_incident()
         self._view = View(
             snapshot,
             assessment,
-            self.store.open_incident(),
+            incident,
             tuple(self.store.recent_events(TIMELINE_ROWS)),
+            self.store.status_times(incident.id) if incident else {},
         )
         return self._view
 

@@ -10,13 +10,18 @@ class Glyphs:
     bars: str  # from empty to full, one cell
     marker: str  # a deploy on the time axis
     declared: str
+    mitigated: str
     arrow: str
     ellipsis: str
     bullet: str
 
 
-UNICODE = Glyphs(bars=" ▁▂▃▄▅▆▇█", marker="▲", declared="◆", arrow="→", ellipsis="…", bullet="•")
-ASCII = Glyphs(bars=" .:-=+*#%", marker="^", declared="!", arrow="->", ellipsis="~", bullet="*")
+UNICODE = Glyphs(
+    bars=" ▁▂▃▄▅▆▇█", marker="▲", declared="◆", mitigated="✓", arrow="→", ellipsis="…", bullet="•"
+)
+ASCII = Glyphs(
+    bars=" .:-=+*#%", marker="^", declared="!", mitigated="v", arrow="->", ellipsis="~", bullet="*"
+)
 
 
 def glyphs(ascii_only: bool) -> Glyphs:

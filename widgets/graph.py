@@ -38,3 +38,33 @@ def marker_row(width: int, marks: dict[int, str]) -> str:
         if 0 <= column < width:
             cells[column] = glyph
     return "".join(cells)
+
+
+def columns(
+    starts: Sequence[float], counts: Sequence[float], *, end: float, span: float, width: int
+) -> tuple[list[float], float]:
+    """Sum counts (at bucket start times, epoch seconds) into `width` equal columns covering
+    the `span` seconds before `end`. Returns the sums and each column's length in seconds."""
+    width = max(1, width)
+    step = span / width
+    sums = [0.0] * width
+    begin = end - span
+    for start, count in zip(starts, counts, strict=True):
+        index = int((start - begin) // step)
+        if 0 <= index < width:
+            sums[index] += count
+    return sums, step
+
+
+def axis_labels(width: int, labels: Sequence[tuple[int, str]]) -> str:
+    """Labels placed at columns (left-aligned at their column, kept inside the row and apart
+    from each other); a label that would overlap the previous one is left out."""
+    cells = [" "] * width
+    free_from = 0
+    for column, text in labels:
+        start = max(free_from, min(column, width - len(text)))
+        if start < 0 or start + len(text) > width or start < free_from:
+            continue
+        cells[start : start + len(text)] = list(text)
+        free_from = start + len(text) + 1
+    return "".join(cells)

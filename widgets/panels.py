@@ -8,7 +8,7 @@ ever placed as plain text in Content, never parsed as markup.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -22,15 +22,16 @@ from cockpit.model import (
     Deploy,
     ErrorSeries,
     Freshness,
+    IncidentStatus,
     ProbeResults,
     SentryIssues,
     SourceStatus,
 )
 from cockpit.runtime import View
 from cockpit.textsafe import one_line
-from cockpit.timeutil import local_clock, local_hm, local_hms
+from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from widgets.glyphs import Glyphs, fit, fit_middle, glyphs
-from widgets.graph import bar_rows, marker_row
+from widgets.graph import axis_labels, bar_rows, columns, marker_row
 
 Part = str | tuple[str, str]
 
@@ -303,67 +304,125 @@ class DeploysPanel(Panel):
 # -- 5xx ------------------------------------------------------------------------------------------
 
 
+ZOOMS = ((300, "5 min"), (1800, "30 min"), (10800, "3 h"))
+
+
 class ErrorsPanel(Panel):
     category = Category.ERRORS
     BORDER_TITLE = "5xx"
 
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None):
+        super().__init__(ascii_only=ascii_only, id=id)
+        self.zoom = 1  # index into ZOOMS
+
+    def cycle_zoom(self) -> str:
+        self.zoom = (self.zoom + 1) % len(ZOOMS)
+        if self.view is not None:
+            self.show(self.view)
+        return ZOOMS[self.zoom][1]
+
     def alerting(self, view: View) -> bool:
         return bool(view.assessment.spikes)
+
+    def title(self, view: View) -> str:
+        return f"5xx · {ZOOMS[self.zoom][1]}"
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         series = [r for _, r in view.snapshot.of(Category.ERRORS) if isinstance(r, ErrorSeries)]
         if not series:
             return []
-        rows: list[list[Part]] = []
-        for s in series[1:]:
-            rows.append(self._summary(s, width))
-        main = series[0]
-        rows.insert(0, self._summary(main, width))
-        graph_h = height - len(rows) - 1
-        if graph_h >= 1:
-            rows.extend(self._graph(view, main, width, graph_h))
+        span = ZOOMS[self.zoom][0]
+        rows = [self._summary(view, s, width, span, named=len(series) > 1) for s in series]
+        graph_h = height - len(rows)
+        if graph_h >= 3:
+            rows.extend(self._graph(view, series[0], width, graph_h, span))
         return rows
 
-    def _summary(self, s: ErrorSeries, width: int) -> list[Part]:
-        recent = s.buckets[-3:-1] or s.buckets[-1:]  # the newest bucket is still filling
+    def _summary(
+        self, view: View, s: ErrorSeries, width: int, span: int, *, named: bool
+    ) -> list[Part]:
+        complete = s.buckets[:-1]  # the newest bucket is still filling
+        recent = complete[-2:] or s.buckets[-1:]
         seconds = max(1, len(recent) * s.bucket_seconds)
         req = sum(b.requests for b in recent) / seconds
         err = sum(b.errors_5xx for b in recent) / seconds
         ratio = err / req if req else 0.0
-        parts: list[Part] = [
-            (f"{ratio:.1%}", "$error bold" if ratio >= 0.05 else "$success"),
-            f" 5xx {err:.1f}/s of {req:.1f} req/s",
+        spike = next((x for x in view.assessment.spikes if x.source == s.source), None)
+        older = complete[:-2]
+        old_req = sum(b.requests for b in older)
+        baseline = (
+            spike.baseline
+            if spike is not None
+            else (sum(b.errors_5xx for b in older) / old_req if old_req else 0.0)
+        )
+        parts: list[Part] = []
+        if named:
+            parts.append((fit(s.source, 10, self.g) + " ", "bold"))
+        parts += [
+            (f"{ratio:.1%}", "$error bold" if spike is not None else "$success"),
+            f" {err:.1f}/s of {req:.1f} req/s",
+            (f" base {baseline:.1%}", "$text-muted"),
         ]
-        if width >= 56:  # the window's ratio only where it fits whole
-            minutes = s.bucket_seconds * len(s.buckets) // 60
-            parts.append((f"  ({s.ratio:.1%} over {minutes} min)", "$text-muted"))
+        shown = [b for b in s.buckets if b.start >= view.snapshot.at - timedelta(seconds=span)]
+        total = sum(b.requests for b in shown)
+        window_ratio = sum(b.errors_5xx for b in shown) / total if total else 0.0
+        if width >= 60:
+            parts.append((f"  {window_ratio:.1%} over {ZOOMS[self.zoom][1]}", "$text-muted"))
         if s.unparsed_lines:
             parts.append((f"  {s.unparsed_lines} unparsed", "$warning"))
         return parts
 
-    def _graph(self, view: View, s: ErrorSeries, width: int, height: int) -> list[list[Part]]:
-        # Complete buckets only: the graph then changes once per bucket, not with every poll.
-        buckets = s.buckets[:-1][-width:]
-        values = [b.errors_5xx / s.bucket_seconds for b in buckets]
-        bars = bar_rows(values, height - 1, self.g)
-        rows: list[list[Part]] = [[(line, "$error")] for line in bars]
+    def _graph(
+        self, view: View, s: ErrorSeries, width: int, height: int, span: int
+    ) -> list[list[Part]]:
+        # Complete buckets only, and a right edge on a bucket boundary: the graph then changes
+        # once per bucket, not with every poll (fewer bytes over a slow link).
+        buckets = s.buckets[:-1]
         if not buckets:
-            return rows
-        start, step = buckets[0].start, s.bucket_seconds
-        marks: dict[int, str] = {}
+            return []
+        end = buckets[-1].start.timestamp() + s.bucket_seconds
+        cols = width
+        # A column never shows less than a bucket: short windows draw fewer, wider-spaced columns.
+        cols = max(1, min(cols, int(span // s.bucket_seconds)))
+        starts = [b.start.timestamp() for b in buckets]
+        errors, step = columns(
+            starts, [b.errors_5xx for b in buckets], end=end, span=span, width=cols
+        )
+        rates = [e / step for e in errors]
+        top = max(rates, default=0.0)
+        scale_label = f"max {top:.1f}/s" if top else "no 5xx"
+        bars = bar_rows(rates, height - 2, self.g)
+        rows: list[list[Part]] = [[(line, "$error")] for line in bars]
+        if rows:
+            label = scale_label.rjust(width - cols) if width - cols > len(scale_label) else ""
+            rows[0] = [*rows[0], (label, "$text-muted")] if label else rows[0]
+        begin = end - span
 
         def column(when: datetime) -> int:
-            return int((when - start).total_seconds() // step)
+            return int((when.timestamp() - begin) // step)
 
+        marks: dict[int, str] = {}
         for d in view.assessment.deploys:
             marks[column(d.at)] = self.g.marker
         if view.incident is not None:
             marks[column(view.incident.declared_at)] = self.g.declared
-        axis = marker_row(len(buckets), marks)
-        left, right = local_hm(start), local_hm(buckets[-1].start)
-        label = left + right.rjust(max(0, len(buckets) - len(left)))
-        rows.append([(axis, "$warning")])
-        rows.append([(label, "$text-muted")])
+            mitigated = view.status_times.get(IncidentStatus.MITIGATED)
+            if mitigated is not None:
+                marks[column(mitigated)] = self.g.mitigated
+        axis = marker_row(cols, marks)
+        named = (
+            (self.g.marker, "deploy"),
+            (self.g.declared, "declared"),
+            (self.g.mitigated, "mitigated"),
+        )
+        legend = "".join(f" {g}{what}" for g, what in named if g in axis)
+        tail = legend if width - cols >= len(legend) else ""
+        rows.append([(axis, "$warning"), (tail, "$text-muted")])
+        ticks = [(0, local_hm(from_epoch(begin)))]
+        if cols >= 24:
+            ticks.append((cols // 2 - 2, local_hm(from_epoch(begin + span / 2))))
+        ticks.append((cols - 5, local_hm(from_epoch(end))))
+        rows.append([(axis_labels(cols, ticks), "$text-muted")])
         return rows
 
 

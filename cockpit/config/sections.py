@@ -37,6 +37,7 @@ class KeysSection:
     revert: str = "R"
     export: str = "x"
     note: str = "n"
+    zoom: str = "z"
     help: str = "question_mark"
     quit: str = "q"
 

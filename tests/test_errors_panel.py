@@ -1,0 +1,113 @@
+"""5xx panel: rates, baseline, the graph with deploy / declared / mitigated markers on a local
+time axis, zoom, and an ASCII-only rendering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from textual.app import App, ComposeResult
+
+from cockpit.detect import Assessment, Spike
+from cockpit.hub import Snapshot
+from cockpit.model import (
+    Category,
+    Deploy,
+    ErrorBucket,
+    ErrorSeries,
+    Freshness,
+    Incident,
+    IncidentStatus,
+    SourceStatus,
+)
+from cockpit.runtime import View
+from cockpit.timeutil import local_hm
+from widgets.glyphs import ASCII, UNICODE
+from widgets.graph import axis_labels, columns
+from widgets.panels import ErrorsPanel
+
+END = datetime(2024, 8, 2, 14, 30, tzinfo=UTC)
+BUCKET = 10
+
+
+def view() -> View:
+    # 30 minutes of 10 s buckets; 5xx from 14:20 on; the bucket at END is still filling.
+    buckets = []
+    for i in range(180, -1, -1):
+        start = END - timedelta(seconds=BUCKET * i)
+        errors = 30 if start >= END - timedelta(minutes=10) else 0
+        buckets.append(ErrorBucket(start, 100, errors))
+    series = ErrorSeries("edge", BUCKET, tuple(buckets), unparsed_lines=3)
+    deploy = Deploy("files-web", "v2", "alice", END - timedelta(minutes=11), "pooled", "log")
+    declared = END - timedelta(minutes=6)
+    mitigated = END - timedelta(minutes=2)
+    incident = Incident(1, "t", "SEV2", "alice", IncidentStatus.MITIGATED, declared)
+    spike = Spike("edge", END - timedelta(minutes=10), 0.3, END, BUCKET, 0.001)
+    status = SourceStatus("edge", "nginx_combined", Category.ERRORS, Freshness.FRESH, END)
+    snapshot = Snapshot(END, 1, {"edge": status}, {"edge": series})
+    assessment = Assessment(deploys=(deploy,), spikes=(spike,), degraded=True)
+    return View(
+        snapshot,
+        assessment,
+        incident,
+        (),
+        {IncidentStatus.INVESTIGATING: declared, IncidentStatus.MITIGATED: mitigated},
+    )
+
+
+class Host(App[None]):
+    def __init__(self, ascii_only: bool) -> None:
+        super().__init__()
+        self.ascii_only = ascii_only
+
+    def compose(self) -> ComposeResult:
+        yield ErrorsPanel(ascii_only=self.ascii_only, id="errors")
+
+
+def test_columns_sum_buckets_into_the_window() -> None:
+    sums, step = columns([0, 10, 20, 30, 95], [1, 2, 3, 4, 9], end=100, span=40, width=4)
+    assert step == 10 and sums == [0, 0, 0, 9]  # 60..100 only: the bucket at 95
+    sums, _ = columns([60, 65, 70, 90], [1, 2, 3, 4], end=100, span=40, width=2)
+    assert sums == [6, 4]
+
+
+def test_axis_labels_stay_inside_and_apart() -> None:
+    row = axis_labels(20, [(0, "14:00"), (3, "14:15"), (15, "14:30")])
+    assert row.startswith("14:00 14:15") and row.endswith("14:30") and len(row) == 20
+    assert axis_labels(8, [(0, "14:00"), (6, "14:30")]) == "14:00   "
+
+
+async def test_graph_marks_the_deploy_declared_and_mitigated_on_local_time() -> None:
+    app = Host(ascii_only=False)
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        v = view()
+        panel.show(v)
+        await pilot.pause()
+        lines = [line.plain for line in panel._render_lines()]
+        text = "\n".join(lines)
+        assert panel.border_title == "5xx · 30 min"
+        assert lines[0].startswith("30.0% 3.0/s of 10.0 req/s base 0.1%")
+        assert "3 unparsed" in text
+        axis = next(line for line in lines if UNICODE.marker in line)
+        marks = [axis.index(g) for g in (UNICODE.marker, UNICODE.declared, UNICODE.mitigated)]
+        assert marks == sorted(marks)  # deploy, then declared, then mitigated, left to right
+        assert local_hm(END) in lines[-1] and local_hm(END - timedelta(minutes=30)) in lines[-1]
+        bars = [line for line in lines[1:] if UNICODE.bars[-1] in line]
+        assert bars and bars[0].index(UNICODE.bars[-1]) > marks[0]  # the spike follows the deploy
+
+        assert panel.cycle_zoom() == "3 h" and panel.border_title == "5xx · 3 h"
+        assert panel.cycle_zoom() == "5 min"
+        lines = [line.plain for line in panel._render_lines()]
+        assert local_hm(END - timedelta(minutes=5)) in lines[-1]
+        assert UNICODE.marker not in "\n".join(lines)  # the deploy is older than 5 minutes
+
+
+async def test_ascii_rendering_uses_no_block_or_marker_glyphs() -> None:
+    app = Host(ascii_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(view())
+        await pilot.pause()
+        text = "\n".join(line.plain for line in panel._render_lines())
+        assert text.isascii()
+        assert ASCII.bars[-1] in text and ASCII.marker in text
