@@ -93,3 +93,30 @@ async def test_stale_source_says_since_when_and_why_and_keeps_its_data() -> None
         assert panel.has_class("-stale")
         assert "v2 mallory" in plain(panel)  # the last good data stays visible
         assert app.query_one(SentryPanel).border_subtitle == "fresh"
+
+
+async def test_sentry_panel_puts_new_then_rising_first_and_says_when_rate_limited() -> None:
+    from dataclasses import replace
+
+    busy = SentryIssue("1", "WEB-1", "busy", "error", 900, 40, NOW - timedelta(days=2), NOW)
+    rising = replace(busy, id="2", short_id="WEB-2", count=30, trend=(0, 1, 0, 1, 8, 12))
+    new = replace(busy, id="3", short_id="WEB-3", count=2, first_seen=NOW - timedelta(minutes=1))
+    suspect = Deploy("web", "v2", "alice", NOW - timedelta(minutes=5), "change")
+    until = NOW + timedelta(minutes=2)
+    statuses = {"sentry": SourceStatus("sentry", "sentry", Category.SENTRY, Freshness.FRESH, NOW)}
+    readings = {"sentry": SentryIssues("sentry", (busy, rising, new), rate_limited_until=until)}
+    v = View(
+        Snapshot(NOW, 1, statuses, readings),  # type: ignore[arg-type]
+        Assessment(deploys=(suspect,), suspect=suspect),
+        None,
+        (),
+    )
+    app = Host()
+    async with app.run_test(size=(120, 30)) as pilot:
+        panel = app.query_one(SentryPanel)
+        panel.show(v)
+        await pilot.pause()
+        order = [w for line in plain(panel).splitlines() for w in line.split() if "WEB-" in w]
+        assert order == ["WEB-3", "WEB-2", "WEB-1"]
+        assert plain(panel).splitlines()[0].startswith("NEW WEB-3")
+        assert panel.border_subtitle == f"rate limited until {local_hms(until)}"

@@ -11,16 +11,31 @@ class Glyphs:
     marker: str  # a deploy on the time axis
     declared: str
     mitigated: str
+    rising: str
     arrow: str
     ellipsis: str
     bullet: str
 
 
 UNICODE = Glyphs(
-    bars=" ▁▂▃▄▅▆▇█", marker="▲", declared="◆", mitigated="✓", arrow="→", ellipsis="…", bullet="•"
+    bars=" ▁▂▃▄▅▆▇█",
+    marker="▲",
+    declared="◆",
+    mitigated="✓",
+    rising="↑",
+    arrow="→",
+    ellipsis="…",
+    bullet="•",
 )
 ASCII = Glyphs(
-    bars=" .:-=+*#%", marker="^", declared="!", mitigated="v", arrow="->", ellipsis="~", bullet="*"
+    bars=" .:-=+*#%",
+    marker="^",
+    declared="!",
+    mitigated="v",
+    rising="^",
+    arrow="->",
+    ellipsis="~",
+    bullet="*",
 )
 
 

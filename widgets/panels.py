@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
-from cockpit.detect import ProbeState, ProbeView
+from cockpit.detect import ProbeState, ProbeView, rising
 from cockpit.model import (
     Category,
     Deploy,
@@ -432,6 +432,18 @@ class ErrorsPanel(Panel):
 class SentryPanel(Panel):
     category = Category.SENTRY
     BORDER_TITLE = "Sentry"
+    can_focus = True
+
+    def show(self, view: View) -> None:
+        super().show(view)
+        limited = [
+            r.rate_limited_until
+            for _, r in view.snapshot.of(Category.SENTRY)
+            if isinstance(r, SentryIssues) and r.rate_limited_until is not None
+        ]
+        if limited and limited[0] > view.snapshot.at:
+            label = f"rate limited until {local_hms(max(limited))}"
+            self.border_subtitle = fit(label, max(8, self.size.width - 4), self.g)
 
     def alerting(self, view: View) -> bool:
         return view.assessment.blind_spot is not None
@@ -455,15 +467,19 @@ class SentryPanel(Panel):
         def is_new(first_seen: datetime | None) -> bool:
             return bool(suspect and first_seen and first_seen >= suspect.at)
 
-        issues.sort(key=lambda i: (not is_new(i.first_seen), -i.count))
+        # What matters now first: new since the suspect deploy, then rising, then the busiest.
+        issues.sort(key=lambda i: (not is_new(i.first_seen), not rising(i), -i.count))
         two_lines = width < 70
         for issue in issues:
             if len(rows) + (2 if two_lines else 1) > height:
                 break
             first = local_hm(issue.first_seen) if issue.first_seen else "?"
             row: list[Part] = []
+            self.item(issue.id, rows)
             if is_new(issue.first_seen):
                 row.append(("NEW ", "$error bold"))
+            elif rising(issue):
+                row.append((f"{self.g.rising} ", "$warning bold"))
             row += [
                 (issue.short_id, "bold"),
                 " ",
