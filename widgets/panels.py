@@ -7,6 +7,7 @@ ever placed as plain text in Content, never parsed as markup.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -30,10 +31,11 @@ from cockpit.model import (
 from cockpit.runtime import View
 from cockpit.textsafe import one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
-from widgets.glyphs import Glyphs, fit, fit_middle, glyphs
+from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, marker_row
 
 Part = str | tuple[str, str]
+COSMETIC_REPAINT = 10.0  # seconds
 
 
 def freshness_label(statuses: Sequence[SourceStatus]) -> str:
@@ -79,6 +81,7 @@ class Panel(Widget):
         self.view: View | None = None
         self._shown: list[Content] = []
         self._items: dict[str, int] = {}  # thing's key -> the row it starts on, last render
+        self._painted_at = 0.0
         self.selected: str | None = None
 
     def item(self, key: str, rows: list[list[Part]]) -> None:
@@ -113,8 +116,19 @@ class Panel(Widget):
         self.set_class(any(s.freshness is Freshness.STALE for s in statuses), "-stale")
         self.set_class(self.alerting(view), "-alert")
         self.border_title = self.title(view)
-        # Repaint only when the text changes: fewer bytes over a slow SSH link.
-        if _signature(self._render_lines()) != _signature(self._shown):
+        # Every repaint sends the whole panel over the SSH link. A change of state (a probe
+        # failing, a new issue, a colour) repaints at once; figures that merely drift (latency,
+        # counts, sparklines) at most every COSMETIC_REPAINT seconds.
+        lines = self._render_lines()
+        if _signature(lines) == _signature(self._shown):
+            return
+        now = time.monotonic()
+        if (
+            _gist(lines) != _gist(self._shown)
+            or now - self._painted_at >= COSMETIC_REPAINT
+            or self.has_focus
+        ):
+            self._painted_at = now
             self.refresh()
 
     def alerting(self, view: View) -> bool:
@@ -150,6 +164,17 @@ class Panel(Widget):
 def _signature(lines: list[Content]) -> list[tuple[str, list[object]]]:
     # Content equality ignores styles; a colour change alone must repaint too.
     return [(line.plain, list(line.spans)) for line in lines]
+
+
+_DRIFT = str.maketrans("", "", "0123456789.,%" + UNICODE.bars + ASCII.bars)
+
+
+def _gist(lines: list[Content]) -> list[tuple[str, tuple[str, ...]]]:
+    """What a panel says without its figures: words and the styles in use."""
+    return [
+        (line.plain.translate(_DRIFT).replace(" ", ""), tuple(str(s.style) for s in line.spans))
+        for line in lines
+    ]
 
 
 # -- probes ---------------------------------------------------------------------------------------
