@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cockpit.actions.whoami import current_user
 from cockpit.incident.store import IncidentStore
@@ -15,6 +16,37 @@ MAX_TITLE = 200
 DEFAULT_SEVERITY = "SEV2"
 # Clocks on a bastion and on the engineer's watch disagree a little; do not nag about that.
 FUTURE_SLACK = timedelta(minutes=5)
+
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """A time a person types: ISO-8601 with Z or an offset, or a local clock time ("06:50",
+    "06:50:30") meaning the latest such moment not in the future. A date and time without a
+    zone is refused: on a bastion in UTC and a laptop in PDT it means two different moments.
+    """
+    text = text.strip()
+    now = now or utcnow()
+    clock = _CLOCK.match(text)
+    if clock:
+        hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3] or 0)
+        if hour > 23 or minute > 59 or second > 59:
+            raise ValueError(f"{text!r} is not a time of day")
+        local_now = now.astimezone()
+        when = local_now.replace(hour=hour, minute=minute, second=second, microsecond=0)
+        if when > local_now + FUTURE_SLACK:
+            when -= timedelta(days=1)
+        return when.astimezone(UTC)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use ISO-8601 such as 2024-08-02T13:50:00Z, or 06:50 (local)"
+        ) from None
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone: add Z for UTC or an offset such as -07:00")
+    return when.astimezone(UTC)
 
 
 class DeclareError(ValueError):

@@ -1,9 +1,89 @@
-"""[[notify]]: channels told when an incident is declared or changes status."""
+"""[[notify]]: channels told when an incident is declared or changes status.
+
+Webhook URLs carry their credential in the path (Slack's do), so they are secrets like the
+PagerDuty routing key: read from `url_env` / `url_file`, never written in the config.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import urlsplit
 
-NotifyConfig = Any
+from cockpit.config.base import FieldError, Secret
 
-NOTIFY_KINDS: dict[str, type] = {}
+# What a channel can be told about.
+NOTIFY_EVENTS = ("declared", "identified", "mitigated", "resolved")
+PAGERDUTY_EVENTS = ("declared", "resolved")  # trigger, resolve
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+def _check_events(events: tuple[str, ...]) -> None:
+    for index, event in enumerate(events):
+        if event not in NOTIFY_EVENTS:
+            raise FieldError(("events", index), f"one of: {', '.join(NOTIFY_EVENTS)}")
+
+
+def _check_url(key: str, url: str, shown: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        # A secret URL is described, never echoed.
+        what = repr(url) if shown else "the URL read from there"
+        raise FieldError(key, f"{what} is not an http(s) URL")
+
+
+@dataclass(frozen=True)
+class SlackNotifyConfig:
+    """A Slack incoming webhook: a message with `text` and Block Kit `blocks`."""
+
+    kind: ClassVar[str] = "slack"
+    name: str
+    url: Secret
+    timeout: float = 10.0
+    events: tuple[str, ...] = NOTIFY_EVENTS
+
+    def check(self) -> None:
+        _check_url("url_env", self.url.reveal(), shown=False)
+        _check_events(self.events)
+
+
+@dataclass(frozen=True)
+class PagerDutyNotifyConfig:
+    """PagerDuty Events API v2: trigger on declare, resolve with the same dedup_key."""
+
+    kind: ClassVar[str] = "pagerduty"
+    name: str
+    routing_key: Secret
+    url: str = PAGERDUTY_EVENTS_URL
+    timeout: float = 10.0
+    events: tuple[str, ...] = ("declared", "resolved")
+
+    def check(self) -> None:
+        _check_url("url", self.url, shown=True)
+        for index, event in enumerate(self.events):
+            if event not in PAGERDUTY_EVENTS:
+                raise FieldError(("events", index), f"one of: {', '.join(PAGERDUTY_EVENTS)}")
+
+
+@dataclass(frozen=True)
+class WebhookNotifyConfig:
+    """Any HTTP endpoint taking one JSON document per incident event."""
+
+    kind: ClassVar[str] = "webhook"
+    name: str
+    url: Secret
+    timeout: float = 10.0
+    events: tuple[str, ...] = NOTIFY_EVENTS
+
+    def check(self) -> None:
+        _check_url("url_env", self.url.reveal(), shown=False)
+        _check_events(self.events)
+
+
+NotifyConfig = SlackNotifyConfig | PagerDutyNotifyConfig | WebhookNotifyConfig
+
+NOTIFY_KINDS: dict[str, type] = {
+    "slack": SlackNotifyConfig,
+    "pagerduty": PagerDutyNotifyConfig,
+    "webhook": WebhookNotifyConfig,
+}

@@ -1,0 +1,99 @@
+"""Channels: where a notification goes and how one HTTP attempt is judged.
+
+Error texts are composed here, never taken from the HTTP library: its messages quote the URL,
+and a webhook URL is a secret. Whatever comes back from the server is scrubbed of every secret
+the channel holds before it is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from cockpit.config.notify import (
+    NotifyConfig,
+    PagerDutyNotifyConfig,
+    SlackNotifyConfig,
+    WebhookNotifyConfig,
+)
+from cockpit.notify.message import Announcement
+from cockpit.notify.payloads import pagerduty_payload, slack_payload, webhook_payload
+from cockpit.textsafe import one_line
+
+USER_AGENT = "oncall-cockpit"
+_BODY_SNIPPET = 120
+
+
+class DeliveryError(Exception):
+    """One attempt failed; the message is safe to store and show."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One configured destination. `url` and `secret` are never shown."""
+
+    name: str
+    kind: str
+    url: str
+    events: tuple[str, ...]
+    timeout: float
+    secret: str = ""  # a routing key sent in the body, scrubbed like the URL
+
+    def payload(self, a: Announcement, dedup_key: str) -> dict[str, Any] | None:
+        if self.kind == "slack":
+            return slack_payload(a)
+        if self.kind == "pagerduty":
+            return pagerduty_payload(a, self.secret, dedup_key)
+        return webhook_payload(a)
+
+    def wants(self, event: str) -> bool:
+        return event in self.events
+
+    def scrub(self, text: str) -> str:
+        for secret in (self.url, self.secret):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    async def deliver(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> None:
+        """POST the payload; raise DeliveryError with a safe reason unless the server took it."""
+        try:
+            response = await client.post(
+                self.url,
+                json=payload,
+                timeout=self.timeout,
+                headers={"User-Agent": USER_AGENT},
+            )
+        except httpx.TimeoutException:
+            raise DeliveryError(f"no answer within {self.timeout:g}s") from None
+        except httpx.ConnectError:
+            raise DeliveryError("could not connect (refused or unreachable)") from None
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"request failed ({type(exc).__name__})") from None
+        if 200 <= response.status_code < 300:
+            return
+        body = one_line(self.scrub(response.text), limit=_BODY_SNIPPET)
+        reason = f"HTTP {response.status_code}"
+        raise DeliveryError(f"{reason}: {body}" if body else reason)
+
+
+def channel_from_config(config: NotifyConfig) -> Channel:
+    if isinstance(config, PagerDutyNotifyConfig):
+        return Channel(
+            config.name,
+            "pagerduty",
+            config.url,
+            config.events,
+            config.timeout,
+            secret=config.routing_key.reveal(),
+        )
+    if isinstance(config, SlackNotifyConfig | WebhookNotifyConfig):
+        return Channel(config.name, config.kind, config.url.reveal(), config.events, config.timeout)
+    raise TypeError(f"unknown notify config {type(config).__name__}")
+
+
+def channels_from_config(configs: Sequence[NotifyConfig]) -> list[Channel]:
+    return [channel_from_config(c) for c in configs]
