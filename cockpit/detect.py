@@ -27,6 +27,7 @@ from cockpit.model import (
     SentryIssues,
     TimelineEvent,
 )
+from cockpit.sources.deploy_merge import merge_deploys
 from cockpit.timeutil import iso_utc, local_hm, local_hms
 
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
@@ -316,7 +317,7 @@ class Detector:
         now = snap.at
         out: list[TimelineEvent] = []
         results: dict[str, ProbeResult] = {}
-        deploys: list[Deploy] = []
+        deploy_readings: list[Deploys] = []
         issues: list[SentryIssue] = []
         sentry_fresh = False
         for name, reading in snap.readings.items():
@@ -329,13 +330,14 @@ class Detector:
                     results[result.name] = result
                     self._probe(result, out)
             elif isinstance(reading, Deploys):
-                deploys.extend(reading.deploys)
+                deploy_readings.append(reading)
             elif isinstance(reading, ErrorSeries):
                 self._errors(reading, out)
             elif isinstance(reading, SentryIssues):
                 issues.extend(reading.issues)
                 sentry_fresh = sentry_fresh or status.freshness is Freshness.FRESH
-        deploys.sort(key=lambda d: d.at, reverse=True)
+        # Several deploy sources often report one deploy: it is listed (and suspected) once.
+        deploys = list(merge_deploys(deploy_readings))
         self._deploy_events(deploys, out)
         self._sentry_events(issues, now, out)
         views = self._probe_views(results, out)

@@ -250,3 +250,13 @@ def test_the_usual_trickle_of_errors_before_a_spike_is_not_its_start() -> None:
     )
     assert a.spikes[0].start == hot.start
     assert a.suspect == deploy
+
+
+def test_a_deploy_reported_by_two_sources_is_listed_once() -> None:
+    w = World()
+    from_releases = replace(BAD, source="releases", who="", summary="")
+    a = w.observe(
+        3, log=Deploys("log", (BAD, GOOD)), releases=Deploys("releases", (from_releases,))
+    )
+    assert a.deploys == (BAD, GOOD)
+    assert [e.kind for e in a.events].count("deploy") == 2
