@@ -31,23 +31,30 @@ _MARK = 64  # bytes before the offset remembered, to notice a file rewritten in 
 def parse_deploy(raw: bytes | str, source: str = "") -> Deploy | None:
     """One log line -> Deploy, or None when it is not a valid deploy record."""
     try:
-        record = json.loads(raw)
+        return deploy_from_record(json.loads(raw), source)
     except (ValueError, RecursionError):
         return None
+
+
+def deploy_from_record(record: object, source: str = "", default_service: str = "") -> Deploy:
+    """A decoded JSON object -> Deploy; ValueError says what is wrong with it."""
     if not isinstance(record, dict):
-        return None
-    service, version, at = record.get("service"), record.get("version"), record.get("at")
-    if not (isinstance(service, str) and service and isinstance(version, str) and version):
-        return None
+        raise ValueError("not a JSON object")
+    service = record.get("service", default_service) or default_service
+    version, at = record.get("version"), record.get("at")
+    if not (isinstance(service, str) and service):
+        raise ValueError('no "service" string')
+    if not (isinstance(version, str) and version):
+        raise ValueError('no "version" string')
     if not isinstance(at, str):
-        return None
+        raise ValueError('no "at" timestamp string')
     try:
         when = parse_iso(at).astimezone(UTC)
     except (ValueError, OverflowError):
-        return None
+        raise ValueError(f'"at" is not an ISO-8601 time: {one_line(at, 40)!r}') from None
     reverts = record.get("reverts")
     if reverts is not None and not isinstance(reverts, str):
-        return None
+        raise ValueError('"reverts" is not a string')
     return Deploy(
         service=one_line(service, 100),
         version=one_line(version, 100),
