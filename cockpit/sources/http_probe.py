@@ -1,195 +1,200 @@
-"""HTTP probe that opens N sessions at the same moment, the way real clients do.
+"""HTTP probe: N connections held open together, then one request on each.
 
-A probe that opens one connection at a time stays green while every second simultaneous
-session fails (Files.com, 2024-08-02). So one round here holds `concurrency` requests in flight
-together, each on its own fresh connection, and the round is only ok if all of them are.
+Each session dials its own connection (TCP, and TLS for https) as a new client would; only when
+all N are connected does any of them send its request (see cockpit.sources.sessions). That needs
+control over when a connection opens, which httpx's pool does not give, so this module speaks
+through httpcore (httpx's transport layer) one connection at a time. The WebDAV probe reuses it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
+import base64
+import contextlib
 import ssl
-import time
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-import httpx
+import httpcore
 
-from cockpit.config import HttpProbeConfig
-from cockpit.model import Category, ProbeResult
+from cockpit.conditions import BODY, STATUS
+from cockpit.config.probes import HttpProbeConfig
+from cockpit.sources.sessions import SessionFailed, SessionProbe, os_reason
+from cockpit.sources.tls_probe import client_context, expiry_values
 from cockpit.textsafe import one_line, redact_url
-from cockpit.timeutil import utcnow
 
-# The hub cancels a poll after `timeout`; finishing the round a little earlier lets a hanging
-# endpoint come back as a failed result ("no response within 5s") instead of a cancelled poll.
-_ROUND_SHARE = 0.9
 _READ_CHUNK = 65_536
+USER_AGENT = b"oncall-cockpit-probe"
+
+
+@dataclass(slots=True)
+class HttpSession:
+    connection: httpcore.AsyncHTTP11Connection
+    stream: httpcore.AsyncNetworkStream
 
 
 @dataclass(frozen=True, slots=True)
-class _Session:
-    ok: bool
-    latency_ms: float | None
-    reason: str
+class Reply:
+    status: int
+    body: bytes  # at most the bounded amount that was read
+    found: bool  # the needle, when one was asked for, was in the body
 
 
-class HttpProbe:
-    kind = "http"
-    category = Category.PROBE
+class HttpConnector:
+    """Dials one connection per session to the origin of `url`, and runs requests on it."""
 
-    def __init__(self, cfg: HttpProbeConfig):
-        self.cfg = cfg
-        self.name = cfg.name
-        self.interval = cfg.interval
-        self.timeout = cfg.timeout
-        self.concurrency = cfg.concurrency
-        self._url = redact_url(cfg.url)
-        self._needle = cfg.body_contains.encode() if cfg.body_contains else None
-        self._client: httpx.AsyncClient | None = None
+    def __init__(self, url: str, verify_tls: bool, ca_file: Path | None = None):
+        parts = urlsplit(url)
+        self.scheme = parts.scheme
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.origin = httpcore.Origin(self.scheme.encode(), self.host.encode(), self.port)
+        self.verify_tls = verify_tls
+        self.ca_file = ca_file
+        self.authorization: bytes | None = None
+        if parts.username is not None:
+            self.authorization = basic_auth(unquote(parts.username), unquote(parts.password or ""))
+        self._backend = httpcore.AnyIOBackend()
+        self._context: ssl.SSLContext | None = None
 
-    @property
-    def target(self) -> str:
-        return self._url
+    def url(self, url: str) -> str:
+        """The URL as sent: without user:password, which travel in the Authorization header."""
+        return redact_url(url)
 
-    def _http(self) -> httpx.AsyncClient:
-        # One client per probe keeps the TLS context (costly to build) across rounds. No idle
-        # connection is kept (max_keepalive_connections=0), so every session dials a new
-        # connection as a new client would, and max_connections lets all N be open together.
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                verify=self.cfg.verify_tls,
-                timeout=httpx.Timeout(self.cfg.timeout),
-                limits=httpx.Limits(
-                    max_connections=self.cfg.concurrency, max_keepalive_connections=0
-                ),
-                # identity: a compressed body could expand far past max_body_bytes in one chunk.
-                headers={"User-Agent": "oncall-cockpit-probe", "Accept-Encoding": "identity"},
-                follow_redirects=False,
-            )
-        return self._client
-
-    async def poll(self) -> ProbeResult:
-        client = self._http()
-        budget = self.cfg.timeout * _ROUND_SHARE
-        sessions = await asyncio.gather(
-            *(self._session(client, budget) for _ in range(self.cfg.concurrency))
-        )
-        good = [s for s in sessions if s.ok]
-        latencies = [s.latency_ms for s in good if s.latency_ms is not None]
-        return ProbeResult(
-            name=self.name,
-            kind=self.kind,
-            target=self._url,
-            concurrency=self.cfg.concurrency,
-            sessions_ok=len(good),
-            ok=len(good) == len(sessions),
-            latency_ms=max(latencies) if latencies else None,
-            error=_summary(sessions),
-            at=utcnow(),
-        )
-
-    async def _session(self, client: httpx.AsyncClient, budget: float) -> _Session:
-        started = time.perf_counter()
+    async def open(self, timeout: float) -> HttpSession:
+        stream = await self._backend.connect_tcp(self.host, self.port, timeout=timeout)
         try:
-            async with asyncio.timeout(budget):
-                reason = await self._exchange(client)
-        except TimeoutError:
-            return _Session(False, None, f"no response within {_seconds(self.cfg.timeout)}")
-        except httpx.HTTPError as exc:
-            return _Session(False, None, _transport_reason(exc, self.cfg.timeout))
-        except httpx.InvalidURL:
-            return _Session(False, None, "invalid URL")
-        except (OSError, ssl.SSLError) as exc:
-            return _Session(False, None, _os_reason(exc))
-        latency = (time.perf_counter() - started) * 1000.0
-        return _Session(not reason, latency, reason)
+            if self.scheme == "https":
+                if self._context is None:
+                    # Built once per probe: loading the trust store costs milliseconds.
+                    self._context = client_context(self.verify_tls, self.ca_file)
+                stream = await stream.start_tls(
+                    self._context, server_hostname=self.host, timeout=timeout
+                )
+        except BaseException:
+            await _quietly_close(stream)
+            raise
+        return HttpSession(httpcore.AsyncHTTP11Connection(self.origin, stream), stream)
 
-    async def _exchange(self, client: httpx.AsyncClient) -> str:
-        """One request on its own connection; "" when it passes, else why not."""
-        cfg = self.cfg
-        async with client.stream(cfg.method, cfg.url, headers=cfg.headers) as response:
-            if response.status_code != cfg.expect_status:
-                return f"HTTP {response.status_code}"
-            # Read at most max_body_bytes, whether or not a needle is wanted: the latency then
-            # covers the body a client would wait for, and a huge body costs a bounded read.
-            found = self._needle is None
-            seen = 0
-            tail = b""
-            async for chunk in response.aiter_bytes(_READ_CHUNK):
-                chunk = chunk[: cfg.max_body_bytes - seen]
-                seen += len(chunk)
-                if not found and self._needle is not None:
-                    window = tail + chunk
-                    found = self._needle in window
-                    tail = window[-(len(self._needle) - 1) :] if len(self._needle) > 1 else b""
-                if seen >= cfg.max_body_bytes or (found and self._needle is not None):
+    async def request(
+        self,
+        session: HttpSession,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        needle: bytes | None = None,
+        content: bytes = b"",
+        whole: bool = False,
+    ) -> Reply:
+        """Send one request; read at most `max_bytes` of the body, so a huge or endless body
+        costs a bounded read. Stops once the needle is seen, unless the `whole` (bounded) body
+        is wanted."""
+        shown = self.url(url)
+        sent = [
+            (b"Host", urlsplit(shown).netloc.encode()),
+            (b"User-Agent", USER_AGENT),
+            # identity: a compressed body could expand far past max_bytes in one chunk.
+            (b"Accept-Encoding", b"identity"),
+        ]
+        if self.authorization is not None:
+            sent.append((b"Authorization", self.authorization))
+        given = {k.lower() for k in headers}
+        sent = [(k, v) for k, v in sent if k.decode().lower() not in given]
+        sent += [(k.encode(), v.encode()) for k, v in headers.items()]
+        request = httpcore.Request(
+            method.encode(), shown.encode(), headers=sent, content=content or None
+        )
+        response = await session.connection.handle_async_request(request)
+        body = bytearray()
+        found = needle is None
+        try:
+            async for chunk in response.aiter_stream():
+                body += chunk[: max_bytes - len(body)]
+                if not found and needle is not None:
+                    found = needle in body
+                if len(body) >= max_bytes or (found and needle is not None and not whole):
                     break
-            if not found:
-                return f"body lacks {one_line(cfg.body_contains or '', 60)!r}"
-        return ""
+        finally:
+            await response.aclose()
+        return Reply(response.status, bytes(body), found)
 
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+    async def close(self, session: HttpSession) -> None:
+        await session.connection.aclose()
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}s"
+async def _quietly_close(stream: httpcore.AsyncNetworkStream) -> None:
+    with contextlib.suppress(Exception):
+        await stream.aclose()
 
 
-def _summary(sessions: list[_Session]) -> str:
-    failed = [s.reason for s in sessions if not s.ok]
-    if not failed:
-        return ""
-    reasons = ", ".join(reason for reason, _ in Counter(failed).most_common(2))
-    if len(sessions) == 1:
-        return reasons
-    return f"{len(failed)}/{len(sessions)} sessions failed: {reasons}"
+def basic_auth(user: str, password: str) -> bytes:
+    return b"Basic " + base64.b64encode(f"{user}:{password}".encode())
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 8:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _os_reason(exc: BaseException) -> str:
-    for cause in _causes(exc):
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset"
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate rejected: {one_line(cause.verify_message or '', 80)}"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS error: {one_line(cause.reason or str(cause), 80)}"
-        if isinstance(cause, socket.gaierror):
-            return "DNS lookup failed"
-    return one_line(str(exc), 100) or type(exc).__name__
-
-
-def _transport_reason(exc: httpx.HTTPError, timeout: float) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"connect timeout after {_seconds(timeout)}"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no response within {_seconds(timeout)}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "server closed the connection without a response"
-    if isinstance(exc, httpx.UnsupportedProtocol):
+def http_reason(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, httpcore.ConnectTimeout):
+        return f"connect timeout after {timeout:g}s"
+    if isinstance(exc, httpcore.TimeoutException):
+        return f"no response within {timeout:g}s"
+    if isinstance(exc, httpcore.RemoteProtocolError):
+        text = str(exc)
+        if "without sending" in text or "disconnected" in text.lower():
+            return "server closed the connection without a response"
+        return f"protocol error: {one_line(text, 80)}"
+    if isinstance(exc, httpcore.UnsupportedProtocol):
         return "unsupported URL scheme"
-    text = _os_reason(exc)
+    text = os_reason(exc)
     lowered = text.lower()
     if "refused" in lowered or "all connection attempts failed" in lowered:
         return "connection refused"
-    if "certificate" in lowered:
-        return "TLS certificate rejected"
     if "name or service not known" in lowered or "nodename nor servname" in lowered:
         return "DNS lookup failed"
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpcore.ConnectError) and not text.startswith(("TLS", "connection")):
         return f"connect failed: {text}"
     return text
+
+
+class HttpProbe(SessionProbe[HttpSession]):
+    """Open = TCP connect (+ TLS handshake); check = one request and a bounded body read."""
+
+    kind = "http"
+
+    def __init__(self, cfg: HttpProbeConfig):
+        super().__init__(cfg, redact_url(cfg.url))
+        self.cfg: HttpProbeConfig = cfg
+        self._http = HttpConnector(cfg.url, cfg.verify_tls, cfg.ca_file)
+        self._needle = cfg.body_contains.encode() if cfg.body_contains else None
+        self._status_by_condition = cfg.uses(STATUS)
+        self._wants_body = cfg.uses(BODY)
+
+    async def open_session(self) -> HttpSession:
+        return await self._http.open(self.cfg.timeout)
+
+    async def check_session(self, session: HttpSession) -> Mapping[str, object]:
+        cfg = self.cfg
+        reply = await self._http.request(
+            session,
+            cfg.method,
+            cfg.url,
+            cfg.headers,
+            cfg.max_body_bytes,
+            self._needle,
+            whole=self._wants_body,
+        )
+        if not self._status_by_condition and reply.status != cfg.expect_status:
+            raise SessionFailed(f"HTTP {reply.status}")
+        if not reply.found:
+            raise SessionFailed(f"body lacks {one_line(cfg.body_contains or '', 60)!r}")
+        values: dict[str, object] = {STATUS: reply.status}
+        if self._wants_body:
+            values[BODY] = reply.body.decode("utf-8", "replace")
+        values.update(expiry_values(session.stream.get_extra_info("ssl_object")))
+        return values
+
+    async def close_session(self, session: HttpSession) -> None:
+        await self._http.close(session)
+
+    def reason(self, exc: BaseException) -> str:
+        return http_reason(exc, self.cfg.timeout)

@@ -1,0 +1,113 @@
+"""TLS probe: handshake, then how long the server's certificate stays valid.
+
+Also home of the TLS pieces the other kinds share (client context, certificate expiry), so
+https, ftps and webdav read a certificate the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cockpit.conditions import CERTIFICATE_EXPIRATION
+from cockpit.config.probes import TlsProbeConfig
+from cockpit.sources.sessions import SessionFailed, SessionProbe
+from cockpit.timeutil import iso_utc, utcnow
+
+
+def client_context(verify: bool, ca_file: Path | None = None) -> ssl.SSLContext:
+    """A client context: system trust (plus `ca_file`) when verifying; with verify off the
+    handshake still happens and the certificate can still be read, just not trusted."""
+    if not verify:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise SessionFailed(f"cannot load ca_file {ca_file}: {exc}") from None
+    return context
+
+
+def not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> datetime | None:
+    """The peer certificate's notAfter, read from its DER form (present even when unverified)."""
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return None
+    from cryptography import x509  # only probes that speak TLS pay for it
+
+    return x509.load_der_x509_certificate(der).not_valid_after_utc
+
+
+def remaining_ms(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> float | None:
+    expires = not_after(ssl_object)
+    return None if expires is None else (expires - utcnow()).total_seconds() * 1000.0
+
+
+def expiry_values(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, object]:
+    """[CERTIFICATE_EXPIRATION] for a TLS session, or nothing for a plain one."""
+    left = remaining_ms(ssl_object)
+    return {} if left is None else {CERTIFICATE_EXPIRATION: left}
+
+
+def days_text(ms: float) -> str:
+    days = abs(ms) / 86_400_000
+    return f"{days:.0f}d" if days >= 2 else f"{abs(ms) / 3_600_000:.0f}h"
+
+
+@dataclass(slots=True)
+class _TlsSession:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+class TlsProbe(SessionProbe[_TlsSession]):
+    """Open = TCP connect + TLS handshake; check = the certificate has not expired."""
+
+    kind = "tls"
+
+    def __init__(self, cfg: TlsProbeConfig):
+        super().__init__(cfg, f"{cfg.host}:{cfg.port}")
+        self.cfg: TlsProbeConfig = cfg
+        self._context: ssl.SSLContext | None = None
+
+    async def open_session(self) -> _TlsSession:
+        cfg = self.cfg
+        if self._context is None:
+            self._context = client_context(cfg.verify_tls, cfg.ca_file)
+        reader, writer = await asyncio.open_connection(
+            cfg.host,
+            cfg.port,
+            ssl=self._context,
+            server_hostname=cfg.server_name or cfg.host,
+            ssl_handshake_timeout=cfg.timeout,
+        )
+        return _TlsSession(reader, writer)
+
+    async def check_session(self, session: _TlsSession) -> Mapping[str, object]:
+        ssl_object = session.writer.get_extra_info("ssl_object")
+        expires = not_after(ssl_object)
+        if expires is None:
+            raise SessionFailed("server sent no certificate")
+        left = (expires - utcnow()).total_seconds() * 1000.0
+        if left <= 0:
+            raise SessionFailed(f"certificate expired {days_text(left)} ago ({iso_utc(expires)})")
+        return {CERTIFICATE_EXPIRATION: left}
+
+    async def close_session(self, session: _TlsSession) -> None:
+        session.writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await session.writer.wait_closed()
+
+    def abort_session(self, session: _TlsSession) -> None:
+        session.writer.transport.abort()
