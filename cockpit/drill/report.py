@@ -1,0 +1,390 @@
+"""The drill report: how fast the response was, in the scenario's own minutes, next to the real
+incident and the best that was possible; which signals fired and when; what the responder did.
+
+How each figure is measured (minutes after the first fault the world applied):
+    detect    the first failure signal the cockpit showed (probe down, fails only under
+              concurrency, 5xx spike, new Sentry issue, blind spot)
+    declare   the incident's declaration
+    mitigate  the first failure signal that cleared (a probe passing again, a spike over)
+    recover   the last "recovered" (every probe passing, no spike) with no failure after it
+Signals count from when the cockpit first showed them, not from the older evidence they cite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cockpit.drill.scenario import MILESTONES, Scenario
+from cockpit.drill.schedule import DrillClock, FaultRecord
+from cockpit.model import Incident, TimelineEvent
+from cockpit.textsafe import one_line, strip_controls
+from cockpit.timeutil import iso_utc, utc_stamp
+
+if TYPE_CHECKING:
+    from cockpit.runtime import View
+
+REPORT_STEM = "drill-report"
+JSON_FORMAT = "oncall-cockpit.drill-report"
+JSON_VERSION = 1
+
+LABELS = {
+    "detected": "detect",
+    "declared": "declare",
+    "mitigated": "mitigate",
+    "resolved": "recover",
+}
+# Signal name -> the detector event kinds that raise it.
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "probe": ("probe.down",),
+    "concurrency": ("concurrency",),
+    "5xx": ("spike.start",),
+    "sentry": ("sentry.new",),
+    "blind spot": ("blind_spot",),
+}
+_SIGNAL_OF = {kind: name for name, kinds in SIGNALS.items() for kind in kinds}
+_CLEARED = ("probe.up", "spike.end")
+_FAILING = ("probe.down", "spike.start")
+# What a responder does, by the first part of the event kind.
+ACT_KINDS = frozenset({"declared", "note", "revert", "action", "status", "export", "notify"})
+
+
+@dataclass(frozen=True)
+class Milestone:
+    name: str  # one of MILESTONES
+    label: str  # detect, declare, mitigate, recover
+    at: datetime | None  # scenario clock
+    minutes: float | None  # after the impact start
+    real_minutes: float | None  # the real incident's
+    best_minutes: float | None
+
+    @property
+    def versus_real(self) -> float | None:
+        """Minutes faster (positive) or slower (negative) than the real incident."""
+        if self.minutes is None or self.real_minutes is None:
+            return None
+        return self.real_minutes - self.minutes
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str  # probe, concurrency, 5xx, sentry, blind spot
+    kind: str
+    text: str  # inert
+    shown_at: datetime  # scenario clock
+    minutes: float  # after the impact start
+
+
+@dataclass(frozen=True)
+class Act:
+    kind: str
+    text: str  # inert
+    at: datetime  # scenario clock
+    minutes: float | None
+
+
+@dataclass(frozen=True)
+class AppliedFault:
+    fault: str
+    origin: str
+    at: datetime  # scenario clock
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DrillReport:
+    scenario: str
+    title: str
+    speed: float
+    real_start: datetime  # UTC
+    scenario_start: datetime
+    ended_at: datetime  # scenario clock
+    impact_start: datetime | None  # scenario clock
+    milestones: tuple[Milestone, ...]
+    signals: tuple[Signal, ...]  # every failure signal shown after the impact, in order
+    silent: tuple[str, ...]  # signal names that never fired
+    acts: tuple[Act, ...]
+    faults: tuple[AppliedFault, ...]
+    still_failing: tuple[str, ...]  # what the cockpit still showed failing at the end
+    incident_id: int | None = None
+    reference_source: str = ""
+    reference_notes: str = ""
+    best_source: str = ""
+    files: tuple[Path, ...] = field(default=())
+
+    def milestone(self, name: str) -> Milestone:
+        return next(m for m in self.milestones if m.name == name or m.label == name)
+
+    def first(self, signal: str) -> Signal | None:
+        return next((s for s in self.signals if s.name == signal), None)
+
+
+def build_report(
+    scenario: Scenario,
+    clock: DrillClock,
+    *,
+    faults: Sequence[FaultRecord],
+    events: Iterable[TimelineEvent],
+    shown: Iterable[tuple[TimelineEvent, datetime]],
+    incidents: Iterable[Incident],
+    last_view: View | None,
+    ended_at: datetime,
+) -> DrillReport:
+    """All inputs carry real UTC times; the report is on the scenario clock."""
+    applied = [f for f in faults if f.ok]
+    impact = applied[0].at if applied else None
+
+    def minutes(real: datetime) -> float | None:
+        if impact is None:
+            return None
+        return (real - impact).total_seconds() * clock.speed / 60
+
+    detector = sorted(
+        ((e, at) for e, at in shown if impact is not None and at >= impact), key=lambda p: p[1]
+    )
+    signals = []
+    for event, at in detector:
+        name = _SIGNAL_OF.get(event.kind)
+        # A Sentry issue first seen before the fault is the unrelated one, not a signal.
+        if name is None or (event.kind == "sentry.new" and impact and event.at < impact):
+            continue
+        signals.append(
+            Signal(
+                name,
+                event.kind,
+                one_line(event.text, 300),
+                clock.scenario_at(at),
+                minutes(at) or 0.0,
+            )
+        )
+    detected = signals[0] if signals else None
+    cleared = next((at for e, at in detector if e.kind in _CLEARED), None)
+    recovered = None
+    for event, at in detector:
+        if event.kind == "recovered":
+            recovered = recovered or at
+        elif event.kind in _FAILING:
+            recovered = None
+    started = [i for i in incidents if i.declared_at >= clock.real_start]
+    incident = min(started, key=lambda i: i.declared_at) if started else None
+
+    reached: dict[str, datetime | None] = {
+        "detected": _real_of(detected, clock),
+        "declared": incident.declared_at if incident else None,
+        "mitigated": cleared,
+        "resolved": recovered,
+    }
+    milestones = tuple(
+        Milestone(
+            name,
+            LABELS[name],
+            None if (when := reached[name]) is None else clock.scenario_at(when),
+            None if when is None else minutes(when),
+            scenario.real_minutes(name),
+            scenario.best.get(name),
+        )
+        for name in MILESTONES
+    )
+    acts = tuple(
+        Act(e.kind, one_line(e.text, 300), clock.scenario_at(e.at), minutes(e.at))
+        for e in sorted(events, key=lambda e: e.at)
+        if e.kind.split(".", 1)[0] in ACT_KINDS and e.at >= clock.real_start
+    )
+    fired = {s.name for s in signals}
+    return DrillReport(
+        scenario=scenario.name,
+        title=scenario.title,
+        speed=clock.speed,
+        real_start=clock.real_start,
+        scenario_start=clock.scenario_start,
+        ended_at=clock.scenario_at(ended_at),
+        impact_start=None if impact is None else clock.scenario_at(impact),
+        milestones=milestones,
+        signals=tuple(signals),
+        silent=tuple(name for name in SIGNALS if name not in fired),
+        acts=acts,
+        faults=tuple(
+            AppliedFault(f.fault, f.origin, clock.scenario_at(f.at), f.ok, one_line(f.detail, 200))
+            for f in faults
+        ),
+        still_failing=_still_failing(last_view),
+        incident_id=incident.id if incident else None,
+        reference_source=scenario.reference_source,
+        reference_notes=scenario.reference_notes,
+        best_source=scenario.best_source,
+    )
+
+
+def _real_of(signal: Signal | None, clock: DrillClock) -> datetime | None:
+    return None if signal is None else clock.real_at(signal.shown_at)
+
+
+def _still_failing(view: View | None) -> tuple[str, ...]:
+    if view is None:
+        return ()
+    from cockpit.detect import ProbeState
+
+    out = [f"probe {p.name}" for p in view.assessment.probes if p.state is ProbeState.DOWN]
+    out += [f"5xx spike on {s.source}" for s in view.assessment.spikes]
+    return tuple(one_line(text, 120) for text in out)
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _minutes(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} min"
+
+
+def _clock(at: datetime | None) -> str:
+    return "—" if at is None else at.strftime("%H:%M:%S")
+
+
+def _cell(text: str) -> str:
+    """Untrusted text for a Markdown table cell: one line, no pipes, no tags."""
+    return one_line(text, 300).replace("|", "\\|").replace("<", "&lt;")
+
+
+def _versus(m: Milestone) -> str:
+    delta = m.versus_real
+    if delta is None:
+        return ""
+    if abs(delta) < 0.05:
+        return "same as the real incident"
+    return f"{abs(delta):.1f} min {'faster' if delta > 0 else 'slower'} than the real incident"
+
+
+def milestone_rows(report: DrillReport) -> list[tuple[str, str, str, str, str]]:
+    """(milestone, drill, real incident, best possible, comparison) as display strings."""
+    rows = []
+    for m in report.milestones:
+        drill = _minutes(m.minutes) + (f" ({_clock(m.at)})" if m.at else "")
+        if m.minutes is None:
+            drill = "not reached"
+        rows.append(
+            (m.label, drill, _minutes(m.real_minutes), _minutes(m.best_minutes), _versus(m))
+        )
+    return rows
+
+
+def export_section(report: DrillReport) -> str:
+    """The drill's figures as a Markdown section an incident export can include."""
+    offset = report.scenario_start.strftime("%z")
+    out = [
+        "## Drill",
+        "",
+        f"Scenario `{_cell(report.scenario)}` at {report.speed:g}x: {_cell(report.title)}. "
+        f"Minutes are scenario minutes after the impact start "
+        f"({_clock(report.impact_start)}, UTC{offset[:3]}:{offset[3:]}).",
+        "",
+        "| Milestone | Drill | Real incident | Best possible | |",
+        "|---|---|---|---|---|",
+    ]
+    out += [f"| {' | '.join(_cell(c) for c in row)} |" for row in milestone_rows(report)]
+    out.append("")
+    return "\n".join(out)
+
+
+def render_markdown(report: DrillReport) -> str:
+    out = [
+        f"# Drill report: {_cell(report.scenario)}",
+        "",
+        _cell(report.title),
+        "",
+        f"- **Run:** {utc_stamp(report.real_start)} at {report.speed:g}x "
+        "(scenario seconds per real second)",
+        f"- **Scenario clock:** {_clock(report.scenario_start)} to {_clock(report.ended_at)}",
+        f"- **Impact started:** {_clock(report.impact_start)}",
+        f"- **Incident:** #{report.incident_id}"
+        if report.incident_id
+        else "- **Incident:** not declared",
+        "",
+    ]
+    out += export_section(report).splitlines()[2:]
+    out += [
+        "",
+        "Detect: first failure signal shown. Declare: the declaration. Mitigate: the first "
+        "failure signal that cleared. Recover: every probe passing and no spike, for good.",
+        "",
+    ]
+    if report.reference_source:
+        out.append(f"Real incident: {_cell(report.reference_source)}.")
+    if report.reference_notes:
+        out.append(_cell(report.reference_notes))
+    if report.best_source:
+        out.append(f"Best possible: {_cell(report.best_source)}.")
+    out += ["", "## Signals", ""]
+    if report.signals:
+        out += ["| Shown | After impact | Signal | What the cockpit said |", "|---|---|---|---|"]
+        out += [
+            f"| {_clock(s.shown_at)} | {_minutes(s.minutes)} | {_cell(s.name)} | {_cell(s.text)} |"
+            for s in report.signals
+        ]
+    else:
+        out.append("_No failure signal was shown._")
+    if report.silent:
+        out += ["", f"Never fired: {', '.join(report.silent)}."]
+    out += ["", "## What the responder did", ""]
+    if report.acts:
+        out += ["| At | After impact | Kind | What |", "|---|---|---|---|"]
+        out += [
+            f"| {_clock(a.at)} | {_minutes(a.minutes)} | {_cell(a.kind)} | {_cell(a.text)} |"
+            for a in report.acts
+        ]
+    else:
+        out.append("_Nothing._")
+    out += ["", "## Faults the world applied", ""]
+    out += [
+        f"- {_clock(f.at)} `{_cell(f.fault)}` ({_cell(f.origin)}): "
+        + ("ok" if f.ok else "failed")
+        + (f", {_cell(f.detail)}" if f.detail else "")
+        for f in report.faults
+    ] or ["_None._"]
+    out += ["", "## At the end of the drill", ""]
+    if report.still_failing:
+        out += [f"- still failing: {_cell(text)}" for text in report.still_failing]
+    else:
+        out.append("Nothing was failing.")
+    out.append("")
+    return "\n".join(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str):
+        return strip_controls(value)
+    return value
+
+
+def render_json(report: DrillReport) -> str:
+    document = {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        **_jsonable(asdict(report)),
+        "real_start": iso_utc(report.real_start),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_report(directory: Path, report: DrillReport) -> DrillReport:
+    """Write drill-report.md and drill-report.json in the run's directory."""
+    from cockpit.world.configfile import write_atomically
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = (directory / f"{REPORT_STEM}.md", directory / f"{REPORT_STEM}.json")
+    report = replace(report, files=paths)
+    write_atomically(paths[0], render_markdown(report))
+    write_atomically(paths[1], render_json(report))
+    return report

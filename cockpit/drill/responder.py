@@ -1,0 +1,251 @@
+"""A scripted responder: what a person would do in a drill, written down so a drill can run
+headless (tests, scripts, a rehearsal of the rehearsal).
+
+    [[step]]
+    on = "concurrency"     # wait until the cockpit shows this event kind ...
+    # at = "07:35"         # ... or until the scenario clock shows this time
+    after = 2              # then this many scenario minutes more
+    do = "declare"         # declare | note | revert | action | status | end
+    text = ""              # note: its text; action: its name; status: mitigated or resolved
+
+Steps run in order. An `on` step is satisfied by an event shown since the previous step began
+waiting, so two signals shown together satisfy two steps in a row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cockpit.config.base import ConfigError, FieldError
+from cockpit.config.loader import Loader
+from cockpit.drill.report import DrillReport
+from cockpit.drill.scenario import Scenario, _check_clock
+from cockpit.drill.session import DrillSession
+from cockpit.model import IncidentStatus, TimelineEvent
+from cockpit.textsafe import one_line
+from cockpit.timeutil import utcnow
+
+log = logging.getLogger("cockpit.drill")
+
+DOES = ("declare", "note", "revert", "action", "status", "end")
+# What the detector shows, so that a misspelt `on` fails at load instead of waiting forever.
+SHOWN_KINDS = (
+    "probe.down",
+    "probe.up",
+    "concurrency",
+    "spike.start",
+    "spike.peak",
+    "spike.end",
+    "sentry.new",
+    "blind_spot",
+    "suspect",
+    "deploy",
+    "recovered",
+)
+STATUSES = ("identified", "mitigated", "resolved")
+
+
+@dataclass(frozen=True)
+class Step:
+    do: str
+    on: str | None = None
+    at: str | None = None
+    after: float = 0.0  # scenario minutes
+    text: str = ""
+
+    def check(self) -> None:
+        if self.do not in DOES:
+            raise FieldError("do", f"one of: {', '.join(DOES)}")
+        if self.on is not None and self.at is not None:
+            raise FieldError("at", "wait for an event (on) or a time (at), not both")
+        if self.on is not None and self.on not in SHOWN_KINDS:
+            raise FieldError("on", f"one of: {', '.join(SHOWN_KINDS)}")
+        if self.at is not None:
+            _check_clock("at", self.at)
+        if self.after < 0:
+            raise FieldError("after", "scenario minutes, 0 or more")
+        if self.do in ("note", "action") and not self.text.strip():
+            raise FieldError("text", f"{self.do} needs text (the note, or the action's name)")
+        if self.do == "status" and self.text not in STATUSES:
+            raise FieldError("text", f"the status: one of {', '.join(STATUSES)}")
+
+
+@dataclass(frozen=True)
+class ResponderScript:
+    steps: tuple[Step, ...]
+    path: Path | None = None
+
+
+def parse_script(text: str, path: Path | None = None) -> ResponderScript:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, "", f"TOML syntax error: {exc}") from None
+    loader = Loader(path, text, {})
+    unknown = [key for key in data if key != "step"]
+    if unknown:
+        raise loader.error((unknown[0],), "unknown key; a script is a list of [[step]]")
+    raw = data.get("step", [])
+    if not isinstance(raw, list) or not raw:
+        raise loader.error(("step",), "expected [[step]] entries")
+    steps = tuple(loader.section(Step, item, ("step", i)) for i, item in enumerate(raw))
+    return ResponderScript(steps, path)
+
+
+def load_script(path: Path) -> ResponderScript:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, "", f"cannot read responder script: {exc}") from None
+    return parse_script(text, path)
+
+
+class Responder:
+    """Carries out a script against a drill session's cockpit (the headless stand-in for the
+    keys a person presses)."""
+
+    def __init__(self, session: DrillSession, script: ResponderScript):
+        self.session = session
+        self.script = script
+        self.done: list[tuple[Step, datetime]] = []  # real UTC time each step was carried out
+
+    async def run(self) -> bool:
+        """Run the steps; True if the script ended the drill, False if it ran out of steps
+        or the scenario ended first."""
+        session = self.session
+        scenario: Scenario = session.scenario
+        since = utcnow()
+        for step in self.script.steps:
+            began = utcnow()
+            if step.on is not None:
+                seen = await self._shown(step.on, since)
+                if seen is None:
+                    return False
+                ready = session.scenario_at(seen)
+            elif step.at is not None:
+                ready = scenario.clock(step.at)
+            else:
+                ready = session.scenario_now()
+            target = ready + timedelta(minutes=step.after)
+            if target >= scenario.end:
+                return False
+            await session.until_scenario(target)
+            since = began
+            if step.do == "end":
+                self.done.append((step, utcnow()))
+                return True
+            await self._do(step)
+            self.done.append((step, utcnow()))
+        return False
+
+    async def _shown(self, kind: str, since: datetime) -> datetime | None:
+        """When an event of `kind` was first shown at or after `since`; None if the scenario
+        ends first."""
+        cockpit = self.session.cockpit()
+        while True:
+            cockpit.changed.clear()
+            found = _first(cockpit.shown, kind, since)
+            if found is not None:
+                return found
+            left = self.session.real_at(self.session.scenario.end) - utcnow()
+            if left.total_seconds() <= 0:
+                return None
+            try:
+                await asyncio.wait_for(cockpit.changed.wait(), left.total_seconds())
+            except TimeoutError:
+                return None
+
+    async def _do(self, step: Step) -> None:
+        cockpit = self.session.cockpit()
+        log.info("responder: %s %s", step.do, step.text)
+        if step.do == "declare":
+            cockpit.declare(cockpit.declare_request())
+        elif step.do == "note":
+            cockpit.note(step.text)
+        elif step.do == "revert":
+            plan = cockpit.plan_revert()
+            await cockpit.revert(plan, on_output=_ignore)
+        elif step.do == "action":
+            await run_action(cockpit, step.text)
+        elif step.do == "status":
+            incident = cockpit.store.open_incident()
+            if incident is None:
+                raise LookupError("no open incident to change the status of")
+            cockpit.store.set_status(incident.id, IncidentStatus(step.text))
+            cockpit.refresh()
+
+
+def _first(
+    shown: list[tuple[TimelineEvent, datetime]], kind: str, since: datetime
+) -> datetime | None:
+    return next((at for event, at in shown if event.kind == kind and at >= since), None)
+
+
+def _ignore(line: str) -> None:
+    pass
+
+
+async def run_action(
+    cockpit: object, name: str, on_output: Callable[[str], None] = _ignore
+) -> bool:
+    """Run a service's named runbook action (`[[services]] actions = { name = [...] }`).
+
+    Uses the cockpit's own action runner when it has one; otherwise runs the command here and
+    records action.started / action.finished on the timeline."""
+    from cockpit.runtime import Cockpit
+
+    assert isinstance(cockpit, Cockpit)
+    runner = getattr(cockpit, "run_action", None)
+    if runner is not None:
+        outcome = await runner(name, on_output=on_output)
+        return bool(getattr(outcome, "ok", outcome))
+    from cockpit.actions.process import run_command
+
+    service = next((s for s in cockpit.config.services if name in s.actions), None)
+    if service is None:
+        raise LookupError(f"no service has an action named {name!r}")
+    argv = service.actions[name]
+    cockpit.record("action.started", f"{service.name}: {name} started")
+    result = await run_command(argv, timeout=service.action_timeout, on_line=on_output)
+    state = "ok" if result.ok else f"failed: {one_line(result.describe(service.action_timeout))}"
+    cockpit.record("action.finished", f"{service.name}: {name} finished: {state}")
+    return result.ok
+
+
+async def run_headless(
+    scenario: Scenario,
+    script: ResponderScript,
+    *,
+    data_dir: Path,
+    speed: float | None = None,
+    notifications: str = "mark",
+    user: str = "drill-responder",
+) -> DrillReport:
+    """A whole drill without a screen: world, cockpit, the scripted responder, the report."""
+    session = DrillSession(
+        scenario, data_dir=data_dir, speed=speed, notifications=notifications, user=user
+    )
+    await session.start()
+    try:
+        cockpit = session.cockpit()
+        feed = asyncio.create_task(session.feed())
+        try:
+            ended = await Responder(session, script).run()
+            if not ended:
+                await session.until_scenario(scenario.end)
+            cockpit.refresh()
+            return session.finish()
+        finally:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
+            await cockpit.aclose()
+    finally:
+        await session.stop()

@@ -1,0 +1,132 @@
+"""The compressed clock: scenario time runs `speed` times faster than real time.
+
+The clock is anchored once, when the world is ready: real time `real_start` is scenario time
+`scenario_start`. Everything the world and the cockpit record carries real UTC times; the
+report turns them into scenario times with the same clock, so the figures come out in the
+incident's own minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cockpit.drill.scenario import ScheduledFault
+from cockpit.timeutil import parse_iso
+
+CLOCK_FILE = "drill.json"  # in the world dir: the clock's anchor, written once
+FAULTS_FILE = "faults.jsonl"  # in the world dir: one line per fault the world was told
+
+
+@dataclass(frozen=True)
+class DrillClock:
+    scenario_start: datetime
+    real_start: datetime  # UTC
+    speed: float
+
+    def scenario_at(self, real: datetime) -> datetime:
+        seconds = (real - self.real_start).total_seconds() * self.speed
+        return self.scenario_start + timedelta(seconds=seconds)
+
+    def real_at(self, scenario: datetime) -> datetime:
+        seconds = (scenario - self.scenario_start).total_seconds() / self.speed
+        return self.real_start + timedelta(seconds=seconds)
+
+    def real_seconds(self, scenario_seconds: float) -> float:
+        return scenario_seconds / self.speed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario_start": self.scenario_start.isoformat(),
+            "real_start": self.real_start.isoformat(),
+            "speed": self.speed,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DrillClock:
+        return cls(
+            scenario_start=datetime.fromisoformat(data["scenario_start"]),
+            real_start=parse_iso(data["real_start"]),
+            speed=float(data["speed"]),
+        )
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """A fault the world was told to apply, and what came of it."""
+
+    at: datetime  # real UTC time it was applied
+    fault: str
+    origin: str  # "schedule" or "inject"
+    ok: bool
+    detail: str = ""
+    due: datetime | None = None  # real time it was due (scheduled faults)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "fault": self.fault,
+            "origin": self.origin,
+            "ok": self.ok,
+            "detail": self.detail,
+            "due": None if self.due is None else self.due.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaultRecord:
+        due = data.get("due")
+        return cls(
+            at=parse_iso(data["at"]),
+            fault=str(data["fault"]),
+            origin=str(data.get("origin", "")),
+            ok=bool(data.get("ok", False)),
+            detail=str(data.get("detail", "")),
+            due=None if not due else parse_iso(due),
+        )
+
+
+@dataclass(frozen=True)
+class DueFault:
+    real_at: datetime
+    fault: ScheduledFault
+
+
+def plan(clock: DrillClock, schedule: Iterable[ScheduledFault]) -> list[DueFault]:
+    """The schedule on the real clock, soonest first."""
+    due = [DueFault(clock.real_at(step.at), step) for step in schedule]
+    return sorted(due, key=lambda d: d.real_at)
+
+
+def write_clock(directory: Path, clock: DrillClock, extra: dict[str, Any]) -> None:
+    from cockpit.world.configfile import write_atomically
+
+    write_atomically(directory / CLOCK_FILE, json.dumps({**clock.to_json(), **extra}) + "\n")
+
+
+def read_clock(directory: Path) -> DrillClock:
+    return DrillClock.from_json(json.loads((directory / CLOCK_FILE).read_text(encoding="utf-8")))
+
+
+def append_fault(directory: Path, record: FaultRecord) -> None:
+    # One short line per write in append mode: readers never see half a record.
+    with (directory / FAULTS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record.to_json()) + "\n")
+
+
+def read_faults(directory: Path) -> list[FaultRecord]:
+    path = directory / FAULTS_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(FaultRecord.from_json(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash
+    return out

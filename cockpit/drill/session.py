@@ -1,0 +1,240 @@
+"""One drill run: the world child, a drill cockpit on its world, and the report at the end.
+
+    session = DrillSession(scenario, data_dir=..., speed=600)
+    config = await session.start()          # the child is up, the clock anchored
+    cockpit = session.cockpit()             # what the TUI or a responder drives
+    ...
+    report = session.finish()               # figures, written as Markdown and JSON
+    await session.stop()
+
+Every run keeps its own directory under <data dir>/drills/: the drill's incident store (a drill
+never collides with a real open incident), the world's files with faults.jsonl, and the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cockpit.config import Config, load
+from cockpit.config.sections import DRILL_NOTIFY_POLICIES
+from cockpit.drill.report import DrillReport, build_report, write_report
+from cockpit.drill.scenario import Scenario
+from cockpit.drill.schedule import DrillClock, FaultRecord, read_clock, read_faults
+from cockpit.model import TimelineEvent
+from cockpit.runtime import Cockpit, View
+from cockpit.timeutil import utcnow
+
+READY_TIMEOUT = 30.0
+# The world's config is tuned for watching a world in real time at about this many scenario
+# seconds per real second; faster drills poll faster, down to these floors.
+REFERENCE_SPEED = 60.0
+MIN_INTERVAL = 0.2
+MIN_BUCKET = 1
+
+
+class DrillError(Exception):
+    """The drill cannot run; the message is meant for the person who started it."""
+
+
+def drill_config(config: Config, speed: float, notifications: str = "mark") -> Config:
+    """The world's config as a drill cockpit uses it: marked as a drill, and polling (and judging)
+    fast enough that a compressed minute is still seen at about the same granularity."""
+    if notifications not in DRILL_NOTIFY_POLICIES:
+        raise ValueError(f"notifications: one of {', '.join(DRILL_NOTIFY_POLICIES)}")
+    factor = min(1.0, REFERENCE_SPEED / speed)
+
+    def faster(section: Any) -> Any:
+        changes: dict[str, Any] = {}
+        if hasattr(section, "interval"):
+            changes["interval"] = max(
+                MIN_INTERVAL, min(section.interval, section.interval * factor)
+            )
+        if hasattr(section, "bucket_seconds"):
+            changes["bucket_seconds"] = max(MIN_BUCKET, round(section.bucket_seconds * factor))
+        return replace(section, **changes)
+
+    detect = config.detect
+    detect = replace(
+        detect,
+        blind_spot_grace=detect.blind_spot_grace * factor,
+        blind_spot_window=detect.blind_spot_window * factor,
+        verify_minutes=detect.verify_minutes * factor,
+    )
+    return replace(
+        config,
+        cockpit=replace(config.cockpit, drill=True, drill_notifications=notifications),
+        detect=detect,
+        probes=tuple(faster(p) for p in config.probes),
+        deploys=tuple(faster(d) for d in config.deploys),
+        errors=tuple(faster(e) for e in config.errors),
+        sentry=tuple(faster(s) for s in config.sentry),
+    )
+
+
+class DrillCockpit(Cockpit):
+    """A cockpit that remembers when each detector event was first shown: a signal counts from
+    the moment someone could have seen it, not from the evidence it points back to."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.shown: list[tuple[TimelineEvent, datetime]] = []
+        self.changed = asyncio.Event()
+
+    def refresh(self) -> View:
+        view = super().refresh()
+        if view.assessment.events:
+            now = utcnow()
+            self.shown.extend((event, now) for event in view.assessment.events)
+            self.changed.set()
+        return view
+
+
+class DrillSession:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        data_dir: Path,
+        speed: float | None = None,
+        notifications: str = "mark",
+        user: str | None = None,
+    ):
+        if scenario.path is None:
+            raise DrillError(f"scenario {scenario.name} has no file for the world to read")
+        self.scenario = scenario
+        self.speed = speed or scenario.speed
+        if not self.speed > 0:
+            raise DrillError("speed must be above 0")
+        self.notifications = notifications
+        self.user = user
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+        self.run_dir = data_dir / "drills" / f"{stamp}-{scenario.name}"
+        self.world_dir = self.run_dir / "world"
+        self.log_path = self.run_dir / "world.log"
+        self.config: Config | None = None
+        self.clock: DrillClock | None = None
+        self.last_view: View | None = None
+        self.report: DrillReport | None = None
+        self._cockpit: DrillCockpit | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+
+    # -- the world ----------------------------------------------------------------------------
+
+    async def start(self) -> Config:
+        assert self.scenario.path is not None
+        self.world_dir.mkdir(parents=True)
+        with self.log_path.open("wb") as log:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "cockpit.drill.child",
+                "--scenario",
+                str(self.scenario.path),
+                "--dir",
+                str(self.world_dir),
+                "--speed",
+                repr(self.speed),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+        assert self._proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self._proc.stdout.readline(), READY_TIMEOUT)
+        except TimeoutError:
+            await self.stop()
+            raise DrillError(f"the drill world did not start within {READY_TIMEOUT:g}s") from None
+        text = line.decode(errors="replace").strip()
+        if not text.startswith("ready "):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), 5)
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+            await self.stop()
+            raise DrillError("the drill world failed to start: " + (lines[-1] if lines else text))
+        self.clock = read_clock(self.world_dir)
+        world_config = load(Path(text.removeprefix("ready ").strip()))
+        self.config = drill_config(world_config, self.speed, self.notifications)
+        return self.config
+
+    async def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+    def faults(self) -> list[FaultRecord]:
+        return read_faults(self.world_dir)
+
+    # -- the cockpit --------------------------------------------------------------------------
+
+    def cockpit(self) -> DrillCockpit:
+        if self.config is None:
+            raise DrillError("the drill has not started")
+        if self._cockpit is None:
+            self._cockpit = DrillCockpit(self.config, self.run_dir, user=self.user)
+        return self._cockpit
+
+    async def feed(self, min_gap: float = 0.05) -> None:
+        """Keep the cockpit's views coming (what the TUI does for itself)."""
+        async for view in self.cockpit().views(min_gap=min_gap):
+            self.last_view = view
+
+    # -- the clock ----------------------------------------------------------------------------
+
+    def _clock(self) -> DrillClock:
+        if self.clock is None:
+            raise DrillError("the drill has not started")
+        return self.clock
+
+    def scenario_now(self) -> datetime:
+        return self._clock().scenario_at(utcnow())
+
+    def scenario_at(self, real: datetime) -> datetime:
+        return self._clock().scenario_at(real)
+
+    def real_at(self, scenario: datetime) -> datetime:
+        return self._clock().real_at(scenario)
+
+    async def until_scenario(self, at: datetime) -> None:
+        """Sleep until the scenario clock shows `at` (the one wait that is about time itself)."""
+        delay = (self._clock().real_at(at) - utcnow()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    @property
+    def ended(self) -> bool:
+        return self.scenario_now() >= self.scenario.end
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def finish(self, last_view: View | None = None) -> DrillReport:
+        """Score the run and write the report files; call before the cockpit is closed."""
+        cockpit = self.cockpit()
+        view = last_view or self.last_view or cockpit.view
+        report = build_report(
+            self.scenario,
+            self._clock(),
+            faults=self.faults(),
+            events=cockpit.store.events(since=self._clock().real_start),
+            shown=cockpit.shown,
+            incidents=cockpit.store.list(),
+            last_view=view,
+            ended_at=utcnow(),
+        )
+        self.report = write_report(self.run_dir, report)
+        return self.report
