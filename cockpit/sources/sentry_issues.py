@@ -1,40 +1,44 @@
-"""Open Sentry issues from the organization issues API.
+"""Open Sentry issues, newest activity first, from the organization issues API.
 
-GET {base_url}/api/0/organizations/{org}/issues/ with a Bearer token (scope event:read), paged by
-the Link header. The same paths serve sentry.io, its regional hosts and self-hosted Sentry.
+GET {base_url}/api/0/organizations/{org}/issues/ paged by the Link header, up to a page cap, so
+neither time nor memory depend on how many issues match. Servers that predate that endpoint (it
+answers 404) are read per project at /api/0/projects/{org}/{project}/issues/ instead.
+
+When Sentry says "too many requests", the source does not ask again before the time it named:
+meanwhile each poll returns the last good issues marked with `rate_limited_until`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
 
-import httpx
-
-from cockpit.config import SentryConfig
+from cockpit.config.sentry import TREND_PERIODS, SentryConfig
 from cockpit.model import Category, SentryIssue, SentryIssues
+from cockpit.sentry_api import NotFound, Params, RateLimited, SentryApiError, SentryClient
 from cockpit.sources.base import SourceError
-from cockpit.textsafe import one_line, redact_url
-from cockpit.timeutil import local_hms, parse_iso, utcnow
+from cockpit.textsafe import one_line
+from cockpit.timeutil import parse_iso, utcnow
 
 # Finish (or fail with a reason) before the hub's own timeout cancels the poll.
 _ROUND_SHARE = 0.9
-DEFAULT_BACKOFF = timedelta(seconds=60)  # a 429 that names no time to wait
-MAX_BACKOFF = timedelta(hours=1)  # a garbage reset header must not silence the panel for days
-_AUTH_HINT = "token rejected or missing scope event:read"
+_MAX_TREND = 400  # buckets kept from an issue's stats (24 hourly or 14 daily in practice)
 
 
-def parse_issue(item: Any) -> SentryIssue | None:
+# -- parsing --------------------------------------------------------------------------------------
+
+
+def parse_issue(item: Any, trend_period: str = "24h") -> SentryIssue | None:
     """One element of the issues list -> SentryIssue; None if it is not an issue at all."""
     if not isinstance(item, dict):
         return None
     issue_id = item.get("id")
     if not isinstance(issue_id, str | int) or isinstance(issue_id, bool) or issue_id == "":
         return None
+    project = item.get("project")
     return SentryIssue(
         id=one_line(str(issue_id), 40),
         short_id=_text(item.get("shortId"), 60),
@@ -46,7 +50,23 @@ def parse_issue(item: Any) -> SentryIssue | None:
         last_seen=_when(item.get("lastSeen")),
         permalink=_text(item.get("permalink"), 300),
         culprit=_text(item.get("culprit"), 200),
+        trend=parse_trend(item.get("stats"), trend_period),
+        project=_text(project.get("slug"), 80) if isinstance(project, dict) else "",
     )
+
+
+def parse_trend(stats: Any, period: str = "24h") -> tuple[int, ...]:
+    """Events per bucket, oldest first, from `stats` = {"24h": [[epoch, count], ...]}."""
+    if not isinstance(stats, dict):
+        return ()
+    series = stats.get(period)
+    if not isinstance(series, list):
+        series = next((stats[p] for p in TREND_PERIODS if isinstance(stats.get(p), list)), [])
+    out = []
+    for point in series[-_MAX_TREND:]:
+        if isinstance(point, list | tuple) and len(point) == 2:
+            out.append(_count(point[1]))
+    return tuple(out)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -58,6 +78,8 @@ def _count(value: Any) -> int:
         return 0
     if isinstance(value, int):
         return max(0, value)
+    if isinstance(value, float):
+        return max(0, int(value)) if value == value and abs(value) < 1e18 else 0
     if isinstance(value, str):
         try:
             return max(0, int(value.strip()))
@@ -75,219 +97,211 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
+# -- "new and rising first" -----------------------------------------------------------------------
+
+
+def recent_events(trend: Sequence[int]) -> int:
+    """Events in the latest twelfth of the window (the last 2 of 24 hours, the last of 14 days)."""
+    return sum(trend[-max(1, len(trend) // 12) :]) if trend else 0
+
+
+def is_rising(trend: Sequence[int], factor: float = 2.0, floor: int = 3) -> bool:
+    """More events per bucket lately than before, by `factor`, and at least `floor` of them."""
+    if len(trend) < 2:
+        return False
+    recent = max(1, len(trend) // 12)
+    latest, earlier = trend[-recent:], trend[:-recent]
+    latest_rate = sum(latest) / len(latest)
+    earlier_rate = sum(earlier) / len(earlier)
+    return sum(latest) >= floor and latest_rate >= factor * earlier_rate
+
+
+def rank_issues(
+    issues: Iterable[SentryIssue], *, new_since: datetime | None = None
+) -> list[SentryIssue]:
+    """New issues (first seen at or after `new_since`) first, then rising ones, then the rest;
+    within each, the busiest lately first."""
+
+    def key(issue: SentryIssue) -> tuple[int, int, int]:
+        new = bool(new_since and issue.first_seen and issue.first_seen >= new_since)
+        group = 0 if new else 1 if is_rising(issue.trend) else 2
+        return (group, -recent_events(issue.trend), -issue.count)
+
+    return sorted(issues, key=key)
+
+
+# -- the source -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Walk:
+    """What one poll has read so far, bounded by limit x max_pages."""
+
+    keep: int
+    max_pages: int
+    trend_period: str
+    issues: list[SentryIssue] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    pages: int = 0
+    hits: int | None = 0  # None once a list did not say
+    rate_limited_until: datetime | None = None
+    stopped: bool = False  # out of pages, time or requests
+
+    def add(self, items: list[Any], hits: int | None, first: bool) -> None:
+        self.pages += 1
+        if first:
+            self.hits = None if hits is None or self.hits is None else self.hits + hits
+        for issue in (parse_issue(item, self.trend_period) for item in items):
+            if issue is not None and issue.id not in self.seen:  # a moving cursor can repeat
+                self.seen.add(issue.id)
+                self.issues.append(issue)
+        if self.pages >= self.max_pages:
+            self.stopped = True
+
+
 class SentryIssuesSource:
     kind = "sentry"
     category = Category.SENTRY
 
-    def __init__(self, cfg: SentryConfig):
+    def __init__(self, cfg: SentryConfig, *, clock: Callable[[], datetime] = utcnow):
         self.cfg = cfg
         self.name = cfg.name
         self.interval = cfg.interval
         self.timeout = cfg.timeout
-        base = cfg.base_url.rstrip("/")
-        self._url = f"{base}/api/0/organizations/{quote(cfg.org, safe='')}/issues/"
-        self._shown_url = redact_url(self._url)
-        parts = urlsplit(base)
-        self._host = parts.netloc.rpartition("@")[2] or base
-        self._org = one_line(cfg.org, 80)
-        self._blocked_until: datetime | None = None
-        self._client: httpx.AsyncClient | None = None
+        self.client = SentryClient.from_config(cfg, clock=clock)
+        self._per_project = False  # the server has no organization issues endpoint
+        self._last: SentryIssues | None = None
 
     @property
     def target(self) -> str:
-        return self._shown_url
+        client = self.client
+        if self._per_project and self.cfg.project:
+            return client.shown(client.project_issues_url(self.cfg.project[0]))
+        return client.shown(client.org_issues_url)
 
     @property
     def blocked_until(self) -> datetime | None:
         """While rate limited, when asking again is allowed; None otherwise."""
-        return self._blocked_until
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.cfg.timeout),
-                headers={
-                    "Authorization": f"Bearer {self.cfg.token.reveal()}",
-                    "Accept": "application/json",
-                    "User-Agent": "oncall-cockpit",
-                },
-                # A redirect to another host must not carry the token along.
-                follow_redirects=False,
-            )
-        return self._client
+        return self.client.blocked_until
 
     async def poll(self) -> SentryIssues:
+        deadline = asyncio.get_running_loop().time() + self.cfg.timeout * _ROUND_SHARE
         try:
-            now = utcnow()
-            if self._blocked_until is not None:
-                if now < self._blocked_until:
-                    raise SourceError(f"rate limited until {local_hms(self._blocked_until)}")
-                self._blocked_until = None
-            try:
-                async with asyncio.timeout(self.cfg.timeout * _ROUND_SHARE):
-                    return await self._fetch()
-            except TimeoutError:
-                raise SourceError(self._no_answer()) from None
-        except SourceError as exc:
-            # Belt and braces: whatever the server echoed back, the token is not shown.
-            raise SourceError(self._scrub(str(exc))) from None
+            reading = await self._walk(deadline)
+        except RateLimited as exc:
+            if self._last is None:
+                raise SourceError(str(exc)) from None
+            # Keep showing what was last read, saying until when it cannot be refreshed.
+            return replace(self._last, rate_limited=True, rate_limited_until=exc.until)
+        self._last = reading
+        return reading
 
-    async def _fetch(self) -> SentryIssues:
-        client = self._http()
-        issues: list[SentryIssue] = []
-        seen: set[str] = set()
-        pages = 0
-        cursor: str | None = None
-        rate_limited = False
-        while pages < self.cfg.max_pages:
-            response = await self._get(client, cursor)
-            if response.status_code == 429:
-                until = self._back_off(response)
-                if pages == 0:
-                    raise SourceError(f"rate limited until {local_hms(until)}")
-                rate_limited = True
-                break
-            self._check_status(response)
-            for issue in self._issues(response):
-                if issue.id not in seen:  # a moving cursor can repeat an issue
-                    seen.add(issue.id)
-                    issues.append(issue)
-            pages += 1
-            cursor = _next_cursor(response)
-            if cursor is None:
-                break
-            if response.headers.get("X-Sentry-Rate-Limit-Remaining", "").strip() == "0":
-                # The next page would be refused: stop here and wait for the window to reset.
-                self._back_off(response)
-                rate_limited = True
-                break
+    async def _walk(self, deadline: float) -> SentryIssues:
+        cfg = self.cfg
+        walk = _Walk(cfg.limit, cfg.max_pages, cfg.trend_period)
+        client = self.client
+        if not self._per_project:
+            params = await self._bounded(deadline, walk, self._org_params())
+            try:
+                if params is not None:
+                    await self._follow(client.org_issues_url, params, walk, deadline)
+            except NotFound:
+                if walk.pages:
+                    raise  # the endpoint exists: a cursor went wrong, not the server's age
+                if not cfg.project:
+                    raise SourceError(await self._org_endpoint_missing()) from None
+                self._per_project = True  # an older server: ask per project from now on
+        if self._per_project:
+            for project in cfg.project:
+                if walk.stopped:
+                    break
+                url = client.project_issues_url(project)
+                try:
+                    await self._follow(url, self._project_params(), walk, deadline)
+                except NotFound:
+                    raise SourceError(await client.explain_not_found(project)) from None
         return SentryIssues(
-            source=self.name, issues=tuple(issues), pages=pages, rate_limited=rate_limited
+            source=self.name,
+            issues=tuple(walk.issues),
+            pages=walk.pages,
+            rate_limited=walk.rate_limited_until is not None,
+            rate_limited_until=walk.rate_limited_until,
+            matched=walk.hits if walk.hits is not None else len(walk.issues),
         )
 
-    async def _get(self, client: httpx.AsyncClient, cursor: str | None) -> httpx.Response:
+    async def _org_params(self) -> Params:
         cfg = self.cfg
-        params: list[tuple[str, str | int | float | bool | None]]
-        params = [("project", p) for p in cfg.project]
+        params: Params = [("project", p) for p in await self.client.project_ids(cfg.project)]
         if cfg.environment:
             params.append(("environment", cfg.environment))
         params += [
             ("query", cfg.query),
             ("statsPeriod", cfg.stats_period),
+            ("groupStatsPeriod", cfg.trend_period),
             ("sort", cfg.sort),
             ("limit", str(cfg.limit)),
         ]
-        if cursor:
-            params.append(("cursor", cursor))
+        return params
+
+    def _project_params(self) -> Params:
+        cfg = self.cfg
+        # On this endpoint statsPeriod only chooses the stats buckets ("24h" or "14d").
+        params: Params = [("query", cfg.query), ("statsPeriod", cfg.trend_period)]
+        if cfg.environment:
+            params.append(("environment", cfg.environment))
+        return [*params, ("sort", cfg.sort), ("limit", str(cfg.limit))]
+
+    async def _follow(self, url: str, params: Params, walk: _Walk, deadline: float) -> None:
+        """Read one list page by page until it ends or the walk must stop."""
+        cursor: str | None = None
+        first = True
+        while not walk.stopped:
+            page = await self._bounded(
+                deadline, walk, self.client.page(url, params, cursor, keep=walk.keep)
+            )
+            if page is None:
+                return
+            walk.add(page.items, page.hits, first)
+            first = False
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
+    async def _bounded(self, deadline: float, walk: _Walk, request: Any) -> Any:
+        """Await one request within the round's deadline. Out of time or requests after some
+        pages were read, the walk stops with what it has; before any, the poll fails."""
         try:
-            return await client.get(self._url, params=params)
-        except httpx.TimeoutException:
-            raise SourceError(self._no_answer()) from None
-        except httpx.HTTPError as exc:
-            raise SourceError(self._transport_reason(exc)) from None
+            async with asyncio.timeout_at(deadline):
+                return await request
+        except TimeoutError:
+            if walk.pages == 0:
+                raise SourceError(self.client.no_answer()) from None
+        except RateLimited as exc:
+            if walk.pages == 0:
+                raise
+            walk.rate_limited_until = exc.until
+        walk.stopped = True
+        return None
 
-    def _check_status(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if status == 200:
-            return
-        if status == 401:
-            raise SourceError(f"401 Unauthorized: {_AUTH_HINT}")
-        if status == 403:
-            raise SourceError(f"403 Forbidden: {_AUTH_HINT}")
-        if status == 404:
-            raise SourceError(f"404: organization or project not found (org={self._org})")
-        detail = ""
-        if 400 <= status < 500:
-            detail = _detail(response)
-        raise SourceError(f"HTTP {status} from {self._host}" + (f": {detail}" if detail else ""))
-
-    def _issues(self, response: httpx.Response) -> list[SentryIssue]:
-        try:
-            body = response.json()
-        except ValueError:
-            raise SourceError(f"malformed JSON from {self._host}") from None
-        if not isinstance(body, list):
-            raise SourceError(f"unexpected answer from {self._host}: not a list of issues")
-        return [issue for issue in map(parse_issue, body) if issue is not None]
-
-    def _back_off(self, response: httpx.Response) -> datetime:
-        """Remember until when not to ask again, from the rate-limit headers."""
-        now = utcnow()
-        candidates: list[datetime] = []
-        reset = response.headers.get("X-Sentry-Rate-Limit-Reset")
-        if reset:
-            with contextlib.suppress(ValueError, OverflowError, OSError):
-                candidates.append(datetime.fromtimestamp(float(reset), UTC))
-        retry_after = response.headers.get("Retry-After")
-        if retry_after:
-            candidates.extend(_retry_after(retry_after, now))
-        until = max(candidates) if candidates else now + DEFAULT_BACKOFF
-        # At least a second (a reset already past by our clock), at most MAX_BACKOFF.
-        self._blocked_until = min(max(until, now + timedelta(seconds=1)), now + MAX_BACKOFF)
-        return self._blocked_until
-
-    def _no_answer(self) -> str:
-        return f"no answer from {self._host} within {self.cfg.timeout:g}s"
-
-    def _transport_reason(self, exc: httpx.HTTPError) -> str:
-        cause: BaseException | None = exc
-        for _ in range(8):
-            if cause is None:
-                break
-            if isinstance(cause, ConnectionRefusedError):
-                return f"connection refused by {self._host}"
-            cause = cause.__cause__ or cause.__context__
-        text = one_line(str(exc), 100).lower()
-        if "refused" in text or "all connection attempts failed" in text:
-            return f"connection refused by {self._host}"
-        if "certificate" in text:
-            return f"TLS certificate of {self._host} rejected"
-        if isinstance(exc, httpx.RemoteProtocolError):
-            return f"{self._host} closed the connection without an answer"
-        if isinstance(exc, httpx.ConnectError):
-            return f"cannot connect to {self._host}"
-        return f"request to {self._host} failed: {type(exc).__name__}"
-
-    def _scrub(self, message: str) -> str:
-        token = self.cfg.token.reveal()
-        return message.replace(token, "***") if token else message
+    async def _org_endpoint_missing(self) -> str:
+        explained = await self.client.explain_not_found(None)
+        if "no such endpoint" in explained:
+            return (
+                f"404: {self.client.host} has no organization issues endpoint; "
+                "list the projects in [[sentry]] project to read them one by one"
+            )
+        return explained
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self.client.aclose()
 
 
-def _next_cursor(response: httpx.Response) -> str | None:
-    """The cursor of rel="next" while it says results="true"; None when there is no more."""
-    link = response.links.get("next")
-    if not link or link.get("results", "").lower() != "true":
-        return None
-    cursor = link.get("cursor")
-    if not cursor:
-        # Only the cursor is taken, never the URL: the token goes to the configured host only.
-        values = parse_qs(urlsplit(link.get("url", "")).query).get("cursor")
-        cursor = values[0] if values else None
-    return cursor or None
-
-
-def _retry_after(value: str, now: datetime) -> list[datetime]:
-    value = value.strip()
-    try:
-        return [now + timedelta(seconds=max(0.0, float(value)))]
-    except (ValueError, OverflowError):
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return []
-    return [when if when.tzinfo else when.replace(tzinfo=UTC)]
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    detail = body.get("detail") if isinstance(body, dict) else None
-    return one_line(detail, 120) if isinstance(detail, str) else ""
+__all__ = [
+    "SentryApiError",
+    "SentryIssuesSource",
+    "is_rising",
+    "parse_issue",
+    "parse_trend",
+    "rank_issues",
+    "recent_events",
+]
