@@ -8,8 +8,9 @@ the channel holds before it is kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -25,6 +26,8 @@ from cockpit.textsafe import one_line
 
 USER_AGENT = "oncall-cockpit"
 _BODY_SNIPPET = 120
+# Parts of a secret URL shorter than this are left alone ("services", "v2" are not secrets).
+_MIN_SECRET_PART = 6
 
 
 class DeliveryError(Exception):
@@ -40,7 +43,16 @@ class Channel:
     url: str
     events: tuple[str, ...]
     timeout: float
-    secret: str = ""  # a routing key sent in the body, scrubbed like the URL
+    secret: str = ""  # a routing key sent in the body
+    url_is_secret: bool = True
+    _hidden: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        hidden = {self.secret} if self.secret else set()
+        if self.url_is_secret:
+            hidden |= _url_parts(self.url)
+        # Longest first, so a part inside a longer one does not leave the rest showing.
+        object.__setattr__(self, "_hidden", tuple(sorted(hidden, key=len, reverse=True)))
 
     def payload(self, a: Announcement, dedup_key: str) -> dict[str, Any] | None:
         if self.kind == "slack":
@@ -53,9 +65,10 @@ class Channel:
         return event in self.events
 
     def scrub(self, text: str) -> str:
-        for secret in (self.url, self.secret):
-            if secret:
-                text = text.replace(secret, "***")
+        """The text without anything secret: the key, the secret URL or any part of it a
+        server may echo (its path, a path segment, a query value)."""
+        for secret in self._hidden:
+            text = text.replace(secret, "***")
         return text
 
     async def deliver(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> None:
@@ -80,6 +93,17 @@ class Channel:
         raise DeliveryError(f"{reason}: {body}" if body else reason)
 
 
+def _url_parts(url: str) -> set[str]:
+    parts = urlsplit(url)
+    pieces = {url, parts.path, parts.query, f"{parts.path}?{parts.query}", parts.netloc}
+    pieces.update(parts.path.split("/"))
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        pieces.update((value, f"{key}={value}"))
+    if parts.password:
+        pieces.add(parts.password)
+    return {p for p in pieces if len(p) >= _MIN_SECRET_PART and p != parts.netloc}
+
+
 def channel_from_config(config: NotifyConfig) -> Channel:
     if isinstance(config, PagerDutyNotifyConfig):
         return Channel(
@@ -89,6 +113,7 @@ def channel_from_config(config: NotifyConfig) -> Channel:
             config.events,
             config.timeout,
             secret=config.routing_key.reveal(),
+            url_is_secret=False,
         )
     if isinstance(config, SlackNotifyConfig | WebhookNotifyConfig):
         return Channel(config.name, config.kind, config.url.reveal(), config.events, config.timeout)

@@ -51,6 +51,7 @@ class Notifier:
     environment: str = "production"
     drill: bool = False  # the cockpit runs a drill: every incident counts as one
     drill_policy: str = "mark"
+    claim_margin: timedelta = CLAIM_MARGIN
     _tasks: set[asyncio.Task[list[Delivery]]] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
@@ -165,7 +166,7 @@ class Notifier:
         event: str,
         drill: bool,
     ) -> Delivery | None:
-        stale = timedelta(seconds=channel.timeout) + CLAIM_MARGIN
+        stale = timedelta(seconds=channel.timeout) + self.claim_margin
         claim = await asyncio.to_thread(
             self.store.claim_notification, incident.id, channel.name, event, stale_after=stale
         )

@@ -1,0 +1,447 @@
+"""Notifications against a real local HTTP server that records what Slack, PagerDuty and a
+generic webhook would have received; payloads are checked against the documented shapes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from servers import serving
+
+from cockpit.actions.declare import DeclareRequest
+from cockpit.config import ConfigError, parse
+from cockpit.incident.lifecycle import Lifecycle
+from cockpit.incident.store import IncidentStore, store_path
+from cockpit.model import IncidentStatus
+from cockpit.notify import Notifier
+
+SLACK_TOKEN = "xoxb-SLACKTOKEN-4242"
+PD_KEY = "R0UTINGKEY0123456789abcdef012345"
+HOOK_TOKEN = "hook-secret-7777"
+
+# PagerDuty Events API v2, as documented: trigger needs payload.summary/source/severity.
+PAGERDUTY_V2 = {
+    "type": "object",
+    "required": ["routing_key", "event_action"],
+    "properties": {
+        "routing_key": {"type": "string", "minLength": 32, "maxLength": 32},
+        "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
+        "dedup_key": {"type": "string", "maxLength": 255},
+        "payload": {
+            "type": "object",
+            "required": ["summary", "source", "severity"],
+            "properties": {
+                "summary": {"type": "string", "maxLength": 1024},
+                "source": {"type": "string", "minLength": 1},
+                "severity": {"enum": ["critical", "error", "warning", "info"]},
+                "timestamp": {"type": "string"},
+                "component": {"type": "string"},
+                "group": {"type": "string"},
+                "class": {"type": "string"},
+                "custom_details": {"type": "object"},
+            },
+        },
+    },
+    "if": {"properties": {"event_action": {"const": "trigger"}}},
+    "then": {"required": ["payload"]},
+    "else": {"required": ["dedup_key"]},
+}
+
+# Slack incoming webhook: text (fallback) and Block Kit blocks.
+SLACK_MESSAGE = {
+    "type": "object",
+    "required": ["text", "blocks"],
+    "properties": {
+        "text": {"type": "string", "minLength": 1},
+        "blocks": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"enum": ["header", "section", "context", "divider"]}},
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    body: dict[str, Any]
+
+
+class Recorder(ThreadingHTTPServer):
+    """Records every POST; answers from a per-path queue of statuses, else 2xx. Requests to
+    /hang wait until `release` is set."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.cond = threading.Condition()
+        self.received: list[Received] = []
+        self.statuses: dict[str, list[int]] = {}
+        self.release = threading.Event()
+        self.hanging = 0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def fail_next(self, prefix: str, *statuses: int) -> None:
+        with self.cond:
+            self.statuses[prefix] = list(statuses)
+
+    def bodies(self, prefix: str) -> list[dict[str, Any]]:
+        with self.cond:
+            return [r.body for r in self.received if r.path.startswith(prefix)]
+
+    def wait_hanging(self, count: int) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: self.hanging >= count, timeout=10)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        server = self.server
+        with server.cond:
+            server.received.append(Received(self.path, body))
+            queue = next((q for p, q in server.statuses.items() if self.path.startswith(p)), [])
+            status = queue.pop(0) if queue else (202 if self.path.startswith("/pd") else 200)
+            if self.path.startswith("/hang"):
+                server.hanging += 1
+            server.cond.notify_all()
+        if self.path.startswith("/hang"):
+            server.release.wait(timeout=30)
+        # A careless server echoes the request line, secret path and all.
+        reply = (
+            json.dumps({"status": "success", "dedup_key": body.get("dedup_key")})
+            if status < 300
+            else f"error for POST {self.path}\x1b[31m!"
+        ).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    server = Recorder()
+    with serving(server):
+        try:
+            yield server
+        finally:
+            server.release.set()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/refused"
+
+
+def notify_config(
+    rec: Recorder,
+    *,
+    drill: bool = False,
+    policy: str = "mark",
+    hook_url: str | None = None,
+    timeout: float = 5.0,
+) -> str:
+    return f"""
+[cockpit]
+service = "files-web"
+environment = "production"
+drill = {str(drill).lower()}
+drill_notifications = "{policy}"
+
+[[notify]]
+kind = "slack"
+name = "oncall-slack"
+url_env = "SLACK_URL"
+timeout = {timeout}
+
+[[notify]]
+kind = "pagerduty"
+name = "pd-primary"
+routing_key_env = "PD_KEY"
+url = "{rec.url("/pd/v2/enqueue")}"
+timeout = {timeout}
+
+[[notify]]
+kind = "webhook"
+name = "status-hook"
+url_env = "HOOK_URL"
+timeout = {timeout}
+"""
+
+
+def env_for(rec: Recorder, hook_url: str | None = None) -> dict[str, str]:
+    return {
+        "SLACK_URL": rec.url(f"/slack/services/T0/B0/{SLACK_TOKEN}"),
+        "PD_KEY": PD_KEY,
+        "HOOK_URL": hook_url or rec.url(f"/hook?token={HOOK_TOKEN}"),
+    }
+
+
+def build(
+    tmp_path: Path, rec: Recorder, *, hook_url: str | None = None, **options: Any
+) -> tuple[IncidentStore, Notifier, Lifecycle]:
+    config = parse(notify_config(rec, **options), env=env_for(rec, hook_url))
+    store = IncidentStore(store_path(tmp_path))
+    notifier = Notifier.from_config(store, config)
+    lifecycle = Lifecycle(store, user="alice", drill=config.cockpit.drill, notifier=notifier)
+    return store, notifier, lifecycle
+
+
+REQUEST = DeclareRequest(
+    "SFTP second session fails",
+    "SEV1",
+    "alice",
+    summary="Every second simultaneous session fails <since 06:52> & more",
+    impact_started_at=datetime(2024, 8, 2, 13, 52, tzinfo=UTC),
+)
+
+
+async def test_declare_and_resolve_reach_every_channel_in_documented_shapes(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    store, notifier, lifecycle = build(tmp_path, recorder)
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        deliveries = await notifier.drain()
+        assert sorted((d.channel, d.status) for d in deliveries) == [
+            ("oncall-slack", "sent"),
+            ("pd-primary", "sent"),
+            ("status-hook", "sent"),
+        ]
+
+        [slack] = recorder.bodies("/slack/")
+        jsonschema.validate(slack, SLACK_MESSAGE)
+        assert slack["text"] == f"SEV1 incident #{incident.id} declared: SFTP second session fails"
+        assert slack["blocks"][0] == {
+            "type": "header",
+            "text": {"type": "plain_text", "text": slack["text"]},
+        }
+        fields = [f["text"] for f in slack["blocks"][1]["fields"]]
+        assert "*Commander*\nalice" in fields
+        # mrkdwn control characters in user text are escaped, not interpreted.
+        assert "&lt;since 06:52&gt; &amp; more" in slack["blocks"][2]["text"]["text"]
+
+        [trigger] = recorder.bodies("/pd/")
+        jsonschema.validate(trigger, PAGERDUTY_V2)
+        assert trigger["routing_key"] == PD_KEY
+        assert trigger["event_action"] == "trigger"
+        assert trigger["payload"]["severity"] == "critical"
+        assert trigger["payload"]["source"] == "files-web"
+        assert trigger["payload"]["summary"].startswith("SEV1 incident #")
+        dedup_key = trigger["dedup_key"]
+        assert dedup_key == store.notify_key(incident.id)
+
+        [hook] = recorder.bodies("/hook")
+        assert hook["format"] == "oncall-cockpit.incident-event"
+        assert hook["event"] == "declared" and hook["drill"] is False
+        assert hook["incident"]["id"] == incident.id
+        assert hook["incident"]["impact_started_at"] == "2024-08-02T13:52:00Z"
+
+        lifecycle.set_status(IncidentStatus.MITIGATED)
+        await notifier.drain()
+        assert len(recorder.bodies("/pd/")) == 1  # PagerDuty has nothing to do on "mitigated"
+        assert recorder.bodies("/hook")[-1]["event"] == "mitigated"
+
+    # Resolved by another process: the dedup key comes from the store, not from memory.
+    other_store, other_notifier, other = build(tmp_path, recorder)
+    with other_store:
+        other.resolve()
+        await other_notifier.drain()
+    resolve = recorder.bodies("/pd/")[-1]
+    jsonschema.validate(resolve, PAGERDUTY_V2)
+    assert resolve == {"routing_key": PD_KEY, "event_action": "resolve", "dedup_key": dedup_key}
+    assert recorder.bodies("/slack/")[-1]["text"].endswith("resolved: SFTP second session fails")
+
+
+async def test_outcomes_are_kept_per_channel_and_event_and_on_the_timeline(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    store, notifier, lifecycle = build(tmp_path, recorder)
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        await notifier.drain()
+        lifecycle.resolve()
+        await notifier.drain()
+        rows = {(n.channel, n.event): n for n in store.notifications(incident.id)}
+        assert set(rows) == {
+            ("oncall-slack", "declared"),
+            ("oncall-slack", "resolved"),
+            ("pd-primary", "declared"),
+            ("pd-primary", "resolved"),
+            ("status-hook", "declared"),
+            ("status-hook", "resolved"),
+        }
+        assert all(n.status == "sent" and n.attempts == 1 and n.sent_at for n in rows.values())
+        notes = [e for e in store.incident_events(store.get(incident.id)) if e.source == "notify"]  # type: ignore[arg-type]
+        assert len(notes) == 6 and {e.kind for e in notes} == {"notify.sent"}
+        # Sending again is a no-op: each notification goes out once.
+        assert await notifier.send(incident, "declared") == []
+        assert len(recorder.bodies("/pd/")) == 2
+
+
+async def test_failures_are_recorded_and_retry_sends_only_them(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    recorder.fail_next("/slack/", 500)
+    recorder.fail_next("/pd/", 429)
+    store, notifier, lifecycle = build(tmp_path, recorder, hook_url=closed_port_url())
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        assert store.open_incident() == incident  # declared whatever the channels do
+        deliveries = {d.channel: d for d in await notifier.drain()}
+        assert deliveries["oncall-slack"].status == "failed"
+        assert deliveries["oncall-slack"].error == "HTTP 500: error for POST ***!"
+        assert deliveries["pd-primary"].error.startswith("HTTP 429")
+        assert "could not connect" in deliveries["status-hook"].error
+        failed = store.notifications(incident.id, status="failed")
+        assert sorted((n.channel, n.attempts) for n in failed) == [
+            ("oncall-slack", 1),
+            ("pd-primary", 1),
+            ("status-hook", 1),
+        ]
+        # The Slack token was in the echoed path; it is not kept anywhere.
+        everything = json.dumps([vars_of(n) for n in store.notifications()])
+        everything += json.dumps([e.text for e in store.events()])
+        assert SLACK_TOKEN not in everything and HOOK_TOKEN not in everything
+        assert "***" in everything and "\x1b" not in everything
+        assert any(e.kind == "notify.failed" and "retry" in e.text for e in store.events())
+
+        retried = {d.channel: d for d in await notifier.retry_failed(incident.id)}
+        assert retried["oncall-slack"].status == "sent"
+        assert retried["pd-primary"].status == "sent"
+        assert retried["status-hook"].status == "failed"  # still nobody listening
+        assert {(n.channel, n.status, n.attempts) for n in store.notifications(incident.id)} == {
+            ("oncall-slack", "sent", 2),
+            ("pd-primary", "sent", 2),
+            ("status-hook", "failed", 2),
+        }
+        assert len(recorder.bodies("/slack/")) == 2  # one failure, one success: no duplicate
+        assert await notifier.retry_failed(incident.id) != []  # the hook is retried again
+
+
+def vars_of(n: object) -> dict[str, str]:
+    return {k: str(getattr(n, k)) for k in ("channel", "event", "status", "error")}
+
+
+async def test_a_hanging_channel_does_not_hold_up_the_declaration(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    store, notifier, lifecycle = build(
+        tmp_path, recorder, hook_url=recorder.url("/hang"), timeout=0.5
+    )
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        # Back from declare with the request possibly not even sent: nothing awaited it.
+        assert store.open_incident() == incident
+        deliveries = {d.channel: d for d in await notifier.drain()}
+        assert deliveries["status-hook"].status == "failed"
+        assert deliveries["status-hook"].error == "no answer within 0.5s"
+        assert deliveries["oncall-slack"].status == "sent"
+
+
+async def test_drill_marks_every_message(tmp_path: Path, recorder: Recorder) -> None:
+    store, notifier, lifecycle = build(tmp_path, recorder, drill=True, policy="mark")
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        assert incident.drill
+        await notifier.drain()
+    [slack] = recorder.bodies("/slack/")
+    assert slack["text"].startswith("[DRILL] SEV1 incident")
+    assert slack["blocks"][0]["text"]["text"].startswith("[DRILL] ")
+    [trigger] = recorder.bodies("/pd/")
+    assert trigger["payload"]["severity"] == "info"  # nobody is paged for a rehearsal
+    assert trigger["payload"]["summary"].startswith("[DRILL] ")
+    [hook] = recorder.bodies("/hook")
+    assert hook["drill"] is True and hook["text"].startswith("[DRILL] ")
+
+
+async def test_drill_can_suppress_notifications(tmp_path: Path, recorder: Recorder) -> None:
+    store, notifier, lifecycle = build(tmp_path, recorder, drill=True, policy="suppress")
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        deliveries = await notifier.drain()
+        assert {d.status for d in deliveries} == {"suppressed"}
+        assert {n.status for n in store.notifications(incident.id)} == {"suppressed"}
+        assert await notifier.retry_failed() == []
+    assert recorder.received == []
+
+
+async def test_a_claim_left_by_a_dead_process_is_retried(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    store, notifier, _ = build(tmp_path, recorder)
+    with store:
+        incident = Lifecycle(store, user="alice").declare(REQUEST)  # no notifier: nothing sent
+        # Another process claimed the PagerDuty trigger and died before settling it.
+        stale = store.claim_notification(
+            incident.id, "pd-primary", "declared", stale_after=timedelta(seconds=1)
+        )
+        assert stale is not None and stale.status == "sending"
+        assert await notifier.retry_failed(incident.id) == []  # still within its claim
+        notifier.claim_margin = timedelta(seconds=-60)
+        [delivery] = await notifier.retry_failed(incident.id)
+        assert (delivery.channel, delivery.status, delivery.attempts) == ("pd-primary", "sent", 2)
+
+
+async def test_a_late_trigger_for_a_resolved_incident_is_not_sent(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    recorder.fail_next("/pd/", 500)
+    store, notifier, lifecycle = build(tmp_path, recorder)
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        await notifier.drain()
+        lifecycle.resolve()
+        await notifier.drain()
+        retried = {(d.channel, d.event): d for d in await notifier.retry_failed(incident.id)}
+        assert retried[("pd-primary", "declared")].status == "suppressed"
+    assert [b["event_action"] for b in recorder.bodies("/pd/")] == ["trigger", "resolve"]
+
+
+def test_notify_config_keeps_secrets_out_of_the_text(recorder: Recorder) -> None:
+    env = env_for(recorder)
+    written = notify_config(recorder).replace('url_env = "SLACK_URL"', 'url = "https://x"')
+    with pytest.raises(ConfigError, match=r"notify\[0\]\.url: secrets are not written"):
+        parse(written, env=env)
+    with pytest.raises(ConfigError, match="SLACK_URL is not set"):
+        parse(notify_config(recorder), env={**env, "SLACK_URL": ""})
+    bad_url = {**env, "HOOK_URL": f"ftp://host/{HOOK_TOKEN}"}
+    with pytest.raises(ConfigError) as refused:
+        parse(notify_config(recorder), env=bad_url)
+    assert "not an http(s) URL" in str(refused.value) and HOOK_TOKEN not in str(refused.value)
+    pd_status = notify_config(recorder).replace(
+        'routing_key_env = "PD_KEY"', 'routing_key_env = "PD_KEY"\nevents = ["mitigated"]'
+    )
+    with pytest.raises(ConfigError, match=r"notify\[1\]\.events\[0\]: one of: declared, resolved"):
+        parse(pd_status, env=env)
+    with pytest.raises(ConfigError, match="one of: pagerduty, slack, webhook"):
+        parse('[[notify]]\nkind = "email"\nname = "x"\n', env=env)
+    config = parse(notify_config(recorder), env=env)
+    assert PD_KEY not in repr(config) and SLACK_TOKEN not in repr(config)
