@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -85,6 +86,16 @@ class DrillCockpit(Cockpit):
         super().__init__(*args, **kwargs)
         self.shown: list[tuple[TimelineEvent, datetime]] = []
         self.changed = asyncio.Event()
+        # Called once before the store closes: the report needs it, however the drill ends.
+        self.before_close: Callable[[], object] | None = None
+
+    async def aclose(self) -> None:
+        hook, self.before_close = self.before_close, None
+        try:
+            if hook is not None:
+                hook()
+        finally:
+            await super().aclose()
 
     def refresh(self) -> View:
         view = super().refresh()
@@ -187,7 +198,12 @@ class DrillSession:
             raise DrillError("the drill has not started")
         if self._cockpit is None:
             self._cockpit = DrillCockpit(self.config, self.run_dir, user=self.user)
+            self._cockpit.before_close = self._finish_once
         return self._cockpit
+
+    def _finish_once(self) -> None:
+        if self.report is None:
+            self.finish()
 
     async def feed(self, min_gap: float = 0.05) -> None:
         """Keep the cockpit's views coming (what the TUI does for itself)."""

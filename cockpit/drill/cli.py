@@ -1,0 +1,177 @@
+"""`cockpit drill ...`: list scenarios, run one (TUI or headless), inject a fault into a world.
+
+    cockpit drill list
+    cockpit drill run NAME [--speed X] [--notifications mark|suppress]
+    cockpit drill run NAME --headless --responder SCRIPT.toml [--speed X]
+    cockpit drill faults
+    cockpit drill inject FAULT --world DIR
+
+Nothing heavy is imported until a command runs. A broken scenario or script is a config
+error: "file:line: key: message", exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from cockpit.config.base import ConfigError
+from cockpit.config.sections import DRILL_NOTIFY_POLICIES
+
+
+def register(sub: Any) -> None:
+    drill = sub.add_parser("drill", help="replay a real incident and score the response")
+    commands = drill.add_subparsers(dest="drill_command", metavar="COMMAND", required=True)
+
+    listing = commands.add_parser("list", help="the scenarios, built in and your own")
+    listing.set_defaults(func=cmd_list)
+
+    run = commands.add_parser("run", help="run a drill; it ends with a drill report")
+    run.add_argument("name", help="scenario name (see `cockpit drill list`)")
+    run.add_argument("--speed", type=float, help="scenario seconds per real second")
+    run.add_argument(
+        "--notifications",
+        choices=DRILL_NOTIFY_POLICIES,
+        default="mark",
+        help="send notifications marked as a drill, or not at all",
+    )
+    run.add_argument("--headless", action="store_true", help="no screen: a script responds")
+    run.add_argument("--responder", metavar="SCRIPT", help="responder script (TOML) for --headless")
+    run.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS)
+    run.set_defaults(func=cmd_run)
+
+    faults = commands.add_parser("faults", help="the faults a drill world can be told to apply")
+    faults.set_defaults(func=cmd_faults)
+
+    inject = commands.add_parser("inject", help="apply a fault now to a running drill world")
+    inject.add_argument("fault")
+    inject.add_argument("--world", required=True, metavar="DIR", help="the drill world's dir")
+    inject.set_defaults(func=cmd_inject)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"cockpit drill: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from cockpit.drill.scenario import is_builtin, load_scenario, scenario_files
+
+    status = 0
+    for name, path in scenario_files().items():
+        try:
+            scenario = load_scenario(path)
+        except ConfigError as exc:
+            print(f"{name:<20} (broken) {exc}")
+            status = 2
+            continue
+        where = "built in" if is_builtin(path) else str(path)
+        print(f"{name:<20} {scenario.title}")
+        print(f"{'':<20} {scenario.speed:g}x, {where}")
+    return status
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from cockpit.drill.inject import available_faults
+
+    for name, what in available_faults():
+        print(f"{name:<16} {what}")
+    return 0
+
+
+def cmd_inject(args: argparse.Namespace) -> int:
+    from cockpit.drill.inject import InjectError, inject_fault
+
+    try:
+        inject_fault(Path(args.world).expanduser(), args.fault)
+    except InjectError as exc:
+        return _fail(str(exc), 1)
+    print(f"requested {args.fault}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cockpit.cli import data_dir_for
+    from cockpit.drill.scenario import find_scenario
+
+    if args.speed is not None and args.speed <= 0:
+        return _fail("--speed must be above 0", 2)
+    try:
+        scenario = find_scenario(args.name)
+    except LookupError as exc:
+        return _fail(str(exc.args[0]), 2)
+    data_dir = data_dir_for(args)
+    if args.headless:
+        if not args.responder:
+            return _fail("--headless needs --responder SCRIPT.toml", 2)
+        from cockpit.drill.report import milestone_rows
+        from cockpit.drill.responder import load_script, run_headless
+
+        script = load_script(Path(args.responder).expanduser())
+        report = asyncio.run(
+            run_headless(
+                scenario,
+                script,
+                data_dir=data_dir,
+                speed=args.speed,
+                notifications=args.notifications,
+            )
+        )
+        for label, drill, real, best, _ in milestone_rows(report):
+            print(f"{label:<9} drill {drill:<22} real {real:<10} best {best}")
+        for path in report.files:
+            print(path)
+        return 0
+    return run_tui(
+        scenario,
+        data_dir=data_dir,
+        speed=args.speed,
+        notifications=args.notifications,
+        ascii_only=bool(getattr(args, "ascii", False)),
+    )
+
+
+def run_tui(
+    scenario: Any,
+    *,
+    data_dir: Path,
+    speed: float | None,
+    notifications: str,
+    ascii_only: bool = False,
+) -> int:
+    """The cockpit on the drill's world, DRILL in its header; when the scenario's clock runs
+    out the drill report opens. Quitting early still writes the report."""
+    from cockpit.app import CockpitApp
+    from cockpit.drill.session import DrillSession
+    from cockpit.runtime import Cockpit
+    from widgets.drill_report import DrillReportScreen
+
+    session = DrillSession(scenario, data_dir=data_dir, speed=speed, notifications=notifications)
+    app: CockpitApp | None = None
+    tasks: list[asyncio.Task[None]] = []
+
+    async def show_report_at_end() -> None:
+        await session.until_scenario(scenario.end)
+        assert app is not None
+        report = session.finish(app.last_view)
+        app.push_screen(DrillReportScreen(report))
+
+    async def factory() -> Cockpit:
+        await session.start()
+        tasks.append(asyncio.create_task(show_report_at_end()))
+        return session.cockpit()
+
+    async def on_close() -> None:
+        for task in tasks:
+            task.cancel()
+        await session.stop()
+
+    app = CockpitApp(factory, ascii_only=ascii_only, on_close=on_close)
+    code = int(app.run() or 0)
+    if session.report is not None:
+        for path in session.report.files:
+            print(path)
+    return code
