@@ -82,12 +82,20 @@ def test_impossible_plans_say_why(
 
 
 def test_hostile_values_stay_single_arguments() -> None:
-    history = [deploy("2", 52), deploy("1.2; rm -rf / $(touch x) `id` 'a b'", 10, who="e\nve")]
+    hostile = "1.2; rm -rf / $(touch x) `id` 'a b'"
+    history = [deploy("2", 52), deploy(hostile, 10, who="eve")]
     service = ServiceConfig(
         name="files-web", revert=("rollback", "{previous.version}", "by={previous.who}")
     )
     plan = plan_revert(service, history)
-    assert plan.argv == ("rollback", "1.2; rm -rf / $(touch x) `id` 'a b'", "by=e\nve")
+    assert plan.argv == ("rollback", hostile, "by=eve")
+
+
+@pytest.mark.parametrize("value", ["1.2\n--force", "1.2\r", "\x1b[2J1.2", "1\x00", "1\x9b2"])
+def test_values_with_control_characters_are_refused(value: str) -> None:
+    service = ServiceConfig(name="files-web", revert=("rollback", "--to={previous.version}"))
+    with pytest.raises(RevertError, match="control character"):
+        plan_revert(service, [deploy("2", 52), deploy(value, 10)])
 
 
 @pytest.mark.parametrize(

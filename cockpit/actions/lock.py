@@ -31,6 +31,18 @@ class LockHolder:
     host: str
     since: datetime | None
 
+    def gone(self) -> bool:
+        """True when the recorded process no longer runs on this host."""
+        if self.pid is None or (self.host and self.host != host_name()):
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # it runs, as another user
+        return False
+
     def describe(self) -> str:
         where = f"pid {self.pid}" if self.pid else "unknown pid"
         if self.host:
@@ -77,6 +89,9 @@ class ServiceLock:
         self.user = user
         self._fd: int | None = None
         self._writable = False
+        # Set by acquire(): the record a holder left behind when it died without releasing.
+        # The kernel already dropped its flock, so it only needs saying, not clearing by hand.
+        self.stale: LockHolder | None = None
 
     @property
     def held(self) -> bool:
@@ -106,6 +121,7 @@ class ServiceLock:
             raise
         self._fd = fd
         self._writable = writable
+        self.stale = _parse_holder(self.path)
         if not writable:
             return
         try:
@@ -125,6 +141,15 @@ class ServiceLock:
             pass
         finally:
             os.close(fd)  # closing drops the flock
+
+    def stale_message(self) -> str:
+        """What to tell the person about a stale holder record, or "" when there was none."""
+        stale = self.stale
+        if stale is None:
+            return ""
+        if stale.gone():
+            return f"stale lock from pid {stale.pid} (gone) cleared; it was {stale.describe()}"
+        return f"stale lock record cleared; its holder no longer held it: {stale.describe()}"
 
     def holder(self) -> LockHolder | None:
         """Who holds the lock now, or None if it is free (or held by this object)."""

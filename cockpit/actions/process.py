@@ -51,7 +51,7 @@ class CommandResult:
         return "ok" if self.exit_code == 0 else f"exit {self.exit_code}"
 
 
-class _LineSplitter:
+class LineSplitter:
     """Bytes in, complete inert text lines out."""
 
     def __init__(self, emit: Callable[[str], None]):
@@ -80,7 +80,7 @@ class _LineSplitter:
 
 class _CommandProtocol(asyncio.SubprocessProtocol):
     def __init__(self, emit: Callable[[str], None]):
-        self.splitter = _LineSplitter(emit)
+        self.splitter = LineSplitter(emit)
         self.exited = asyncio.Event()
         self.output_closed = asyncio.Event()
 

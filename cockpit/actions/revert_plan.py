@@ -1,19 +1,27 @@
-"""Planning a revert: which version goes back to which, and the exact commands that would do it.
+"""Planning a revert: which version goes back to which, and exactly what would do it.
 
-Commands are argv templates from the config. Only known placeholders are filled in, each value
-lands inside one argv element and is never split or shown to a shell, so a version string such
-as "1.2; rm -rf /" stays one literal argument.
+One executor per service: a command (an argv template), an HTTP request (URL, JSON body and
+header templates) or a releases-symlink switch. Only known placeholders are filled in; each
+value lands inside one argv element (or one JSON string, or URL-quoted in the URL) and is never
+split or shown to a shell, so a version string such as "1.2; rm -rf /" stays one literal
+argument. Values with control characters (a newline, an escape) are refused outright.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from cockpit.config import ServiceConfig
+from cockpit.config import Secret, ServiceConfig
 from cockpit.model import Deploy
+from cockpit.sources.deploy_releases import CURRENT_LINK, RELEASES_DIR, list_releases
+from cockpit.textsafe import redact_url
 from cockpit.timeutil import iso_utc
 
 
@@ -26,25 +34,99 @@ class RevertError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """The HTTP executor's request, fully substituted. 2xx means done."""
+
+    method: str
+    url: str
+    body: str | None  # JSON text
+    headers: tuple[tuple[str, str], ...] = ()
+    token: Secret | None = field(default=None, repr=False)  # sent as a Bearer token
+
+    def describe(self) -> str:
+        text = f"{self.method} {redact_url(self.url)}"
+        if self.body is not None:
+            text += f" {self.body}"
+        if self.token is not None:
+            text += f" (Bearer token from {self.token.origin})"
+        return text
+
+    def audit(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "url": redact_url(self.url),
+            "body": self.body,
+            "headers": [list(h) for h in self.headers],
+            "token": self.token.origin if self.token is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SymlinkSwitch:
+    """The releases executor: point `link` at `target` (relative to the link's folder)."""
+
+    link: Path
+    target: str  # "releases/<dir>"
+
+    def describe(self) -> str:
+        return f"point {self.link} at {self.target} (atomic symlink swap)"
+
+    def audit(self) -> dict[str, Any]:
+        return {"link": str(self.link), "target": self.target}
+
+
+@dataclass(frozen=True, slots=True)
 class RevertPlan:
     service: str
     from_version: str
     to_version: str
-    argv: tuple[str, ...]  # fully substituted
+    argv: tuple[str, ...]  # fully substituted; empty when another executor does the revert
     preflight: tuple[tuple[str, ...], ...]  # fully substituted; each must exit 0 first
     timeout: float
     dry_run: bool
+    request: HttpRequest | None = None
+    switch: SymlinkSwitch | None = None
+
+    event_kind = "revert"  # timeline events revert.started / revert.finished
+
+    @property
+    def executor(self) -> str:
+        """ "command", "http" or "releases"."""
+        if self.request is not None:
+            return "http"
+        if self.switch is not None:
+            return "releases"
+        return "command"
 
     def describe(self) -> str:
         """e.g. "revert files-web 2 -> 1"."""
         return f"revert {self.service} {self.from_version} -> {self.to_version}"
 
     def command_line(self) -> str:
-        """The command as a person would type it, quoted; for display only."""
+        """What will run, as a person would type or read it; for display only."""
+        if self.request is not None:
+            return self.request.describe()
+        if self.switch is not None:
+            return self.switch.describe()
         return shlex.join(self.argv)
 
     def preflight_lines(self) -> tuple[str, ...]:
         return tuple(shlex.join(argv) for argv in self.preflight)
+
+    def audit(self) -> dict[str, Any]:
+        """The plan as the audit log keeps it: no secret values."""
+        return {
+            "service": self.service,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "executor": self.executor,
+            "argv": list(self.argv),
+            "request": self.request.audit() if self.request is not None else None,
+            "switch": self.switch.audit() if self.switch is not None else None,
+            "preflight": [list(argv) for argv in self.preflight],
+            "timeout": self.timeout,
+            "dry_run": self.dry_run,
+        }
 
 
 # {{ and }} are literal braces; {name} a placeholder; anything else with a brace is an error.
@@ -67,6 +149,9 @@ KNOWN_PLACEHOLDERS = (
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def substitute(template: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
     """Fill placeholders in each argv element; raises RevertError on an unknown one."""
     argv = tuple(_fill(element, values) for element in template)
@@ -75,7 +160,38 @@ def substitute(template: Sequence[str], values: Mapping[str, str]) -> tuple[str,
     return argv
 
 
-def _fill(element: str, values: Mapping[str, str]) -> str:
+def substitute_url(template: str, values: Mapping[str, str]) -> str:
+    """Fill placeholders in a URL; each value is percent-quoted, so it cannot add a path
+    segment, a query parameter or another host."""
+    return _fill(template, values, encode=lambda v: quote(v, safe=""), argument=False)
+
+
+def substitute_json(template: str, values: Mapping[str, str]) -> str:
+    """Fill placeholders in every string (keys too) of a JSON document; JSON text out."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return _fill(node, values, argument=False)
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            return {walk(key): walk(item) for key, item in node.items()}
+        return node
+
+    try:
+        document = json.loads(template)
+    except ValueError as exc:
+        raise RevertError(f"the request body template is not JSON: {exc}") from None
+    return json.dumps(walk(document), ensure_ascii=False)
+
+
+def _fill(
+    element: str,
+    values: Mapping[str, str],
+    *,
+    encode: Callable[[str], str] = str,
+    argument: bool = True,
+) -> str:
     out: list[str] = []
     position = 0
     for match in _TOKEN.finditer(element):
@@ -98,12 +214,13 @@ def _fill(element: str, values: Mapping[str, str]) -> str:
                 f"unknown placeholder {{{name}}} in command argument {element!r}; known: {known}"
             )
         value = values[name]
-        if "\x00" in value:
-            raise RevertError(f"{{{name}}} contains a NUL character, which no argument can hold")
-        if value.startswith("-") and match.start() == 0:
+        if _CONTROL.search(value):
+            # A newline or an escape in a version is a forged record, not a version.
+            raise RevertError(f"{{{name}}} is {value!r}, which holds a control character")
+        if argument and value.startswith("-") and match.start() == 0:
             # A whole argument taken from a deploy log must not turn into an option.
             raise RevertError(f"{{{name}}} is {value!r}, which the command would read as an option")
-        out.append(value)
+        out.append(encode(value))
     out.append(element[position:])
     return "".join(out)
 
@@ -141,16 +258,61 @@ def plan_revert(service: ServiceConfig | None, deploys: Sequence[Deploy]) -> Rev
             f"no [[services]] entry for {name!r} in the config, so the cockpit does not know "
             "how to revert it"
         )
-    if not service.revert:
-        raise RevertError(f"the [[services]] entry for {service.name!r} has no revert command")
+    executor = service.executor
+    if executor is None:
+        raise RevertError(
+            f"the [[services]] entry for {service.name!r} has no revert command "
+            "(revert, revert_url or releases_root)"
+        )
     current, previous = find_target(deploys, service.name)
     values = placeholder_values(service.name, current, previous)
-    return RevertPlan(
+    plan = RevertPlan(
         service=service.name,
         from_version=current.version,
         to_version=previous.version,
-        argv=substitute(service.revert, values),
+        argv=(),
         preflight=tuple(substitute(argv, values) for argv in service.preflight),
         timeout=service.revert_timeout,
         dry_run=service.dry_run,
     )
+    if executor == "http":
+        return replace(plan, request=_request(service, values))
+    if executor == "releases":
+        assert service.releases_root is not None
+        return replace(plan, switch=plan_switch(service.releases_root, previous.version))
+    return replace(plan, argv=substitute(service.revert, values))
+
+
+def _request(service: ServiceConfig, values: Mapping[str, str]) -> HttpRequest:
+    assert service.revert_url is not None
+    return HttpRequest(
+        method=service.revert_method.upper(),
+        url=substitute_url(service.revert_url, values),
+        body=(
+            substitute_json(service.revert_body, values)
+            if service.revert_body is not None
+            else None
+        ),
+        headers=tuple(
+            (name, _fill(value, values, argument=False))
+            for name, value in service.revert_headers.items()
+        ),
+        token=service.revert_token,
+    )
+
+
+def plan_switch(root: Path, version: str) -> SymlinkSwitch:
+    """The release directory holding `version`: releases/<version>, else the newest release
+    whose VERSION file names it. Raises RevertError when there is none."""
+    if _CONTROL.search(version) or "/" in version or version in ("", ".", ".."):
+        raise RevertError(f"{version!r} cannot be a release directory name")
+    releases = root / RELEASES_DIR
+    if (releases / version).is_dir() and not (releases / version).is_symlink():
+        return SymlinkSwitch(root / CURRENT_LINK, f"{RELEASES_DIR}/{version}")
+    try:
+        found = [r for r in list_releases(root) if r.version == version]
+    except OSError as exc:
+        raise RevertError(f"cannot read {releases}: {exc.strerror or exc}") from None
+    if not found:
+        raise RevertError(f"no release {version!r} under {releases}")
+    return SymlinkSwitch(root / CURRENT_LINK, f"{RELEASES_DIR}/{found[-1].path.name}")
