@@ -190,7 +190,7 @@ class SentryIssuesSource:
             reading = await self._walk(deadline)
         except RateLimited as exc:
             if self._last is None:
-                raise SourceError(str(exc)) from None
+                raise  # nothing to show yet: the panel says "rate limited until ..."
             # Keep showing what was last read, saying until when it cannot be refreshed.
             return replace(self._last, rate_limited=True, rate_limited_until=exc.until)
         self._last = reading
