@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cockpit.incident.store import IncidentTimes
+from cockpit.incident.store import IncidentTimes, parse_correction_key
 from cockpit.model import Incident, TimelineEvent
 from cockpit.timeutil import duration
 
@@ -66,16 +66,27 @@ def _last_status(events: Sequence[TimelineEvent], status: str) -> datetime | Non
     return max(times, default=None)
 
 
+def _corrections(incident: Incident, events: Sequence[TimelineEvent]) -> dict[str, datetime]:
+    """Field -> corrected value, the latest correction of each winning."""
+    out: dict[str, datetime] = {}
+    for event in sorted(events, key=lambda e: e.at):
+        parsed = parse_correction_key(event.key) if event.kind.startswith("correction.") else None
+        if parsed is not None and parsed[0] == incident.id:
+            out[parsed[1]] = parsed[2]
+    return out
+
+
 def times_from_events(incident: Incident, events: Sequence[TimelineEvent]) -> IncidentTimes:
-    """What the timeline alone says, for callers without the store's times (no corrections
-    of status times or of detection are seen this way)."""
+    """What the incident row and its timeline say, for callers without the store's times:
+    status times from status events, corrected ones from correction events."""
+    fixed = _corrections(incident, events)
     return IncidentTimes(
         declared=incident.declared_at,
         impact_started=incident.impact_started_at,
-        detected=None,
+        detected=fixed.get("detected"),
         investigating=incident.declared_at,
-        identified=_last_status(events, "identified"),
-        mitigated=_last_status(events, "mitigated"),
+        identified=fixed.get("identified") or _last_status(events, "identified"),
+        mitigated=fixed.get("mitigated") or _last_status(events, "mitigated"),
         resolved=incident.resolved_at,
     )
 

@@ -215,6 +215,25 @@ def _notification(row: sqlite3.Row) -> Notification:
     )
 
 
+def correction_key(incident_id: int, field: str, new: datetime) -> str:
+    """The correction event's key carries the corrected value, so a timeline alone (an export
+    made from events) knows it; the random tail keeps two equal corrections apart."""
+    return f"correction:{incident_id}:{field}:{_ts(new)}:{uuid.uuid4().hex[:12]}"
+
+
+def parse_correction_key(key: str) -> tuple[int, str, datetime] | None:
+    """(incident id, field, corrected value) from a correction event's key, else None."""
+    prefix, _, rest = key.partition(":")
+    if prefix != "correction":
+        return None
+    try:
+        incident, field, rest = rest.split(":", 2)
+        value, _tail = rest.rsplit(":", 1)
+        return int(incident), field, parse_iso(value)
+    except ValueError:
+        return None
+
+
 def _clock(when: datetime) -> str:
     """Local time of day as people say it: 06:50, with seconds only when they matter."""
     return local_clock(when, seconds=when.second != 0 or when.microsecond != 0)
@@ -504,7 +523,11 @@ class IncidentStore:
                     f"({utc_hms(old)} -> {utc_hms(new_at)} UTC)"
                 )
             event = TimelineEvent(
-                at=at or utcnow(), kind=f"correction.{field}", text=text, source="cockpit"
+                at=at or utcnow(),
+                kind=f"correction.{field}",
+                text=text,
+                source="cockpit",
+                key=correction_key(incident_id, field, new_at),
             )
             self._insert_event(db, event, incident_id)
         return event
