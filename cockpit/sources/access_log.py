@@ -1,8 +1,8 @@
-"""Requests and 5xx per time bucket, from an nginx access log in `combined` format, followed
-like `tail -F`.
+"""Requests and 5xx per time bucket, from a proxy's access log followed like `tail -F`.
 
-    $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
-    "$http_referer" "$http_user_agent"
+The format (nginx combined or JSON, HAProxy, Caddy, Envoy, a custom regex) only decides how a
+line gives its time and status; see `log_formats`. Everything else is shared: rotation by rename
+or copytruncate, start at the end or `read_back` seconds, unparseable lines counted.
 
 Memory stays bounded however long it runs: counts live in a fixed ring of buckets, never a list
 of lines. Parsing is one C-level regex pass per chunk plus a Counter of (time, status class)
@@ -13,64 +13,52 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from math import ceil
 from pathlib import Path
 
-from cockpit.config import AccessLogConfig
+from cockpit.config.errors import (
+    AccessLogBase,
+    AccessLogConfig,
+    CaddyLogConfig,
+    EnvoyLogConfig,
+    HaproxyLogConfig,
+    NginxJsonLogConfig,
+    RegexLogConfig,
+)
 from cockpit.model import Category, ErrorBucket, ErrorSeries
+from cockpit.sources import log_formats
 from cockpit.sources.base import SourceError
+from cockpit.sources.log_formats import LogFormat, parse_time_local
 from cockpit.timeutil import from_epoch, utcnow
+
+__all__ = ["AccessLogTail", "log_format_for", "parse_time_local"]
 
 MAX_READ = 8_388_608  # bytes per poll; a backlog is worked off over the next polls
 _PROBE_BYTES = 65_536  # how far read_back's search looks for a line with a timestamp
 _MARK = 64  # bytes before the offset remembered, to notice a file rewritten in place
 FUTURE_SECONDS = 120  # lines this far ahead of our clock still count (clock skew)
-
-# One match per line, anchored on the newline before it (the text searched starts with one):
-# a literal first byte lets the regex engine skip ahead fast, about three times faster than
-# `^` with MULTILINE, and a user agent crafted to look like a second entry cannot count twice.
-# nginx escapes '"' inside $request (as \x22), so the request cannot hide a quote. Only the
-# time and the first digit of the status are captured: that is all the series needs.
-_LINE = re.compile(rb'\n[^\n\[]*\[([^\]\n]*)\] "[^"\n]*" ([1-5])\d\d(?=[ \n])')
-_STAMP = re.compile(rb"(\d\d)/([A-Z][a-z][a-z])/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
-_MONTHS = {
-    name.encode(): number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-        start=1,
-    )
-}
 _STAMP_CACHE_MAX = 8192
 
 
-def parse_time_local(stamp: bytes) -> int | None:
-    """nginx $time_local ("21/Nov/2026:08:15:02 +0000") -> epoch seconds, None if invalid."""
-    match = _STAMP.fullmatch(stamp)
-    if match is None:
-        return None
-    day, month_name, year, hour, minute, second, sign, off_h, off_m = match.groups()
-    month = _MONTHS.get(month_name)
-    if month is None:
-        return None
-    offset = timedelta(hours=int(off_h), minutes=int(off_m))
-    try:
-        when = datetime(
-            int(year),
-            month,
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=timezone(-offset if sign == b"-" else offset),
-        )
-    except ValueError:
-        return None
-    return int(when.timestamp())
+def log_format_for(cfg: AccessLogBase) -> LogFormat:
+    match cfg:
+        case AccessLogConfig():
+            return log_formats.nginx_combined()
+        case NginxJsonLogConfig():
+            return log_formats.nginx_json(cfg.time_key, cfg.status_key)
+        case HaproxyLogConfig():
+            return log_formats.haproxy(cfg.timezone)
+        case CaddyLogConfig():
+            return log_formats.caddy()
+        case EnvoyLogConfig():
+            return log_formats.envoy()
+        case RegexLogConfig():
+            return log_formats.custom(cfg.pattern, cfg.time_format, cfg.timezone)
+    raise TypeError(f"no log format for {type(cfg).__name__}")
 
 
 class _Cursor:
@@ -122,23 +110,27 @@ class _Cursor:
         os.close(self.fd)
 
 
-def _first_line_since(fd: int, size: int, since: int) -> int:
+def _first_line_since(fd: int, size: int, since: int, fmt: LogFormat) -> int:
     """Offset of the first line stamped at or after `since`, by binary search over the file
     (lines are written in time order). Costs O(log size) small reads, not a scan."""
 
     def first_stamp_from(pos: int) -> tuple[int, float]:
-        """(offset, time) of the first stamped line starting at or after pos."""
-        # Each match starts at the newline that ends the line before; the file's first line
-        # gets a virtual one.
+        """(offset, time) of the first whole stamped line starting at or after pos."""
+        # Lines start after a newline; the file's first line gets a virtual one.
         if pos == 0:
-            base, chunk = -1, b"\n" + os.pread(fd, _PROBE_BYTES, 0)
+            origin, chunk = -1, b"\n" + os.pread(fd, _PROBE_BYTES, 0)
         else:
-            base, chunk = pos - 1, os.pread(fd, _PROBE_BYTES, pos - 1)
-        for match in _LINE.finditer(chunk):
-            if match.end() < len(chunk):
-                epoch = parse_time_local(match.group(1))
+            origin, chunk = pos - 1, os.pread(fd, _PROBE_BYTES, pos - 1)
+        start = chunk.find(b"\n")
+        while start >= 0:
+            end = chunk.find(b"\n", start + 1)
+            if end < 0:
+                break  # the probe ends inside this line
+            for stamp, _ in fmt.scan(chunk[start : end + 1]):
+                epoch = fmt.epoch(stamp) if fmt.timed else None
                 if epoch is not None:
-                    return base + match.start() + 1, epoch
+                    return origin + start + 1, epoch
+            start = end
         return size, float("inf")
 
     lo, hi = 0, size
@@ -152,12 +144,13 @@ def _first_line_since(fd: int, size: int, since: int) -> int:
 
 
 class AccessLogTail:
-    kind = "nginx_combined"
     category = Category.ERRORS
 
-    def __init__(self, cfg: AccessLogConfig, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, cfg: AccessLogBase, clock: Callable[[], datetime] = utcnow):
         self.cfg = cfg
         self.name = cfg.name
+        self.kind = cfg.kind
+        self._format = log_format_for(cfg)
         self.interval = cfg.interval
         self.timeout = cfg.timeout
         self.path = Path(cfg.path)
@@ -225,7 +218,9 @@ class AccessLogTail:
             return _Cursor(self.path, 0)  # appeared after we started: all of it is new
         cursor = _Cursor(self.path)
         if self.cfg.read_back > 0:
-            cursor.offset = _first_line_since(cursor.fd, cursor.offset, now - self.cfg.read_back)
+            cursor.offset = _first_line_since(
+                cursor.fd, cursor.offset, now - self.cfg.read_back, self._format
+            )
             cursor.remember()
         return cursor
 
@@ -280,21 +275,22 @@ class AccessLogTail:
             pass
         if len(self._stamps) >= _STAMP_CACHE_MAX:
             self._stamps.clear()
-        epoch = self._stamps[stamp] = parse_time_local(stamp)
+        epoch = self._stamps[stamp] = self._format.epoch(stamp)
         return epoch
 
     def _ingest(self, data: bytes, skipped: int, now: int) -> None:
         self.unparsed_lines += skipped
         if not data:
             return
-        found = _LINE.findall(b"\n" + data)
+        found = self._format.scan(b"\n" + data)
         self.unparsed_lines += data.count(b"\n") - len(found)
         span = self._span
         ring = len(self._ring_bucket)
         now_bucket = now // span
         oldest, newest = now_bucket - self._shown + 1, now_bucket + self._ahead
+        timed = self._format.timed
         for (stamp, status_class), count in Counter(found).items():
-            epoch = self._epoch(stamp)
+            epoch = self._epoch(stamp) if timed else now
             if epoch is None:
                 self.unparsed_lines += count
                 continue
