@@ -21,7 +21,7 @@ import httpcore
 from cockpit.conditions import BODY, STATUS
 from cockpit.config.probes import HttpProbeConfig
 from cockpit.sources.sessions import SessionFailed, SessionProbe, os_reason
-from cockpit.sources.tls_probe import client_context, expiry_values
+from cockpit.sources.tls_probe import client_context, expiry_values, load_x509
 from cockpit.textsafe import one_line, redact_url
 
 _READ_CHUNK = 65_536
@@ -62,13 +62,17 @@ class HttpConnector:
         """The URL as sent: without user:password, which travel in the Authorization header."""
         return redact_url(url)
 
+    def prepare(self) -> None:
+        if self.scheme == "https" and self._context is None:
+            # Built once per probe: loading the trust store costs milliseconds.
+            self._context = client_context(self.verify_tls, self.ca_file)
+            load_x509()
+
     async def open(self, timeout: float) -> HttpSession:
         stream = await self._backend.connect_tcp(self.host, self.port, timeout=timeout)
         try:
             if self.scheme == "https":
-                if self._context is None:
-                    # Built once per probe: loading the trust store costs milliseconds.
-                    self._context = client_context(self.verify_tls, self.ca_file)
+                assert self._context is not None, "prepare() first"
                 stream = await stream.start_tls(
                     self._context, server_hostname=self.host, timeout=timeout
                 )
@@ -98,6 +102,8 @@ class HttpConnector:
             # identity: a compressed body could expand far past max_bytes in one chunk.
             (b"Accept-Encoding", b"identity"),
         ]
+        if content:
+            sent.append((b"Content-Length", str(len(content)).encode()))
         if self.authorization is not None:
             sent.append((b"Authorization", self.authorization))
         given = {k.lower() for k in headers}
@@ -168,6 +174,9 @@ class HttpProbe(SessionProbe[HttpSession]):
         self._needle = cfg.body_contains.encode() if cfg.body_contains else None
         self._status_by_condition = cfg.uses(STATUS)
         self._wants_body = cfg.uses(BODY)
+
+    async def prepare(self) -> None:
+        self._http.prepare()
 
     async def open_session(self) -> HttpSession:
         return await self._http.open(self.cfg.timeout)

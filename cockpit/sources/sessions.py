@@ -86,6 +86,10 @@ class SessionProbe(ABC, Generic[S]):
 
     # -- what a kind supplies ------------------------------------------------------------------
 
+    async def prepare(self) -> None:
+        """Once before each round, untimed: build what sessions share (TLS context, SSH
+        options) so a first round's latency is not that of loading a trust store."""
+
     @abstractmethod
     async def open_session(self) -> S:
         """Connect, handshake, log in. Cleans up after itself if it fails or is cancelled."""
@@ -119,25 +123,35 @@ class SessionProbe(ABC, Generic[S]):
         deadline = started + self.timeout * ROUND_SHARE
         slots: list[_Slot[S]] = [_Slot() for _ in range(self.concurrency)]
         try:
-            await asyncio.gather(*(self._open(slot, deadline) for slot in slots))
+            async with asyncio.timeout_at(deadline):
+                await self.prepare()
+        except Exception as exc:
+            reason = self._reason_of(exc)
+            for slot in slots:
+                slot.reason = reason
+            return self._round_result(slots)
+        try:
+            await asyncio.gather(*(self._open_slot(slot, deadline) for slot in slots))
             # Every session that could open is open now, all at the same moment.
-            await asyncio.gather(*(self._check(slot, deadline) for slot in slots if slot.opened))
+            await asyncio.gather(
+                *(self._check_slot(slot, deadline) for slot in slots if slot.opened)
+            )
         finally:
-            await self._close_all(slots, started + self.timeout * (ROUND_SHARE + CLOSE_SHARE))
-        return self._result(slots)
+            await self._close_slots(slots, started + self.timeout * (ROUND_SHARE + CLOSE_SHARE))
+        return self._round_result(slots)
 
-    async def _open(self, slot: _Slot[S], deadline: float) -> None:
+    async def _open_slot(self, slot: _Slot[S], deadline: float) -> None:
         began = time.perf_counter()
         try:
             async with asyncio.timeout_at(deadline):
                 slot.session = await self.open_session()
         except Exception as exc:
-            slot.reason = self._why(exc)
+            slot.reason = self._reason_of(exc)
             return
         slot.opened = True
         slot.latency_ms = (time.perf_counter() - began) * 1000.0
 
-    async def _check(self, slot: _Slot[S], deadline: float) -> None:
+    async def _check_slot(self, slot: _Slot[S], deadline: float) -> None:
         assert slot.session is not None
         began = time.perf_counter()
         try:
@@ -145,25 +159,25 @@ class SessionProbe(ABC, Generic[S]):
                 values = await self.check_session(slot.session)
         except Exception as exc:
             slot.hung = isinstance(exc, TimeoutError)
-            slot.reason = self._why(exc)
+            slot.reason = self._reason_of(exc)
             return
         slot.latency_ms += (time.perf_counter() - began) * 1000.0
         observed = {CONNECTED: True, RESPONSE_TIME: slot.latency_ms, **values}
         slot.reason = one_line(evaluate_all(self.conditions, observed), REASON_CHARS)
         slot.ok = not slot.reason
 
-    def _why(self, exc: Exception) -> str:
+    def _reason_of(self, exc: Exception) -> str:
         if isinstance(exc, SessionFailed):
             return one_line(exc.reason, REASON_CHARS) or "failed"
         if isinstance(exc, TimeoutError):
             return f"no response within {self.timeout:g}s"
         return one_line(self.reason(exc), REASON_CHARS) or type(exc).__name__
 
-    async def _close_all(self, slots: list[_Slot[S]], deadline: float) -> None:
+    async def _close_slots(self, slots: list[_Slot[S]], deadline: float) -> None:
         # A session that hung is dropped; a polite close of it would hang as well.
         for slot in slots:
             if slot.hung and slot.session is not None:
-                self._abort(slot.session)
+                self._drop(slot.session)
         polite = [s.session for s in slots if s.opened and not s.hung and s.session is not None]
         if not polite:
             return
@@ -179,18 +193,18 @@ class SessionProbe(ABC, Generic[S]):
         late = [(t, s) for t, s in zip(pending, polite, strict=True) if not t.done()]
         for task, session in late:
             task.cancel()
-            self._abort(session)
+            self._drop(session)
         if late:
             # Let the cancelled closes unwind, so no task outlives the round.
             await asyncio.wait([t for t, _ in late], timeout=1.0)
         if cancelled:
             raise asyncio.CancelledError
 
-    def _abort(self, session: S) -> None:
+    def _drop(self, session: S) -> None:
         with contextlib.suppress(Exception):
             self.abort_session(session)
 
-    def _result(self, slots: list[_Slot[S]]) -> ProbeResult:
+    def _round_result(self, slots: list[_Slot[S]]) -> ProbeResult:
         good = [s for s in slots if s.ok]
         return ProbeResult(
             name=self.name,

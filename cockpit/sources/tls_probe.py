@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cockpit.conditions import CERTIFICATE_EXPIRATION
 from cockpit.config.probes import TlsProbeConfig
@@ -44,9 +45,15 @@ def not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> datetime | No
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
         return None
-    from cryptography import x509  # only probes that speak TLS pay for it
+    return load_x509().load_der_x509_certificate(der).not_valid_after_utc
 
-    return x509.load_der_x509_certificate(der).not_valid_after_utc
+
+def load_x509() -> Any:
+    """cryptography's x509 module, imported on first use: only probes that speak TLS pay for
+    it, and before their first round rather than inside its timing."""
+    from cryptography import x509
+
+    return x509
 
 
 def remaining_ms(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> float | None:
@@ -81,10 +88,13 @@ class TlsProbe(SessionProbe[_TlsSession]):
         self.cfg: TlsProbeConfig = cfg
         self._context: ssl.SSLContext | None = None
 
+    async def prepare(self) -> None:
+        if self._context is None:
+            self._context = client_context(self.cfg.verify_tls, self.cfg.ca_file)
+        load_x509()
+
     async def open_session(self) -> _TlsSession:
         cfg = self.cfg
-        if self._context is None:
-            self._context = client_context(cfg.verify_tls, cfg.ca_file)
         reader, writer = await asyncio.open_connection(
             cfg.host,
             cfg.port,

@@ -1,0 +1,142 @@
+"""SFTP probe (asyncssh): N SSH logins with an SFTP channel each, held open together, then
+stat / list / a bounded read on each.
+
+Host keys are checked against known_hosts unless the config opts out explicitly. The client
+reads no ~/.ssh/config, asks no agent and tries no default keys: only what the probe names, so
+a probe behaves the same from every bastion account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from cockpit.conditions import BODY
+from cockpit.config.probes import SftpProbeConfig
+from cockpit.sources.sessions import SessionFailed, SessionProbe, os_reason
+from cockpit.textsafe import one_line
+
+MAX_LISTED = 1000  # names read from a directory; a huge directory costs a bounded read
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+
+
+@dataclass(slots=True)
+class _SftpSession:
+    conn: asyncssh.SSHClientConnection
+    sftp: asyncssh.SFTPClient
+
+
+class SftpProbe(SessionProbe[_SftpSession]):
+    """Open = TCP connect, key exchange, host key check, login, SFTP channel; check = stat,
+    list and/or read; close = channel and connection closed."""
+
+    kind = "sftp"
+
+    def __init__(self, cfg: SftpProbeConfig):
+        super().__init__(cfg, f"sftp://{cfg.user}@{cfg.host}:{cfg.port}")
+        self.cfg: SftpProbeConfig = cfg
+        self._options: asyncssh.SSHClientConnectionOptions | None = None
+        self._wants_body = cfg.uses(BODY)
+
+    def _connection_options(self) -> asyncssh.SSHClientConnectionOptions:
+        cfg = self.cfg
+        known_hosts: Any = None
+        if not cfg.insecure_skip_host_key_check:
+            path = (cfg.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+            try:
+                known_hosts = asyncssh.read_known_hosts(str(path))
+            except OSError as exc:
+                raise SessionFailed(f"cannot read known_hosts {path}: {exc.strerror}") from None
+        client_keys: Any = None
+        if cfg.key_file is not None:
+            try:
+                client_keys = [asyncssh.read_private_key(str(cfg.key_file))]
+            except (OSError, asyncssh.KeyImportError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "not a usable private key"
+                raise SessionFailed(f"cannot read key_file {cfg.key_file}: {why}") from None
+        return asyncssh.SSHClientConnectionOptions(
+            username=cfg.user,
+            password=cfg.password.reveal() if cfg.password is not None else None,
+            client_keys=client_keys,
+            known_hosts=known_hosts,
+            agent_path=None,
+            config=None,
+            connect_timeout=cfg.timeout,
+            login_timeout=cfg.timeout,
+        )
+
+    async def prepare(self) -> None:
+        if self._options is None:
+            self._options = self._connection_options()
+
+    async def open_session(self) -> _SftpSession:
+        conn = await asyncssh.connect(self.cfg.host, self.cfg.port, options=self._options)
+        try:
+            sftp = await conn.start_sftp_client()
+        except BaseException:
+            conn.abort()
+            raise
+        return _SftpSession(conn, sftp)
+
+    async def check_session(self, session: _SftpSession) -> Mapping[str, object]:
+        cfg = self.cfg
+        sftp = session.sftp
+        body: bytes | None = None
+        path = ""
+        try:
+            if cfg.stat_path is not None:
+                path = f"stat {cfg.stat_path}"
+                await sftp.stat(cfg.stat_path)
+            if cfg.list_path is not None:
+                path = f"list {cfg.list_path}"
+                names: list[str] = []
+                async for entry in sftp.scandir(cfg.list_path):
+                    if entry.filename not in (".", ".."):
+                        names.append(str(entry.filename))
+                    if len(names) >= MAX_LISTED:
+                        break
+                body = "\n".join(sorted(names)).encode()
+            if cfg.read_path is not None:
+                path = f"read {cfg.read_path}"
+                async with sftp.open(cfg.read_path, "rb") as handle:
+                    data = await handle.read(cfg.max_bytes)
+                body = data if isinstance(data, bytes) else data.encode()
+        except asyncssh.SFTPError as exc:
+            raise SessionFailed(f"{one_line(path, 80)}: {one_line(exc.reason, 80)}") from None
+        if body is None or not self._wants_body:
+            return {}
+        return {BODY: body.decode("utf-8", "replace")}
+
+    async def close_session(self, session: _SftpSession) -> None:
+        session.sftp.exit()
+        session.conn.close()
+        with contextlib.suppress(Exception):
+            await session.conn.wait_closed()
+
+    def abort_session(self, session: _SftpSession) -> None:
+        session.conn.abort()
+
+    def reason(self, exc: BaseException) -> str:
+        return sftp_reason(exc, self.cfg)
+
+
+def sftp_reason(exc: BaseException, cfg: SftpProbeConfig) -> str:
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        where = "" if cfg.known_hosts is None else f" in {cfg.known_hosts}"
+        return f"host key not trusted (unknown or changed{where}): {one_line(exc.reason, 80)}"
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return f"permission denied for user {one_line(cfg.user, 40)!r}"
+    if isinstance(exc, asyncssh.SFTPError):
+        return f"SFTP: {one_line(exc.reason, 100)}"
+    if isinstance(exc, asyncssh.DisconnectError):
+        return f"disconnected by the server: {one_line(exc.reason, 100)}"
+    if isinstance(exc, asyncssh.ChannelOpenError):
+        return f"SFTP channel refused: {one_line(exc.reason, 100)}"
+    if isinstance(exc, asyncssh.Error):
+        return one_line(exc.reason, 100)
+    return os_reason(exc)
