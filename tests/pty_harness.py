@@ -1,4 +1,8 @@
-"""Run a terminal program in a pseudo-terminal, emulate its screen with pyte, time what it shows."""
+"""Run a terminal program in a pseudo-terminal, emulate its screen with pyte, time what it shows.
+
+Also what a bad SSH link does to a terminal: the window resized (SIGWINCH), the reader stalled.
+Every write the program makes can be kept with its time (`record=True`) for bench analysis.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +14,51 @@ import signal
 import struct
 import termios
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyte
+
+# What a terminal answers when asked; a program waiting for an answer must not wait forever.
+_ANSWERS: tuple[tuple[bytes, Callable[[pyte.Screen], bytes]], ...] = (
+    (b"\x1b[6n", lambda s: f"\x1b[{s.cursor.y + 1};{s.cursor.x + 1}R".encode()),
+    (b"\x1b[c", lambda s: b"\x1b[?62;22c"),
+)
 
 
 class PtyRun:
     def __init__(
-        self, argv: Sequence[str], cols: int = 80, rows: int = 24, env: dict | None = None
+        self,
+        argv: Sequence[str],
+        cols: int = 80,
+        rows: int = 24,
+        env: Mapping[str, str] | None = None,
+        *,
+        record: bool = False,
     ):
+        self.cols, self.rows = cols, rows
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.bytes_read = 0
+        self.record = record
+        self.writes: list[tuple[float, bytes]] = []  # (perf_counter, bytes) when recording
         self.started = time.perf_counter()
         pid, fd = pty.fork()
         if pid == 0:  # child
+            os.environ["TERM"] = "xterm-256color"  # env may override it (16-colour tests)
             os.environ.update(env or {})
-            os.environ["TERM"] = "xterm-256color"
             os.execvp(argv[0], list(argv))
         self.pid, self.fd = pid, fd
         self.exited = False
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self._set_size(cols, rows)
+
+    def _set_size(self, cols: int, rows: int) -> None:
+        # On the master side the kernel sends SIGWINCH to the program, as a real terminal does.
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.cols, self.rows = cols, rows
+        self.screen.resize(rows, cols)
+        self._set_size(cols, rows)
 
     def text(self) -> str:
         return "\n".join(self.screen.display)
@@ -45,11 +73,26 @@ class PtyRun:
         except OSError:
             return 0
         self.bytes_read += len(data)
+        if self.record:
+            self.writes.append((time.perf_counter(), data))
         self.stream.feed(data)
+        for query, answer in _ANSWERS:
+            if query in data:
+                os.write(self.fd, answer(self.screen))
         return len(data)
+
+    def pump_for(self, seconds: float) -> int:
+        """Read everything the program writes for `seconds`; returns the bytes read."""
+        total = 0
+        deadline = time.perf_counter() + seconds
+        while (left := deadline - time.perf_counter()) > 0:
+            total += self.pump(min(0.05, left))
+        return total
 
     def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> float | None:
         """Seconds from start until predicate(screen text) holds, or None on timeout."""
+        if predicate(self.text()):
+            return time.perf_counter() - self.started
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if self.pump(0.02) and predicate(self.text()):
@@ -84,6 +127,7 @@ class PtyRun:
                 self.pump(0.05)
                 done, _ = os.waitpid(self.pid, os.WNOHANG)
                 if done:
+                    self.exited = True
                     os.close(self.fd)
                     return
         os.close(self.fd)
