@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.incident.export import render_json, render_markdown, write_export
+from cockpit.incident.export import (
+    export_incident,
+    render_incident,
+    render_json,
+    render_markdown,
+    write_export,
+)
 from cockpit.incident.store import IncidentStore, store_path
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
 from cockpit.timeutil import local_hms
@@ -161,3 +167,149 @@ def test_write_export_rejects_unknown_format(tmp_path: Path, scripted) -> None:
     incident, events = scripted
     with pytest.raises(ValueError, match="md, json"):
         write_export(tmp_path, incident, events, ("pdf",))
+
+
+# -- impact, durations and detection gaps of a scripted incident ----------------------------------
+
+
+@pytest.fixture
+def files_com(tmp_path: Path):
+    """06:52 deploy, concurrency probe down 06:53, blind spot 06:54, declared 07:35,
+    identified 07:38, revert 07:41 (mitigated), resolved 07:50 (PDT; UTC below)."""
+    store = IncidentStore(store_path(tmp_path))
+    store.add_event(TimelineEvent(at(-30), "probe.down", "an old flap, long before", "ftp"))
+    store.add_event(TimelineEvent(at(-29), "probe.up", "passing again", "ftp"))
+    store.add_event(TimelineEvent(at(0), "deploy", "files-web: deploy 2 by bob", "deploys"))
+    store.add_event(TimelineEvent(at(0.5), "sentry.new", "old unrelated issue", "sentry"))
+    store.add_event(TimelineEvent(at(1), "probe.down", "sftp-multi failing: 1/2", "sftp-multi"))
+    store.add_event(
+        TimelineEvent(at(1), "concurrency", "sftp-multi fails only under concurrency", "sftp")
+    )
+    store.add_event(TimelineEvent(at(1), "suspect", "suspect deploy files-web 2", "detect"))
+    store.add_event(
+        TimelineEvent(at(2), "blind_spot", "5xx spike with no matching Sentry issue", "detect")
+    )
+    incident = store.declare("SFTP fails", "SEV2", "alice", impact_started_at=at(0), at=at(43))
+    store.set_status(incident.id, IncidentStatus.IDENTIFIED, at=at(46))
+    store.add_event(TimelineEvent(at(48), "revert.started", "revert files-web 2 -> 1"))
+    store.add_event(TimelineEvent(at(49), "revert.finished", "revert files-web 2 -> 1 ok"))
+    store.set_status(incident.id, IncidentStatus.MITIGATED, at=at(49))
+    resolved = store.set_status(incident.id, IncidentStatus.RESOLVED, at=at(58))
+    try:
+        yield store, resolved
+    finally:
+        store.close()
+
+
+def _bullets(section: str) -> list[str]:
+    return [line for line in section.splitlines() if line.startswith("- ")]
+
+
+def test_impact_section_states_moments_and_durations_with_formulas(files_com) -> None:
+    store, incident = files_com
+    md = render_incident(store, incident, "md", generated_at=GENERATED)
+    impact = _section(md, "Impact")
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")[1]
+        for line in impact.splitlines()
+        if line.startswith("| ") and not line.startswith("| Moment")
+    }
+    assert rows == {
+        "Impact started": "2024-08-02 13:52:00",
+        "Detected": "2024-08-02 13:53:00",  # the first detector event after impact start
+        "Declared": "2024-08-02 14:35:00",
+        "Identified": "2024-08-02 14:38:00",
+        "Mitigated": "2024-08-02 14:41:00",
+        "Resolved": "2024-08-02 14:50:00",
+    }
+    assert "first detector event `probe.down`: sftp-multi failing: 1/2" in impact
+    assert _bullets(impact) == [
+        "- **Time to detect:** 1m 00s (= detected - impact start)",
+        "- **Time to declare:** 42m 00s (= declared - detected)",
+        "- **Time to mitigate:** 49m 00s (= mitigated - impact start)",
+        "- **Time to resolve:** 58m 00s (= resolved - impact start)",
+    ]
+    assert "detected = the first detector event" in impact
+
+    changed = _bullets(_section(md, "What changed"))
+    assert [line.split("`")[1] for line in changed] == [
+        "deploy",
+        "suspect",
+        "revert.started",
+        "revert.finished",
+    ]
+    gaps = _bullets(_section(md, "Detection gaps"))
+    assert ["`concurrency`" in gaps[0], "`blind_spot`" in gaps[1], len(gaps)] == [True, True, 2]
+    assert f"{local_hms(at(2))} local" in gaps[1]
+    for heading in ("Contributing factors", "Action items"):
+        assert f"\n## {heading}\n" in md
+    assert md.index("## Impact") < md.index("## Timeline") < md.index("## Detection gaps")
+
+
+def test_json_impact_matches_the_markdown(files_com) -> None:
+    store, incident = files_com
+    doc = json.loads(render_incident(store, incident, "json", generated_at=GENERATED))
+    impact = doc["impact"]
+    assert impact["detected_at"] == "2024-08-02T13:53:00Z"
+    assert impact["detected_how"] == "event"
+    assert impact["detected_by"]["kind"] == "probe.down"
+    assert impact["mitigated_at"] == "2024-08-02T14:41:00Z"
+    assert {d["name"]: (d["formula"], d["seconds"]) for d in impact["durations"]} == {
+        "time to detect": ("detected - impact start", 60.0),
+        "time to declare": ("declared - detected", 2520.0),
+        "time to mitigate": ("mitigated - impact start", 2940.0),
+        "time to resolve": ("resolved - impact start", 3480.0),
+    }
+    assert [g["kind"] for g in doc["detection_gaps"]] == ["concurrency", "blind_spot"]
+    assert "suspect" in [e["kind"] for e in doc["what_changed"]]
+
+
+def test_corrected_times_reach_the_draft_with_or_without_the_store(files_com) -> None:
+    store, incident = files_com
+    store.correct_time(incident.id, "detected", at(4), "alice", at=at(70))
+    store.correct_time(incident.id, "mitigated", at(48), "alice", at=at(71))
+    from_store = render_incident(store, incident, "md", generated_at=GENERATED)
+    # The way `cockpit export` renders: the incident and its events only.
+    events_only = render_markdown(incident, store.incident_events(incident), generated_at=GENERATED)
+    for md in (from_store, events_only):
+        impact = _section(md, "Impact")
+        assert "| Detected | 2024-08-02 13:56:00 |" in impact
+        assert "corrected by hand" in impact
+        assert "- **Time to detect:** 4m 00s (= detected - impact start)" in impact
+        assert "- **Time to mitigate:** 48m 00s (= mitigated - impact start)" in impact
+    paths = export_incident(store, store.path.parent, incident, ("md",), generated_at=GENERATED)
+    assert paths[0].read_text() == from_store
+
+
+def test_declared_before_any_detector_is_said_plainly() -> None:
+    incident = Incident(
+        3,
+        "found by customers",
+        "SEV2",
+        "alice",
+        IncidentStatus.INVESTIGATING,
+        at(43),
+        impact_started_at=at(0),
+    )
+    md = render_markdown(incident, [], generated_at=GENERATED)
+    impact = _section(md, "Impact")
+    assert "| Detected | unknown |" in impact
+    assert "found by people, not by monitoring" in impact
+    assert "- **Time to detect:** unknown (= detected - impact start)" in impact
+    assert "- **Time to mitigate:** unknown (= mitigated - impact start)" in impact
+    assert _bullets(_section(md, "Detection gaps")) == [
+        "- No detector saw this failure before people did."
+    ]
+    early = Incident(
+        4,
+        "declared early",
+        "SEV3",
+        "bob",
+        IncidentStatus.INVESTIGATING,
+        at(1),
+        impact_started_at=at(0),
+    )
+    events = [TimelineEvent(at(3), "spike.start", "5xx spike", "proxy")]
+    assert "- **Time to declare:** -2m 00s (= declared - detected)" in render_markdown(
+        early, events, generated_at=GENERATED
+    )

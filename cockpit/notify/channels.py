@@ -7,6 +7,7 @@ the channel holds before it is kept.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,13 +75,16 @@ class Channel:
     async def deliver(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> None:
         """POST the payload; raise DeliveryError with a safe reason unless the server took it."""
         try:
-            response = await client.post(
-                self.url,
-                json=payload,
-                timeout=self.timeout,
-                headers={"User-Agent": USER_AGENT},
-            )
-        except httpx.TimeoutException:
+            # One deadline for the whole exchange (httpx's applies per phase), so a claim on
+            # this notification is known to be dead once it is older than the timeout.
+            async with asyncio.timeout(self.timeout):
+                response = await client.post(
+                    self.url,
+                    json=payload,
+                    timeout=self.timeout,
+                    headers={"User-Agent": USER_AGENT},
+                )
+        except (TimeoutError, httpx.TimeoutException):
             raise DeliveryError(f"no answer within {self.timeout:g}s") from None
         except httpx.ConnectError:
             raise DeliveryError("could not connect (refused or unreachable)") from None

@@ -27,8 +27,9 @@ from cockpit.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 DRILL_POLICIES = ("mark", "suppress")
-# A claim older than the channel's timeout plus this belongs to a process that died mid-send.
-CLAIM_MARGIN = timedelta(seconds=30)
+# A send ends within its channel's timeout, so a claim older than that plus this margin
+# belongs to a process that died mid-send.
+CLAIM_MARGIN = timedelta(seconds=5)
 RETRY_HINT = "`cockpit incident retry` sends it again"
 
 
