@@ -10,7 +10,7 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 
@@ -20,6 +20,17 @@ def toml_string(value: str) -> str:
 
 def toml_array(values: Sequence[str]) -> str:
     return "[" + ", ".join(toml_string(v) for v in values) + "]"
+
+
+@dataclass(frozen=True)
+class ProtocolInputs:
+    """Where the world's FTP, SFTP and WebDAV front ends listen (None: not running)."""
+
+    password_file: Path
+    ftp_port: int | None = None
+    sftp_port: int | None = None
+    known_hosts: Path | None = None
+    webdav_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,71 @@ class ConfigInputs:
     access_log: Path
     token_file: Path
     python: str
+    protocols: ProtocolInputs | None = None
+
+
+Probe = dict[str, str | int | float]
+
+
+def _value(value: str | int | float) -> str:
+    return toml_string(value) if isinstance(value, str) else repr(value)
+
+
+def _table(name: str, keys: Probe, comment: str | None = None) -> str:
+    lines = [f"# {comment}"] if comment else []
+    lines.append(f"[[{name}]]")
+    lines.extend(f"{key} = {_value(value)}" for key, value in keys.items())
+    return "\n".join(lines) + "\n"
+
+
+def _writable(probe: Probe) -> bool:
+    """A probe kind this cockpit knows, with every key we would write: else the config would
+    not load. Kinds arrive with the cockpit's probe sources, not with the world."""
+    from cockpit.config.probes import PROBE_KINDS
+
+    kind = PROBE_KINDS.get(str(probe["kind"]))
+    return kind is not None and set(probe) - {"kind"} <= {f.name for f in fields(kind)}
+
+
+def _twins(name: str, protocol: str, base: Probe) -> list[Probe]:
+    """One session at a time, and four at once: the pair that tells the incident's story.
+    Each has its own account (the bug is per user: a probe must only trip over itself)."""
+    common: Probe = {"interval": 2, "timeout": 4}
+    single = {"name": name, **base, "user": f"monitor-{protocol}", **common}
+    many = {"name": f"{name}-x4", **base, "user": f"monitor-{protocol}-x4", **common}
+    return [_ordered(single), _ordered({**many, "concurrency": 4})]
+
+
+def protocol_probes(protocols: ProtocolInputs) -> list[Probe]:
+    """The FTP/SFTP/WebDAV probe twins, for the kinds this cockpit can load."""
+    secret = str(protocols.password_file)
+    families: list[list[Probe]] = []
+    if protocols.ftp_port is not None:
+        ftp: Probe = {"kind": "ftp", "host": "127.0.0.1", "port": protocols.ftp_port}
+        ftp |= {"password_file": secret, "list_path": "/"}
+        families.append(_twins("ftp-login", "ftp", ftp))
+    if protocols.sftp_port is not None and protocols.known_hosts is not None:
+        sftp: Probe = {"kind": "sftp", "host": "127.0.0.1", "port": protocols.sftp_port}
+        sftp |= {"password_file": secret, "known_hosts": str(protocols.known_hosts)}
+        families.append(_twins("sftp-list", "sftp", {**sftp, "list_path": "/"}))
+    if protocols.webdav_url is not None:
+        dav: Probe = {"kind": "webdav", "url": protocols.webdav_url, "password_file": secret}
+        families.append(_twins("webdav-propfind", "webdav", {**dav, "depth": 1}))
+    return [probe for family in families if all(map(_writable, family)) for probe in family]
+
+
+_ORDER = ("name", "kind", "host", "port", "url", "user", "password_file", "known_hosts")
+
+
+def _ordered(probe: Probe) -> Probe:
+    first = {key: probe[key] for key in _ORDER if key in probe}
+    return first | {key: value for key, value in probe.items() if key not in first}
+
+
+def _service_actions_supported() -> bool:
+    from cockpit.config.services import ServiceConfig
+
+    return "actions" in {f.name for f in fields(ServiceConfig)}
 
 
 def render(inputs: ConfigInputs) -> str:
@@ -42,11 +118,66 @@ def render(inputs: ConfigInputs) -> str:
     deployctl = [inputs.python, "-m", "cockpit.world.deployctl", "--root", str(inputs.deploy_root)]
     revert = [*deployctl, "rollback", "--to", "{previous.version}"]
     preflight = [*deployctl, "check", "{previous.version}"]
+    failover = [*deployctl, "failover"]
     health = f"{inputs.service_url}/healthz"
     # Each session probe is its own user: the bug is per user, and two probes of one user
     # polling in step would trip over each other instead of over the bug.
     single = f"{inputs.service_url}/session?user=monitor"
     many = f"{inputs.service_url}/session?user=monitor-x4"
+    # Five reads at once from a mobile client: after a failover, one mobile request in five
+    # keeps failing, so nearly every round of this probe catches the long tail.
+    mobile = f"{inputs.service_url}/files/inbox/?client=mobile&user=monitor-mobile"
+
+    extra = protocol_probes(inputs.protocols) if inputs.protocols is not None else []
+    probes: list[str] = [
+        _table(
+            "probes",
+            {"name": "web-health", "kind": "http", "url": health, "interval": 2, "timeout": 2},
+            "The monitor that stayed green in the real incident: one connection at a time.",
+        )
+    ]
+    # At 80x24 the probe panel holds eight rows: the HTTP session twins give way to the
+    # protocols the incident was about once all three can be probed.
+    if len(extra) < 6:
+        probes.append(
+            _table(
+                "probes",
+                {"name": "session", "kind": "http", "url": single, "interval": 2, "timeout": 2},
+            )
+        )
+        probes.append(
+            _table(
+                "probes",
+                {
+                    "name": "session-x4",
+                    "kind": "http",
+                    "url": many,
+                    "concurrency": 4,
+                    "interval": 2,
+                    "timeout": 2,
+                },
+                "Four sessions at once: what the customers' sync jobs did, and what broke.",
+            )
+        )
+    probes.extend(_table("probes", probe) for probe in extra)
+    probes.append(
+        _table(
+            "probes",
+            {
+                "name": "mobile-files",
+                "kind": "http",
+                "url": mobile,
+                "concurrency": 5,
+                "interval": 2,
+                "timeout": 2,
+            },
+            "The mobile app's reads: where a failover's long tail shows.",
+        )
+    )
+
+    actions = ""
+    if _service_actions_supported():
+        actions = f"actions = {{ failover = {toml_array(failover)} }}\n"
     return f"""\
 # Written by the drill world: every address and path below belongs to it.
 
@@ -55,30 +186,7 @@ service = {s(inputs.service)}
 environment = {s(inputs.environment)}
 drill = true
 
-# The monitor that stayed green in the real incident: one connection at a time.
-[[probes]]
-name = "web-health"
-kind = "http"
-url = {s(health)}
-interval = 2
-timeout = 2
-
-[[probes]]
-name = "session"
-kind = "http"
-url = {s(single)}
-interval = 2
-timeout = 2
-
-# Four sessions at once: what the customers' sync jobs did, and what broke.
-[[probes]]
-name = "session-x4"
-kind = "http"
-url = {s(many)}
-concurrency = 4
-interval = 2
-timeout = 2
-
+{chr(10).join(probes)}
 [[deploys]]
 name = "deploy-log"
 kind = "jsonl"
@@ -108,7 +216,7 @@ name = {s(inputs.service)}
 revert = {toml_array(revert)}
 preflight = [{toml_array(preflight)}]
 revert_timeout = 30
-"""
+{actions}"""
 
 
 def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:

@@ -1,8 +1,11 @@
 """What a drill replays: the service's deploy history, the bad deploy and who made it.
 
-Only the Files.com incident of 2024-08-02 exists so far: a routine deploy that breaks every
-second simultaneous session while single-connection health checks stay green and the failing
-code path is excluded from Sentry.
+files-com  Files.com 2024-08-02: a routine deploy breaks every second simultaneous session
+           while single-connection health checks stay green and the failing code path is
+           excluded from Sentry.
+dropbox    Dropbox 2014-01-10: the same kind of service, with an innocent recent deploy; the
+           drill applies "db_reinstall", then "failover" and "restore" (see World.apply), and
+           reverting that deploy is the tempting move that changes nothing.
 """
 
 from __future__ import annotations
@@ -49,7 +52,24 @@ FILES_COM = Scenario(
     bad_summary="Reuse pooled session handles across protocols (SFTP/FTP/WebDAV)",
 )
 
-SCENARIOS: dict[str, Scenario] = {FILES_COM.name: FILES_COM}
+DROPBOX = Scenario(
+    name="dropbox",
+    description=(
+        "Dropbox 2014-01-10: maintenance reinstalls active databases; a revert changes "
+        "nothing, a failover brings most users back, a long tail lingers"
+    ),
+    service="sync-web",
+    environment="drill",
+    sentry_org="sync",
+    history=(
+        PastDeploy(timedelta(days=2), "deploy-bot", "Rotate the metadata shard map"),
+        PastDeploy(timedelta(minutes=40), "dmitri", "Thumbnail cache: raise TTL to 6h"),
+    ),
+    bad_who="jo",
+    bad_summary="Reuse pooled session handles across protocols (SFTP/FTP/WebDAV)",
+)
+
+SCENARIOS: dict[str, Scenario] = {FILES_COM.name: FILES_COM, DROPBOX.name: DROPBOX}
 
 
 def versions_for(times: list[datetime]) -> list[str]:

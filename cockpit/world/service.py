@@ -1,6 +1,7 @@
 """The drill world's service, "files-web": a small HTTP file service with the incident's bug.
 
-    GET /healthz        200 always: a single-connection check that stays green
+    GET /healthz        200 while the database is reachable: a single-connection check that
+                        stays green through the session bug
     GET /session        opens a session, holds it briefly, 200 {"session": "ok"}
     GET /files/<path>   200, a small body
     GET /report         500 on a bad date range (the default): reported to Sentry
@@ -8,78 +9,26 @@
 The bug: while `current` points at a bad release, a session that starts while the same user
 already has one open fails with 503 {"error": "session table conflict"}. That path is not
 reported to Sentry, as in the incident. Behaviour follows the `current` symlink, so a real
-rollback really fixes it. Every request is written to the nginx-style access log.
+rollback really fixes it. Database faults (see database.py) answer 503 and are reported.
+The client class (`client=mobile` or a mobile User-Agent) matters only to lingering failures.
+Every request is written to the nginx-style access log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import time
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
-
-import sentry_sdk
 
 from cockpit.timeutil import utcnow
 from cockpit.world.accesslog import AccessLog, combined_line
+from cockpit.world.backend import SESSION_LIMIT, FilesBackend, Refused, client_class
 from cockpit.world.loopback import LoopbackServer, QuietHandler
-from cockpit.world.releases import ReleaseRoot
 
 SESSION_HOLD = 0.15  # seconds a session stays open, so simultaneous sessions overlap
-_RELEASE_READ_EVERY = 0.1  # seconds; bounds how often requests touch the filesystem
 USER_HEADER = "X-Files-User"
 ANONYMOUS = "anonymous"
-
-
-class ReleaseWatcher:
-    """The version `current` points to, re-read at most every ~100 ms."""
-
-    def __init__(self, releases: ReleaseRoot):
-        self._releases = releases
-        self._lock = threading.Lock()
-        self._version: str | None = None
-        self._read_at = float("-inf")
-
-    def version(self) -> str | None:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._read_at >= _RELEASE_READ_EVERY:
-                self._version = self._releases.current_version()
-                self._read_at = now
-            return self._version
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._read_at = float("-inf")
-
-
-class SessionTable:
-    """Open sessions per user."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open: dict[str, int] = {}
-
-    def open(self, user: str, *, exclusive: bool) -> bool:
-        """Open a session; with `exclusive`, refuse while the user already has one open."""
-        with self._lock:
-            if exclusive and self._open.get(user, 0) > 0:
-                return False
-            self._open[user] = self._open.get(user, 0) + 1
-            return True
-
-    def close(self, user: str) -> None:
-        with self._lock:
-            left = self._open.get(user, 0) - 1
-            if left > 0:
-                self._open[user] = left
-            else:
-                self._open.pop(user, None)
-
-    def open_count(self) -> int:
-        with self._lock:
-            return sum(self._open.values())
 
 
 def build_report(query: str) -> dict[str, str]:
@@ -97,25 +46,12 @@ def _check_range(start: str, end: str) -> dict[str, str]:
 
 
 class FilesWebService:
-    def __init__(
-        self,
-        *,
-        name: str,
-        releases: ReleaseRoot,
-        access_log: AccessLog,
-        bad_versions: frozenset[str],
-        sentry_client: sentry_sdk.Client | None = None,
-        session_hold: float = SESSION_HOLD,
-    ):
-        self.name = name
-        self.releases = ReleaseWatcher(releases)
+    def __init__(self, *, backend: FilesBackend, access_log: AccessLog):
+        self.backend = backend
+        self.name = backend.name
         self.access_log = access_log
-        self.bad_versions = bad_versions
-        self.sessions = SessionTable()
-        self.session_hold = session_hold
-        self._sentry = sentry_client
         handler = type("FilesWebHandler", (_ServiceHandler,), {"app": self})
-        self._server = LoopbackServer(handler, name)
+        self._server = LoopbackServer(handler, self.name)
 
     @property
     def base_url(self) -> str:
@@ -134,26 +70,6 @@ class FilesWebService:
 
     def stop(self) -> None:
         self._server.stop()
-
-    def running_bad_release(self) -> bool:
-        return self.releases.version() in self.bad_versions
-
-    def report_exception(self, error: BaseException, *, user: str, transaction: str) -> None:
-        if self._sentry is None:
-            return
-        release = f"{self.name}@{self.releases.version()}"
-
-        def stamp_release(event: Any, hint: Any) -> Any:
-            event["release"] = release  # the release running now, not the one at start
-            return event
-
-        with sentry_sdk.isolation_scope() as scope:
-            scope.set_client(self._sentry)
-            scope.set_user({"id": user})
-            scope.set_transaction_name(transaction)
-            scope.set_tag("service", self.name)
-            scope.add_event_processor(stamp_release)
-            sentry_sdk.capture_exception(error)
 
 
 class _ServiceHandler(QuietHandler):
@@ -179,33 +95,46 @@ class _ServiceHandler(QuietHandler):
         url = urlsplit(self.path)
         params = parse_qs(url.query)
         user = params.get("user", [""])[-1] or self.headers.get(USER_HEADER) or ANONYMOUS
-        if url.path == "/healthz":
-            version = self.app.releases.version()
-            self.send_json(200, {"status": "ok", "service": self.app.name, "version": version})
-        elif url.path == "/session":
-            self._session(user)
-        elif url.path == "/files" or url.path.startswith("/files/"):
-            self._file(url.path)
-        elif url.path == "/report":
-            self._report(user, url.query)
-        elif url.path == "/":
-            self.send_body(200, f"{self.app.name}\n".encode(), "text/plain; charset=utf-8")
-        else:
-            self.send_json(404, {"error": "not found"})
+        client = client_class(params.get("client", [""])[-1], self.headers.get("User-Agent"))
+        try:
+            if url.path == "/healthz":
+                self._health()
+            elif url.path == "/session":
+                self._session(user, client)
+            elif url.path == "/files" or url.path.startswith("/files/"):
+                self.app.backend.query(user=user, client=client, transaction="/files")
+                self._file(url.path)
+            elif url.path == "/report":
+                self.app.backend.query(user=user, client=client, transaction="/report")
+                self._report(user, url.query)
+            elif url.path == "/":
+                self.send_body(200, f"{self.app.name}\n".encode(), "text/plain; charset=utf-8")
+            else:
+                self.send_json(404, {"error": "not found"})
+        except Refused as refused:
+            self.send_json(refused.status, {"error": refused.reason})
 
     do_HEAD = do_GET
 
-    def _session(self, user: str) -> None:
-        app = self.app
-        # The bad release reuses one pooled handle per user: a second simultaneous session
-        # collides with the first. Deliberately not reported to Sentry, as in the incident.
-        if not app.sessions.open(user, exclusive=app.running_bad_release()):
-            self.send_json(503, {"error": "session table conflict"})
+    def _health(self) -> None:
+        backend = self.app.backend
+        if not backend.database.reachable():
+            self.send_json(503, {"status": "database unreachable", "service": self.app.name})
             return
+        version = backend.releases.version()
+        self.send_json(200, {"status": "ok", "service": self.app.name, "version": version})
+
+    def _session(self, user: str, client: str) -> None:
+        backend = self.app.backend
         try:
-            app.stopping.wait(app.session_hold)
-        finally:
-            app.sessions.close(user)
+            lease = backend.open_session(user, client=client, transaction="/session")
+        except Refused as refused:
+            # The body names the bug's symptom as the service's own code would.
+            reason = "session table conflict" if refused.reason == SESSION_LIMIT else refused.reason
+            self.send_json(refused.status, {"error": reason})
+            return
+        with lease:
+            self.app.stopping.wait(backend.session_hold)
         self.send_json(200, {"session": "ok"})
 
     def _file(self, path: str) -> None:
@@ -218,7 +147,7 @@ class _ServiceHandler(QuietHandler):
         try:
             report = build_report(query)
         except ValueError as exc:
-            self.app.report_exception(exc, user=user, transaction="/report")
+            self.app.backend.report_exception(exc, user=user, transaction="/report")
             self.send_json(500, {"error": "internal server error"})
             return
         self.send_json(200, report)

@@ -1,12 +1,37 @@
 """The drill world: every server of a scenario, started together and stopped together.
 
-    with World(tmp_path, bad_deploy_after=0) as world:
-        world.bad_deployed.wait(10)
+    with World(tmp_path, bad_deploy_after=None) as world:
+        world.apply("bad_deploy")
         httpx.get(world.urls.session)
         ...
 
+Constructor: `World(directory=None, *, scenario="files-com", bad_deploy_after=20.0,
+traffic=True, protocols=("http", "ftp", "sftp", "webdav"), write_config=None,
+session_hold=SESSION_HOLD, slow_delay=SLOW_DELAY, python=sys.executable)`.
+`bad_deploy_after=None` means no automatic bad deploy (a drill schedules it with apply()).
+HTTP always runs (it carries the health check, the access log and Sentry's story); the other
+protocols are optional.
+
+Faults, for drills (`FAULTS` names them). `apply(fault)` is thread-safe and idempotent: applying
+a fault that is already in effect changes nothing and is not recorded again.
+
+    bad_deploy       ship the scenario's bad release (the Files.com bug: every second
+                     simultaneous session of a user fails, on every protocol, unreported)
+    db_reinstall     the metadata database is gone (Dropbox 2014): every request that needs it
+                     fails with 5xx, health checks fail, errors reach Sentry. Rolling the
+                     service back does not help.
+    failover         most traffic comes back; desktop clients keep failing 1 request in 20,
+                     mobile clients 1 in 5, until "restore"
+    slow_dependency  every request that reads metadata takes `slow_delay` (~2 s), then succeeds
+    restore          the database is healthy and fast again (a bad release stays until reverted)
+
+`world.faults` lists `(UTC time, fault)` in the order they took effect. `deployctl --root DIR
+failover` applies "failover" from another process (see control.py).
+
 The world directory holds the service's deploy root (releases/, current, deploys.jsonl), its
-access.log, the Sentry read token (sentry.token, mode 0600) and the cockpit config it writes.
+access.log, the Sentry read token (sentry.token, mode 0600), the accounts' password
+(files.password, 0600), the files tree the protocols serve (files/), the SFTP host key and its
+known_hosts, the control door (control.json, 0600) and the cockpit config it writes.
 """
 
 from __future__ import annotations
@@ -22,12 +47,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
+from urllib.parse import urlsplit
 
 import sentry_sdk
 
 from cockpit.timeutil import utcnow
 from cockpit.world import configfile
 from cockpit.world.accesslog import AccessLog
+from cockpit.world.accounts import FILES_DIR, PASSWORD_FILE, Accounts, make_files
+from cockpit.world.backend import FilesBackend
+from cockpit.world.control import CONTROL_FILE, ControlServer, UnknownFault
+from cockpit.world.database import SLOW_DELAY, Database
 from cockpit.world.releases import CURRENT_LINK, DEPLOY_LOG, RELEASES_DIR, ReleaseRoot
 from cockpit.world.scenarios import SCENARIOS, Scenario, versions_for
 from cockpit.world.sentry_api import SentryServer
@@ -40,13 +71,37 @@ log = logging.getLogger("cockpit.world")
 ACCESS_LOG = "access.log"
 TOKEN_FILE = "sentry.token"
 CONFIG_FILE = "cockpit.toml"
+HOST_KEY_FILE = "sftp_host_key"
+KNOWN_HOSTS_FILE = "known_hosts"
 SENTRY_PROJECT_ID = "2"
 # A directory holding this file was made by a world and may be reset by the next one.
 _MARKER = ".cockpit-world"
-_RESETTABLE = (RELEASES_DIR, CURRENT_LINK, DEPLOY_LOG, ACCESS_LOG, TOKEN_FILE, CONFIG_FILE)
+_RESETTABLE = (
+    RELEASES_DIR,
+    CURRENT_LINK,
+    DEPLOY_LOG,
+    ACCESS_LOG,
+    TOKEN_FILE,
+    CONFIG_FILE,
+    PASSWORD_FILE,
+    FILES_DIR,
+    HOST_KEY_FILE,
+    KNOWN_HOSTS_FILE,
+    CONTROL_FILE,
+)
+PROTOCOLS = ("http", "ftp", "sftp", "webdav")
+FAULTS = ("bad_deploy", "db_reinstall", "failover", "slow_dependency", "restore")
 _SDK_THREAD_JOIN = 2.0
 _REPORTED_BEFORE_DEPLOY = 5.0  # seconds the bad deploy may wait for the first Sentry issue
 _DEPLOY_LOG_PRECISION = 1.0
+
+
+class _Frontend(Protocol):
+    def stop(self) -> None: ...
+
+
+def _port_of(url: str | None) -> int | None:
+    return urlsplit(url).port if url else None
 
 
 class WorldError(Exception):
@@ -61,6 +116,9 @@ class WorldUrls:
     report: str
     sentry: str
     sentry_dsn: str  # holds only the public ingest key, like any DSN
+    ftp: str | None = None  # ftp://127.0.0.1:<port>
+    sftp: str | None = None  # sftp://127.0.0.1:<port>
+    webdav: str | None = None  # http://127.0.0.1:<port>/
 
 
 class World:
@@ -72,12 +130,19 @@ class World:
         bad_deploy_after: float | None = 20.0,
         write_config: Path | None = None,
         traffic: bool = True,
+        protocols: tuple[str, ...] | list[str] = PROTOCOLS,
         session_hold: float = SESSION_HOLD,
+        slow_delay: float = SLOW_DELAY,
         python: str = sys.executable,
     ):
         if scenario not in SCENARIOS:
             known = ", ".join(sorted(SCENARIOS))
             raise WorldError(f"unknown scenario {scenario!r} (known: {known})")
+        unknown = sorted(set(protocols) - set(PROTOCOLS))
+        if unknown:
+            raise WorldError(f"unknown protocol {unknown[0]!r} (known: {', '.join(PROTOCOLS)})")
+        self.protocols = tuple(p for p in PROTOCOLS if p == "http" or p in protocols)
+        self.slow_delay = slow_delay
         self.scenario: Scenario = SCENARIOS[scenario]
         self.bad_deploy_after = bad_deploy_after
         self.traffic_enabled = traffic
@@ -100,9 +165,15 @@ class World:
         self._sentry_server: SentryServer | None = None
         self._sentry_client: sentry_sdk.Client | None = None
         self._sdk_threads_before: set[threading.Thread] = set()
+        self._backend: FilesBackend | None = None
+        self._accounts: Accounts | None = None
         self._service: FilesWebService | None = None
+        self._frontends: list[_Frontend] = []
+        self._control: ControlServer | None = None
         self._traffic: BackgroundTraffic | None = None
         self._scheduler: threading.Thread | None = None
+        self._fault_lock = threading.Lock()
+        self._faults: list[tuple[datetime, str]] = []
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -117,6 +188,31 @@ class World:
     @property
     def deploy_log_path(self) -> Path:
         return self._dir() / DEPLOY_LOG
+
+    @property
+    def password_file(self) -> Path:
+        """The accounts' password (FTP, SFTP, WebDAV); every account shares it."""
+        return self._dir() / PASSWORD_FILE
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self._dir() / KNOWN_HOSTS_FILE
+
+    @property
+    def files_root(self) -> Path:
+        return self._dir() / FILES_DIR
+
+    @property
+    def backend(self) -> FilesBackend:
+        if self._backend is None:
+            raise WorldError("the world is not running")
+        return self._backend
+
+    @property
+    def faults(self) -> list[tuple[datetime, str]]:
+        """(UTC time, fault) for each fault that took effect, in order."""
+        with self._fault_lock:
+            return list(self._faults)
 
     @property
     def sentry(self) -> SentryServer:
@@ -202,15 +298,23 @@ class World:
             send_client_reports=False,
         )
 
-        service = self._service = FilesWebService(
+        self._accounts = Accounts.create(directory)
+        files_root = make_files(directory / FILES_DIR)
+        backend = self._backend = FilesBackend(
             name=scenario.service,
             releases=releases,
-            access_log=self._access_log,
             bad_versions=frozenset({self.bad_version}),
+            database=Database(self._stopping, slow_delay=self.slow_delay),
+            stopping=self._stopping,
             sentry_client=self._sentry_client,
             session_hold=self.session_hold,
         )
+        service = self._service = FilesWebService(backend=backend, access_log=self._access_log)
         service.start()
+        protocols = self._start_protocols(backend, files_root)
+        control = self._control = ControlServer(self._apply_from_control)
+        control.start(directory)
+
         base = service.base_url
         self.urls = WorldUrls(
             service=base,
@@ -219,6 +323,9 @@ class World:
             report=f"{base}/report",
             sentry=sentry.base_url,
             sentry_dsn=sentry.dsn,
+            ftp=f"ftp://127.0.0.1:{protocols.ftp_port}" if protocols.ftp_port else None,
+            sftp=f"sftp://127.0.0.1:{protocols.sftp_port}" if protocols.sftp_port else None,
+            webdav=protocols.webdav_url,
         )
 
         self.config_path = (self._requested_config or directory / CONFIG_FILE).resolve()
@@ -234,11 +341,17 @@ class World:
             access_log=directory / ACCESS_LOG,
             token_file=directory / TOKEN_FILE,
             python=self.python,
+            protocols=protocols,
         )
         configfile.write_atomically(self.config_path, configfile.render(inputs))
 
         if self.traffic_enabled:
-            self._traffic = BackgroundTraffic("127.0.0.1", service.port)
+            self._traffic = BackgroundTraffic(
+                "127.0.0.1",
+                service.port,
+                webdav_port=_port_of(protocols.webdav_url),
+                accounts=self._accounts,
+            )
             self._traffic.start()
         if self.bad_deploy_after is not None and self.bad_deploy_after >= 0:
             self._scheduler = threading.Thread(
@@ -246,6 +359,55 @@ class World:
             )
             self._scheduler.start()
         log.info("world %s started in %s", scenario.name, directory)
+
+    def _start_protocols(
+        self, backend: FilesBackend, files_root: Path
+    ) -> configfile.ProtocolInputs:
+        # Imported here: each costs a noticeable share of a world's start, and a world
+        # without that protocol does not pay for it.
+        directory = self._dir()
+        assert self._accounts is not None and self._access_log is not None
+        ports: dict[str, int] = {}
+        webdav_url: str | None = None
+        if "ftp" in self.protocols:
+            from cockpit.world.ftp_server import FtpFrontend
+
+            ftp = FtpFrontend(backend=backend, accounts=self._accounts, root=files_root)
+            self._frontends.append(ftp)
+            ftp.start()
+            ports["ftp"] = ftp.port
+        if "sftp" in self.protocols:
+            from cockpit.world.sftp_server import SftpFrontend
+
+            sftp = SftpFrontend(
+                backend=backend,
+                accounts=self._accounts,
+                root=files_root,
+                host_key_path=directory / HOST_KEY_FILE,
+                known_hosts_path=directory / KNOWN_HOSTS_FILE,
+            )
+            self._frontends.append(sftp)
+            sftp.start()
+            ports["sftp"] = sftp.port
+        if "webdav" in self.protocols:
+            from cockpit.world.webdav_server import WebDavFrontend
+
+            dav = WebDavFrontend(
+                backend=backend,
+                accounts=self._accounts,
+                root=files_root,
+                access_log=self._access_log,
+            )
+            self._frontends.append(dav)
+            dav.start()
+            webdav_url = dav.url
+        return configfile.ProtocolInputs(
+            password_file=directory / PASSWORD_FILE,
+            ftp_port=ports.get("ftp"),
+            sftp_port=ports.get("sftp"),
+            known_hosts=directory / KNOWN_HOSTS_FILE if "sftp" in ports else None,
+            webdav_url=webdav_url,
+        )
 
     def _prepare_directory(self) -> Path:
         if self._requested_directory is None:
@@ -298,9 +460,9 @@ class World:
         return any(issue.first_seen < moment for issue in self.sentry.store.all())
 
     def deploy_bad(self) -> None:
-        """Ship the scenario's bad release now (once)."""
+        """Ship the scenario's bad release now (once); the same as apply("bad_deploy")."""
         with self._deploy_lock:
-            if self.bad_deployed.is_set() or self.releases is None or self._service is None:
+            if self.bad_deployed.is_set() or self.releases is None or self._backend is None:
                 return
             self.releases.deploy(
                 service=self.scenario.service,
@@ -308,9 +470,44 @@ class World:
                 who=self.scenario.bad_who,
                 summary=self.scenario.bad_summary,
             )
-            self._service.releases.invalidate()
+            self._backend.releases.invalidate()
             self.bad_deployed.set()
+            self._record("bad_deploy")
             log.info("deployed %s", self.bad_version)
+
+    def apply(self, fault: str) -> None:
+        """Make a fault happen now (see FAULTS and the module's docstring). Raises ValueError
+        for a name it does not know, WorldError when the world is not running."""
+        if fault not in FAULTS:
+            raise UnknownFault(f"unknown fault {fault!r} (known: {', '.join(FAULTS)})")
+        if fault == "bad_deploy":
+            self.deploy_bad()
+            return
+        database = self.backend.database
+        with self._fault_lock:
+            if self._stopping.is_set():
+                raise WorldError("the world is stopping")
+            changed = {
+                "db_reinstall": database.reinstall,
+                "failover": database.fail_over,
+                "slow_dependency": database.slow_down,
+                "restore": database.restore,
+            }[fault]()
+            if changed:
+                self._faults.append((utcnow(), fault))
+        if changed:
+            log.info("fault applied: %s", fault)
+
+    def _apply_from_control(self, fault: str) -> None:
+        # Other processes may only pull the lever a service action would: the drill runner
+        # applies the rest in-process.
+        if fault != "failover":
+            raise UnknownFault(f"{fault!r} cannot be applied from outside the world")
+        self.apply(fault)
+
+    def _record(self, fault: str) -> None:
+        with self._fault_lock:
+            self._faults.append((utcnow(), fault))
 
     def flush_sentry(self, timeout: float = 5.0) -> None:
         """Wait until the service's Sentry events have been delivered to the world's Sentry."""
@@ -323,9 +520,15 @@ class World:
         if self._scheduler is not None:
             self._scheduler.join()
             self._scheduler = None
+        if self._control is not None:
+            self._control.stop()
+            self._control = None
         if self._traffic is not None:
             self._traffic.stop()
             self._traffic = None
+        for frontend in reversed(self._frontends):
+            frontend.stop()
+        self._frontends = []
         if self._service is not None:
             self._service.stop()
             self._service = None

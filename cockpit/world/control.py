@@ -1,0 +1,104 @@
+"""The running world's control door: how `deployctl failover` reaches it from another process.
+
+The world listens on 127.0.0.1 (a free port) for `POST /faults/<name>` with a bearer token, and
+applies the fault before it answers, so the caller knows it took effect. Where and how to
+knock is in `<world dir>/control.json` (mode 0600: only the world's owner may pull levers).
+
+This module imports only the standard library, so deployctl stays quick to start.
+"""
+
+from __future__ import annotations
+
+import hmac
+import http.client
+import json
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CONTROL_FILE = "control.json"
+_TIMEOUT = 10.0
+
+
+class ControlError(Exception):
+    """The world could not be told; the message is meant for the operator."""
+
+
+class UnknownFault(ValueError):
+    pass
+
+
+def send_fault(directory: Path, fault: str, *, timeout: float = _TIMEOUT) -> None:
+    """Ask the world running in `directory` to apply `fault`; returns once it has."""
+    path = directory / CONTROL_FILE
+    try:
+        door = json.loads(path.read_text(encoding="utf-8"))
+        url, token = str(door["url"]), str(door["token"])
+    except FileNotFoundError:
+        raise ControlError(f"no drill world runs in {directory} (no {CONTROL_FILE})") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ControlError(f"cannot read {path}: {exc}") from None
+    parts = urlsplit(url)
+    if parts.hostname != "127.0.0.1" or parts.port is None:
+        raise ControlError(f"{path} does not point at a local world")
+    connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=timeout)
+    try:
+        connection.request("POST", f"/faults/{fault}", headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise ControlError(f"the world in {directory} does not answer ({exc})") from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        try:
+            detail = str(json.loads(body)["error"])
+        except (ValueError, KeyError, TypeError):
+            detail = f"HTTP {response.status}"
+        raise ControlError(f"the world refused {fault!r}: {detail}")
+
+
+class ControlServer:
+    """Calls `apply(fault)` for each authorised request; UnknownFault answers 404."""
+
+    def __init__(self, apply: Callable[[str], None]):
+        from cockpit.world.loopback import LoopbackServer, QuietHandler
+
+        token = secrets.token_urlsafe(24)
+
+        class Handler(QuietHandler):
+            server_version = "world-control/1.0"
+
+            def do_POST(self) -> None:
+                given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if not hmac.compare_digest(given.encode(), token.encode()):
+                    self.send_json(401, {"error": "bad or missing token"}, close=True)
+                    return
+                fault = self.path.removeprefix("/faults/")
+                if not self.path.startswith("/faults/") or not fault:
+                    self.send_json(404, {"error": "not found"}, close=True)
+                    return
+                try:
+                    apply(fault)
+                except UnknownFault as exc:
+                    self.send_json(404, {"error": str(exc)}, close=True)
+                    return
+                self.send_json(200, {"applied": fault}, close=True)
+
+        self.token = token
+        self._server = LoopbackServer(Handler, "control")
+
+    @property
+    def url(self) -> str:
+        return self._server.base_url
+
+    def start(self, directory: Path) -> None:
+        from cockpit.world.configfile import write_atomically
+
+        self._server.start()
+        door = json.dumps({"url": self.url, "token": self.token})
+        write_atomically(directory / CONTROL_FILE, door + "\n", mode=0o600)
+
+    def stop(self) -> None:
+        self._server.stop()
