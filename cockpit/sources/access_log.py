@@ -39,7 +39,11 @@ __all__ = ["AccessLogTail", "log_format_for", "parse_time_local"]
 
 MAX_READ = 8_388_608  # bytes per poll; a backlog is worked off over the next polls
 _PROBE_BYTES = 65_536  # how far read_back's search looks for a line with a timestamp
-_MARK = 64  # bytes before the offset remembered, to notice a file rewritten in place
+# Bytes remembered to notice a file rewritten in place (copytruncate, then written past our
+# offset before we looked): the ones just before our offset, and the file's first ones. Lines
+# often end alike (same agent, same upstream), but a rewritten file starts with newer lines.
+_MARK = 64
+_HEAD = 256
 FUTURE_SECONDS = 120  # lines this far ahead of our clock still count (clock skew)
 _STAMP_CACHE_MAX = 8192
 
@@ -70,6 +74,7 @@ class _Cursor:
         self.identity = (info.st_dev, info.st_ino)
         self.offset = info.st_size if offset is None else offset
         self.mark = b""
+        self.head = b""
         self.remember()
 
     def size(self) -> int:
@@ -78,17 +83,21 @@ class _Cursor:
     def remember(self) -> None:
         start = max(0, self.offset - _MARK)
         self.mark = os.pread(self.fd, self.offset - start, start) if self.offset else b""
+        if len(self.head) < _HEAD:
+            self.head = os.pread(self.fd, min(self.offset, _HEAD), 0) if self.offset else b""
 
     def rewritten(self) -> bool:
         """Truncated, or truncated and written past our offset again (copytruncate)."""
         if self.size() < self.offset:
             return True
-        mark = self.mark
-        return bool(mark) and os.pread(self.fd, len(mark), self.offset - len(mark)) != mark
+        mark, head = self.mark, self.head
+        if mark and os.pread(self.fd, len(mark), self.offset - len(mark)) != mark:
+            return True
+        return bool(head) and os.pread(self.fd, len(head), 0) != head
 
     def restart(self) -> None:
         self.offset = 0
-        self.mark = b""
+        self.mark = self.head = b""
 
     def read(self, budget: int) -> tuple[bytes, int, bool]:
         """(whole lines, overlong lines skipped, reached end of file). A half-written last
