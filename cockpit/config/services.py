@@ -41,6 +41,8 @@ class ServiceConfig:
     # Named runbook actions, e.g. failover = ["deployctl", "--root", "/x", "failover"].
     actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     action_timeout: float = 120.0
+    # Checks before any action; `preflight` is the revert's (it may name {previous.version}).
+    action_preflight: tuple[tuple[str, ...], ...] = ()
 
     @property
     def executor(self) -> str | None:
@@ -74,6 +76,9 @@ class ServiceConfig:
         self._check_http()
         if self.action_timeout <= 0:
             raise FieldError("action_timeout", "must be greater than 0")
+        for i, argv in enumerate(self.action_preflight):
+            if not argv or not all(argv):
+                raise FieldError(("action_preflight", i), "empty command or empty argument")
         for action, argv in self.actions.items():
             if not _ACTION_NAME.match(action):
                 raise FieldError(("actions", action), "a name of letters, digits, '.', '_', '-'")
