@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import ftplib
 import http.client
 import json
+import os
 import re
 import selectors
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncssh
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,3 +147,105 @@ def read_line(process: subprocess.Popen[str], timeout: float = 30.0) -> str:
         if not selector.select(timeout):
             raise AssertionError("no line from the child process in time")
     return process.stdout.readline()
+
+
+def run_deployctl(
+    root: Path, *args: str, user: str = "oncall-tester"
+) -> subprocess.CompletedProcess[str]:
+    """deployctl as a real subprocess, the way an operator or a cockpit action runs it."""
+    env = {**os.environ, "USER": user, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit.world.deployctl", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# FTP, SFTP, WebDAV clients against a world
+
+
+def world_password(password_file: Path) -> str:
+    return password_file.read_text().strip()
+
+
+def ftp_login(url: str, user: str, password: str) -> ftplib.FTP:
+    """A logged-in FTP session (the caller closes it); raises ftplib errors on refusal."""
+    parts = urlsplit(url)
+    ftp = ftplib.FTP()
+    try:
+        ftp.connect(parts.hostname or "", parts.port or 21, timeout=10)
+        ftp.login(user, password)
+    except BaseException:
+        ftp.close()
+        raise
+    return ftp
+
+
+async def sftp_list(
+    url: str, user: str, password: str, known_hosts: Path, *, hold: asyncio.Event | None = None
+) -> list[str]:
+    """Log in over SFTP and list `/`; with `hold`, keep the session open until it is set."""
+    parts = urlsplit(url)
+    async with (
+        asyncssh.connect(
+            parts.hostname or "",
+            parts.port or 22,
+            username=user,
+            password=password,
+            known_hosts=str(known_hosts),
+            client_keys=None,
+            agent_path=None,
+        ) as connection,
+        connection.start_sftp_client() as sftp,
+    ):
+        names = sorted(await sftp.listdir("/"))
+        if hold is not None:
+            await hold.wait()
+        return names
+
+
+def sftp_refused(url: str, user: str, password: str, known_hosts: Path) -> bool:
+    try:
+        asyncio.run(sftp_list(url, user, password, known_hosts))
+    except asyncssh.PermissionDenied:
+        return True
+    return False
+
+
+def propfind(url: str, user: str | None, password: str, **headers: str) -> httpx.Response:
+    auth = (user, password) if user is not None else None
+    return httpx.request("PROPFIND", url, headers={"Depth": "1", **headers}, auth=auth, timeout=10)
+
+
+def simultaneous_propfinds(url: str, user: str, password: str, count: int) -> list[int]:
+    """Statuses of `count` PROPFINDs on already-open connections, released together; sorted."""
+    parts = urlsplit(url)
+    secret = base64.b64encode(f"{user}:{password}".encode()).decode()
+    headers = {"Authorization": f"Basic {secret}", "Depth": "0"}
+    connections = []
+    for _ in range(count):
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+        connection.connect()  # no request yet: every request would be a session
+        connections.append(connection)
+    barrier = threading.Barrier(count)
+    statuses = [0] * count
+
+    def one(index: int) -> None:
+        barrier.wait()
+        connections[index].request("PROPFIND", parts.path or "/", headers=headers)
+        response = connections[index].getresponse()
+        response.read()
+        statuses[index] = response.status
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for connection in connections:
+        connection.close()
+    return sorted(statuses)

@@ -69,7 +69,12 @@ def _writable(probe: Probe) -> bool:
     from cockpit.config.probes import PROBE_KINDS
 
     kind = PROBE_KINDS.get(str(probe["kind"]))
-    return kind is not None and set(probe) - {"kind"} <= {f.name for f in fields(kind)}
+    if kind is None:
+        return False
+    names = {f.name for f in fields(kind)}
+    # A secret field `x` is given as `x_file` (or `x_env`) in the file.
+    keys = {key.removesuffix("_file") for key in probe if key != "kind"}
+    return keys <= names
 
 
 def _twins(name: str, protocol: str, base: Probe) -> list[Probe]:

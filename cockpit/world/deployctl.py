@@ -4,6 +4,10 @@
     python -m cockpit.world.deployctl --root DIR list
     python -m cockpit.world.deployctl --root DIR check VERSION
     python -m cockpit.world.deployctl --root DIR rollback --to VERSION
+    python -m cockpit.world.deployctl --root DIR failover
+
+`failover` switches the running world's database to its standby (it acts on the world that
+lives in DIR, through its control door; nothing in the deploy log changes).
 
 Exit 0 on success, 1 when the request cannot be done (message on stderr), 2 on bad usage.
 """
@@ -16,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from cockpit.world.control import ControlError, send_fault
 from cockpit.world.releases import DeployError, ReleaseRoot
 
 
@@ -42,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", help="switch `current` to an installed release")
     rollback.add_argument("--to", required=True, dest="version", help="the version to run")
     rollback.add_argument("--service", help="service name for the log (default: from the log)")
+    commands.add_parser("failover", help="fail the running service over to its standby database")
     return parser
 
 
@@ -68,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         for release in root.releases():
             marker = "*" if release.version == current else " "
             print(f"{marker} {release.version}  {release.path.name}")
+        return 0
+
+    if args.command == "failover":
+        try:
+            send_fault(root.root, "failover")
+        except ControlError as exc:
+            return _fail(f"failover failed: {exc}")
+        print(f"{root.service_name()}: failed over to the standby database")
         return 0
 
     if args.command == "check":
