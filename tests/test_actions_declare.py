@@ -65,3 +65,25 @@ def test_declare_refuses_a_bad_request(tmp_path: Path) -> None:
             declare(store, DeclareRequest("", commander="alice"), drill=False)
         assert refused.value.problems and "title" in refused.value.problems[0]
         assert store.list() == []
+
+
+def test_parse_when_takes_iso_with_a_zone_or_a_local_clock_time() -> None:
+    from cockpit.actions.declare import parse_when
+
+    assert parse_when("2024-08-02T06:50:00-07:00") == datetime(2024, 8, 2, 13, 50, tzinfo=UTC)
+    assert parse_when("2024-08-02T13:50Z") == datetime(2024, 8, 2, 13, 50, tzinfo=UTC)
+    local_now = NOW.astimezone()
+    earlier = (local_now - timedelta(minutes=45)).replace(second=0, microsecond=0)
+    assert parse_when(earlier.strftime("%H:%M"), now=NOW) == earlier.astimezone(UTC)
+    # A clock time later than now (beyond a little slack) means yesterday's.
+    later = (local_now + timedelta(hours=2)).replace(second=30, microsecond=0)
+    assert parse_when(later.strftime("%H:%M:%S"), now=NOW) == (
+        later - timedelta(days=1)
+    ).astimezone(UTC)
+    for bad, reason in (
+        ("2024-08-02T06:50", "no time zone"),
+        ("25:00", "not a time of day"),
+        ("yesterday", "not a time"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            parse_when(bad, now=NOW)
