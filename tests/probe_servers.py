@@ -365,6 +365,7 @@ class FtpServer:
     def __init__(self, root: Path, certs: Certs | None = None) -> None:
         from pyftpdlib.authorizers import DummyAuthorizer
         from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.ioloop import IOLoop
         from pyftpdlib.servers import FTPServer as _Server
 
         quiet = logging.getLogger("pyftpdlib")
@@ -417,7 +418,9 @@ class FtpServer:
             Handler.certfile = str(certs.combined)
             Handler.tls_control_required = True
             Handler.tls_data_required = True
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        # An IOLoop of its own: the default is one per process, and two servers on two
+        # threads driving one loop corrupt each other's TLS state.
+        self._server = _Server(("127.0.0.1", 0), Handler, ioloop=IOLoop())
         self._server.max_cons = 0  # sessions are limited by `Sessions`, not by socket count
         self.port = int(self._server.address[1])
         self._stop = threading.Event()
@@ -620,3 +623,23 @@ class DavServer:
     def __exit__(self, *exc: object) -> None:
         self._server.stop()
         self._thread.join(timeout=5)
+
+
+# -- driving probes ------------------------------------------------------------------------------
+
+
+async def poll_once(cfg: Any) -> Any:
+    """Build the probe's source the way the cockpit does, run one round, release it."""
+    from cockpit.sources.registry import build_source
+
+    source = build_source(cfg)
+    try:
+        return await source.poll()
+    finally:
+        await source.aclose()
+
+
+def secret(value: str) -> Any:
+    from cockpit.config.base import Secret
+
+    return Secret(value, "env:TEST_PASSWORD")

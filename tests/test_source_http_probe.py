@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from probe_servers import Certs, HttpsServer, make_certs
 from servers import serving
 
 from cockpit.config import HttpProbeConfig
@@ -291,3 +292,43 @@ async def test_tls_verification_follows_config(tls_target: str) -> None:
     assert not rejected.ok
     assert rejected.error.startswith("TLS certificate rejected")
     assert accepted.ok, accepted.error
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+async def test_https_expired_certificate_is_rejected(certs: Certs) -> None:
+    with serving(HttpsServer(certs.expired_cert, certs.expired_key)) as server:
+        source = probe(server.url, ca_file=certs.ca)
+        try:
+            result = await source.poll()
+        finally:
+            await source.aclose()
+    assert not result.ok
+    assert result.error == "TLS certificate rejected: certificate has expired"
+
+
+async def test_https_conditions_on_body_and_certificate(certs: Certs) -> None:
+    conditions = ("[BODY].status == UP", "[CERTIFICATE_EXPIRATION] > 72h")
+    with serving(HttpsServer(certs.cert, certs.key)) as server:
+        good = probe(server.url, ca_file=certs.ca, conditions=conditions, concurrency=2)
+        stale = probe(server.url, ca_file=certs.ca, conditions=("[BODY].status == DOWN",))
+        try:
+            passed = await good.poll()
+            failed = await stale.poll()
+        finally:
+            await good.aclose()
+            await stale.aclose()
+    assert passed.ok, passed.error
+    assert failed.error == "[BODY].status == DOWN (got 'UP')"
+
+
+async def test_status_condition_replaces_expect_status(target: Target) -> None:
+    source = probe(target.url + "/status/503", conditions=("[STATUS] >= 500",))
+    try:
+        result = await source.poll()
+    finally:
+        await source.aclose()
+    assert result.ok, result.error
