@@ -100,6 +100,9 @@ class QuietHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Idle keep-alive connections end after this many seconds of silence.
     timeout = 30
+    # Headers and body leave in separate writes: with Nagle, the body would wait for the
+    # client's delayed ACK (~40 ms per request on a kept-alive connection).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
