@@ -131,3 +131,27 @@ class PtyRun:
                     os.close(self.fd)
                     return
         os.close(self.fd)
+
+
+# -- the cockpit's screen --------------------------------------------------------------------------
+
+PANEL_TITLES = ("Probes", "Recent deploys", "5xx", "Sentry", "Timeline")
+
+
+def layout_problems(lines: Sequence[str]) -> list[str]:
+    """What is wrong with a cockpit screen, as a person would see it: the header on top, each
+    panel's box whole (as many tops as bottoms, titles on top edges), the footer at the bottom.
+    Empty when the screen reads right."""
+    problems = []
+    if not lines or "UTC" not in lines[0]:
+        problems.append("no header clock on the first row")
+    if not lines or "Quit" not in lines[-1]:
+        problems.append("no footer on the last row")
+    tops = sum(line.count("╭") for line in lines)
+    bottoms = sum(line.count("╰") for line in lines)
+    if tops != bottoms:
+        problems.append(f"{tops} box tops but {bottoms} box bottoms")
+    for title in PANEL_TITLES:
+        if not any(title in line for line in lines):
+            problems.append(f"panel {title!r} missing")
+    return problems
