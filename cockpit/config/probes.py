@@ -20,6 +20,7 @@ from cockpit.conditions import (
     parse_condition,
 )
 from cockpit.config.base import FieldError, Secret
+from cockpit.config.prometheus import PrometheusProbesConfig
 
 MAX_CONCURRENCY = 64
 _ALWAYS = frozenset({CONNECTED, RESPONSE_TIME})
@@ -266,6 +267,7 @@ ProbeConfig = (
     | FtpsProbeConfig
     | SftpProbeConfig
     | WebdavProbeConfig
+    | PrometheusProbesConfig
 )
 
 PROBE_KINDS: dict[str, type] = {
@@ -276,4 +278,5 @@ PROBE_KINDS: dict[str, type] = {
     "ftps": FtpsProbeConfig,
     "sftp": SftpProbeConfig,
     "webdav": WebdavProbeConfig,
+    "prometheus": PrometheusProbesConfig,
 }
