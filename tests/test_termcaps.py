@@ -24,16 +24,9 @@ REPORT = (
 )
 
 
-class Piped(io.StringIO):
+def Piped(encoding: str = "utf-8") -> io.TextIOWrapper:  # noqa: N802  (reads like a type)
     """Not a terminal, with the encoding a pipe would have."""
-
-    def __init__(self, encoding: str = "utf-8"):
-        super().__init__()
-        self._encoding = encoding
-
-    @property
-    def encoding(self) -> str:
-        return self._encoding
+    return io.TextIOWrapper(io.BytesIO(), encoding=encoding)
 
 
 @pytest.mark.parametrize(
