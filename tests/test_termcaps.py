@@ -24,7 +24,7 @@ REPORT = (
 )
 
 
-def Piped(encoding: str = "utf-8") -> io.TextIOWrapper:  # noqa: N802  (reads like a type)
+def piped(encoding: str = "utf-8") -> io.TextIOWrapper:
     """Not a terminal, with the encoding a pipe would have."""
     return io.TextIOWrapper(io.BytesIO(), encoding=encoding)
 
@@ -53,7 +53,7 @@ def test_unicode_follows_the_locale_and_the_terminal(env: dict[str, str], expect
 
 def test_output_that_is_not_utf8_means_ascii() -> None:
     assert not unicode_ok({"LANG": "en_US.UTF-8", "TERM": "xterm"}, "ascii")
-    assert not detect({"LANG": "en_US.UTF-8", "TERM": "xterm"}, Piped("latin-1")).unicode
+    assert not detect({"LANG": "en_US.UTF-8", "TERM": "xterm"}, piped("latin-1")).unicode
 
 
 def test_locale_order() -> None:
@@ -85,11 +85,11 @@ def test_colour_depth(env: dict[str, str], expected: str) -> None:
 
 
 def test_no_color_is_reported_and_mapped_for_textual() -> None:
-    caps = detect({"TERM": "xterm-256color", "NO_COLOR": "yes", "LANG": "C.UTF-8"}, Piped())
+    caps = detect({"TERM": "xterm-256color", "NO_COLOR": "yes", "LANG": "C.UTF-8"}, piped())
     assert caps.no_color and caps.colors == "none"
     assert "NO_COLOR" in caps.summary()
-    assert detect({"TERM": "xterm"}, Piped()).textual_color_system == "standard"
-    assert detect({"TERM": "xterm-256color"}, Piped()).textual_color_system == "256"
+    assert detect({"TERM": "xterm"}, piped()).textual_color_system == "standard"
+    assert detect({"TERM": "xterm-256color"}, piped()).textual_color_system == "256"
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_multiplexer(env: dict[str, str], expected: str | None) -> None:
 
 
 def test_a_pipe_has_no_size() -> None:
-    caps = detect({"TERM": "xterm", "LANG": "C.UTF-8"}, Piped())
+    caps = detect({"TERM": "xterm", "LANG": "C.UTF-8"}, piped())
     assert caps.size is None and not caps.tty
     assert "not a terminal" in caps.summary()
 
