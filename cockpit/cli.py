@@ -168,7 +168,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 # `register(sub: argparse._SubParsersAction) -> None`, which adds its parser(s) with
 # `set_defaults(func=...)`; a func receives the parsed args and returns the exit status, and may
 # call `data_dir_for(args)` for the data dir. These modules must import nothing heavy at top.
-COMMAND_MODULES: tuple[str, ...] = ("cockpit.drill.cli", "cockpit.incident.cli")
+COMMAND_MODULES: tuple[str, ...] = ("cockpit.drill.cli", "cockpit.incident.cli", "cockpit.doctor")
 
 
 def data_dir_for(args: argparse.Namespace) -> Path:

@@ -1,0 +1,265 @@
+"""`cockpit doctor`: can the cockpit work here? The terminal, the config, every source (one poll
+each, through the same source classes the cockpit uses), the data dir, and the clipboard path.
+
+Each finding is ok, warn or fail. Exit status: 0 nothing failed (warnings allowed), 1 something
+failed, 2 the config is invalid or missing (as every other command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from cockpit.config import Config, ConfigError, SourceConfig, data_dir, default_path, load
+from cockpit.termcaps import TermCaps, detect
+
+Status = Literal["ok", "warn", "fail"]
+DEFAULT_TIMEOUT = 5.0
+MIN_COLS, MIN_ROWS = 80, 24  # the smallest screen every panel is laid out for
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    status: Status
+    what: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<4} {self.what:<22} {self.detail}"
+
+
+# -- terminal -------------------------------------------------------------------------------------
+
+
+def check_terminal(caps: TermCaps) -> list[Finding]:
+    found = []
+    if not caps.tty:
+        found.append(Finding("warn", "terminal", "output is not a terminal; " + caps.summary()))
+    elif caps.size and (caps.size[0] < MIN_COLS or caps.size[1] < MIN_ROWS):
+        cols, rows = caps.size
+        found.append(
+            Finding("warn", "terminal", f"{cols}x{rows} is below {MIN_COLS}x{MIN_ROWS}; panels cut")
+        )
+    else:
+        found.append(Finding("ok", "terminal", caps.summary()))
+    if not caps.unicode:
+        found.append(
+            Finding(
+                "warn",
+                "characters",
+                f"ASCII only (locale {caps.locale or 'unset'}, "
+                f"TERM={caps.term or 'unset'}); set a UTF-8 locale for box drawing",
+            )
+        )
+    if caps.no_color:
+        found.append(Finding("ok", "colours", "NO_COLOR is set: no colour, bold and reverse only"))
+    elif caps.colors in ("none", "16"):
+        found.append(
+            Finding(
+                "warn",
+                "colours",
+                f"{caps.colors} colours (TERM={caps.term or 'unset'}); "
+                "states are also written as words, so it stays readable",
+            )
+        )
+    return found
+
+
+# -- clipboard ------------------------------------------------------------------------------------
+
+_CLIPBOARD_TOOLS = ("wl-copy", "xclip", "xsel", "pbcopy")
+
+
+def _tmux_option(name: str) -> str | None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(
+            ["tmux", "show-options", "-gv", name], capture_output=True, text=True, timeout=2
+        )
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return None
+
+
+def check_clipboard(caps: TermCaps, env: Mapping[str, str]) -> Finding:
+    """Copying (a link, an export path) goes through OSC 52, which reaches the user's own
+    clipboard across SSH when the terminal allows it; a local clipboard tool only helps on a
+    desktop."""
+    local = [tool for tool in _CLIPBOARD_TOOLS if shutil.which(tool)]
+    display = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    tools = f"; local tool: {local[0]}" if local and display else ""
+    if not caps.tty:
+        return Finding("warn", "clipboard", "not a terminal: OSC 52 cannot reach a clipboard")
+    if caps.multiplexer == "tmux":
+        setting = _tmux_option("set-clipboard")
+        if setting == "off":
+            return Finding(
+                "warn",
+                "clipboard",
+                "tmux set-clipboard is off: OSC 52 copies stop at tmux "
+                "(tmux set -g set-clipboard on)" + tools,
+            )
+        return Finding("ok", "clipboard", f"OSC 52 through tmux (set-clipboard {setting})" + tools)
+    if caps.multiplexer == "screen":
+        return Finding(
+            "warn",
+            "clipboard",
+            "GNU screen does not pass OSC 52 on; copy from the screen instead" + tools,
+        )
+    return Finding(
+        "ok", "clipboard", "OSC 52 (works when the terminal allows clipboard writes)" + tools
+    )
+
+
+# -- data dir -------------------------------------------------------------------------------------
+
+
+def check_data_dir(configured: str | None, env: Mapping[str, str]) -> Finding:
+    try:
+        directory = data_dir(dict(env), configured)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".doctor-", delete=True) as probe:
+            probe.write(b"ok")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        where = exc.filename or configured or "the data dir"
+        return Finding("fail", "data dir", f"{where}: not writable ({exc.strerror or exc})")
+    return Finding("ok", "data dir", f"{directory} is writable")
+
+
+# -- sources --------------------------------------------------------------------------------------
+
+
+def describe(reading: object) -> tuple[Status, str]:
+    """A reading in a few words; a probe that answered but failed is a warning: the source
+    works, the thing it watches does not."""
+    from cockpit.model import Deploys, ErrorSeries, ProbeResult, ProbeResults, SentryIssues
+    from cockpit.textsafe import one_line
+
+    if isinstance(reading, ProbeResult):
+        latency = f", {reading.latency_ms:.0f} ms" if reading.latency_ms is not None else ""
+        text = f"{reading.sessions_ok}/{reading.concurrency} sessions{latency}"
+        if reading.ok:
+            return "ok", text
+        return "warn", f"{text}: {one_line(reading.error, 160)}"
+    if isinstance(reading, ProbeResults):
+        bad = [r for r in reading.results if not r.ok]
+        text = f"{len(reading.results)} probes, {len(bad)} failing"
+        return ("warn" if bad else "ok"), text
+    if isinstance(reading, Deploys):
+        latest = reading.deploys[0] if reading.deploys else None
+        return "ok", (
+            f"{len(reading.deploys)} deploys, latest {latest.version}" if latest else "no deploys"
+        )
+    if isinstance(reading, ErrorSeries):
+        requests = sum(b.requests for b in reading.buckets)
+        unparsed = f", {reading.unparsed_lines} lines unparsed" if reading.unparsed_lines else ""
+        return "ok", f"{requests} requests in the window{unparsed}"
+    if isinstance(reading, SentryIssues):
+        return "ok", f"{len(reading.issues)} unresolved issues"
+    return "ok", type(reading).__name__
+
+
+async def check_source(cfg: SourceConfig, timeout: float) -> Finding:
+    import asyncio
+
+    from cockpit.hub import failure_reason
+    from cockpit.sources.registry import build_source
+    from cockpit.textsafe import one_line
+
+    what = f"{cfg.kind} {cfg.name}"
+    try:
+        source = build_source(cfg)
+    except Exception as exc:  # a source that cannot even be built is that source's problem
+        return Finding("fail", what, f"cannot start: {one_line(str(exc), 160) or type(exc)}")
+    limit = min(timeout, source.timeout)
+    try:
+        reading = await asyncio.wait_for(source.poll(), limit)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return Finding("fail", what, f"{source.target}: {failure_reason(exc, limit)}")
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(source.aclose(), 2)
+    status, text = describe(reading)
+    return Finding(status, what, f"{source.target}: {text}")
+
+
+async def check_sources(configs: Sequence[SourceConfig], timeout: float) -> list[Finding]:
+    import asyncio
+
+    if not configs:
+        return [Finding("warn", "sources", "none configured")]
+    return list(await asyncio.gather(*(check_source(c, timeout) for c in configs)))
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def run(
+    config_path: Path,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+    stdout: object = None,
+) -> tuple[list[Finding], int]:
+    """Every finding, and the exit status."""
+    env = os.environ if env is None else env
+    caps = detect(env, stdout or sys.stdout)  # type: ignore[arg-type]
+    findings = check_terminal(caps)
+    findings.append(check_clipboard(caps, env))
+    try:
+        config: Config = load(config_path, dict(env))
+    except ConfigError as exc:
+        findings.append(Finding("fail", "config", str(exc)))
+        findings.append(check_data_dir(None, env))
+        return findings, 2
+    findings.append(
+        Finding(
+            "ok",
+            "config",
+            f"{config.path}: {len(config.sources())} sources, {len(config.services)} services",
+        )
+    )
+    findings.append(check_data_dir(config.cockpit.data_dir, env))
+    import asyncio  # here, not at the top: `cockpit --version` imports this module
+
+    findings.extend(asyncio.run(check_sources(config.sources(), timeout)))
+    return findings, 1 if any(f.status == "fail" for f in findings) else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    path = Path(args.config).expanduser() if args.config else default_path()
+    findings, status = run(path, timeout=args.timeout)
+    for finding in findings:
+        print(json.dumps(asdict(finding)) if args.json else finding.line())
+    if not args.json:
+        counts = {s: sum(1 for f in findings if f.status == s) for s in ("ok", "warn", "fail")}
+        print(f"{counts['ok']} ok, {counts['warn']} warnings, {counts['fail']} failed")
+    return status
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    doctor = sub.add_parser(
+        "doctor", help="check terminal, config, sources, data dir and clipboard"
+    )
+    doctor.add_argument("--config", default=argparse.SUPPRESS)
+    doctor.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per source (default {DEFAULT_TIMEOUT:g}, or the source's own if shorter)",
+    )
+    doctor.add_argument("--json", action="store_true", help="one JSON object per finding")
+    doctor.set_defaults(func=cmd_doctor)
