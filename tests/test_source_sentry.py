@@ -192,19 +192,19 @@ async def test_max_pages_caps_the_walk(sentry: FakeSentry) -> None:
 async def test_ten_thousand_issues_cost_a_few_pages(sentry: FakeSentry) -> None:
     sentry.generate, sentry.total = many_issues(10_000), 10_000
     sentry.obey_limit = True
-    source = source_for(sentry.base_url, limit=100, max_pages=3)
+    source = source_for(sentry.base_url, limit=40, max_pages=3)
     try:
         result = await source.poll()
     finally:
         await source.aclose()
-    assert (result.pages, len(result.issues), result.matched) == (3, 300, 10_000)
+    assert (result.pages, len(result.issues), result.matched) == (3, 120, 10_000)
     assert sentry.count == 3
     assert result.issues[0].short_id == "FILES-WEB-1" and result.issues[0].count == 10_000
 
 
 async def test_a_page_longer_than_asked_is_cut(sentry: FakeSentry) -> None:
-    sentry.generate, sentry.total = many_issues(300), 300
-    sentry.page_size = 300  # the server ignores `limit`
+    sentry.generate, sentry.total = many_issues(60), 60
+    sentry.page_size = 60  # the server ignores `limit`
     source = source_for(sentry.base_url, limit=10, max_pages=1)
     try:
         result = await source.poll()
@@ -218,9 +218,9 @@ async def test_a_huge_answer_is_refused(
 ) -> None:
     from cockpit import sentry_api
 
-    monkeypatch.setattr(sentry_api, "MAX_LIST_BYTES", 64 * 1024)
-    sentry.generate, sentry.total = many_issues(300), 300
-    sentry.page_size = 300
+    monkeypatch.setattr(sentry_api, "MAX_LIST_BYTES", 16 * 1024)
+    sentry.generate, sentry.total = many_issues(20), 20
+    sentry.page_size = 20
     source = source_for(sentry.base_url)
     try:
         message = await poll_error(source)
@@ -365,7 +365,7 @@ async def test_a_page_that_never_comes_ends_the_walk_with_what_was_read(
 ) -> None:
 
     sentry.hold[2] = threading.Event()  # released only at teardown
-    source = source_for(sentry.base_url, timeout=1.0)
+    source = source_for(sentry.base_url, timeout=2.0)
     try:
         result = await source.poll()
     finally:
