@@ -81,7 +81,12 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="feed", exit_on_error=False)
     async def feed(self) -> None:
+        from cockpit.selfreport import init_self_report, secrets_in
+
         self.cockpit = await self.factory()
+        # Inside the running loop, so that errors in asyncio tasks are caught too.
+        config = self.cockpit.config
+        init_self_report(config.cockpit.self_report_dsn, secrets=secrets_in(config))
         self.cockpit.record("cockpit.open", "opened the cockpit")
         self.refresh_bindings()
         async for view in self.cockpit.views():
@@ -115,12 +120,52 @@ class CockpitApp(App[int]):
             from widgets.probe_detail import ProbeDetailScreen
 
             self.push_screen(ProbeDetailScreen(message.key, self.last_view))
+        elif isinstance(message.panel, SentryPanel):
+            self.open_sentry_issue(message.key)
+
+    @work(exclusive=True, group="sentry-detail", exit_on_error=False)
+    async def open_sentry_issue(self, issue_id: str) -> None:
+        """The latest event of an issue, fetched through its source's client (which shares the
+        source's rate-limit state)."""
+        from cockpit.model import Category, SentryIssues
+        from cockpit.sentry_event import fetch_detail
+        from widgets.sentry_detail import SentryDetailScreen
+
+        if self.cockpit is None or self.last_view is None:
+            return
+        for _, reading in self.last_view.snapshot.of(Category.SENTRY):
+            if not isinstance(reading, SentryIssues):
+                continue
+            issue = next((i for i in reading.issues if i.id == issue_id), None)
+            source = next((s for s in self.cockpit.hub.sources if s.name == reading.source), None)
+            if issue is None or source is None:
+                continue
+            self.notify(f"fetching the latest event of {issue.short_id}", timeout=3)
+            try:
+                detail = await fetch_detail(source.cfg, issue, client=source.client)  # type: ignore[attr-defined]
+            except Exception as exc:
+                self.notify(
+                    f"cannot fetch {issue.short_id}: {one_line(str(exc), 200)}",
+                    severity="error",
+                    timeout=15,
+                )
+                return
+            await self.push_screen(SentryDetailScreen(detail))
+            return
 
     def panel_failed(self, panel: Panel, exc: Exception) -> None:
+        from cockpit.selfreport import report_exception
+
+        report_exception(exc)  # reported, and shown: never swallowed
         panel.border_subtitle = f"panel error: {one_line(str(exc), 80)}"
         panel.add_class("-stale")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            from cockpit.selfreport import report_exception
+
+            if event.worker.error is not None:
+                report_exception(event.worker.error)
         if event.state is WorkerState.ERROR and event.worker.group == "feed":
             error = event.worker.error
             message = one_line(str(error), 200) or type(error).__name__
@@ -219,10 +264,13 @@ class CockpitApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
+        from cockpit.selfreport import shutdown_self_report
+
         if self.cockpit is not None:
             await self.cockpit.aclose()
         if self.on_close is not None:
             await self.on_close()
+        shutdown_self_report()
 
 
 def run_tui(

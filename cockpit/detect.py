@@ -27,6 +27,7 @@ from cockpit.model import (
     SentryIssues,
     TimelineEvent,
 )
+from cockpit.sentry_rank import is_rising
 from cockpit.sources.deploy_merge import merge_deploys
 from cockpit.timeutil import iso_utc, local_hm, local_hms
 
@@ -335,7 +336,10 @@ class Detector:
                 self._errors(reading, out)
             elif isinstance(reading, SentryIssues):
                 issues.extend(reading.issues)
-                sentry_fresh = sentry_fresh or status.freshness is Freshness.FRESH
+                # A rate-limited Sentry shows old issues: it cannot prove that none is new.
+                sentry_fresh = sentry_fresh or (
+                    status.freshness is Freshness.FRESH and reading.rate_limited_until is None
+                )
         # Several deploy sources often report one deploy: it is listed (and suspected) once.
         deploys = list(merge_deploys(deploy_readings))
         self._deploy_events(deploys, out)
@@ -433,7 +437,6 @@ class Detector:
             )
         )
 
-
     def _blind_spot_summary(self, now: datetime) -> TimelineEvent:
         """When the failure is over: what Sentry never saw, as a closed range."""
         start = self._failure_started
@@ -457,17 +460,7 @@ def _matches(issue: SentryIssue, since: datetime) -> bool:
     """An issue explains a failure when it is new since then, or spiking since then."""
     if issue.first_seen is not None and issue.first_seen >= since:
         return True
-    return issue.last_seen is not None and issue.last_seen >= since and rising(issue)
-
-
-def rising(issue: SentryIssue) -> bool:
-    """The last two intervals of the trend hold clearly more events than the usual pair."""
-    trend = issue.trend
-    if len(trend) < 4:
-        return False
-    recent = trend[-1] + trend[-2]
-    usual = sum(trend[:-2]) / (len(trend) - 2) * 2
-    return recent >= 5 and recent > 3 * usual
+    return issue.last_seen is not None and issue.last_seen >= since and is_rising(issue.trend)
 
 
 def _endpoint(target: str) -> str:

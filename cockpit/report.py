@@ -72,9 +72,13 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
         )
     elif isinstance(reading, SentryIssues):
         out.update(
-            issues=len(reading.issues),
+            issues=reading.matched if reading.matched is not None else len(reading.issues),
+            read=len(reading.issues),
             pages=reading.pages,
             rate_limited=reading.rate_limited,
+            rate_limited_until=(
+                iso_utc(reading.rate_limited_until) if reading.rate_limited_until else None
+            ),
             top=[i.short_id for i in reading.issues[:5]],
         )
     return out

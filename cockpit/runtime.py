@@ -29,6 +29,12 @@ TIMELINE_ROWS = 50
 INCIDENT_TICK = 2.0  # how often another process's changes to the incident are picked up
 
 
+def _report_source_bug(source: Source, exc: BaseException) -> None:
+    from cockpit.selfreport import report_exception
+
+    report_exception(exc)  # a no-op unless self-reporting is on; SourceErrors are not bugs
+
+
 class ReadOnlyError(Exception):
     """An action that changes things was asked of a read-only cockpit."""
 
@@ -61,7 +67,8 @@ class Cockpit:
         self.read_only = read_only
         self.user = user or current_user()
         self.hub = Hub(
-            sources if sources is not None else [build_source(c) for c in config.sources()]
+            sources if sources is not None else [build_source(c) for c in config.sources()],
+            on_error=_report_source_bug,
         )
         self.detector = Detector(config, detect)
         self.store = IncidentStore.in_data_dir(data_dir)

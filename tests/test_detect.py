@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cockpit.config import parse
-from cockpit.detect import Detector, DetectSettings, ProbeState, rising
+from cockpit.detect import Detector, DetectSettings, ProbeState
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,
@@ -21,6 +21,7 @@ from cockpit.model import (
     SentryIssues,
     SourceStatus,
 )
+from cockpit.sentry_rank import is_rising
 
 T0 = datetime(2024, 8, 2, 13, 50, tzinfo=UTC)
 CONFIG = parse(
@@ -157,7 +158,7 @@ def test_an_older_issue_spiking_since_the_failure_is_no_blind_spot() -> None:
         trend=(1, 0, 1, 1, 0, 1, 9, 14),
     )
     quiet = replace(spiking, id="4", short_id="FILES-4", trend=(1, 0, 1, 1, 0, 1, 1, 0))
-    assert rising(spiking) and not rising(quiet)
+    assert is_rising(spiking.trend) and not is_rising(quiet.trend)
     for minute in range(6):
         a = w.observe(minute, **readings(minute, minute < 3, issues=(spiking,)))
     assert a.degraded and a.blind_spot is None

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
-from cockpit.detect import ProbeState, ProbeView, rising
+from cockpit.detect import ProbeState, ProbeView
 from cockpit.model import (
     Category,
     Deploy,
@@ -29,6 +29,7 @@ from cockpit.model import (
     SourceStatus,
 )
 from cockpit.runtime import View
+from cockpit.sentry_rank import is_rising, rank_issues
 from cockpit.textsafe import one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
@@ -492,8 +493,7 @@ class SentryPanel(Panel):
         def is_new(first_seen: datetime | None) -> bool:
             return bool(suspect and first_seen and first_seen >= suspect.at)
 
-        # What matters now first: new since the suspect deploy, then rising, then the busiest.
-        issues.sort(key=lambda i: (not is_new(i.first_seen), not rising(i), -i.count))
+        issues = rank_issues(issues, new_since=suspect.at if suspect else None)
         two_lines = width < 70
         for issue in issues:
             if len(rows) + (2 if two_lines else 1) > height:
@@ -503,7 +503,7 @@ class SentryPanel(Panel):
             self.item(issue.id, rows)
             if is_new(issue.first_seen):
                 row.append(("NEW ", "$error bold"))
-            elif rising(issue):
+            elif is_rising(issue.trend):
                 row.append((f"{self.g.rising} ", "$warning bold"))
             row += [
                 (issue.short_id, "bold"),

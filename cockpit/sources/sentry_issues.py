@@ -11,7 +11,7 @@ meanwhile each poll returns the last good issues marked with `rate_limited_until
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from cockpit.config.sentry import TREND_PERIODS, SentryConfig
 from cockpit.model import Category, SentryIssue, SentryIssues
 from cockpit.sentry_api import NotFound, Params, RateLimited, SentryApiError, SentryClient
+from cockpit.sentry_rank import is_rising, rank_issues, recent_events
 from cockpit.sources.base import SourceError
 from cockpit.textsafe import one_line
 from cockpit.timeutil import parse_iso, utcnow
@@ -98,36 +99,6 @@ def _when(value: Any) -> datetime | None:
 
 
 # -- "new and rising first" -----------------------------------------------------------------------
-
-
-def recent_events(trend: Sequence[int]) -> int:
-    """Events in the latest twelfth of the window (the last 2 of 24 hours, the last of 14 days)."""
-    return sum(trend[-max(1, len(trend) // 12) :]) if trend else 0
-
-
-def is_rising(trend: Sequence[int], factor: float = 2.0, floor: int = 3) -> bool:
-    """More events per bucket lately than before, by `factor`, and at least `floor` of them."""
-    if len(trend) < 2:
-        return False
-    recent = max(1, len(trend) // 12)
-    latest, earlier = trend[-recent:], trend[:-recent]
-    latest_rate = sum(latest) / len(latest)
-    earlier_rate = sum(earlier) / len(earlier)
-    return sum(latest) >= floor and latest_rate >= factor * earlier_rate
-
-
-def rank_issues(
-    issues: Iterable[SentryIssue], *, new_since: datetime | None = None
-) -> list[SentryIssue]:
-    """New issues (first seen at or after `new_since`) first, then rising ones, then the rest;
-    within each, the busiest lately first."""
-
-    def key(issue: SentryIssue) -> tuple[int, int, int]:
-        new = bool(new_since and issue.first_seen and issue.first_seen >= new_since)
-        group = 0 if new else 1 if is_rising(issue.trend) else 2
-        return (group, -recent_events(issue.trend), -issue.count)
-
-    return sorted(issues, key=key)
 
 
 # -- the source -----------------------------------------------------------------------------------
