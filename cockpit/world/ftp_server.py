@@ -105,15 +105,17 @@ class _Server(ThreadedFTPServer):
     # Connection threads check for stop this often (they poll: pyftpdlib offers no wake-up).
     poll_timeout = 0.2
 
-    def __init__(self, address: tuple[str, int], handler: type[FTPHandler], ioloop: IOLoop):
+    def __init__(self, listener: socket.socket, handler: type[FTPHandler], ioloop: IOLoop):
         # Per instance, not per class: two worlds in one process must not stop each other.
         self._lock = threading.Lock()
         self._exit = threading.Event()
-        super().__init__(address, handler, ioloop=ioloop)
+        super().__init__(listener, handler, ioloop=ioloop)
 
 
 class FtpFrontend:
-    def __init__(self, *, backend: FilesBackend, accounts: Accounts, root: Path):
+    def __init__(
+        self, *, backend: FilesBackend, accounts: Accounts, root: Path, listener: socket.socket
+    ):
         _quiet_pyftpdlib()
         self.backend = backend
         self.accounts = accounts
@@ -124,7 +126,7 @@ class FtpFrontend:
             {"frontend": self, "authorizer": _Authorizer(accounts, root)},
         )
         self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), handler, IOLoop())
+        self._server = _Server(listener, handler, IOLoop())
         self._thread: threading.Thread | None = None
 
     @property

@@ -62,7 +62,9 @@ def run_world(
 
 def _run(world: World, wake_fd: int, *, watch_stdin: bool) -> int:
     try:
-        world.start()
+        # FTP, SFTP and WebDAV already listen; they start serving right after the ready line,
+        # so whoever waits for it (the first frame of `cockpit demo`) does not wait for them.
+        world.start(wait_for_protocols=False)
     except (WorldError, OSError) as exc:
         print(f"cockpit world: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -6,8 +6,8 @@ with the connection. While the bad release runs, a user who already holds a sess
 authentication, with an auth banner saying "session limit reached"; a database failure fails it
 the same way with its own banner.
 
-The host key is made fresh for each world; the `known_hosts` file written beside it lists it for
-`[127.0.0.1]:<port>`, so a client can verify the server instead of trusting it blindly.
+It serves on a socket the world bound already, with the host key the world made (see
+hostkey.py), so the config and `known_hosts` can be written before this module is imported.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import contextlib
 import functools
 import logging
 import os
+import socket
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -25,8 +26,8 @@ import asyncssh
 
 from cockpit.world.accounts import Accounts
 from cockpit.world.backend import FilesBackend, Refused
-from cockpit.world.configfile import write_atomically
 from cockpit.world.database import DESKTOP
+from cockpit.world.hostkey import HostKey
 from cockpit.world.sessions import Lease
 
 log = logging.getLogger("cockpit.world")
@@ -94,15 +95,15 @@ class SftpFrontend:
         backend: FilesBackend,
         accounts: Accounts,
         root: Path,
-        host_key_path: Path,
-        known_hosts_path: Path,
+        listener: socket.socket,
+        host_key: HostKey,
     ):
         self.backend = backend
         self.accounts = accounts
         self.root = root
-        self.host_key_path = host_key_path
-        self.known_hosts_path = known_hosts_path
-        self.port = 0
+        self._listener = listener
+        self._host_key = host_key
+        self.port = int(listener.getsockname()[1])
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -113,19 +114,15 @@ class SftpFrontend:
         return f"sftp://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        write_atomically(self.host_key_path, key.export_private_key("openssh").decode(), mode=0o600)
-        ready: Future[int] = Future()
+        key = asyncssh.import_private_key(self._host_key.private_openssh)
+        ready: Future[None] = Future()
         self._thread = threading.Thread(
             target=self._run, args=(key, ready), name="world-sftp", daemon=True
         )
         self._thread.start()
-        self.port = ready.result(_START_TIMEOUT)
-        public = key.export_public_key("openssh").decode().split()
-        line = f"[127.0.0.1]:{self.port} {public[0]} {public[1]}\n"
-        write_atomically(self.known_hosts_path, line)
+        ready.result(_START_TIMEOUT)
 
-    def _run(self, key: asyncssh.SSHKey, ready: Future[int]) -> None:
+    def _run(self, key: asyncssh.SSHKey, ready: Future[None]) -> None:
         try:
             asyncio.run(self._main(key, ready))
         except BaseException as exc:
@@ -134,13 +131,12 @@ class SftpFrontend:
             else:
                 log.exception("the SFTP server stopped on an error")
 
-    async def _main(self, key: asyncssh.SSHKey, ready: Future[int]) -> None:
+    async def _main(self, key: asyncssh.SSHKey, ready: Future[None]) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         root = os.fsencode(self.root)
         server = await asyncssh.listen(
-            host="127.0.0.1",
-            port=0,
+            sock=self._listener,
             server_host_keys=[key],
             server_factory=functools.partial(_SshServer, self),
             sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=root),
@@ -150,7 +146,7 @@ class SftpFrontend:
             login_timeout=30,
         )
         try:
-            ready.set_result(server.get_port())
+            ready.set_result(None)
             await self._stop.wait()
         finally:
             server.close()
@@ -164,6 +160,7 @@ class SftpFrontend:
     def stop(self) -> None:
         thread, self._thread = self._thread, None
         if thread is None:
+            self._listener.close()
             return
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None:

@@ -146,6 +146,16 @@ def _quiet_wsgidav() -> None:
 
 
 class _QuietServer(wsgi.Server):
+    listener: socket.socket | None = None
+
+    def bind(self, family: int, type: int, proto: int = 0) -> socket.socket:
+        # Serve on the socket the world bound before it wrote the config.
+        if self.listener is None:
+            return super().bind(family, type, proto)
+        self.socket = self.listener
+        self.bind_addr = self.listener.getsockname()[:2]
+        return self.listener
+
     def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
         # The default writes to stderr, which may be the terminal the cockpit draws on.
         log.debug("webdav: %s", msg, exc_info=traceback)
@@ -153,7 +163,13 @@ class _QuietServer(wsgi.Server):
 
 class WebDavFrontend:
     def __init__(
-        self, *, backend: FilesBackend, accounts: Accounts, root: Path, access_log: AccessLog
+        self,
+        *,
+        backend: FilesBackend,
+        accounts: Accounts,
+        root: Path,
+        access_log: AccessLog,
+        listener: socket.socket,
     ):
         _quiet_wsgidav()
         dav = WsgiDAVApp(
@@ -169,8 +185,13 @@ class WebDavFrontend:
         )
         gate = _Gate(dav, backend=backend, accounts=accounts, access_log=access_log)
         self._server = _QuietServer(
-            ("127.0.0.1", 0), gate, numthreads=8, server_name="files-web-dav", shutdown_timeout=2
+            listener.getsockname()[:2],
+            gate,
+            numthreads=8,
+            server_name="files-web-dav",
+            shutdown_timeout=2,
         )
+        self._server.listener = listener
         self._server.prepare()
         self._thread: threading.Thread | None = None
 

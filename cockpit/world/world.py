@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -59,6 +60,7 @@ from cockpit.world.accounts import FILES_DIR, PASSWORD_FILE, Accounts, make_file
 from cockpit.world.backend import FilesBackend
 from cockpit.world.control import CONTROL_FILE, ControlServer, UnknownFault
 from cockpit.world.database import SLOW_DELAY, Database
+from cockpit.world.hostkey import HostKey, make_host_key
 from cockpit.world.releases import CURRENT_LINK, DEPLOY_LOG, RELEASES_DIR, ReleaseRoot
 from cockpit.world.scenarios import SCENARIOS, Scenario, versions_for
 from cockpit.world.sentry_api import SentryServer
@@ -94,10 +96,25 @@ FAULTS = ("bad_deploy", "db_reinstall", "failover", "slow_dependency", "restore"
 _SDK_THREAD_JOIN = 2.0
 _REPORTED_BEFORE_DEPLOY = 5.0  # seconds the bad deploy may wait for the first Sentry issue
 _DEPLOY_LOG_PRECISION = 1.0
+_PROTOCOL_START = 30.0  # seconds; generous, since a loaded machine imports slowly
 
 
 class _Frontend(Protocol):
+    def start(self) -> None: ...
+
     def stop(self) -> None: ...
+
+
+def _listen() -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def _port_of(url: str | None) -> int | None:
@@ -169,6 +186,11 @@ class World:
         self._accounts: Accounts | None = None
         self._service: FilesWebService | None = None
         self._frontends: list[_Frontend] = []
+        self._frontends_lock = threading.Lock()
+        self._listeners: dict[str, socket.socket] = {}
+        self._protocol_starter: threading.Thread | None = None
+        self._protocol_error: str | None = None
+        self.protocols_ready = threading.Event()  # FTP, SFTP and WebDAV serve
         self._control: ControlServer | None = None
         self._traffic: BackgroundTraffic | None = None
         self._scheduler: threading.Thread | None = None
@@ -245,15 +267,28 @@ class World:
     ) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, *, wait_for_protocols: bool = True) -> None:
+        """Start every server and write the config. FTP, SFTP and WebDAV listen from the start
+        but begin serving a moment later, in the background (their libraries take most of a
+        start); without `wait_for_protocols` this returns before, and early clients simply
+        wait in the listen queue. `protocols_ready` is set once they serve."""
         if self._started:
             raise WorldError("a world starts once")
         self._started = True
         try:
             self._start()
+            if wait_for_protocols:
+                self.wait_for_protocols()
         except BaseException:
             self.stop()
             raise
+
+    def wait_for_protocols(self, timeout: float = _PROTOCOL_START) -> None:
+        """Block until FTP, SFTP and WebDAV serve; WorldError if they could not start."""
+        if not self.protocols_ready.wait(timeout):
+            raise WorldError(f"the protocol servers did not start within {timeout:g}s")
+        if self._protocol_error is not None:
+            raise WorldError(f"the protocol servers did not start: {self._protocol_error}")
 
     def _start(self) -> None:
         scenario = self.scenario
@@ -311,7 +346,7 @@ class World:
         )
         service = self._service = FilesWebService(backend=backend, access_log=self._access_log)
         service.start()
-        protocols = self._start_protocols(backend, files_root)
+        protocols = self._bind_protocols(files_root)
         control = self._control = ControlServer(self._apply_from_control)
         control.start(directory)
 
@@ -360,54 +395,88 @@ class World:
             self._scheduler.start()
         log.info("world %s started in %s", scenario.name, directory)
 
-    def _start_protocols(
-        self, backend: FilesBackend, files_root: Path
-    ) -> configfile.ProtocolInputs:
-        # Imported here: each costs a noticeable share of a world's start, and a world
-        # without that protocol does not pay for it.
+    def _bind_protocols(self, files_root: Path) -> configfile.ProtocolInputs:
+        """Listening sockets (and the SFTP host key) now; the servers start in the background."""
         directory = self._dir()
-        assert self._accounts is not None and self._access_log is not None
-        ports: dict[str, int] = {}
-        webdav_url: str | None = None
-        if "ftp" in self.protocols:
-            from cockpit.world.ftp_server import FtpFrontend
-
-            ftp = FtpFrontend(backend=backend, accounts=self._accounts, root=files_root)
-            self._frontends.append(ftp)
-            ftp.start()
-            ports["ftp"] = ftp.port
-        if "sftp" in self.protocols:
-            from cockpit.world.sftp_server import SftpFrontend
-
-            sftp = SftpFrontend(
-                backend=backend,
-                accounts=self._accounts,
-                root=files_root,
-                host_key_path=directory / HOST_KEY_FILE,
-                known_hosts_path=directory / KNOWN_HOSTS_FILE,
+        listeners = {name: _listen() for name in self.protocols if name != "http"}
+        self._listeners = listeners
+        ports = {name: int(sock.getsockname()[1]) for name, sock in listeners.items()}
+        host_key = None
+        if "sftp" in ports:
+            host_key = make_host_key(
+                directory / HOST_KEY_FILE, directory / KNOWN_HOSTS_FILE, ports["sftp"]
             )
-            self._frontends.append(sftp)
-            sftp.start()
-            ports["sftp"] = sftp.port
-        if "webdav" in self.protocols:
-            from cockpit.world.webdav_server import WebDavFrontend
-
-            dav = WebDavFrontend(
-                backend=backend,
-                accounts=self._accounts,
-                root=files_root,
-                access_log=self._access_log,
-            )
-            self._frontends.append(dav)
-            dav.start()
-            webdav_url = dav.url
+        self._protocol_starter = threading.Thread(
+            target=self._start_protocols,
+            args=(files_root, host_key),
+            name="world-protocols",
+            daemon=True,
+        )
+        self._protocol_starter.start()
         return configfile.ProtocolInputs(
             password_file=directory / PASSWORD_FILE,
             ftp_port=ports.get("ftp"),
             sftp_port=ports.get("sftp"),
-            known_hosts=directory / KNOWN_HOSTS_FILE if "sftp" in ports else None,
-            webdav_url=webdav_url,
+            known_hosts=directory / KNOWN_HOSTS_FILE if host_key is not None else None,
+            webdav_url=f"http://127.0.0.1:{ports['webdav']}/" if "webdav" in ports else None,
         )
+
+    def _start_protocols(self, files_root: Path, host_key: HostKey | None) -> None:
+        try:
+            self._start_protocol_servers(files_root, host_key)
+        except Exception as exc:
+            log.exception("the protocol servers did not start")
+            self._protocol_error = str(exc) or type(exc).__name__
+        finally:
+            self.protocols_ready.set()
+
+    def _start_protocol_servers(self, files_root: Path, host_key: HostKey | None) -> None:
+        # Imported here: each costs a noticeable share of a start, and a world without that
+        # protocol does not pay for it.
+        backend, accounts, access_log = self._backend, self._accounts, self._access_log
+        assert backend is not None and accounts is not None and access_log is not None
+        listeners = self._listeners
+        frontend: _Frontend
+        for name in ("ftp", "sftp", "webdav"):
+            if self._stopping.is_set():
+                return
+            if name not in listeners:
+                continue
+            listener = listeners[name]
+            if name == "ftp":
+                from cockpit.world.ftp_server import FtpFrontend
+
+                frontend = FtpFrontend(
+                    backend=backend, accounts=accounts, root=files_root, listener=listener
+                )
+            elif name == "sftp":
+                from cockpit.world.sftp_server import SftpFrontend
+
+                assert host_key is not None
+                frontend = SftpFrontend(
+                    backend=backend,
+                    accounts=accounts,
+                    root=files_root,
+                    listener=listener,
+                    host_key=host_key,
+                )
+            else:
+                from cockpit.world.webdav_server import WebDavFrontend
+
+                frontend = WebDavFrontend(
+                    backend=backend,
+                    accounts=accounts,
+                    root=files_root,
+                    access_log=access_log,
+                    listener=listener,
+                )
+            with self._frontends_lock:
+                if self._stopping.is_set():
+                    frontend.stop()
+                    return
+                self._frontends.append(frontend)
+                del listeners[name]  # the frontend owns it now
+            frontend.start()
 
     def _prepare_directory(self) -> Path:
         if self._requested_directory is None:
@@ -526,9 +595,16 @@ class World:
         if self._traffic is not None:
             self._traffic.stop()
             self._traffic = None
-        for frontend in reversed(self._frontends):
+        if self._protocol_starter is not None:
+            self._protocol_starter.join()
+            self._protocol_starter = None
+        with self._frontends_lock:
+            frontends, self._frontends = self._frontends, []
+        for frontend in reversed(frontends):
             frontend.stop()
-        self._frontends = []
+        for listener in self._listeners.values():
+            listener.close()  # bound, never served
+        self._listeners = {}
         if self._service is not None:
             self._service.stop()
             self._service = None
