@@ -15,6 +15,7 @@ import pytest
 from servers import serving
 from test_notify import HOOK_TOKEN, PD_KEY, SLACK_TOKEN, Recorder, env_for, notify_config
 
+from cockpit.cli import main
 from cockpit.config import parse
 from cockpit.incident.store import IncidentStore, store_path
 from cockpit.model import IncidentStatus
@@ -120,22 +121,41 @@ def test_a_script_runs_the_whole_lifecycle(tmp_path: Path, recorder: Recorder) -
     assert kinds.count("notify.sent") == 3 + 2 + 3  # declared, mitigated, resolved
 
 
-def test_exit_statuses_and_plain_messages(tmp_path: Path, recorder: Recorder) -> None:
+def test_exit_statuses_and_plain_messages(
+    tmp_path: Path,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # In this process through `cockpit.cli.main`: the same code a new interpreter runs.
     cli = Cli(tmp_path, recorder)
-    none = cli("incident", "resolve")
-    assert (none.returncode, none.stderr) == (1, "cockpit: no open incident: declare one first\n")
-    bad = cli("incident", "declare", "--title", "x", "--severity", "SEV9")
-    assert bad.returncode == 2 and "severity must be one of SEV1" in bad.stderr
-    naive = cli("incident", "declare", "--title", "x", "--impact-start", "2024-08-02T06:52")
-    assert naive.returncode == 2 and "no time zone" in naive.stderr
-    unknown = cli("incident", "note", "hello", "--incident", "7")
-    assert unknown.returncode == 1 and "no incident #7" in unknown.stderr
-    assert cli("incident", "list").stdout == "no incidents recorded\n"
+    for name, value in cli.env.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("incident", "resolve") == (1, "", "cockpit: no open incident: declare one first\n")
+    code, _, err = run("incident", "declare", "--title", "x", "--severity", "SEV9")
+    assert code == 2 and "severity must be one of SEV1" in err
+    code, _, err = run("incident", "declare", "--title", "x", "--impact-start", "2024-08-02T06:52")
+    assert code == 2 and "no time zone" in err
+    code, _, err = run("incident", "note", "hello", "--incident", "7")
+    assert code == 1 and "no incident #7" in err
+    assert run("incident", "list") == (0, "no incidents recorded\n", "")
+    code, _, err = run("incident", "status", "fixed")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run("incident", "correct", "coffee", "06:50")
+    assert code == 2 and "invalid choice" in err
     cli.config.write_text('[[notify]]\nkind = "slack"\nname = "s"\nurl = "https://hooks"\n')
-    broken = cli("incident", "declare", "--title", "x")
-    assert broken.returncode == 2 and "cockpit.toml:4: notify[0].url" in broken.stderr
-    usage = cli("incident", "status", "fixed")
-    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+    code, _, err = run("incident", "declare", "--title", "x")
+    assert code == 2 and "cockpit.toml:4: notify[0].url: secrets are not written" in err
+    assert recorder.received == []
 
 
 def test_a_failed_notification_warns_and_retry_sends_it(tmp_path: Path, recorder: Recorder) -> None:
