@@ -14,11 +14,25 @@ REVERTED = datetime(2024, 8, 2, 7, 41, tzinfo=UTC)
 
 
 def probe(name: str, state: ProbeState) -> ProbeView:
-    return ProbeView(name, "http", "http://x/", 1, state, None, None, ())
+    return ProbeView(
+        name=name,
+        kind="http",
+        target="http://x/",
+        concurrency=1,
+        state=state,
+        since=None,
+        last=None,
+        latencies=(),
+    )
 
 
 def spike() -> Spike:
-    return Spike("edge", REVERTED - timedelta(minutes=49), 0.4, REVERTED - timedelta(minutes=5))
+    return Spike(
+        source="edge",
+        start=REVERTED - timedelta(minutes=49),
+        peak_ratio=0.4,
+        peak_at=REVERTED - timedelta(minutes=5),
+    )
 
 
 def assessment(*states: ProbeState, spiking: bool = False) -> Assessment:
