@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -210,3 +211,18 @@ revert_url = "http://127.0.0.1:1/rollback"
 def test_config_refuses_a_service_with_nothing_to_do() -> None:
     with pytest.raises(ConfigError, match="nothing to do for this service"):
         parse('[[services]]\nname = "files-web"\n')
+
+
+async def test_a_server_that_never_answers_times_out(store: IncidentStore, tmp_path: Path) -> None:
+    # A listening socket nobody accepts from: the kernel completes the handshake, then silence.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        plan = http_plan(f"http://127.0.0.1:{port}", extra="")
+        plan = replace(plan, timeout=1.0)
+        outcome, _ = await run(plan, store, tmp_path)
+    assert not outcome.ok
+    assert outcome.reason == f"timed out after 1s: no full answer from 127.0.0.1:{port}"
+    assert read_audit(tmp_path)[0]["result"] == "timed out"
+    assert [e.kind for e in store.events()] == ["revert.started", "revert.finished"]

@@ -50,8 +50,9 @@ async def send_request(request: HttpRequest, timeout: float, attempt: Attempt) -
     try:
         async with (
             asyncio.timeout(timeout),
+            # The overall deadline above is the one that counts; httpx's own is a backstop.
             httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
+                timeout=httpx.Timeout(timeout + 5), follow_redirects=False, trust_env=False
             ) as client,
             client.stream(
                 request.method,
