@@ -37,6 +37,8 @@ def test_validate_lists_every_problem() -> None:
     naive = DeclareRequest("t", commander="a", impact_started_at=datetime(2024, 8, 2))
     assert naive.validate(now=NOW) == ["impact start has no time zone"]
     assert DeclareRequest("SFTP fails", "SEV1", "alice").validate(now=NOW) == []
+    long = DeclareRequest("t", commander="a", summary="s" * 1001).validate(now=NOW)
+    assert long == ["summary is 1001 characters; keep it under 1000 and add the rest as notes"]
 
 
 def test_declare_stores_the_incident(tmp_path: Path) -> None:

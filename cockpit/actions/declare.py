@@ -13,6 +13,7 @@ from cockpit.textsafe import one_line
 from cockpit.timeutil import utcnow
 
 MAX_TITLE = 200
+MAX_SUMMARY = 1000  # a few sentences; the story goes in notes and the postmortem
 DEFAULT_SEVERITY = "SEV2"
 # Clocks on a bastion and on the engineer's watch disagree a little; do not nag about that.
 FUTURE_SLACK = timedelta(minutes=5)
@@ -77,6 +78,11 @@ class DeclareRequest:
             problems.append(f"severity must be one of {', '.join(SEVERITIES)}")
         if not one_line(self.commander):
             problems.append("commander is empty: who leads the response?")
+        if len(self.summary.strip()) > MAX_SUMMARY:
+            problems.append(
+                f"summary is {len(self.summary.strip())} characters; keep it under {MAX_SUMMARY} "
+                "and add the rest as notes"
+            )
         if self.impact_started_at is not None:
             if self.impact_started_at.tzinfo is None:
                 problems.append("impact start has no time zone")
