@@ -8,8 +8,6 @@ so the headless core stays free of the TUI; the app writes it to its terminal.
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Mapping
 
 # Terminals cap what they accept (xterm and others around 100 kB of base64); a longer draft
 # is better saved to a file than silently truncated by the terminal.
@@ -28,8 +26,9 @@ class ClipboardTooLarge(ValueError):
 def osc52(text: str, *, selection: str = "c", tmux: bool = False) -> str:
     """The sequence that sets the clipboard (`c`) or primary selection (`p`) to `text`.
 
-    Inside tmux the sequence is wrapped for passthrough (tmux needs `allow-passthrough on`
-    or `set-clipboard on`); the payload is base64, so no byte of `text` can act as a control.
+    Inside tmux the plain sequence works with `set-clipboard on` (what `cockpit doctor`
+    checks); `tmux=True` wraps it for DCS passthrough instead (needs `allow-passthrough on`).
+    The payload is base64, so no byte of `text` can act as a control.
     """
     if selection not in ("c", "p", "s", "cp"):
         raise ValueError(f"selection must be c, p, s or cp, not {selection!r}")
@@ -41,9 +40,3 @@ def osc52(text: str, *, selection: str = "c", tmux: bool = False) -> str:
         # tmux passes a DCS-wrapped sequence through, with every ESC inside doubled.
         return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
     return sequence
-
-
-def osc52_for(text: str, env: Mapping[str, str] | None = None) -> str:
-    """`osc52` wrapped as the terminal in `env` (default: this process's) needs it."""
-    env = os.environ if env is None else env
-    return osc52(text, tmux=bool(env.get("TMUX")))

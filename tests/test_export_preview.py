@@ -78,11 +78,10 @@ def test_osc52_carries_the_text_as_base64() -> None:
 def test_osc52_through_tmux_and_its_size_limit() -> None:
     import pytest
 
-    from cockpit.clipboard import MAX_PAYLOAD, ClipboardTooLarge, osc52, osc52_for
+    from cockpit.clipboard import MAX_PAYLOAD, ClipboardTooLarge, osc52
 
-    wrapped = osc52_for("hi", env={"TMUX": "/tmp/tmux-1000/default,1,0"})
-    assert wrapped == "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
-    assert osc52_for("hi", env={}) == "\x1b]52;c;aGk=\x07"
+    assert osc52("hi", tmux=True) == "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
+    assert osc52("hi") == "\x1b]52;c;aGk=\x07"
     with pytest.raises(ClipboardTooLarge, match="saved file"):
         osc52("x" * MAX_PAYLOAD)
     with pytest.raises(ValueError):
