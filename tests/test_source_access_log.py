@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cockpit.cli import main
 from cockpit.config import AccessLogConfig, ConfigError, parse
 from cockpit.config.errors import (
     AccessLogBase,
@@ -28,6 +29,7 @@ from cockpit.sources import access_log
 from cockpit.sources.access_log import AccessLogTail, parse_time_local
 from cockpit.sources.base import SourceError
 from cockpit.sources.registry import build_source
+from cockpit.timeutil import iso_utc
 
 NOW = datetime(2026, 11, 21, 7, 0, 5, tzinfo=UTC)
 
@@ -732,3 +734,37 @@ def test_format_config_errors_name_the_key(body: str, key: str, words: str) -> N
     message = str(info.value)
     assert message.startswith("cockpit.toml:") and f": errors[0].{key}: " in message, message
     assert words in message
+
+
+def test_cockpit_check_json_for_every_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first, last = now - timedelta(seconds=300), now - timedelta(seconds=10)
+    blocks = []
+    for name, fmt in FORMATS.items():
+        path = tmp_path / f"{name}.log"
+        append(
+            path,
+            fmt.line(now - timedelta(seconds=3000), 500),  # older than read_back
+            fmt.line(first, 502),
+            "garbage\n",
+            fmt.line(first + timedelta(seconds=100)),
+            fmt.line(last, 200),
+        )
+        options = "".join(f"{k} = {json.dumps(v)}\n" for k, v in fmt.options.items())
+        blocks.append(
+            f'[[errors]]\nname = "{name}"\nkind = "{fmt.config.kind}"\npath = "{path}"\n'
+            f"read_back = 600\n{options}"
+        )
+    config = tmp_path / "cockpit.toml"
+    config.write_text("\n".join(blocks))
+    assert main(["--config", str(config), "check", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["source"] for r in rows] == list(FORMATS)
+    for row in rows:
+        assert row["ok"] is True and row["error"] == "", row
+        assert row["kind"] == FORMATS[row["source"]].config.kind
+        assert (row["requests"], row["errors_5xx"], row["unparsed_lines"]) == (3, 1, 1), row
+        assert row["ratio"] == round(1 / 3, 4)
+        assert row["first_ts"] == iso_utc(first) and row["last_ts"] == iso_utc(last), row
