@@ -263,3 +263,34 @@ def test_the_cockpits_probes_see_the_bug_only_with_concurrency(world: World) -> 
     for name in names:
         assert after[name]["ok"] is True, after[name]
         assert after[f"{name}-x4"]["ok"] is False, after[f"{name}-x4"]
+
+
+def test_an_http_only_world_keeps_the_http_session_twins(tmp_path: Path) -> None:
+    with World(tmp_path, scenario="dropbox", bad_deploy_after=None, protocols=["http"]) as world:
+        assert world.urls is not None and world.config_path is not None
+        assert (world.urls.ftp, world.urls.sftp, world.urls.webdav) == (None, None, None)
+        loaded = config.load(world.config_path)
+        assert loaded.cockpit.service == "sync-web"
+        assert [p.name for p in loaded.probes] == [
+            "web-health",
+            "session",
+            "session-x4",
+            "mobile-files",
+        ]
+        assert not world.known_hosts_path.exists()
+
+
+def test_early_clients_wait_for_the_protocols_instead_of_failing(tmp_path: Path) -> None:
+    """The ready line comes before FTP, SFTP and WebDAV serve: a client that connects at once
+    waits in the listen queue and is served."""
+    world = World(tmp_path, bad_deploy_after=None, traffic=False)
+    try:
+        world.start(wait_for_protocols=False)
+        ftp_url, _, dav = urls(world)
+        ftp = ftp_login(ftp_url, "drill", password(world))
+        ftp.close()
+        assert propfind(dav, "drill", password(world)).status_code == 207
+        world.wait_for_protocols()
+        assert world.protocols_ready.is_set()
+    finally:
+        world.stop()

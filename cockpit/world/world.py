@@ -10,7 +10,11 @@ traffic=True, protocols=("http", "ftp", "sftp", "webdav"), write_config=None,
 session_hold=SESSION_HOLD, slow_delay=SLOW_DELAY, python=sys.executable)`.
 `bad_deploy_after=None` means no automatic bad deploy (a drill schedules it with apply()).
 HTTP always runs (it carries the health check, the access log and Sentry's story); the other
-protocols are optional.
+protocols are optional. `start(wait_for_protocols=True)`: FTP, SFTP and WebDAV are bound before
+the config is written and serve from a background start; `protocols_ready` (an Event) and
+`wait_for_protocols()` tell when. Addresses: `world.urls` (service, healthz, session, report,
+sentry, ftp, sftp, webdav); files: `password_file`, `known_hosts_path`, `files_root`,
+`access_log_path`, `deploy_log_path`, `token_file`, `config_path`.
 
 Faults, for drills (`FAULTS` names them). `apply(fault)` is thread-safe and idempotent: applying
 a fault that is already in effect changes nothing and is not recorded again.
