@@ -95,7 +95,6 @@ class _Fleet:
 class PrometheusProbes:
     kind = "prometheus"
     category = Category.PROBE
-    concurrency = 1
 
     def __init__(self, cfg: PrometheusProbesConfig, clock: Callable[[], datetime] = utcnow):
         self.cfg = cfg
