@@ -87,7 +87,8 @@ def _twins(name: str, protocol: str, base: Probe) -> list[Probe]:
 
 
 def protocol_probes(protocols: ProtocolInputs) -> list[Probe]:
-    """The FTP/SFTP/WebDAV probe twins, for the kinds this cockpit can load."""
+    """The FTP/SFTP/WebDAV probe twins, for the kinds this cockpit can load. Their timeout
+    leaves room for a slow dependency (~2 s): slow shows as latency, not as failure."""
     secret = str(protocols.password_file)
     families: list[list[Probe]] = []
     if protocols.ftp_port is not None:
@@ -174,7 +175,7 @@ def render(inputs: ConfigInputs) -> str:
                 "url": mobile,
                 "concurrency": 5,
                 "interval": 2,
-                "timeout": 2,
+                "timeout": 4,
             },
             "The mobile app's reads: where a failover's long tail shows.",
         )
