@@ -75,8 +75,9 @@ def test_applying_a_fault_twice_records_it_once(world: World) -> None:
 
 def test_a_stopped_world_refuses_faults(tmp_path: Path) -> None:
     world = World(tmp_path, bad_deploy_after=None, traffic=False)
-    with pytest.raises(WorldError):
-        world.apply("failover")
+    for fault in FAULTS:
+        with pytest.raises(WorldError):
+            world.apply(fault)
 
 
 # -- db_reinstall ------------------------------------------------------------------------------

@@ -553,10 +553,10 @@ class World:
         for a name it does not know, WorldError when the world is not running."""
         if fault not in FAULTS:
             raise UnknownFault(f"unknown fault {fault!r} (known: {', '.join(FAULTS)})")
+        database = self.backend.database  # raises unless the world runs
         if fault == "bad_deploy":
             self.deploy_bad()
             return
-        database = self.backend.database
         with self._fault_lock:
             if self._stopping.is_set():
                 raise WorldError("the world is stopping")
