@@ -16,20 +16,34 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from cockpit.config import Config, KeysSection, load
+from cockpit.model import IncidentStatus
 from cockpit.runtime import Cockpit, View
 from cockpit.textsafe import one_line
 from widgets.header import CockpitHeader
-from widgets.modals import DeclareScreen, HelpScreen, NoteScreen, RevertScreen
+from widgets.modals import (
+    ChoiceScreen,
+    DeclareScreen,
+    HelpScreen,
+    NoteScreen,
+    RevertScreen,
+    StatusScreen,
+)
 from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
 CockpitFactory = Callable[[], Awaitable[Cockpit]]
+WRITES = ("declare", "revert", "note", "status", "runbook")
 
+# In the footer at 80 columns only the keys of the job; all of them are in the help (?).
+FOOTER = ("declare", "revert", "export", "note", "status", "help", "quit")
 ACTIONS = (
     ("declare", "Declare", "declare an incident"),
     ("revert", "Revert", "revert the latest deploy (plan, typed confirmation, lock, audit)"),
     ("export", "Export", "write the incident's timeline draft (Markdown)"),
     ("note", "Note", "add a note to the timeline"),
+    ("runbook", "Action", "run a runbook action of the service (e.g. failover), guarded like R"),
+    ("status", "Status", "incident status: identified, mitigated, resolved; retry notifications"),
+    ("timeline", "Timeline", "the whole timeline, scrollable, filtered by kind (f)"),
     ("zoom", "Zoom", "5xx graph window: 5 min, 30 min, 3 h"),
     ("help", "Help", "this help"),
     ("quit", "Quit", "quit (the incident and its timeline are kept)"),
@@ -41,7 +55,7 @@ class CockpitApp(App[int]):
     TITLE = "oncall-cockpit"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(getattr(KeysSection(), action), action, label, id=action)
+        Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
         for action, label, _ in ACTIONS
     ]
 
@@ -175,10 +189,12 @@ class CockpitApp(App[int]):
     # -- keys ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("declare", "revert", "note") and self.read_only:
+        if action in WRITES and self.read_only:
             return False  # hidden from the footer: read-only mode disables them entirely
-        if action in ("declare", "revert", "export", "note") and self.cockpit is None:
+        if action in (*WRITES, "export", "timeline") and self.cockpit is None:
             return None  # shown disabled until the sources are up
+        if action == "status" and (self.last_view is None or self.last_view.incident is None):
+            return None  # nothing to move along yet
         return True
 
     def action_help(self) -> None:
@@ -233,6 +249,35 @@ class CockpitApp(App[int]):
             return
         self.push_screen(RevertScreen(plan), self._revert_closed)
 
+    def action_runbook(self) -> None:
+        assert self.cockpit is not None
+        names = self.cockpit.action_names()
+        if not names:
+            service = self.cockpit.revert_target()
+            self.notify(
+                f"no runbook actions for {service}: add actions = {{...}} to its [[services]]",
+                severity="warning",
+                timeout=10,
+            )
+            return
+        choices = [(name, name) for name in names]
+        self.push_screen(
+            ChoiceScreen(f"Run an action on {self.cockpit.revert_target()}", choices),
+            self._runbook_chosen,
+        )
+
+    def _runbook_chosen(self, name: str | None) -> None:
+        from cockpit.actions.revert import RevertError
+
+        if name is None or self.cockpit is None:
+            return
+        try:
+            plan = self.cockpit.plan_action(name)
+        except RevertError as exc:
+            self.notify(f"cannot run {name}: {one_line(str(exc))}", severity="error", timeout=15)
+            return
+        self.push_screen(RevertScreen(plan), self._revert_closed)
+
     def _revert_closed(self, result: bool | None) -> None:
         if self.cockpit is not None:
             self.show(self.cockpit.view)
@@ -242,20 +287,94 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="revert", exit_on_error=False)
     async def run_revert(self, screen: RevertScreen) -> None:
+        from cockpit.actions.revert import RevertPlan
+
         assert self.cockpit is not None
-        outcome = await self.cockpit.revert(screen.plan, on_output=screen.add_output)
+        plan = screen.plan
+        if isinstance(plan, RevertPlan):
+            outcome = await self.cockpit.revert(plan, on_output=screen.add_output)
+        else:
+            outcome = await self.cockpit.run_action(plan, on_output=screen.add_output)
         screen.finish(outcome)
         self.show(self.cockpit.view)
 
+    def action_status(self) -> None:
+        assert self.cockpit is not None
+        incident = self.cockpit.view.incident
+        if incident is None:
+            self.notify("no open incident: declare one first", severity="warning")
+            return
+        self.push_screen(
+            StatusScreen(incident.status, self.cockpit.failed_notifications()), self._status_chosen
+        )
+
+    def _status_chosen(self, choice: object) -> None:
+        if self.cockpit is None or choice is None:
+            return
+        if choice == "retry":
+            self.retry_notifications()
+            return
+        try:
+            incident = self.cockpit.set_status(IncidentStatus(str(choice)))
+        except Exception as exc:
+            self.notify(f"status change failed: {one_line(str(exc))}", severity="error")
+            return
+        self.show(self.cockpit.view)
+        self.notify(f"incident #{incident.id} is {incident.status}", timeout=5)
+
+    @work(exclusive=True, group="notify", exit_on_error=False)
+    async def retry_notifications(self) -> None:
+        assert self.cockpit is not None
+        await self.cockpit.retry_notifications()
+        left = self.cockpit.failed_notifications()
+        self.notify(
+            f"{left} notification(s) still failing" if left else "notifications sent",
+            severity="warning" if left else "information",
+        )
+        self.show(self.cockpit.view)
+
+    def action_timeline(self) -> None:
+        from widgets.timeline_view import TimelineScreen
+
+        assert self.cockpit is not None
+        incident = self.cockpit.view.incident
+        if incident is not None:
+            events = self.cockpit.store.incident_events(incident)
+            title = f"Timeline of incident #{incident.id}: {incident.title}"
+        else:
+            events = list(self.cockpit.view.timeline)
+            title = "Timeline (no open incident)"
+        self.push_screen(TimelineScreen(events, title=title))
+
     def action_export(self) -> None:
+        from cockpit.incident.export import export_dir
+        from widgets.export_preview import ExportPreviewScreen
+
         assert self.cockpit is not None
         try:
-            paths = self.cockpit.export(("md", "json"))
+            draft = self.cockpit.draft()
         except LookupError as exc:
             self.notify(str(exc), severity="warning", timeout=10)
             return
+
+        def saved(save: bool | None) -> None:
+            if save:
+                self._write_export(draft)
+
+        self.push_screen(ExportPreviewScreen(draft, export_dir(self.cockpit.data_dir)), saved)
+
+    def _write_export(self, draft: str) -> None:
+        assert self.cockpit is not None
+        paths = self.cockpit.export(("md", "json"))
+        # OSC 52: the terminal puts it on the clipboard of the engineer's own machine, over SSH.
+        self.copy_to_clipboard(draft)
         self.show(self.cockpit.view)
-        self.notify(f"timeline draft written to {paths[0]}", title="Exported", timeout=20)
+        self.notify(
+            f"timeline draft written to {paths[0]} (and copied to the clipboard where the "
+            "terminal allows)",
+            title="Exported",
+            timeout=20,
+        )
 
     async def action_quit(self) -> None:
         if self.cockpit is not None:

@@ -129,7 +129,7 @@ class Detector:
         track.history.append(result)
         if result.ok and result.latency_ms is not None:
             track.latencies.append(result.latency_ms)
-        fail_after, ok_after = self._thresholds.get(result.name, (2, 1))
+        fail_after, ok_after = self._thresholds_for(result.name)
         if result.ok:
             track.streak_ok += 1
             track.streak_fail = 0
@@ -163,6 +163,14 @@ class Detector:
                     )
                 )
                 track.state, track.since = ProbeState.DOWN, first.at
+
+    def _thresholds_for(self, name: str) -> tuple[int, int]:
+        """A probe's own thresholds; a fleet's probes ("source:target@location") take their
+        source's."""
+        if name in self._thresholds:
+            return self._thresholds[name]
+        source = name.partition(":")[0]
+        return self._thresholds.get(source, (2, 1))
 
     def _probe_views(self, results: dict[str, ProbeResult], out: list[TimelineEvent]) -> tuple:
         views = []

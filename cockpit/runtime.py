@@ -7,26 +7,35 @@ keys into calls here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cockpit.actions.declare import DeclareRequest, declare
+from cockpit.actions.declare import DeclareRequest
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert, run_revert
+from cockpit.actions.runbook import ActionPlan, action_names, plan_action, run_action
+from cockpit.actions.verify import RecoveryWatch
 from cockpit.actions.whoami import current_user
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings
 from cockpit.hub import Hub, Snapshot
-from cockpit.incident.export import write_export
+from cockpit.incident.export import export_incident, render_incident
+from cockpit.incident.lifecycle import Lifecycle
 from cockpit.incident.store import IncidentStore
 from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import one_line
 from cockpit.timeutil import utcnow
 
+if TYPE_CHECKING:
+    from cockpit.notify.notifier import Notifier
+
 TIMELINE_ROWS = 50
 INCIDENT_TICK = 2.0  # how often another process's changes to the incident are picked up
+NOTIFY_DRAIN = 5.0  # seconds quitting waits for notifications still being sent
 
 
 def _report_source_bug(source: Source, exc: BaseException) -> None:
@@ -72,7 +81,16 @@ class Cockpit:
         )
         self.detector = Detector(config, detect)
         self.store = IncidentStore.in_data_dir(data_dir)
+        self.notifier: Notifier | None = None
+        if config.notify:  # httpx only when something is to be sent
+            from cockpit.notify.notifier import Notifier
+
+            self.notifier = Notifier.from_config(self.store, config)
+        self.lifecycle = Lifecycle(
+            self.store, user=self.user, drill=self.drill, notifier=self.notifier
+        )
         self._view: View | None = None
+        self._watch: RecoveryWatch | None = None  # after a fix: did it work?
 
     @property
     def drill(self) -> bool:
@@ -84,7 +102,15 @@ class Cockpit:
         """Fold the newest snapshot into judgements, save new events, and build a view."""
         snapshot = self.hub.snapshot()
         assessment = self.detector.observe(snapshot)
-        for event in assessment.events:
+        events = list(assessment.events)
+        if self._watch is not None:
+            verdict = self._watch.observe(assessment, snapshot.at)
+            if verdict is not None:
+                # The watch says the same as the detector's "recovered", and how long after
+                # the fix: one event, not two.
+                events = [e for e in events if e.kind != "recovered"] + [verdict]
+                self._watch = None
+        for event in events:
             self.store.add_event(event)
         incident = self.store.open_incident()
         self._view = View(
@@ -112,6 +138,11 @@ class Cockpit:
 
     async def aclose(self) -> None:
         await self.hub.aclose()
+        if self.notifier is not None:
+            # Sends cut off here are found by `retry_failed` (cockpit incident retry) later.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.notifier.drain(), NOTIFY_DRAIN)
+            await self.notifier.aclose()
         self.store.close()
 
     # -- acting --------------------------------------------------------------------------------
@@ -134,10 +165,35 @@ class Cockpit:
         )
 
     def declare(self, request: DeclareRequest) -> Incident:
+        """Open the incident; configured channels are notified in the background."""
         self._writable("declaring an incident")
-        incident = declare(self.store, request, drill=self.drill)
+        incident = self.lifecycle.declare(request)
         self.refresh()
         return incident
+
+    def set_status(self, status: IncidentStatus) -> Incident:
+        """investigating -> identified -> mitigated -> resolved; resolving closes the page."""
+        self._writable("changing the incident's status")
+        incident = self.lifecycle.set_status(status)
+        self.refresh()
+        return incident
+
+    def correct(self, field: str, new: datetime) -> TimelineEvent:
+        self._writable("correcting a time")
+        event = self.lifecycle.correct(field, new)
+        self.refresh()
+        return event
+
+    def failed_notifications(self) -> int:
+        incident = self.view.incident
+        if incident is None:
+            return 0
+        return len(self.store.notifications(incident.id, status="failed"))
+
+    async def retry_notifications(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.retry_failed()
+        self.refresh()
 
     def record(self, kind: str, text: str) -> None:
         """A user's act as a timeline event, with who did it."""
@@ -148,7 +204,8 @@ class Cockpit:
 
     def note(self, text: str) -> None:
         self._writable("adding a note")
-        self.record("note", text)
+        self.lifecycle.note(text)
+        self.refresh()
 
     def revert_target(self) -> str:
         """The service `R` acts on: the suspect deploy's, else the latest deploy's."""
@@ -166,17 +223,49 @@ class Cockpit:
         outcome = await run_revert(
             plan, store=self.store, data_dir=self.data_dir, user=self.user, on_output=on_output
         )
+        self._verify(outcome, "the revert")
         self.refresh()
         return outcome
 
-    def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:
-        """Write the timeline draft of the open incident (else the latest one)."""
+    def action_names(self, service: str | None = None) -> tuple[str, ...]:
+        """The runbook actions of the service `R` would act on (e.g. failover)."""
+        return action_names(self.config.service(service or self.revert_target()))
+
+    def plan_action(self, name: str, service: str | None = None) -> ActionPlan:
+        self._writable(f"action {name}")
+        svc = self.config.service(service or self.revert_target())
+        return plan_action(svc, name, self.view.assessment.deploys)
+
+    async def run_action(self, plan: ActionPlan, on_output: Callable[[str], None]) -> RevertOutcome:
+        self._writable(f"action {plan.name}")
+        outcome = await run_action(
+            plan, store=self.store, data_dir=self.data_dir, user=self.user, on_output=on_output
+        )
+        self._verify(outcome, plan.name)
+        self.refresh()
+        return outcome
+
+    def _verify(self, outcome: RevertOutcome, what: str) -> None:
+        if outcome.ok and not outcome.dry_run:
+            self._watch = RecoveryWatch(
+                outcome.finished_at or utcnow(), self.config.detect.verify_minutes, what
+            )
+
+    def export_incident(self) -> Incident:
+        """The incident an export is about: the open one, else the latest."""
         incident = self.store.open_incident() or next(iter(self.store.list()), None)
         if incident is None:
             raise LookupError("no incident to export: declare one first (d)")
-        paths = write_export(
-            self.data_dir, incident, self.store.incident_events(incident), formats=tuple(formats)
-        )
+        return incident
+
+    def draft(self) -> str:
+        """The Markdown draft as it would be written now, for a preview."""
+        return render_incident(self.store, self.export_incident(), "md")
+
+    def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:
+        """Write the timeline draft of the open incident (else the latest one)."""
+        incident = self.export_incident()
+        paths = export_incident(self.store, self.data_dir, incident, tuple(formats))
         self.store.add_event(
             TimelineEvent(
                 utcnow(), "export", f"timeline draft exported to {paths[0].name}", "cockpit"

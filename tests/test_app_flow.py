@@ -19,10 +19,12 @@ from cockpit.incident.store import IncidentStore
 from cockpit.model import SentryIssues
 from cockpit.runtime import Cockpit
 from cockpit.world_process import WorldProcess
+from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
-from widgets.modals import DeclareScreen, HelpScreen, RevertScreen
+from widgets.modals import DeclareScreen, HelpScreen, RevertScreen, StatusScreen
 from widgets.panels import Panel
 from widgets.timeline import TimelineStrip
+from widgets.timeline_view import TimelineScreen
 
 
 @pytest.fixture
@@ -150,8 +152,25 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
         await until(pilot, lambda: probe_state(app, "session-x4") is ProbeState.UP)
         await until(pilot, lambda: "recovered" in screen_text(app))
 
-        # x: export the timeline draft
+        # s: the incident is mitigated (the revert worked)
+        await pilot.press("s")
+        assert isinstance(app.screen, StatusScreen)
+        await pilot.click("#status-mitigated")
+        await until(pilot, lambda: "mitigated" in app.query_one(CockpitHeader).render().plain)
+
+        # t: the whole timeline, filtered by kind
+        await pilot.press("t")
+        assert isinstance(app.screen, TimelineScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TimelineScreen)
+
+        # x: preview the timeline draft, then save it
         await pilot.press("x")
+        assert isinstance(app.screen, ExportPreviewScreen)
+        assert "mitigated" in app.screen.markdown
+        assert not (data / "exports").exists() or not list((data / "exports").glob("*.md"))
+        await pilot.press("s")
+        await until(pilot, lambda: not isinstance(app.screen, ExportPreviewScreen))
         exports = sorted((data / "exports").glob("*.md"))
         assert len(exports) == 1
         draft = exports[0].read_text()
@@ -161,7 +180,14 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
 
         with IncidentStore(data / "incidents.sqlite3") as store:
             kinds = {e.kind for e in store.recent_events(200)}
-        assert {"declared", "revert.started", "revert.finished", "export", "recovered"} <= kinds
+        assert {
+            "declared",
+            "revert.started",
+            "revert.finished",
+            "export",
+            "recovered",
+            "status.mitigated",
+        } <= kinds, kinds
 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,9 +14,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Log, Select, Static
 
-from cockpit.actions.declare import DeclareRequest
+from cockpit.actions.declare import DeclareRequest, parse_when
 from cockpit.actions.revert import RevertOutcome, RevertPlan
-from cockpit.model import SEVERITIES
+from cockpit.actions.runbook import ActionPlan
+from cockpit.model import SEVERITIES, IncidentStatus
 from cockpit.timeutil import local_hms, utc_hms
 
 
@@ -38,11 +40,16 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
             )
             yield Input(d.commander, placeholder="commander", id="commander")
             yield Input(d.summary, placeholder="summary (optional)", id="summary")
+            yield Input(
+                local_hms(d.impact_started_at) if d.impact_started_at else "",
+                placeholder="impact started (local HH:MM[:SS] or ISO with zone; empty = now)",
+                id="impact",
+            )
             started = (
-                f"impact started {local_hms(d.impact_started_at)} "
-                f"({utc_hms(d.impact_started_at)} UTC): the first failure seen"
+                f"impact start defaults to the first failure: {local_hms(d.impact_started_at)} "
+                f"({utc_hms(d.impact_started_at)} UTC)"
                 if d.impact_started_at
-                else "impact start: no failure seen yet, the declaration time is used"
+                else "no failure seen yet: empty impact start means the declaration time"
             )
             yield Static(started, classes="hint")
             yield Static("", id="problems", classes="problems")
@@ -53,18 +60,32 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
     def on_mount(self) -> None:
         self.query_one("#title", Input).focus()
 
-    def _request(self) -> DeclareRequest:
+    def _impact(self) -> datetime | None:
+        text = self.query_one("#impact", Input).value.strip()
+        default = self.defaults.impact_started_at
+        if not text:
+            return None
+        if default is not None and text == local_hms(default):
+            return default  # untouched: keep the sub-second time the detector saw
+        return parse_when(text)
+
+    def _request(self, impact: datetime | None) -> DeclareRequest:
         severity = self.query_one("#severity", Select).value
         return DeclareRequest(
             title=self.query_one("#title", Input).value.strip(),
             severity=str(severity),
             commander=self.query_one("#commander", Input).value.strip(),
             summary=self.query_one("#summary", Input).value.strip(),
-            impact_started_at=self.defaults.impact_started_at,
+            impact_started_at=impact,
         )
 
     def _submit(self) -> None:
-        request = self._request()
+        try:
+            impact = self._impact()
+        except ValueError as exc:
+            self.query_one("#problems", Static).update(Content(f"impact start: {exc}"))
+            return
+        request = self._request(impact)
         problems = request.validate()
         if problems:
             self.query_one("#problems", Static).update(Content("; ".join(problems)))
@@ -100,7 +121,7 @@ class RevertScreen(ModalScreen[bool | None]):
             super().__init__()
             self.screen = screen
 
-    def __init__(self, plan: RevertPlan):
+    def __init__(self, plan: RevertPlan | ActionPlan):
         super().__init__()
         self.plan = plan
         self.running = False
@@ -108,9 +129,19 @@ class RevertScreen(ModalScreen[bool | None]):
 
     def compose(self) -> ComposeResult:
         p = self.plan
+        title = "Revert" if isinstance(p, RevertPlan) else f"Run {p.name}"
+        versions: list[str | tuple[str, str]] = []
+        if isinstance(p, RevertPlan):
+            versions = [
+                ("versions ", "$text-muted"),
+                (p.from_version, "$error"),
+                " -> ",
+                (p.to_version, "$success"),
+                "\n",
+            ]
         with Vertical(classes="dialog wide"):
             yield Label(
-                "Revert (dry run: nothing will be changed)" if p.dry_run else "Revert",
+                f"{title} (dry run: nothing will be changed)" if p.dry_run else title,
                 classes="dialog-title",
             )
             with VerticalScroll(classes="plan"):
@@ -119,13 +150,9 @@ class RevertScreen(ModalScreen[bool | None]):
                         ("service  ", "$text-muted"),
                         (p.service, "bold"),
                         "\n",
-                        ("versions ", "$text-muted"),
-                        (p.from_version, "$error"),
-                        " -> ",
-                        (p.to_version, "$success"),
-                        "\n",
+                        *versions,
                         ("runs     ", "$text-muted"),
-                        shlex.join(p.argv),
+                        p.command_line(),
                         "\n",
                         ("timeout  ", "$text-muted"),
                         f"{p.timeout:g}s",
@@ -173,7 +200,8 @@ class RevertScreen(ModalScreen[bool | None]):
                 f"dry run: {outcome.reason}" if outcome.ok else f"dry run FAILED: {outcome.reason}"
             )
         else:
-            text = "done: reverted" if outcome.ok else f"FAILED: {outcome.reason}"
+            done = "reverted" if isinstance(self.plan, RevertPlan) else "finished"
+            text = f"done: {done}" if outcome.ok else f"FAILED: {outcome.reason}"
         style = "$success bold" if outcome.ok else "$error bold"
         self.query_one("#problems", Static).update(
             Content.assemble((text, style), "  (Escape closes)")
@@ -182,7 +210,7 @@ class RevertScreen(ModalScreen[bool | None]):
 
     def action_close(self) -> None:
         if self.running:
-            self.notify("the revert is still running; it cannot be abandoned halfway")
+            self.notify("it is still running; it cannot be abandoned halfway")
             return
         self.dismiss(None if self.outcome is None else self.outcome.ok)
 
@@ -242,4 +270,84 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.assemble(*parts))
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class StatusScreen(ModalScreen[IncidentStatus | str | None]):
+    """Move the incident along: identified, mitigated, resolved (each time-stamped now), or
+    retry the notifications that failed. Dismisses with the status, "retry", or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    NEXT = (IncidentStatus.IDENTIFIED, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
+
+    def __init__(self, current: IncidentStatus, failed_notifications: int = 0):
+        super().__init__()
+        self.current = current
+        self.failed = failed_notifications
+
+    def compose(self) -> ComposeResult:
+        order = list(IncidentStatus)
+        with Vertical(classes="dialog"):
+            yield Label(f"Incident is {self.current}", classes="dialog-title")
+            with Horizontal(classes="buttons"):
+                for status in self.NEXT:
+                    yield Button(
+                        status.value,
+                        id=f"status-{status.value}",
+                        variant="error" if status is IncidentStatus.RESOLVED else "primary",
+                        disabled=order.index(status) <= order.index(self.current),
+                    )
+            if self.failed:
+                yield Static(f"{self.failed} notification(s) failed to send", classes="problems")
+                with Horizontal(classes="buttons"):
+                    yield Button("Retry notifications", id="retry")
+            yield Static(
+                "Esc cancel; the time recorded is now (correct it later if needed)", classes="hint"
+            )
+
+    def on_mount(self) -> None:
+        enabled = [b for b in self.query(Button) if not b.disabled]
+        if enabled:
+            enabled[0].focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        button = event.button.id or ""
+        if button == "retry":
+            self.dismiss("retry")
+        elif button.startswith("status-"):
+            self.dismiss(IncidentStatus(button.removeprefix("status-")))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one of a few named things (a runbook action, a fault to inject)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, choices: Sequence[tuple[str, str]]):
+        super().__init__()
+        self.title_text = title
+        self.choices = choices  # (key, label)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            for i, (_, label) in enumerate(self.choices):
+                yield Button(label, id=f"choice-{i}", classes="choice")
+            yield Static("Esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        buttons = list(self.query(Button))
+        if buttons:
+            buttons[0].focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        index = int((event.button.id or "choice-0").removeprefix("choice-"))
+        self.dismiss(self.choices[index][0])
+
+    def action_cancel(self) -> None:
         self.dismiss(None)

@@ -35,8 +35,11 @@ class KeysSection:
 
     declare: str = "d"
     revert: str = "R"
+    runbook: str = "a"
     export: str = "x"
     note: str = "n"
+    status: str = "s"
+    timeline: str = "t"
     zoom: str = "z"
     help: str = "question_mark"
     quit: str = "q"
