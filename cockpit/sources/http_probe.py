@@ -2,12 +2,16 @@
 
 Each session dials its own connection (TCP, and TLS for https) as a new client would; only when
 all N are connected does any of them send its request (see cockpit.sources.sessions). That needs
-control over when a connection opens, which httpx's pool does not give, so this module speaks
-through httpcore (httpx's transport layer) one connection at a time. The WebDAV probe reuses it.
+control over when a connection opens, which httpx's pool does not give. So a session is an
+asyncio connection with h11 (the HTTP/1.1 parser under httpx) on top: it also costs about a
+third less CPU than going through httpcore and anyio (bench/probes.py: 200 probes, 7.2 % of a
+core before, 4.7 % after), which counts with hundreds of probes on a bastion.
+The WebDAV probe reuses it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import ssl
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import httpcore
+import h11
 
 from cockpit.conditions import BODY, STATUS
 from cockpit.config.probes import HttpProbeConfig
@@ -30,8 +34,14 @@ USER_AGENT = b"oncall-cockpit-probe"
 
 @dataclass(slots=True)
 class HttpSession:
-    connection: httpcore.AsyncHTTP11Connection
-    stream: httpcore.AsyncNetworkStream
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    http: h11.Connection
+    reusable: bool = True  # False once a reply was cut short: the connection is mid-message
+
+    def ssl_object(self) -> ssl.SSLObject | None:
+        obj = self.writer.get_extra_info("ssl_object")
+        return obj if isinstance(obj, ssl.SSLObject) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,40 +56,33 @@ class HttpConnector:
 
     def __init__(self, url: str, verify_tls: bool, ca_file: Path | None = None):
         parts = urlsplit(url)
-        self.scheme = parts.scheme
+        self.tls = parts.scheme == "https"
         self.host = parts.hostname or ""
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.origin = httpcore.Origin(self.scheme.encode(), self.host.encode(), self.port)
+        self.port = parts.port or (443 if self.tls else 80)
         self.verify_tls = verify_tls
         self.ca_file = ca_file
         self.authorization: bytes | None = None
         if parts.username is not None:
             self.authorization = basic_auth(unquote(parts.username), unquote(parts.password or ""))
-        self._backend = httpcore.AnyIOBackend()
         self._context: ssl.SSLContext | None = None
 
-    def url(self, url: str) -> str:
-        """The URL as sent: without user:password, which travel in the Authorization header."""
-        return redact_url(url)
-
     def prepare(self) -> None:
-        if self.scheme == "https" and self._context is None:
+        if self.tls and self._context is None:
             # Built once per probe: loading the trust store costs milliseconds.
             self._context = client_context(self.verify_tls, self.ca_file)
             load_x509()
 
-    async def open(self, timeout: float) -> HttpSession:
-        stream = await self._backend.connect_tcp(self.host, self.port, timeout=timeout)
-        try:
-            if self.scheme == "https":
-                assert self._context is not None, "prepare() first"
-                stream = await stream.start_tls(
-                    self._context, server_hostname=self.host, timeout=timeout
-                )
-        except BaseException:
-            await _quietly_close(stream)
-            raise
-        return HttpSession(httpcore.AsyncHTTP11Connection(self.origin, stream), stream)
+    async def open(self) -> HttpSession:
+        if self.tls and self._context is None:
+            self.prepare()
+        reader, writer = await asyncio.open_connection(
+            self.host,
+            self.port,
+            ssl=self._context if self.tls else None,
+            server_hostname=self.host if self.tls else None,
+            limit=_READ_CHUNK,
+        )
+        return HttpSession(reader, writer, h11.Connection(our_role=h11.CLIENT))
 
     async def request(
         self,
@@ -95,9 +98,12 @@ class HttpConnector:
         """Send one request; read at most `max_bytes` of the body, so a huge or endless body
         costs a bounded read. Stops once the needle is seen, unless the `whole` (bounded) body
         is wanted."""
-        shown = self.url(url)
+        if not session.reusable:
+            raise SessionFailed("connection unusable after a reply that was cut short")
+        parts = urlsplit(redact_url(url))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent = [
-            (b"Host", urlsplit(shown).netloc.encode()),
+            (b"Host", parts.netloc.encode()),
             (b"User-Agent", USER_AGENT),
             # identity: a compressed body could expand far past max_bytes in one chunk.
             (b"Accept-Encoding", b"identity"),
@@ -109,57 +115,68 @@ class HttpConnector:
         given = {k.lower() for k in headers}
         sent = [(k, v) for k, v in sent if k.decode().lower() not in given]
         sent += [(k.encode(), v.encode()) for k, v in headers.items()]
-        request = httpcore.Request(
-            method.encode(), shown.encode(), headers=sent, content=content or None
-        )
-        response = await session.connection.handle_async_request(request)
+        http = session.http
+        out = http.send(h11.Request(method=method, target=target, headers=sent)) or b""
+        if content:
+            out += http.send(h11.Data(data=content)) or b""
+        out += http.send(h11.EndOfMessage()) or b""
+        session.writer.write(out)
+        await session.writer.drain()
+        return await self._reply(session, max_bytes, needle, whole)
+
+    async def _reply(
+        self, session: HttpSession, max_bytes: int, needle: bytes | None, whole: bool
+    ) -> Reply:
+        http = session.http
+        status = 0
         body = bytearray()
         found = needle is None
-        try:
-            async for chunk in response.aiter_stream():
-                body += chunk[: max_bytes - len(body)]
+        while True:
+            event = http.next_event()
+            if event is h11.NEED_DATA:
+                http.receive_data(await session.reader.read(_READ_CHUNK))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                body += event.data[: max_bytes - len(body)]
                 if not found and needle is not None:
                     found = needle in body
                 if len(body) >= max_bytes or (found and needle is not None and not whole):
+                    session.reusable = False
                     break
-        finally:
-            await response.aclose()
-        return Reply(response.status, bytes(body), found)
+            elif isinstance(event, h11.EndOfMessage):
+                if http.our_state is h11.DONE and http.their_state is h11.DONE:
+                    http.start_next_cycle()
+                else:
+                    session.reusable = False
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                session.reusable = False
+                if not status:
+                    raise SessionFailed("server closed the connection without a response")
+                break
+        return Reply(status, bytes(body), found)
 
     async def close(self, session: HttpSession) -> None:
-        await session.connection.aclose()
+        session.writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await session.writer.wait_closed()
 
-
-async def _quietly_close(stream: httpcore.AsyncNetworkStream) -> None:
-    with contextlib.suppress(Exception):
-        await stream.aclose()
+    def abort(self, session: HttpSession) -> None:
+        session.writer.transport.abort()
 
 
 def basic_auth(user: str, password: str) -> bytes:
     return b"Basic " + base64.b64encode(f"{user}:{password}".encode())
 
 
-def http_reason(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, httpcore.ConnectTimeout):
-        return f"connect timeout after {timeout:g}s"
-    if isinstance(exc, httpcore.TimeoutException):
-        return f"no response within {timeout:g}s"
-    if isinstance(exc, httpcore.RemoteProtocolError):
+def http_reason(exc: BaseException) -> str:
+    if isinstance(exc, h11.RemoteProtocolError):
         text = str(exc)
-        if "without sending" in text or "disconnected" in text.lower():
-            return "server closed the connection without a response"
+        if "without sending" in text or "peer closed" in text.lower():
+            return "server closed the connection without a complete response"
         return f"protocol error: {one_line(text, 80)}"
-    if isinstance(exc, httpcore.UnsupportedProtocol):
-        return "unsupported URL scheme"
-    text = os_reason(exc)
-    lowered = text.lower()
-    if "refused" in lowered or "all connection attempts failed" in lowered:
-        return "connection refused"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return "DNS lookup failed"
-    if isinstance(exc, httpcore.ConnectError) and not text.startswith(("TLS", "connection")):
-        return f"connect failed: {text}"
-    return text
+    return os_reason(exc)
 
 
 class HttpProbe(SessionProbe[HttpSession]):
@@ -179,7 +196,7 @@ class HttpProbe(SessionProbe[HttpSession]):
         self._http.prepare()
 
     async def open_session(self) -> HttpSession:
-        return await self._http.open(self.cfg.timeout)
+        return await self._http.open()
 
     async def check_session(self, session: HttpSession) -> Mapping[str, object]:
         cfg = self.cfg
@@ -199,11 +216,14 @@ class HttpProbe(SessionProbe[HttpSession]):
         values: dict[str, object] = {STATUS: reply.status}
         if self._wants_body:
             values[BODY] = reply.body.decode("utf-8", "replace")
-        values.update(expiry_values(session.stream.get_extra_info("ssl_object")))
+        values.update(expiry_values(session.ssl_object()))
         return values
 
     async def close_session(self, session: HttpSession) -> None:
         await self._http.close(session)
 
+    def abort_session(self, session: HttpSession) -> None:
+        self._http.abort(session)
+
     def reason(self, exc: BaseException) -> str:
-        return http_reason(exc, self.cfg.timeout)
+        return http_reason(exc)

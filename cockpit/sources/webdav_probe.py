@@ -40,7 +40,7 @@ class WebdavProbe(SessionProbe[HttpSession]):
         self._http.prepare()
 
     async def open_session(self) -> HttpSession:
-        return await self._http.open(self.cfg.timeout)
+        return await self._http.open()
 
     async def check_session(self, session: HttpSession) -> Mapping[str, object]:
         cfg = self.cfg
@@ -67,14 +67,17 @@ class WebdavProbe(SessionProbe[HttpSession]):
         values: dict[str, object] = {STATUS: listing.status}
         if self._wants_body:
             values[BODY] = body.decode("utf-8", "replace")
-        values.update(expiry_values(session.stream.get_extra_info("ssl_object")))
+        values.update(expiry_values(session.ssl_object()))
         return values
 
     async def close_session(self, session: HttpSession) -> None:
         await self._http.close(session)
 
+    def abort_session(self, session: HttpSession) -> None:
+        self._http.abort(session)
+
     def reason(self, exc: BaseException) -> str:
-        return http_reason(exc, self.cfg.timeout)
+        return http_reason(exc)
 
 
 def _status_reason(method: str, status: int) -> str:
