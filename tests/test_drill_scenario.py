@@ -164,3 +164,10 @@ def test_cli_lists_scenarios_and_refuses_broken_ones(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "no scenario 'nope'" in unknown.stderr
     faults = run_cli("drill", "faults", env_extra=env)
     assert faults.returncode == 0 and "db_reinstall" in faults.stdout
+
+
+def test_drill_faults_are_the_worlds() -> None:
+    from cockpit.drill.scenario import FAULTS
+    from cockpit.world.world import FAULTS as WORLD_FAULTS
+
+    assert set(FAULTS) == set(WORLD_FAULTS)

@@ -46,6 +46,8 @@ def report_lines(report: DrillReport) -> list[str]:
         lines.append(f"  {act.at:%H:%M:%S} {minutes} {act.kind}: {act.text}")
     if not report.acts:
         lines.append("  nothing")
+    if report.lingering:
+        lines += ["", "Kept failing after the first recovery: " + ", ".join(report.lingering)]
     if report.still_failing:
         lines += ["", "Still failing at the end: " + ", ".join(report.still_failing)]
     if report.files:

@@ -22,7 +22,7 @@ import selectors
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -36,6 +36,7 @@ from cockpit.drill.schedule import (
     FaultRecord,
     append_fault,
     plan,
+    slow_delay,
     write_clock,
 )
 from cockpit.textsafe import one_line
@@ -48,23 +49,37 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _WARM_TIMEOUT = 5.0
 _WARM_MARGIN = timedelta(seconds=1.0)  # deploy logs keep whole seconds
 _MAX_LINE = 512
+_SYNC_EVERY = 0.5
 
 
 class DrillWorld:
     """A started world plus what a drill needs around it: warm-up, faults, the record."""
 
-    def __init__(self, scenario: Scenario, directory: Path):
+    def __init__(self, scenario: Scenario, directory: Path, speed: float):
+        from cockpit.world.database import SLOW_DELAY
         from cockpit.world.world import World
 
         self.scenario = scenario
         self.directory = directory
-        kwargs: dict[str, Any] = {"scenario": scenario.world, "traffic": scenario.traffic}
-        if _accepts(World, "protocols"):
-            kwargs["protocols"] = scenario.protocols
-        self.world = World(directory, bad_deploy_after=None, **kwargs)
+        self.world = World(
+            directory,
+            scenario=scenario.world,
+            bad_deploy_after=None,
+            traffic=scenario.traffic,
+            protocols=scenario.protocols,
+            slow_delay=slow_delay(speed, SLOW_DELAY),
+        )
+        self._known = 0  # how many of world.faults are already in faults.jsonl
 
     def start(self) -> None:
         self.world.start()
+
+    def sync(self) -> None:
+        """Record faults the world took from elsewhere (a responder's `deployctl failover`)."""
+        faults = self.world.faults
+        for at, fault in faults[self._known :]:
+            append_fault(self.directory, FaultRecord(at, fault, "control", True))
+        self._known = len(faults)
 
     def stop(self) -> None:
         self.world.stop()
@@ -91,6 +106,7 @@ class DrillWorld:
         return False
 
     def apply(self, fault: str, origin: str, due: Any = None) -> FaultRecord:
+        self.sync()
         if fault not in FAULTS:
             record = FaultRecord(utcnow(), fault, origin, False, "unknown fault", due)
         else:
@@ -101,25 +117,14 @@ class DrillWorld:
                 log.exception("fault %s failed", fault)
                 reason = one_line(str(exc), 200) or type(exc).__name__
                 record = FaultRecord(utcnow(), fault, origin, False, reason, due)
+        self._known = len(self.world.faults)
         append_fault(self.directory, record)
         log.info("fault %s (%s): %s", fault, origin, "ok" if record.ok else record.detail)
         return record
 
     def _apply(self, fault: str) -> str:
-        apply: Callable[[str], object] | None = getattr(self.world, "apply", None)
-        if apply is not None:
-            result = apply(fault)
-            return one_line(str(result), 200) if isinstance(result, str) else ""
-        if fault == "bad_deploy":
-            self.world.deploy_bad()
-            return f"deployed {self.world.bad_version}"
-        raise NotImplementedError(f"this drill world cannot apply {fault!r}")
-
-
-def _accepts(cls: type, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(cls).parameters
+        self.world.apply(fault)
+        return f"deployed {self.world.bad_version}" if fault == "bad_deploy" else ""
 
 
 # -- the process ------------------------------------------------------------------------------
@@ -147,7 +152,7 @@ def _run(scenario: Scenario, directory: Path, speed: float, wake_fd: int) -> int
     from cockpit.world.world import WorldError
 
     try:
-        drill = DrillWorld(scenario, directory)
+        drill = DrillWorld(scenario, directory, speed)
     except WorldError as exc:
         print(f"cockpit drill: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -202,7 +207,12 @@ def _loop(drill: DrillWorld, due: list[DueFault], fifo: Path, wake_fd: int) -> N
                 while due and due[0].real_at <= utcnow():
                     step = due.pop(0)
                     drill.apply(step.fault.fault, "schedule", step.real_at)
-                timeout = max(0.0, (due[0].real_at - utcnow()).total_seconds()) if due else None
+                drill.sync()
+                # Faults pulled through the world's own control door leave no trace but its
+                # list: look at it now and then.
+                timeout = _SYNC_EVERY
+                if due:
+                    timeout = min(timeout, max(0.0, (due[0].real_at - utcnow()).total_seconds()))
                 for key, _ in selector.select(timeout):
                     if key.data == "stop":
                         return

@@ -111,6 +111,8 @@ class DrillReport:
     acts: tuple[Act, ...]
     faults: tuple[AppliedFault, ...]
     still_failing: tuple[str, ...]  # what the cockpit still showed failing at the end
+    # Probes that failed again (or still) after the first failure cleared: a partial recovery.
+    lingering: tuple[str, ...] = ()
     incident_id: int | None = None
     reference_source: str = ""
     reference_notes: str = ""
@@ -196,6 +198,12 @@ def build_report(
         if e.kind.split(".", 1)[0] in ACT_KINDS and e.at >= clock.real_start
     )
     fired = {s.name for s in signals}
+    still = _still_failing(last_view)
+    lingering: list[str] = []
+    if cleared is not None:
+        after = [e.source for e, at in detector if e.kind == "probe.down" and at > cleared]
+        down_at_end = [text.removeprefix("probe ") for text in still if text.startswith("probe ")]
+        lingering = sorted(set(after) | set(down_at_end))
     return DrillReport(
         scenario=scenario.name,
         title=scenario.title,
@@ -212,7 +220,8 @@ def build_report(
             AppliedFault(f.fault, f.origin, clock.scenario_at(f.at), f.ok, one_line(f.detail, 200))
             for f in faults
         ),
-        still_failing=_still_failing(last_view),
+        still_failing=still,
+        lingering=tuple(one_line(name, 120) for name in lingering),
         incident_id=incident.id if incident else None,
         reference_source=scenario.reference_source,
         reference_notes=scenario.reference_notes,
@@ -346,6 +355,12 @@ def render_markdown(report: DrillReport) -> str:
         for f in report.faults
     ] or ["_None._"]
     out += ["", "## At the end of the drill", ""]
+    if report.lingering:
+        out.append(
+            "Partial recovery: after the first failure cleared, these kept failing: "
+            + ", ".join(_cell(name) for name in report.lingering)
+            + "."
+        )
     if report.still_failing:
         out += [f"- still failing: {_cell(text)}" for text in report.still_failing]
     else:

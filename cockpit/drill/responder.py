@@ -29,7 +29,7 @@ from cockpit.drill.report import DrillReport
 from cockpit.drill.scenario import Scenario, _check_clock
 from cockpit.drill.session import DrillSession
 from cockpit.model import IncidentStatus, TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.runtime import Cockpit
 from cockpit.timeutil import utcnow
 
 log = logging.getLogger("cockpit.drill")
@@ -193,30 +193,13 @@ def _ignore(line: str) -> None:
 
 
 async def run_action(
-    cockpit: object, name: str, on_output: Callable[[str], None] = _ignore
+    cockpit: Cockpit, name: str, on_output: Callable[[str], None] = _ignore
 ) -> bool:
-    """Run a service's named runbook action (`[[services]] actions = { name = [...] }`).
-
-    Uses the cockpit's own action runner when it has one; otherwise runs the command here and
-    records action.started / action.finished on the timeline."""
-    from cockpit.runtime import Cockpit
-
-    assert isinstance(cockpit, Cockpit)
-    runner = getattr(cockpit, "run_action", None)
-    if runner is not None:
-        outcome = await runner(name, on_output=on_output)
-        return bool(getattr(outcome, "ok", outcome))
-    from cockpit.actions.process import run_command
-
-    service = next((s for s in cockpit.config.services if name in s.actions), None)
-    if service is None:
-        raise LookupError(f"no service has an action named {name!r}")
-    argv = service.actions[name]
-    cockpit.record("action.started", f"{service.name}: {name} started")
-    result = await run_command(argv, timeout=service.action_timeout, on_line=on_output)
-    state = "ok" if result.ok else f"failed: {one_line(result.describe(service.action_timeout))}"
-    cockpit.record("action.finished", f"{service.name}: {name} finished: {state}")
-    return result.ok
+    """Run a named runbook action of the service (`[[services]] actions = { failover = [...] }`)
+    the way the cockpit's own action key does: plan, lock, run, audit, timeline."""
+    plan = cockpit.plan_action(name)
+    outcome = await cockpit.run_action(plan, on_output=on_output)
+    return outcome.ok
 
 
 async def run_headless(

@@ -45,14 +45,14 @@ SCENARIOS_ENV = "COCKPIT_SCENARIOS"
 DEFAULT_SPEED = 60.0
 MAX_SPEED = 100_000.0
 
-# What the world can be told to do. The world decides how; the drill decides when.
+# What the drill world can be told to do (its FAULTS; a test keeps the two in step). The world
+# decides how; the drill decides when.
 FAULTS: dict[str, str] = {
-    "bad_deploy": "ship the scenario's bad release",
-    "db_reinstall": "a maintenance script reinstalls active database primaries and replicas",
-    "failover": "fail over to the standby databases",
-    "restore": "restore whatever is still broken from backups (the end of a long tail)",
-    "cert_expiring": "the service's TLS certificate is about to expire",
-    "slow_dependency": "a dependency the service calls slows down",
+    "bad_deploy": "ship the scenario's bad release (every second simultaneous session fails)",
+    "db_reinstall": "the metadata database is reinstalled under the service: requests fail",
+    "failover": "fail over: most traffic returns; 1 in 20 desktop, 1 in 5 mobile keep failing",
+    "slow_dependency": "every metadata read takes seconds, then succeeds",
+    "restore": "the database is healthy and fast again (a bad release stays until reverted)",
 }
 
 # The milestones a response is scored on, in order.

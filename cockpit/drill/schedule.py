@@ -18,8 +18,24 @@ from typing import Any
 from cockpit.drill.scenario import ScheduledFault
 from cockpit.timeutil import parse_iso
 
+# The world's config and delays are tuned for watching it in real time at about this many
+# scenario seconds per real second; faster drills shrink them by `time_factor`, down to floors.
+REFERENCE_SPEED = 60.0
+MIN_INTERVAL = 0.2
+MIN_TIMEOUT = 0.5  # a probe's deadline: far above a healthy loopback answer, even under load
 CLOCK_FILE = "drill.json"  # in the world dir: the clock's anchor, written once
 FAULTS_FILE = "faults.jsonl"  # in the world dir: one line per fault the world was told
+
+
+def time_factor(speed: float) -> float:
+    """How much shorter the world's real-time delays get at `speed` (1.0 at or below 60x)."""
+    return min(1.0, REFERENCE_SPEED / speed)
+
+
+def slow_delay(speed: float, base: float) -> float:
+    """How long a slowed dependency takes to answer, in real seconds: scaled like the probes'
+    deadlines and always well past them, so a slow answer is a failed probe at every speed."""
+    return 1.5 * max(base * time_factor(speed), MIN_TIMEOUT)
 
 
 @dataclass(frozen=True)

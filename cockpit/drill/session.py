@@ -26,16 +26,20 @@ from cockpit.config import Config, load
 from cockpit.config.sections import DRILL_NOTIFY_POLICIES
 from cockpit.drill.report import DrillReport, build_report, write_report
 from cockpit.drill.scenario import Scenario
-from cockpit.drill.schedule import DrillClock, FaultRecord, read_clock, read_faults
+from cockpit.drill.schedule import (
+    MIN_INTERVAL,
+    MIN_TIMEOUT,
+    DrillClock,
+    FaultRecord,
+    read_clock,
+    read_faults,
+    time_factor,
+)
 from cockpit.model import TimelineEvent
 from cockpit.runtime import Cockpit, View
 from cockpit.timeutil import utcnow
 
 READY_TIMEOUT = 30.0
-# The world's config is tuned for watching a world in real time at about this many scenario
-# seconds per real second; faster drills poll faster, down to these floors.
-REFERENCE_SPEED = 60.0
-MIN_INTERVAL = 0.2
 MIN_BUCKET = 1
 
 
@@ -44,14 +48,16 @@ class DrillError(Exception):
 
 
 def drill_config(config: Config, speed: float, notifications: str = "mark") -> Config:
-    """The world's config as a drill cockpit uses it: marked as a drill, and polling (and judging)
-    fast enough that a compressed minute is still seen at about the same granularity."""
+    """The world's config as a drill cockpit uses it: marked as a drill, and polling, timing out
+    and judging fast enough that a compressed minute is seen at about the same granularity."""
     if notifications not in DRILL_NOTIFY_POLICIES:
         raise ValueError(f"notifications: one of {', '.join(DRILL_NOTIFY_POLICIES)}")
-    factor = min(1.0, REFERENCE_SPEED / speed)
+    factor = time_factor(speed)
 
-    def faster(section: Any) -> Any:
+    def faster(section: Any, *, deadline: bool = False) -> Any:
         changes: dict[str, Any] = {}
+        if deadline and hasattr(section, "timeout"):
+            changes["timeout"] = max(MIN_TIMEOUT, min(section.timeout, section.timeout * factor))
         if hasattr(section, "interval"):
             changes["interval"] = max(
                 MIN_INTERVAL, min(section.interval, section.interval * factor)
@@ -71,7 +77,7 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         config,
         cockpit=replace(config.cockpit, drill=True, drill_notifications=notifications),
         detect=detect,
-        probes=tuple(faster(p) for p in config.probes),
+        probes=tuple(faster(p, deadline=True) for p in config.probes),
         deploys=tuple(faster(d) for d in config.deploys),
         errors=tuple(faster(e) for e in config.errors),
         sentry=tuple(faster(s) for s in config.sentry),
