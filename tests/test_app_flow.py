@@ -102,11 +102,18 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
     data.mkdir()
     app = make_app(world_config, data)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: probe_state(app, "session-x4") is ProbeState.DOWN)
-        assert probe_state(app, "session") is ProbeState.UP  # single sessions still pass
+        # The bad release breaks every second simultaneous session on FTP, SFTP and WebDAV;
+        # single sessions still pass.
+        for protocol in ("webdav-propfind", "ftp-login", "sftp-list"):
+            await until(
+                pilot,
+                lambda p=protocol: probe_state(app, f"{p}-x4") is ProbeState.DOWN,  # type: ignore[misc]
+                describe=lambda: explain(app),
+            )
+            assert probe_state(app, protocol) is ProbeState.UP, protocol
         await until(pilot, lambda: "SUSPECT" in screen_text(app))
         text = screen_text(app)
-        assert "FAIL session-x4" in text and "1/4" in text
+        assert "FAIL webdav-propfind-x4" in text and "1/4" in text
         assert "fails only under concurrency" in text
         assert "DEGRADED" in text
         assessment = app.last_view.assessment if app.last_view else None
@@ -149,7 +156,12 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
         assert f'"reverts": "{plan.from_version}"' in deploy_log.read_text()
 
         # the probes recover and the cockpit says so
-        await until(pilot, lambda: probe_state(app, "session-x4") is ProbeState.UP)
+        for protocol in ("webdav-propfind", "ftp-login", "sftp-list"):
+            await until(
+                pilot,
+                lambda p=protocol: probe_state(app, f"{p}-x4") is ProbeState.UP,  # type: ignore[misc]
+                describe=lambda: explain(app),
+            )
         await until(pilot, lambda: "recovered" in screen_text(app))
 
         # s: the incident is mitigated (the revert worked)

@@ -67,14 +67,22 @@ def test_check_json_through_the_real_world(world: tuple[Path, Path]) -> None:
     assert code == 0, (rows, stderr)
     probes = [r for r in rows if "name" in r]
     others = {r["kind"]: r for r in rows if "source" in r}
-    assert {p["name"] for p in probes} >= {"web-health", "session", "session-x4"}
+    assert {p["name"] for p in probes} >= {
+        "web-health",
+        "ftp-login",
+        "ftp-login-x4",
+        "sftp-list",
+        "sftp-list-x4",
+        "webdav-propfind",
+        "webdav-propfind-x4",
+    }
     for p in probes:
         assert p.keys() >= PROBE_FIELDS
         assert p["ok"] is True and p["error"] == ""
         assert p["sessions_ok"] == p["concurrency"]
         assert isinstance(p["latency_ms"], float) and p["latency_ms"] > 0
-        assert str(p["target"]).startswith("http://127.0.0.1:")
-    x4 = next(p for p in probes if p["name"] == "session-x4")
+        assert "127.0.0.1:" in str(p["target"])
+    x4 = next(p for p in probes if p["name"] == "webdav-propfind-x4")
     assert x4["concurrency"] == 4
     assert set(others) == {"jsonl", "nginx_combined", "sentry"}
     for r in others.values():
