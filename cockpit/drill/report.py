@@ -5,7 +5,8 @@ How each figure is measured (minutes after the first fault the world applied):
     detect    the first failure signal the cockpit showed (probe down, fails only under
               concurrency, 5xx spike, new Sentry issue, blind spot)
     declare   the incident's declaration
-    mitigate  the first failure signal that cleared (a probe passing again, a spike over)
+    mitigate  the first failing probe that passed again for good (it never failed again in
+              the drill); a 5xx spike that ended for good when no probe ever failed
     recover   the last "recovered" (every probe passing, no spike) with no failure after it
 Signals count from when the cockpit first showed them, not from the older evidence they cite.
 """
@@ -47,7 +48,6 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "blind spot": ("blind_spot",),
 }
 _SIGNAL_OF = {kind: name for name, kinds in SIGNALS.items() for kind in kinds}
-_CLEARED = ("probe.up", "spike.end")
 _FAILING = ("probe.down", "spike.start")
 # What a responder does, by the first part of the event kind.
 ACT_KINDS = frozenset({"declared", "note", "revert", "action", "status", "export", "notify"})
@@ -165,7 +165,7 @@ def build_report(
             )
         )
     detected = signals[0] if signals else None
-    cleared = next((at for e, at in detector if e.kind in _CLEARED), None)
+    cleared = _cleared_for_good(detector)
     recovered = None
     for event, at in detector:
         if event.kind == "recovered":
@@ -227,6 +227,25 @@ def build_report(
         reference_notes=scenario.reference_notes,
         best_source=scenario.best_source,
     )
+
+
+def _cleared_for_good(detector: Sequence[tuple[TimelineEvent, datetime]]) -> datetime | None:
+    """When the first failure cleared and stayed cleared. A probe flapping back up under load,
+    or a spike dipping between buckets, is not a mitigation; a probe that is up for the rest of
+    the drill is, even while others still fail (that is a partial recovery)."""
+    for clear, fail in (("probe.up", "probe.down"), ("spike.end", "spike.start")):
+        last_fail: dict[str, datetime] = {}
+        for event, at in detector:
+            if event.kind == fail:
+                last_fail[event.source] = at
+        good = [
+            at
+            for event, at in detector
+            if event.kind == clear and at >= last_fail.get(event.source, at)
+        ]
+        if good or last_fail:
+            return min(good, default=None)
+    return None
 
 
 def _real_of(signal: Signal | None, clock: DrillClock) -> datetime | None:
@@ -318,7 +337,8 @@ def render_markdown(report: DrillReport) -> str:
     out += [
         "",
         "Detect: first failure signal shown. Declare: the declaration. Mitigate: the first "
-        "failure signal that cleared. Recover: every probe passing and no spike, for good.",
+        "failing probe that passed again for good. Recover: every probe passing and no spike, "
+        "for good.",
         "",
     ]
     if report.reference_source:

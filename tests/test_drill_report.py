@@ -1,0 +1,80 @@
+"""The report's arithmetic on a known timeline: scenario minutes after the impact, a flapping
+probe is not a mitigation, a probe that keeps failing makes a partial recovery, and untrusted
+text stays inert in Markdown."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cockpit.drill.report import build_report, export_section, render_markdown, write_report
+from cockpit.drill.scenario import find_scenario
+from cockpit.drill.schedule import DrillClock, FaultRecord
+from cockpit.model import Incident, IncidentStatus, TimelineEvent
+
+REAL = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+SPEED = 60.0  # one real second is one scenario minute
+
+
+def real(minute: float) -> datetime:
+    return REAL + timedelta(seconds=minute)
+
+
+def event(kind: str, source: str = "cockpit", text: str = "") -> TimelineEvent:
+    return TimelineEvent(REAL, kind, text or kind, source)
+
+
+def test_figures_in_scenario_minutes_with_flaps_and_a_long_tail(tmp_path: Path) -> None:
+    scenario = find_scenario("files-com-2024", {})
+    clock = DrillClock(scenario.start, REAL, SPEED)
+    impact = real(7)  # 06:52 on the scenario clock
+    shown = [
+        # an issue shown after the impact but first seen before it: the unrelated one
+        (TimelineEvent(real(1), "sentry.new", "old issue", "sentry"), real(8)),
+        (event("probe.down", "session-x4", "probe \x1b[31mred | <b>"), real(10)),
+        (event("concurrency", "session-x4"), real(10)),
+        (event("probe.down", "mobile"), real(11)),
+        (event("probe.up", "session-x4"), real(15)),  # a flap, not the mitigation
+        (event("probe.down", "session-x4"), real(16)),
+        (event("probe.up", "session-x4"), real(30)),
+        (event("probe.up", "mobile"), real(31)),
+        (event("probe.down", "mobile"), real(33)),  # the long tail
+    ]
+    acts = [
+        TimelineEvent(real(20), "declared", "SEV2 declared"),
+        TimelineEvent(real(25), "revert.started", "revert files-web"),
+        TimelineEvent(real(2), "cockpit.open", "opened"),
+    ]
+    incident = Incident(1, "t", "SEV2", "me", IncidentStatus.INVESTIGATING, real(20), drill=True)
+    report = build_report(
+        scenario,
+        clock,
+        faults=[FaultRecord(impact, "bad_deploy", "schedule", True)],
+        events=acts,
+        shown=shown,
+        incidents=[incident],
+        last_view=None,
+        ended_at=real(40),
+    )
+    assert report.impact_start == scenario.clock("06:52")
+    detect, declare, mitigate, recover = report.milestones
+    assert (detect.minutes, declare.minutes, mitigate.minutes) == (3, 13, 23)
+    assert recover.minutes is None  # mobile never came back for good
+    assert report.lingering == ("mobile",)
+    assert (declare.real_minutes, mitigate.real_minutes, mitigate.best_minutes) == (43, 49, 2)
+    assert mitigate.versus_real == 26
+    assert [s.name for s in report.signals] == ["probe", "concurrency", "probe", "probe", "probe"]
+    assert report.silent == ("5xx", "sentry", "blind spot")
+    assert [a.kind for a in report.acts] == ["declared", "revert.started"]
+
+    report = write_report(tmp_path, report)
+    markdown = report.files[0].read_text()
+    assert "\x1b" not in markdown and "<b>" not in markdown and "red \\| &lt;b>" in markdown
+    assert "| declare | 13.0 min (07:05:00) | 43.0 min | — | 30.0 min faster" in markdown
+    assert "Partial recovery" in markdown
+    assert render_markdown(report) == markdown
+    assert export_section(report).startswith("## Drill")
+    data = json.loads(report.files[1].read_text())
+    assert data["format"] == "oncall-cockpit.drill-report"
+    assert data["lingering"] == ["mobile"]
