@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -107,8 +108,13 @@ def local_world(**options: float | int | bool) -> Iterator[tuple[LocalWorld, dic
 
 
 def probes_live(count: int) -> Callable[[str], bool]:
-    # The Probes panel title counts probes with a result: "Probes 20/20 up".
-    return lambda text: f"/{count} up" in text and "Quit" in text
+    """The probes panel shows results: the first probe ok, and no probe row still waiting
+    (the panel title counts a probe without a result as up, so it cannot tell)."""
+    del count  # every probe row on screen is checked, however many fit
+    return lambda text: "ok   svc-00" in text and not _WAITING.search(text) and "Quit" in text
+
+
+_WAITING = re.compile(r"--\s+svc-\d+")
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,18 @@ class PtyRun:
         self.started = time.perf_counter()
         pid, fd = pty.fork()
         if pid == 0:  # child
-            os.environ["TERM"] = "xterm-256color"  # env may override it (16-colour tests)
-            os.environ.update(env or {})
-            os.execvp(argv[0], list(argv))
+            # Under pytest the process environment holds COLUMNS and LINES (set below
+            # os.environ, so only an explicit environment keeps them out). Textual reads its
+            # size through shutil.get_terminal_size(), which prefers them to the terminal's,
+            # and would never follow a resize. A user's shell does not export them.
+            child = {
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("COLUMNS", "LINES") and not k.startswith("PYTEST_")
+            }
+            child["TERM"] = "xterm-256color"  # env may override it (16-colour tests)
+            child.update(env or {})
+            os.execvpe(argv[0], list(argv), child)
         self.pid, self.fd = pid, fd
         self.exited = False
         self._set_size(cols, rows)
