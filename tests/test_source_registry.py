@@ -91,12 +91,13 @@ def test_httpx_is_imported_only_when_a_source_needs_it(tmp_path: Path) -> None:
     script = f"""
 import json, sys
 from pathlib import Path
-from cockpit.config import JsonlDeployLogConfig, HttpProbeConfig
+from cockpit.config import JsonlDeployLogConfig, Secret, SentryConfig
 from cockpit.sources.registry import build_source
 seen = ["httpx" in sys.modules]
 build_source(JsonlDeployLogConfig(name="d", path=Path({str(tmp_path)!r}) / "d.jsonl"))
 seen.append("httpx" in sys.modules)
-build_source(HttpProbeConfig(name="p", url="http://127.0.0.1:1/"))
+token = Secret("t", "env:T")
+build_source(SentryConfig(name="s", base_url="http://127.0.0.1:1", org="o", token=token))
 seen.append("httpx" in sys.modules)
 print(json.dumps(seen))
 """
