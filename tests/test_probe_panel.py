@@ -110,3 +110,20 @@ async def test_enter_on_a_probe_opens_its_results_with_errors_verbatim() -> None
         assert "DOWN" in summary and "fails only under concurrency" in summary
         await pilot.press("escape")
         assert not isinstance(app.screen, ProbeDetailScreen)
+
+
+class Short(Host):
+    CSS = "ProbesPanel { height: 5; border: round white; }"  # three rows inside the border
+
+
+async def test_when_probes_do_not_fit_the_failing_ones_stay_and_the_rest_are_counted() -> None:
+    app = Short()
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        for v in views():
+            panel.show(v)
+        await pilot.pause()
+        lines = [line.plain for line in panel._render_lines()]
+        assert len(lines) == 3
+        assert lines[0].startswith("FAIL ftp-login-x4")
+        assert lines[-1] == "+2 more, all ok"

@@ -192,23 +192,34 @@ class ProbesPanel(Panel):
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         probes = {p.name: p for p in view.assessment.probes}
         shown = probe_rows(view)
-        rows: list[list[Part]] = []
         name_w = max(6, min(18, max((len(n) for n, _ in shown), default=6)))
+        if len(shown) > height:
+            # Not all fit: the failing ones first, and a count of the rest.
+            rank = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 1, ProbeState.UP: 2}
+            shown.sort(key=lambda ns: rank[probes[ns[0]].state] if ns[0] in probes else 1)
+            hidden = shown[height - 1 :]
+            shown = shown[: height - 1]
+        else:
+            hidden = []
+        rows: list[list[Part]] = []
         # Room for a detail line under failing probes only while every probe keeps its row.
-        spare = height - len(shown)
+        spare = height - len(shown) - (1 if hidden else 0)
         for name, status in shown:
             probe = probes.get(name)
             self.item(name, rows)
             rows.append(self._row(name, status, probe, width, name_w))
-            detail = ""
-            if probe and probe.only_under_concurrency:
+            if spare <= 0 or probe is None:
+                continue
+            if probe.only_under_concurrency:
                 rows.append([("  fails only under concurrency", "$error")])
                 spare -= 1
-            elif probe and probe.state is ProbeState.DOWN and probe.last and probe.last.error:
-                detail = "  " + one_line(probe.last.error)
-            if detail and spare > 0:
-                rows.append([(detail, "$text-muted")])
+            elif probe.state is ProbeState.DOWN and probe.last and probe.last.error:
+                rows.append([("  " + one_line(probe.last.error), "$text-muted")])
                 spare -= 1
+        if hidden:
+            down = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.DOWN)
+            more = f"+{len(hidden)} more" + (f", {down} failing" if down else ", all ok")
+            rows.append([(more, "$error" if down else "$text-muted")])
         return rows
 
     def title(self, view: View) -> str:
@@ -425,7 +436,10 @@ class ErrorsPanel(Panel):
         begin = end - span
 
         def column(when: datetime) -> int:
-            return int((when.timestamp() - begin) // step)
+            # A moment inside the still-filling bucket belongs at the right edge.
+            index = int((when.timestamp() - begin) // step)
+            late = when.timestamp() - end <= s.bucket_seconds
+            return cols - 1 if index >= cols and late else index
 
         marks: dict[int, str] = {}
         for d in view.assessment.deploys:
