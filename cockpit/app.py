@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Hit, Hits, Provider
 from textual.containers import Grid
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
@@ -50,10 +53,27 @@ ACTIONS = (
 )
 
 
+class FaultCommands(Provider):
+    """In a drill or the demo: break the world on purpose, now ("Inject fault: ...")."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        if not isinstance(app, CockpitApp) or app.world_dir() is None:
+            return
+        from cockpit.drill.scenario import FAULTS
+
+        matcher = self.matcher(query)
+        for name, text in FAULTS.items():
+            command = f"Inject fault: {name}"
+            score = matcher.match(command)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command), partial(app.inject, name), help=text)
+
+
 class CockpitApp(App[int]):
     CSS_PATH = Path(__file__).parent.parent / "widgets" / "cockpit.tcss"
     TITLE = "oncall-cockpit"
-    ENABLE_COMMAND_PALETTE = False
+    COMMANDS = App.COMMANDS | {FaultCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
         for action, label, _ in ACTIONS
@@ -204,6 +224,32 @@ class CockpitApp(App[int]):
     def keys_label(self, action: str) -> str:
         key = getattr(self.keys, action)
         return self.get_key_display(Binding(key, action))
+
+    def world_dir(self) -> Path | None:
+        """The drill world this cockpit watches, when it runs one (demo, drills)."""
+        from cockpit.world.control import CONTROL_FILE
+
+        config = self.cockpit.config if self.cockpit is not None else None
+        if config is None or not config.cockpit.drill or config.path is None:
+            return None
+        directory = config.path.parent
+        return directory if (directory / CONTROL_FILE).exists() else None
+
+    @work(group="inject", exit_on_error=False)
+    async def inject(self, fault: str) -> None:
+        from cockpit.world.control import ControlError, send_fault
+
+        directory = self.world_dir()
+        if directory is None or self.cockpit is None:
+            return
+        try:
+            await asyncio.to_thread(send_fault, directory, fault)
+        except ControlError as exc:
+            self.notify(f"inject {fault}: {one_line(str(exc))}", severity="error", timeout=10)
+            return
+        self.cockpit.record("drill.inject", f"injected fault {fault}")
+        self.show(self.cockpit.view)
+        self.notify(f"fault {fault} injected", title="Drill", timeout=5)
 
     def action_zoom(self) -> None:
         window = self.query_one(ErrorsPanel).cycle_zoom()

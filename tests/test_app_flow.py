@@ -224,3 +224,26 @@ async def test_read_only_disables_declare_and_revert(world_config: Config, tmp_p
         assert "READ-ONLY" in screen_text(app)
         with IncidentStore(data / "incidents.sqlite3") as store:
             assert store.open_incident() is None
+
+
+async def test_the_command_palette_breaks_the_world_on_purpose(
+    world_config: Config, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    app = make_app(world_config, data)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: probe_state(app, "web-health") is ProbeState.UP)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"inject fault: db_reinstall")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        # The reinstalled database takes the health check down with everything else.
+        await until(
+            pilot,
+            lambda: probe_state(app, "web-health") is ProbeState.DOWN,
+            describe=lambda: explain(app),
+        )
+        with IncidentStore(data / "incidents.sqlite3") as store:
+            kinds = [e.text for e in store.recent_events(50) if e.kind == "drill.inject"]
+        assert kinds == ["oncall-tester: injected fault db_reinstall"]
