@@ -91,6 +91,8 @@ class Cockpit:
         )
         self._view: View | None = None
         self._watch: RecoveryWatch | None = None  # after a fix: did it work?
+        # More Markdown sections for the draft (a drill adds its scored report).
+        self.export_sections: list[Callable[[], str]] = []
 
     @property
     def drill(self) -> bool:
@@ -260,12 +262,19 @@ class Cockpit:
 
     def draft(self) -> str:
         """The Markdown draft as it would be written now, for a preview."""
-        return render_incident(self.store, self.export_incident(), "md")
+        return self._with_sections(render_incident(self.store, self.export_incident(), "md"))
+
+    def _with_sections(self, markdown: str) -> str:
+        extra = [section().strip() for section in self.export_sections]
+        return "\n\n".join([markdown.rstrip(), *extra]) + "\n" if extra else markdown
 
     def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:
         """Write the timeline draft of the open incident (else the latest one)."""
         incident = self.export_incident()
         paths = export_incident(self.store, self.data_dir, incident, tuple(formats))
+        for path in paths:
+            if path.suffix == ".md" and self.export_sections:
+                path.write_text(self._with_sections(path.read_text(encoding="utf-8")))
         self.store.add_event(
             TimelineEvent(
                 utcnow(), "export", f"timeline draft exported to {paths[0].name}", "cockpit"

@@ -17,6 +17,7 @@ from cockpit.drill.scenario import find_scenario
 from cockpit.drill.session import DrillSession
 from cockpit.runtime import Cockpit
 from widgets.drill_report import DrillReportScreen, report_lines
+from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
 from widgets.modals import DeclareScreen, RevertScreen
 
@@ -81,6 +82,12 @@ async def test_files_com_drill_through_the_keys(tmp_path: Path) -> None:
         assert "declare" in text and "never fired:" in text and "sentry" in text, text
         await pilot.press("escape")
         assert not isinstance(app.screen, DrillReportScreen)
+        # x: the incident's draft carries the drill's figures
+        await pilot.press("x")
+        assert isinstance(app.screen, ExportPreviewScreen)
+        assert "## Drill" in app.screen.markdown
+        await pilot.press("s")
+        await until(pilot, lambda: not isinstance(app.screen, ExportPreviewScreen))
         await pilot.press("q")
 
     detect = report.milestone("detect")

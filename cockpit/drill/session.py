@@ -24,7 +24,7 @@ from typing import Any
 
 from cockpit.config import Config, load
 from cockpit.config.sections import DRILL_NOTIFY_POLICIES
-from cockpit.drill.report import DrillReport, build_report, write_report
+from cockpit.drill.report import DrillReport, build_report, export_section, write_report
 from cockpit.drill.scenario import Scenario
 from cockpit.drill.schedule import (
     MIN_INTERVAL,
@@ -205,6 +205,8 @@ class DrillSession:
         if self._cockpit is None:
             self._cockpit = DrillCockpit(self.config, self.run_dir, user=self.user)
             self._cockpit.before_close = self._finish_once
+            # The export of a drill's incident carries the drill's figures so far.
+            self._cockpit.export_sections.append(lambda: export_section(self.finish()))
         return self._cockpit
 
     def _finish_once(self) -> None:
