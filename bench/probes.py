@@ -114,16 +114,18 @@ async def latency_agreement(url: str, pairs: int) -> None:
         """Repaints 30 times a second: the cockpit's event loop is never idle either."""
 
         ticks = 0
+        label = Static("0")
 
         def compose(self) -> ComposeResult:
-            yield Static("0")
+            yield self.label
 
         def on_mount(self) -> None:
             self.set_interval(1 / 30, self.tick)
 
         def tick(self) -> None:
             self.ticks += 1
-            self.query_one(Static).update(f"tick {self.ticks}")
+            if self.label.is_mounted:  # a last tick may come while the app shuts down
+                self.label.update(f"tick {self.ticks}")
 
     probe = HttpProbe(HttpProbeConfig(name="bench", url=url, timeout=5.0))
     use_curl = shutil.which("curl") is not None
@@ -142,6 +144,7 @@ async def latency_agreement(url: str, pairs: int) -> None:
                 if measured is not None:
                     curl.append(measured)
             bare.append(socket_ms(url))
+            await asyncio.sleep(0.03)  # let the app repaint between pairs, as it would
         ticks = app.ticks
     await probe.aclose()
 
