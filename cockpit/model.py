@@ -48,6 +48,7 @@ class ProbeResult:
     latency_ms: float | None
     error: str
     at: datetime
+    detail: str = ""  # what a passing check also learnt, e.g. "certificate valid 41 more days"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ async def test_trusted_certificate_and_days_left(valid: TlsServer, certs: Certs)
     )
     assert result.ok, result.error
     assert result.target == f"127.0.0.1:{valid.port}"
+    assert result.detail in ("certificate valid 30 more days", "certificate valid 29 more days")
     short = await poll_once(
         tls(valid.port, certs.ca, conditions=("[CERTIFICATE_EXPIRATION] > 45d",))
     )

@@ -81,6 +81,8 @@ def summary_content(probe: ProbeView, view: View) -> Content:
         ("  p50 ", "$text-muted"),
         p50,
     ]
+    if last is not None and last.detail:
+        parts += ["\n", (last.detail, "$text-muted")]
     if probe.only_under_concurrency:
         parts += ["\n", ("fails only under concurrency: single sessions pass", "$error")]
     return Content.assemble(*parts)

@@ -31,7 +31,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from cockpit.conditions import CONNECTED, RESPONSE_TIME, Condition, evaluate_all, parse_condition
+from cockpit.conditions import (
+    CERTIFICATE_EXPIRATION,
+    CONNECTED,
+    RESPONSE_TIME,
+    Condition,
+    evaluate_all,
+    parse_condition,
+)
 from cockpit.config.probes import ProbeBase
 from cockpit.model import Category, ProbeResult
 from cockpit.textsafe import one_line
@@ -69,6 +76,7 @@ class _Slot(Generic[S]):
     ok: bool = False
     latency_ms: float = 0.0
     reason: str = ""
+    cert_left_ms: float | None = None  # time until the peer's certificate expires
 
 
 class SessionProbe(ABC, Generic[S]):
@@ -170,6 +178,8 @@ class SessionProbe(ABC, Generic[S]):
             return
         slot.latency_ms += (time.perf_counter() - began) * 1000.0
         observed = {CONNECTED: True, RESPONSE_TIME: slot.latency_ms, **values}
+        left = values.get(CERTIFICATE_EXPIRATION)
+        slot.cert_left_ms = float(left) if isinstance(left, int | float) else None
         slot.reason = one_line(evaluate_all(self.conditions, observed), REASON_CHARS)
         slot.ok = not slot.reason
 
@@ -223,7 +233,20 @@ class SessionProbe(ABC, Generic[S]):
             latency_ms=max((s.latency_ms for s in good), default=None),
             error=summary([s.reason for s in slots if not s.ok], len(slots)),
             at=utcnow(),
+            detail=_certificate_detail([s.cert_left_ms for s in good]),
         )
+
+
+def _certificate_detail(left_ms: list[float | None]) -> str:
+    known = [ms for ms in left_ms if ms is not None]
+    if not known:
+        return ""
+    days = min(known) / 86_400_000
+    return (
+        f"certificate valid {days:.0f} more days"
+        if days >= 2
+        else (f"certificate valid {min(known) / 3_600_000:.0f} more hours")
+    )
 
 
 _next_start: dict[asyncio.AbstractEventLoop, float] = {}
