@@ -42,8 +42,11 @@ def minimal_ready(text: str) -> bool:
     return "minimal ready" in text and "Quit" in text
 
 
+FRAME_WORDS = ("Probes", "deploys", "5xx", "Sentry", "Timeline", "Declare")  # last: the footer
+
+
 def full_frame(text: str) -> bool:
-    return all(word in text for word in ("Probes", "deploys", "5xx", "Sentry", "Timeline", "Quit"))
+    return all(word in text for word in FRAME_WORDS)
 
 
 def live_data(text: str) -> bool:

@@ -111,7 +111,7 @@ def probes_live(count: int) -> Callable[[str], bool]:
     """The probes panel shows results: the first probe ok, and no probe row still waiting
     (the panel title counts a probe without a result as up, so it cannot tell)."""
     del count  # every probe row on screen is checked, however many fit
-    return lambda text: "ok   svc-00" in text and not _WAITING.search(text) and "Quit" in text
+    return lambda text: "ok   svc-00" in text and not _WAITING.search(text) and "Declare" in text
 
 
 _WAITING = re.compile(r"--\s+svc-\d+")
@@ -321,6 +321,8 @@ def section_resize(count: int) -> None:
         run.pump_for(1.0)
         problems = layout_problems(run.screen.display)
         say(f"   after the storm: {'readable' if not problems else '; '.join(problems)}")
+        if problems:
+            say("   screen 1 s after it was readable:\n" + run.text())
         report(Figure("readable again after the last resize", readable, "s", 2.0))
         report(Figure("bytes written during the storm", (run.bytes_read - before) / 1024, "KB"))
         report(Figure("layout problems 1 s later", len(problems), "", 0))
@@ -346,7 +348,10 @@ def section_stall(stall: float) -> None:
         run.send(b"?")  # still answering keys?
         helped = run.wait_for(lambda text: "Help" in text and "declare" in text.lower(), 10)
         run.send(b"\x1b")
+        back = run.wait_for(lambda _: not layout_problems(run.screen.display), 10)
         problems = layout_problems(run.screen.display) if helped else ["no help screen"]
+        if back is None:
+            say("   screen:\n" + run.text())
     report(
         Figure(
             f"bytes queued by a {stall:g} s stall",

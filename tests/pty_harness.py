@@ -154,7 +154,7 @@ def layout_problems(lines: Sequence[str]) -> list[str]:
     problems = []
     if not lines or "UTC" not in lines[0]:
         problems.append("no header clock on the first row")
-    if not lines or "Quit" not in lines[-1]:
+    if not lines or "Declare" not in lines[-1]:  # the footer's first key
         problems.append("no footer on the last row")
     tops = sum(line.count("╭") for line in lines)
     bottoms = sum(line.count("╰") for line in lines)

@@ -81,7 +81,7 @@ from localworld import LocalWorld  # noqa: E402
 
 
 def probes_shown(text: str) -> bool:
-    return "ok   svc-00" in text and "ok   svc-02" in text and "Quit" in text
+    return "ok   svc-00" in text and "ok   svc-02" in text and "Declare" in text
 
 
 @pytest.fixture
