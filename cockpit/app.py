@@ -105,7 +105,7 @@ class CockpitApp(App[int]):
             yield ErrorsPanel(ascii_only=self.ascii_only, id="errors")
             yield SentryPanel(ascii_only=self.ascii_only, id="sentry")
         yield TimelineStrip(id="timeline")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p is in the help: room for the keys
 
     def on_mount(self) -> None:
         self.set_keymap({action: key for action, key in vars(self.keys).items()})
@@ -219,6 +219,11 @@ class CockpitApp(App[int]):
 
     def action_help(self) -> None:
         rows = [(self.keys_label(action), text) for action, _, text in ACTIONS]
+        rows += [
+            ("tab", "move between the probe and Sentry panels"),
+            ("up/down, enter", "pick a probe or an issue and open its details"),
+            ("ctrl+p", "command palette (in a drill or the demo: inject a fault)"),
+        ]
         self.push_screen(HelpScreen(rows, self.read_only))
 
     def keys_label(self, action: str) -> str:
