@@ -96,6 +96,7 @@ class CockpitApp(App[int]):
         self.on_close = on_close
         self.cockpit: Cockpit | None = None
         self.last_view: View | None = None
+        self._graph_width = 0
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(read_only=self.read_only, id="header")
@@ -143,6 +144,10 @@ class CockpitApp(App[int]):
             except Exception as exc:  # one panel's bug must not take the screen down
                 self.panel_failed(panel, exc)
         self.query_one(TimelineStrip).show(view.timeline[-20:])
+        graph_width = self.query_one(ErrorsPanel).content_region.width
+        if graph_width != self._graph_width:  # after start and after a resize
+            self._graph_width = graph_width
+            self.cockpit.fit_graph(graph_width)
         live = getattr(self.screen, "show", None)  # detail screens follow the live view
         if live is not None and self.screen is not self.screen_stack[0]:
             live(view)

@@ -138,6 +138,13 @@ class Cockpit:
             yield self.refresh()
             await asyncio.sleep(min_gap)
 
+    def fit_graph(self, columns: int) -> None:
+        """Sources that can choose their resolution (Prometheus' step) match the graph."""
+        for source in self.hub.sources:
+            fit = getattr(source, "fit_width", None)
+            if fit is not None:
+                fit(columns)
+
     async def aclose(self) -> None:
         await self.hub.aclose()
         if self.notifier is not None:

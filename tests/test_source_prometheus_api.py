@@ -341,3 +341,18 @@ def test_config_errors_name_the_key(text: str, key: str, words: str) -> None:
     message = str(info.value)
     assert message.startswith("cockpit.toml:") and f": {key}: " in message, message
     assert words in message
+
+
+async def test_the_step_follows_the_graph_width_unless_configured(api: FakeApi) -> None:
+    api.reply = lambda path, q, h: ok(matrix())
+    auto = errors_source(api, step=None, window=1800)
+    auto.fit_width(36)  # the graph's columns at 80x24
+    try:
+        series = await auto.poll()
+    finally:
+        await auto.aclose()
+    assert api.seen[-1][1]["step"] == ["50"] and len(series.buckets) == 36
+    fixed = errors_source(api, window=1800)  # step = 10 in the config
+    fixed.fit_width(36)
+    assert fixed.step == 10 and fixed.count == 180
+    await fixed.aclose()

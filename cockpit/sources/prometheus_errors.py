@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from cockpit.config.prometheus import PrometheusErrorsConfig
+from cockpit.config.prometheus import MAX_POINTS, PrometheusErrorsConfig
 from cockpit.model import Category, ErrorBucket, ErrorSeries
 from cockpit.sources.base import SourceError
 from cockpit.sources.prometheus_api import PrometheusApi, Series
@@ -69,6 +69,13 @@ class PrometheusErrors:
     @property
     def target(self) -> str:
         return self._api.shown("/api/v1/query_range")
+
+    def fit_width(self, columns: int) -> None:
+        """One point per column of the graph that shows it, unless the config fixed the step."""
+        if self.cfg.step is not None or self.cfg.points is not None or columns < 1:
+            return
+        self.step = max(1, math.ceil(self.cfg.window / min(columns, MAX_POINTS)))
+        self.count = max(1, math.ceil(self.cfg.window / self.step))
 
     async def aclose(self) -> None:
         await self._api.aclose()
