@@ -22,7 +22,8 @@ from cockpit.world_process import WorldProcess
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
 from widgets.modals import DeclareScreen, HelpScreen, RevertScreen, StatusScreen
-from widgets.panels import Panel
+from widgets.panels import Panel, SentryPanel
+from widgets.sentry_detail import SentryDetailScreen
 from widgets.timeline import TimelineStrip
 from widgets.timeline_view import TimelineScreen
 
@@ -234,6 +235,17 @@ async def test_the_command_palette_breaks_the_world_on_purpose(
     app = make_app(world_config, data)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: probe_state(app, "web-health") is ProbeState.UP)
+        # Enter on a Sentry issue: its latest event, fetched through the source's client.
+        sentry = app.query_one(SentryPanel)
+        await until(pilot, lambda: "FILES-WEB-1" in screen_text(app), describe=lambda: explain(app))
+        sentry.focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SentryDetailScreen))
+        assert app.screen.detail.exception_type == "ValueError"  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SentryDetailScreen))
+
         await pilot.press("ctrl+p")
         await pilot.press(*"inject fault: db_reinstall")
         await pilot.pause(0.3)
