@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -108,7 +107,13 @@ class CockpitApp(App[int]):
         yield TimelineStrip(id="timeline")
         yield Footer(show_command_palette=False)  # ctrl+p is in the help: room for the keys
 
+    def get_key_display(self, binding: Binding) -> str:
+        if self.ascii_only and binding.key == "enter":
+            return "Enter"  # no glyphs an ASCII terminal cannot show, in the footer either
+        return super().get_key_display(binding)
+
     def on_mount(self) -> None:
+        self.set_class(self.ascii_only, "-ascii")
         self.set_keymap({action: key for action, key in vars(self.keys).items()})
         self.feed()
 
@@ -196,7 +201,7 @@ class CockpitApp(App[int]):
         from cockpit.selfreport import report_exception
 
         report_exception(exc)  # reported, and shown: never swallowed
-        panel.border_subtitle = f"panel error: {one_line(str(exc), 80)}"
+        panel.set_border(subtitle=f"panel error: {one_line(str(exc), 80)}")
         panel.add_class("-stale")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -457,7 +462,7 @@ def run_tui(
     bad_deploy_after: float = 20.0,
 ) -> int:
     """The TUI on a loaded config, or (config None) on a freshly started drill world."""
-    ascii_only = ascii or (config is not None and config.cockpit.ascii) or not _unicode_ok()
+    ascii_only = ascii or (config is not None and config.cockpit.ascii)
     on_close: Callable[[], Awaitable[None]] | None = None
     if config is not None:
         loaded = config
@@ -489,17 +494,16 @@ def run_app(
     on_close: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """The TUI on any cockpit the factory builds (drills build theirs on a scenario's world)."""
+    from cockpit.termcaps import detect
+
+    # Exported COLUMNS/LINES would pin the size: the screen must follow the terminal's resizes.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
     app = CockpitApp(
         factory,
         keys=keys,
         read_only=read_only,
-        ascii_only=ascii_only or not _unicode_ok(),
+        ascii_only=ascii_only or not detect().unicode,
         on_close=on_close,
     )
     return int(app.run() or 0)
-
-
-def _unicode_ok() -> bool:
-    encoding = (sys.stdout.encoding or "").lower().replace("-", "")
-    locale = os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or ""
-    return encoding.startswith("utf") and (locale == "" or "utf" in locale.lower().replace("-", ""))

@@ -4,7 +4,6 @@ that need them, so `cockpit --version` or a config error answers at once."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -94,6 +93,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         finally:
             await hub.aclose()
         return check_reports(snapshot, {s.name: s.target for s in sources})
+
+    import asyncio
 
     reports = asyncio.run(one_round())
     for report in reports:

@@ -40,6 +40,10 @@ def local_hm(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M")
 
 
+def utc_hm(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%H:%M")
+
+
 def utc_hms(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%H:%M:%S")
 

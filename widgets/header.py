@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from cockpit.model import Incident, IncidentStatus
-from cockpit.timeutil import local_hm, utc_hms, utcnow
+from cockpit.timeutil import local_hm, utc_hm, utcnow
 
 
 class CockpitHeader(Widget):
@@ -22,9 +22,15 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
+        self._shown_minute = ""
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh)
+        # The clock shows minutes: a repaint a minute, not a second (bytes over SSH).
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if utc_hm(utcnow()) != self._shown_minute:
+            self.refresh()
 
     def show(
         self,
@@ -35,6 +41,9 @@ class CockpitHeader(Widget):
         incident: Incident | None,
         degraded: bool,
     ) -> None:
+        fields = (service, environment, drill, incident, degraded)
+        if fields == (self.service, self.environment, self.drill, self.incident, self.degraded):
+            return  # unchanged: no repaint
         self.service, self.environment, self.drill = service, environment, drill
         self.incident, self.degraded = incident, degraded
         self.refresh()
@@ -61,7 +70,8 @@ class CockpitHeader(Widget):
             parts.append(("DEGRADED, no incident declared", "$warning bold"))
         else:
             parts.append(("no incident", "$success"))
-        clock = f"{utc_hms(utcnow())} UTC "
+        self._shown_minute = utc_hm(utcnow())
+        clock = f"{self._shown_minute} UTC "
         left = Content.assemble(*parts)
         room = self.size.width - len(clock)
         if left.cell_length > room - 1:

@@ -83,6 +83,7 @@ class Panel(Widget):
         self._shown: list[Content] = []
         self._items: dict[str, int] = {}  # thing's key -> the row it starts on, last render
         self._painted_at = 0.0
+        self._border_texts: tuple[str, str] = ("", "")
         self.selected: str | None = None
 
     def item(self, key: str, rows: list[list[Part]]) -> None:
@@ -113,10 +114,10 @@ class Panel(Widget):
         self.view = view
         statuses = [s for s, _ in view.snapshot.of(self.category)]
         label = freshness_label(statuses)
-        self.border_subtitle = fit(label, max(8, self.size.width - 4), self.g)
+        self.set_border(subtitle=fit(label, max(8, self.size.width - 4), self.g))
         self.set_class(any(s.freshness is Freshness.STALE for s in statuses), "-stale")
         self.set_class(self.alerting(view), "-alert")
-        self.border_title = self.title(view)
+        self.set_border(title=self.title(view))
         # Every repaint sends the whole panel over the SSH link. A change of state (a probe
         # failing, a new issue, a colour) repaints at once; figures that merely drift (latency,
         # counts, sparklines) at most every COSMETIC_REPAINT seconds.
@@ -131,6 +132,16 @@ class Panel(Widget):
         ):
             self._painted_at = now
             self.refresh()
+
+    def set_border(self, *, title: str | None = None, subtitle: str | None = None) -> None:
+        """Border texts, set only when they change (every set repaints the whole panel) and
+        as Content (a source's error text must never be read as markup)."""
+        if title is not None and title != self._border_texts[0]:
+            self._border_texts = (title, self._border_texts[1])
+            self.border_title = Content(title)
+        if subtitle is not None and subtitle != self._border_texts[1]:
+            self._border_texts = (self._border_texts[0], subtitle)
+            self.border_subtitle = Content(subtitle)
 
     def alerting(self, view: View) -> bool:
         return False
@@ -224,8 +235,8 @@ class ProbesPanel(Panel):
 
     def title(self, view: View) -> str:
         total = len(probe_rows(view))
-        down = sum(1 for p in view.assessment.probes if p.state is ProbeState.DOWN)
-        return f"Probes {total - down}/{total} up" if total else "Probes"
+        up = sum(1 for p in view.assessment.probes if p.state is ProbeState.UP)
+        return f"Probes {up}/{total} up" if total else "Probes"
 
     def _row(
         self, name: str, status: SourceStatus, probe: ProbeView | None, width: int, name_w: int
@@ -483,7 +494,7 @@ class SentryPanel(Panel):
         ]
         if limited and limited[0] > view.snapshot.at:
             label = f"rate limited until {local_hms(max(limited))}"
-            self.border_subtitle = fit(label, max(8, self.size.width - 4), self.g)
+            self.set_border(subtitle=fit(label, max(8, self.size.width - 4), self.g))
 
     def alerting(self, view: View) -> bool:
         return view.assessment.blind_spot is not None

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.actions.executors import execute_revert
 from cockpit.actions.guarded import RevertOutcome, run_guarded
 from cockpit.actions.lock import LockHeld, LockHolder, ServiceLock
 from cockpit.actions.revert_plan import (
@@ -57,6 +56,9 @@ async def run_revert(
     only shown. Cancelling the task stops the running step, records the attempt and
     re-raises.
     """
+    # The executors bring httpx: loaded when a revert runs, not when the cockpit starts.
+    from cockpit.actions.executors import execute_revert
+
     return await run_guarded(
         plan, execute_revert, store=store, data_dir=data_dir, user=user, on_output=on_output
     )
