@@ -19,33 +19,26 @@ class WorldError(Exception):
     pass
 
 
-class WorldProcess:
-    def __init__(self, *, bad_deploy_after: float = 20.0, scenario: str = "files-com"):
-        self.bad_deploy_after = bad_deploy_after
-        self.scenario = scenario
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+class WorldChild:
+    """A world in a child process (`python -m <module> ...`): started, awaited until it prints
+    `ready <config path>`, and stopped by closing its stdin, then terminate, then kill.
+
+    stderr goes to `log_path`: an undrained pipe would stall a chatty world, and its last line
+    says why a world failed to start.
+    """
+
+    def __init__(self, args: list[str], log_path: Path, *, stop_grace: float = 5.0):
+        self.args = args
+        self.log_path = log_path
+        self.stop_grace = stop_grace
         self._proc: asyncio.subprocess.Process | None = None
-        self.config_path: Path | None = None
-        self.log_path: Path | None = None
 
     async def start(self) -> Path:
-        self._tmp = tempfile.TemporaryDirectory(prefix="cockpit-world-")
-        directory = Path(self._tmp.name)
-        self.log_path = directory / "world.log"
-        # stderr goes to a file: an undrained pipe would stall a chatty world.
         with self.log_path.open("wb") as log:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "cockpit",
-                "world",
-                "--scenario",
-                self.scenario,
-                "--dir",
-                str(directory),
-                "--bad-deploy-after",
-                str(self.bad_deploy_after),
-                "--stop-on-stdin-eof",
+                *self.args,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -63,22 +56,60 @@ class WorldProcess:
             detail = self.log_path.read_text(errors="replace").strip().splitlines()
             await self.stop()
             raise WorldError("the drill world failed to start: " + (detail[-1] if detail else text))
-        self.config_path = Path(text.removeprefix("ready ").strip())
-        return self.config_path
+        return Path(text.removeprefix("ready ").strip())
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            if proc.stdin is not None:
-                proc.stdin.close()
+        if proc is None or proc.returncode is not None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), self.stop_grace)
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+                proc.kill()
+            await proc.wait()
+
+
+class WorldProcess:
+    """`cockpit world` for the demo and tests, in a temporary directory removed at stop."""
+
+    def __init__(self, *, bad_deploy_after: float = 20.0, scenario: str = "files-com"):
+        self.bad_deploy_after = bad_deploy_after
+        self.scenario = scenario
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._child: WorldChild | None = None
+        self.config_path: Path | None = None
+        self.log_path: Path | None = None
+
+    async def start(self) -> Path:
+        self._tmp = tempfile.TemporaryDirectory(prefix="cockpit-world-")
+        directory = Path(self._tmp.name)
+        self.log_path = directory / "world.log"
+        self._child = WorldChild(
+            [
+                "cockpit",
+                "world",
+                "--scenario",
+                self.scenario,
+                "--dir",
+                str(directory),
+                "--bad-deploy-after",
+                str(self.bad_deploy_after),
+                "--stop-on-stdin-eof",
+            ],
+            self.log_path,
+        )
+        self.config_path = await self._child.start()
+        return self.config_path
+
+    async def stop(self) -> None:
+        if self._child is not None:
+            await self._child.stop()
+            self._child = None
         if self._tmp is not None:
             with contextlib.suppress(OSError):
                 self._tmp.cleanup()

@@ -14,8 +14,6 @@ never collides with a real open incident), the world's files with faults.jsonl, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -38,8 +36,8 @@ from cockpit.drill.schedule import (
 from cockpit.model import TimelineEvent
 from cockpit.runtime import Cockpit, View
 from cockpit.timeutil import utcnow
+from cockpit.world_process import WorldChild, WorldError
 
-READY_TIMEOUT = 30.0
 MIN_BUCKET = 1
 
 
@@ -139,17 +137,15 @@ class DrillSession:
         self.last_view: View | None = None
         self.report: DrillReport | None = None
         self._cockpit: DrillCockpit | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._child = WorldChild([], self.log_path)  # replaced by start()
 
     # -- the world ----------------------------------------------------------------------------
 
     async def start(self) -> Config:
         assert self.scenario.path is not None
         self.world_dir.mkdir(parents=True)
-        with self.log_path.open("wb") as log:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
+        self._child = WorldChild(
+            [
                 "cockpit.drill.child",
                 "--scenario",
                 str(self.scenario.path),
@@ -157,42 +153,21 @@ class DrillSession:
                 str(self.world_dir),
                 "--speed",
                 repr(self.speed),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log,
-            )
-        assert self._proc.stdout is not None
+            ],
+            self.log_path,
+            stop_grace=10.0,
+        )
         try:
-            line = await asyncio.wait_for(self._proc.stdout.readline(), READY_TIMEOUT)
-        except TimeoutError:
-            await self.stop()
-            raise DrillError(f"the drill world did not start within {READY_TIMEOUT:g}s") from None
-        text = line.decode(errors="replace").strip()
-        if not text.startswith("ready "):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._proc.wait(), 5)
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()
-            await self.stop()
-            raise DrillError("the drill world failed to start: " + (lines[-1] if lines else text))
+            config_path = await self._child.start()
+        except WorldError as exc:
+            raise DrillError(str(exc)) from None
         self.clock = read_clock(self.world_dir)
-        world_config = load(Path(text.removeprefix("ready ").strip()))
+        world_config = load(config_path)
         self.config = drill_config(world_config, self.speed, self.notifications)
         return self.config
 
     async def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
-            return
-        if proc.stdin is not None:
-            proc.stdin.close()
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        await self._child.stop()
 
     def faults(self) -> list[FaultRecord]:
         return read_faults(self.world_dir)
