@@ -261,3 +261,13 @@ def test_a_deploy_reported_by_two_sources_is_listed_once() -> None:
     )
     assert a.deploys == (BAD, GOOD)
     assert [e.kind for e in a.events].count("deploy") == 2
+
+
+def test_a_rate_limited_sentry_is_no_proof_of_silence() -> None:
+    w = World()
+    limited = SentryIssues(
+        "sentry", (OLD_ISSUE,), rate_limited=True, rate_limited_until=T0 + timedelta(hours=1)
+    )
+    for minute in range(6):
+        a = w.observe(minute, **{**readings(minute, minute < 3), "sentry": limited})
+    assert a.degraded and a.blind_spot is None

@@ -120,3 +120,40 @@ async def test_sentry_panel_puts_new_then_rising_first_and_says_when_rate_limite
         assert order == ["WEB-3", "WEB-2", "WEB-1"]
         assert plain(panel).splitlines()[0].startswith("NEW WEB-3")
         assert panel.border_subtitle == f"rate limited until {local_hms(until)}"
+
+
+async def test_drifting_figures_wait_but_a_change_of_state_repaints_at_once() -> None:
+    from dataclasses import replace
+
+    from widgets import panels
+
+    app = Host()
+    async with app.run_test(size=(120, 30)) as pilot:
+        panel = app.query_one(SentryPanel)
+        app.set_focus(None)  # a focused panel follows every change (its cursor row moves)
+        v = view()
+        panel.show(v)
+        await pilot.pause()
+        painted = panel._painted_at
+        issue = v.snapshot.readings["sentry"].issues[0]  # type: ignore[union-attr]
+        busier = replace(issue, count=issue.count + 5)  # only a figure drifts
+        drift = replace(
+            v,
+            snapshot=replace(
+                v.snapshot,
+                readings={**v.snapshot.readings, "sentry": SentryIssues("sentry", (busier,))},
+            ),
+        )
+        panel.show(drift)
+        assert panel._painted_at == painted  # waits up to COSMETIC_REPAINT
+        other = replace(issue, id="9", short_id="WEB-9", title="a new kind of failure")
+        changed = replace(
+            v,
+            snapshot=replace(
+                v.snapshot,
+                readings={**v.snapshot.readings, "sentry": SentryIssues("sentry", (other,))},
+            ),
+        )
+        panel.show(changed)
+        assert panel._painted_at > painted
+        assert panels.COSMETIC_REPAINT >= 5
