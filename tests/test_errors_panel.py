@@ -111,3 +111,17 @@ async def test_ascii_rendering_uses_no_block_or_marker_glyphs() -> None:
         text = "\n".join(line.plain for line in panel._render_lines())
         assert text.isascii()
         assert ASCII.bars[-1] in text and ASCII.marker in text
+
+
+async def test_an_empty_log_says_so_instead_of_a_healthy_zero() -> None:
+    from dataclasses import replace
+
+    v = view()
+    empty = ErrorSeries("edge", BUCKET, (ErrorBucket(END, 0, 0),))
+    v = replace(v, snapshot=replace(v.snapshot, readings={"edge": empty}))
+    app = Host(ascii_only=False)
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(v)
+        await pilot.pause()
+        assert panel._render_lines()[0].plain == "no requests logged yet"

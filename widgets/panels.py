@@ -406,6 +406,9 @@ class ErrorsPanel(Panel):
         parts: list[Part] = []
         if named:
             parts.append((fit(s.source, 10, self.g) + " ", "bold"))
+        if not any(b.requests for b in s.buckets):
+            # Nothing logged yet: 0.0% would read as "healthy".
+            return [*parts, ("no requests logged yet", "$text-muted")]
         parts += [
             (f"{ratio:.1%}", "$error bold" if spike is not None else "$success"),
             f" {err:.1f}/s of {req:.1f} req/s",
