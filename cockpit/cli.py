@@ -8,9 +8,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit import __version__
-from cockpit.config import Config, ConfigError, data_dir, default_path, load
+from cockpit.config.base import ConfigError
+from cockpit.config.paths import data_dir, default_path
+
+if TYPE_CHECKING:
+    from cockpit.config.loader import Config
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example_config.toml")
 
@@ -20,6 +25,8 @@ def _config_path(arg: str | None) -> Path:
 
 
 def _load(arg: str | None) -> Config:
+    from cockpit.config.loader import load
+
     return load(_config_path(arg))
 
 
@@ -28,7 +35,7 @@ def _data_dir(args: argparse.Namespace, config: Config | None = None) -> Path:
     default: commands that only read the store work without a config."""
     if config is None:
         path = _config_path(args.config)
-        config = load(path) if path.exists() else None
+        config = _load(str(path)) if path.exists() else None
     return data_dir(configured=config.cockpit.data_dir if config else None)
 
 

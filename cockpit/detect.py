@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from cockpit.config import Config, DetectSettings
+from cockpit.config.sections import DetectSettings
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Deploy,
@@ -30,6 +31,9 @@ from cockpit.model import (
 from cockpit.sentry_rank import is_rising
 from cockpit.sources.deploy_merge import merge_deploys
 from cockpit.timeutil import iso_utc, local_hm, local_hms
+
+if TYPE_CHECKING:
+    from cockpit.config.loader import Config
 
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
 

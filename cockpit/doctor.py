@@ -18,10 +18,14 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from cockpit.config import Config, ConfigError, SourceConfig, data_dir, default_path, load
+from cockpit.config.base import ConfigError
+from cockpit.config.paths import data_dir, default_path
 from cockpit.termcaps import TermCaps, detect
+
+if TYPE_CHECKING:
+    from cockpit.config.loader import Config, SourceConfig
 
 Status = Literal["ok", "warn", "fail"]
 DEFAULT_TIMEOUT = 5.0
@@ -214,6 +218,8 @@ def run(
     stdout: object = None,
 ) -> tuple[list[Finding], int]:
     """Every finding, and the exit status."""
+    from cockpit.config.loader import load
+
     env = os.environ if env is None else env
     caps = detect(env, stdout or sys.stdout)  # type: ignore[arg-type]
     findings = check_terminal(caps)

@@ -16,7 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from cockpit.config.base import APP_NAME, ConfigError, FieldError, Secret
+from cockpit.config.base import ConfigError, FieldError, Secret
 from cockpit.config.deploys import DEFAULT_DEPLOY_KIND, DEPLOY_KINDS, DeploySourceConfig
 from cockpit.config.errors import DEFAULT_ERROR_KIND, ERROR_KINDS, ErrorSourceConfig
 from cockpit.config.notify import NOTIFY_KINDS, NotifyConfig
@@ -342,28 +342,3 @@ def load(path: Path, env: dict[str, str] | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, None, "", f"cannot read config: {exc}") from None
     return parse(text, path, env)
-
-
-def default_path(env: dict[str, str] | None = None) -> Path:
-    """--config is handled by the caller; then COCKPIT_CONFIG, then the user config dir."""
-    env = dict(os.environ) if env is None else env
-    if env.get("COCKPIT_CONFIG"):
-        return Path(env["COCKPIT_CONFIG"]).expanduser()
-    from platformdirs import user_config_path
-
-    return user_config_path(APP_NAME) / "config.toml"
-
-
-def data_dir(env: dict[str, str] | None = None, configured: str | None = None) -> Path:
-    """COCKPIT_DATA_DIR, then `[cockpit] data_dir`, then the per-user data dir."""
-    env = dict(os.environ) if env is None else env
-    if env.get("COCKPIT_DATA_DIR"):
-        path = Path(env["COCKPIT_DATA_DIR"]).expanduser()
-    elif configured:
-        path = Path(configured).expanduser()
-    else:
-        from platformdirs import user_data_path
-
-        path = user_data_path(APP_NAME)
-    path.mkdir(parents=True, exist_ok=True)
-    return path

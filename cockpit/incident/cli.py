@@ -45,7 +45,8 @@ def _warn(message: str) -> None:
 
 
 def _config(args: argparse.Namespace) -> Config | None:
-    from cockpit.config import default_path, load
+    from cockpit.config.loader import load
+    from cockpit.config.paths import default_path
 
     path = Path(args.config).expanduser() if getattr(args, "config", None) else default_path()
     return load(path) if path.exists() else None

@@ -1,0 +1,33 @@
+"""Where the config is read from and where incidents, locks and exports are kept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cockpit.config.base import APP_NAME
+
+
+def default_path(env: dict[str, str] | None = None) -> Path:
+    """--config is handled by the caller; then COCKPIT_CONFIG, then the user config dir."""
+    env = dict(os.environ) if env is None else env
+    if env.get("COCKPIT_CONFIG"):
+        return Path(env["COCKPIT_CONFIG"]).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME) / "config.toml"
+
+
+def data_dir(env: dict[str, str] | None = None, configured: str | None = None) -> Path:
+    """COCKPIT_DATA_DIR, then `[cockpit] data_dir`, then the per-user data dir."""
+    env = dict(os.environ) if env is None else env
+    if env.get("COCKPIT_DATA_DIR"):
+        path = Path(env["COCKPIT_DATA_DIR"]).expanduser()
+    elif configured:
+        path = Path(configured).expanduser()
+    else:
+        from platformdirs import user_data_path
+
+        path = user_data_path(APP_NAME)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
