@@ -7,33 +7,31 @@ import os
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Hit, Hits, Provider
 from textual.containers import Grid
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from cockpit.config import Config, KeysSection, load
+from cockpit.config.sections import KeysSection
 from cockpit.model import IncidentStatus
-from cockpit.runtime import Cockpit, View
 from cockpit.textsafe import one_line
+from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
-from widgets.modals import (
-    ChoiceScreen,
-    DeclareScreen,
-    HelpScreen,
-    NoteScreen,
-    RevertScreen,
-    StatusScreen,
-)
 from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
-CockpitFactory = Callable[[], Awaitable[Cockpit]]
+# The headless core and the modal screens (with the form widgets they pull in) load when first
+# needed: the first frame shows the layout before any of it.
+if TYPE_CHECKING:
+    from cockpit.config.loader import Config
+    from cockpit.runtime import Cockpit, View
+    from widgets.modals import RevertScreen
+
+CockpitFactory = Callable[[], Awaitable["Cockpit"]]
 WRITES = ("declare", "revert", "note", "status", "runbook")
 
 # In the footer at 80 columns only the keys of the job; all of them are in the help (?).
@@ -93,6 +91,8 @@ class CockpitApp(App[int]):
         self.read_only = read_only
         self.ascii_only = ascii_only
         self.on_close = on_close
+        # Before mounting: the footer is composed once with the right keys.
+        self.set_keymap({action: key for action, key in vars(self.keys).items()})
         self.cockpit: Cockpit | None = None
         self.last_view: View | None = None
         self._graph_width = 0
@@ -105,7 +105,7 @@ class CockpitApp(App[int]):
             yield ErrorsPanel(ascii_only=self.ascii_only, id="errors")
             yield SentryPanel(ascii_only=self.ascii_only, id="sentry")
         yield TimelineStrip(id="timeline")
-        yield Footer(show_command_palette=False)  # ctrl+p is in the help: room for the keys
+        yield KeysFooter(show_command_palette=False)  # ctrl+p is in the help: room for the keys
 
     def get_key_display(self, binding: Binding) -> str:
         if self.ascii_only and binding.key == "enter":
@@ -114,16 +114,15 @@ class CockpitApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_class(self.ascii_only, "-ascii")
-        self.set_keymap({action: key for action, key in vars(self.keys).items()})
-        self.feed()
+        self.call_after_refresh(self.feed)  # the layout first, then the sources
 
     # -- data in -------------------------------------------------------------------------------
 
     @work(exclusive=True, group="feed", exit_on_error=False)
     async def feed(self) -> None:
+        self.cockpit = await self.factory()
         from cockpit.selfreport import init_self_report, secrets_in
 
-        self.cockpit = await self.factory()
         # Inside the running loop, so that errors in asyncio tasks are caught too.
         config = self.cockpit.config
         init_self_report(config.cockpit.self_report_dsn, secrets=secrets_in(config))
@@ -234,6 +233,8 @@ class CockpitApp(App[int]):
             ("up/down, enter", "pick a probe or an issue and open its details"),
             ("ctrl+p", "command palette (in a drill or the demo: inject a fault)"),
         ]
+        from widgets.modals import HelpScreen
+
         self.push_screen(HelpScreen(rows, self.read_only))
 
     def keys_label(self, action: str) -> str:
@@ -276,6 +277,8 @@ class CockpitApp(App[int]):
         if incident is not None:
             self.notify(f"incident #{incident.id} is already open: {incident.title}")
             return
+        from widgets.modals import DeclareScreen
+
         self.push_screen(DeclareScreen(self.cockpit.declare_request()), self._declared)
 
     def _declared(self, request: object) -> None:
@@ -292,6 +295,8 @@ class CockpitApp(App[int]):
         self.notify(f"incident #{incident.id} declared ({incident.severity})", timeout=8)
 
     def action_note(self) -> None:
+        from widgets.modals import NoteScreen
+
         self.push_screen(NoteScreen(), self._noted)
 
     def _noted(self, text: str | None) -> None:
@@ -308,6 +313,8 @@ class CockpitApp(App[int]):
         except RevertError as exc:
             self.notify(f"cannot revert: {one_line(str(exc))}", severity="error", timeout=15)
             return
+        from widgets.modals import RevertScreen
+
         self.push_screen(RevertScreen(plan), self._revert_closed)
 
     def action_runbook(self) -> None:
@@ -322,6 +329,8 @@ class CockpitApp(App[int]):
             )
             return
         choices = [(name, name) for name in names]
+        from widgets.modals import ChoiceScreen
+
         self.push_screen(
             ChoiceScreen(f"Run an action on {self.cockpit.revert_target()}", choices),
             self._runbook_chosen,
@@ -337,6 +346,8 @@ class CockpitApp(App[int]):
         except RevertError as exc:
             self.notify(f"cannot run {name}: {one_line(str(exc))}", severity="error", timeout=15)
             return
+        from widgets.modals import RevertScreen
+
         self.push_screen(RevertScreen(plan), self._revert_closed)
 
     def _revert_closed(self, result: bool | None) -> None:
@@ -365,6 +376,8 @@ class CockpitApp(App[int]):
         if incident is None:
             self.notify("no open incident: declare one first", severity="warning")
             return
+        from widgets.modals import StatusScreen
+
         self.push_screen(
             StatusScreen(incident.status, self.cockpit.failed_notifications()), self._status_chosen
         )
@@ -468,6 +481,8 @@ def run_tui(
         loaded = config
 
         async def factory() -> Cockpit:
+            from cockpit.runtime import Cockpit
+
             return Cockpit(loaded, data_dir, read_only=read_only)
 
     else:
@@ -476,7 +491,11 @@ def run_tui(
         world = WorldProcess(bad_deploy_after=bad_deploy_after)
 
         async def factory() -> Cockpit:
-            return Cockpit(load(await world.start()), data_dir, read_only=read_only)
+            directory = await world.start()  # the screen paints while the world boots
+            from cockpit.config.loader import load
+            from cockpit.runtime import Cockpit
+
+            return Cockpit(load(directory), data_dir, read_only=read_only)
 
         on_close = world.stop
     keys = config.keys if config is not None else None

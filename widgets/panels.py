@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -28,12 +28,14 @@ from cockpit.model import (
     SentryIssues,
     SourceStatus,
 )
-from cockpit.runtime import View
 from cockpit.sentry_rank import is_rising, rank_issues
 from cockpit.textsafe import one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, marker_row
+
+if TYPE_CHECKING:
+    from cockpit.runtime import View
 
 Part = str | tuple[str, str]
 COSMETIC_REPAINT = 10.0  # seconds
