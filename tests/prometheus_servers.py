@@ -12,7 +12,6 @@ Prometheus is required, not optional: a missing binary fails the test (CI instal
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from programs import program
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -45,10 +45,7 @@ FLEET: dict[ProbeKey, tuple[float, float]] = {
 
 
 def prometheus_binary() -> str:
-    found = shutil.which("prometheus")
-    if found is None:
-        raise AssertionError("prometheus is not installed (apt-get install prometheus)")
-    return found
+    return program("prometheus")
 
 
 class KnownNumbers(Collector):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from programs import program
 from pty_harness import PtyRun, layout_problems
 
 COCKPIT = Path(sys.executable).with_name("cockpit")
@@ -155,8 +155,8 @@ def tmux_screen(socket: str) -> list[str]:
     return done.stdout.rstrip("\n").split("\n")
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_inside_tmux_at_16_colours(world: LocalWorld, tmp_path: Path) -> None:
+    program("tmux")
     socket = f"cockpit-test-{uuid.uuid4().hex[:8]}"
     env = user_env(TERM="xterm", COCKPIT_DATA_DIR=str(tmp_path / "data"))
     command = f"{shlex.quote(str(COCKPIT))} --config {shlex.quote(str(world.config))}"
@@ -201,8 +201,8 @@ def test_inside_tmux_at_16_colours(world: LocalWorld, tmp_path: Path) -> None:
         subprocess.run(["tmux", "-L", socket, "kill-server"], check=False, timeout=20)
 
 
-@pytest.mark.skipif(shutil.which("screen") is None, reason="GNU screen is not installed")
 def test_inside_gnu_screen(world: LocalWorld, tmp_path: Path) -> None:
+    program("screen")
     name = f"cockpit-test-{uuid.uuid4().hex[:8]}"
     copy = tmp_path / "hardcopy.txt"
     env = user_env(TERM="xterm", COCKPIT_DATA_DIR=str(tmp_path / "data"))

@@ -10,7 +10,6 @@ the wheel itself (its modules, data files and entry point). `bench/install.sh` d
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,10 +22,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from localworld import LocalWorld
+from programs import program
 
 REPO = Path(__file__).resolve().parent.parent
-
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
 def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -38,6 +36,7 @@ def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel of the committed tree (what a release would ship)."""
+    program("git")
     tmp = tmp_path_factory.mktemp("wheel")
     archive = tmp / "src.tar"
     done = run(["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), "HEAD"])

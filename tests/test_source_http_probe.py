@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from probe_servers import Certs, HttpsServer, make_certs
+from programs import program
 from servers import serving
 
 from cockpit.config import HttpProbeConfig
@@ -263,8 +263,7 @@ def test_credentials_in_url_are_not_shown() -> None:
 
 @pytest.fixture
 def tls_target(tmp_path: Path) -> Iterator[str]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
+    program("openssl")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x"]
     subprocess.run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from programs import program
 from pty_harness import PtyRun
 
 from cockpit.termcaps import TermCaps, color_depth, detect, locale_name, multiplexer, unicode_ok
@@ -157,15 +157,15 @@ def _run_in_tmux(command: str, tmp_path: Path, term: str | None = None) -> str:
         subprocess.run(["tmux", "-L", socket, "kill-server"], check=False, timeout=20)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_inside_tmux(tmp_path: Path) -> None:
+    program("tmux")
     caps = _caps_from(_run_in_tmux(f"{sys.executable} -c {_quote(REPORT)}", tmp_path, "xterm"))
     # The command's stdout is a file, so size is None; TMUX still tells where we are.
     assert caps.multiplexer == "tmux"
 
 
-@pytest.mark.skipif(shutil.which("screen") is None, reason="screen is not installed")
 def test_inside_screen(tmp_path: Path) -> None:
+    program("screen")
     out = tmp_path / "caps.txt"
     name = f"cockpit-test-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "STY")}
