@@ -7,8 +7,8 @@ printed with its budget and its ratio to that app.
     python bench/run.py --only idle,stall
 
 Sections: start (first frame, heavy imports), idle (bytes/s, CPU, RSS at 80x24 and 200x60 with
-20 probes; the same with the candidate fixes of bench/what_if.py), hour (an hour of data fed
-fast: RSS and its growth), resize (a SIGWINCH storm), stall (the pty not read for 2 s).
+20 probes), hour (an hour of data fed fast: RSS and its growth), resize (a SIGWINCH storm),
+stall (the pty not read for 2 s).
 """
 
 from __future__ import annotations
@@ -256,20 +256,6 @@ def section_idle(seconds: float) -> None:
         report(Figure(f"{size}: CPU", idle.cpu_pct, "%", BUDGET_CPU_PCT, base.cpu_pct))
         report(Figure(f"{size}: RSS", idle.rss_mb, "MB", BUDGET_RSS_MB, base.rss_mb))
         say("   rows that cost the most:\n" + top_rows(idle))
-    fixes = ["titles", "header", "clock"]
-    what_if = [sys.executable, str(HERE / "what_if.py"), *[f"--fix={f}" for f in fixes], "--"]
-    for cols, rows in ((80, 24), (200, 60)):
-        with (
-            local_world(probes=20) as (world, env),
-            pty([*what_if, "--config", str(world.config)], cols, rows, env) as run,
-        ):
-            run.wait_for(probes_live(20), 30)
-            run.pump_for(3.0)
-            idle = watch_idle(run, seconds)
-        size = f"{cols}x{rows} with fixes {'+'.join(fixes)}"
-        report(Figure(f"{size}: output", idle.bytes_per_s, "B/s", BUDGET_BYTES_PER_S))
-        report(Figure(f"{size}: CPU", idle.cpu_pct, "%", BUDGET_CPU_PCT))
-        say("   rows that cost the most:\n" + top_rows(idle, 3))
 
 
 def section_hour(seconds: float) -> None:
