@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cockpit.config.sections import DetectSettings
-from cockpit.hub import Snapshot
 from cockpit.model import (
     Deploy,
     Deploys,
@@ -34,6 +33,7 @@ from cockpit.timeutil import iso_utc, local_hm, local_hms
 
 if TYPE_CHECKING:
     from cockpit.config.loader import Config
+    from cockpit.hub import Snapshot
 
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
 

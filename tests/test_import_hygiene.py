@@ -53,3 +53,18 @@ def test_cli_startup_does_not_import_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_the_screen_paints_before_the_core_loads() -> None:
+    # The first frame is the layout: the sources' machinery, the config schema of every kind
+    # and the modal screens load after it (issue 9's start-up budget depends on it).
+    script = (
+        "import json, sys\n"
+        "import cockpit.cli, cockpit.app\n"
+        "cockpit.cli.build_parser()\n"
+        "late = ('cockpit.runtime', 'cockpit.hub', 'cockpit.config.loader', 'widgets.modals',\n"
+        "        'cockpit.incident.store', 'cockpit.actions.revert')\n"
+        "print(json.dumps(sorted(m for m in late if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
