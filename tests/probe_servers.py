@@ -444,8 +444,9 @@ class FtpServer:
 
 
 class SftpServer:
-    """asyncssh on its own thread and event loop; user `alice` / `wonderland`, SFTP chrooted
-    to `root`. Counts the bytes it served from files, to show a bounded read stayed bounded."""
+    """asyncssh on its own thread and event loop; user `alice` / `wonderland`, or alice with
+    the private key `client_key`; SFTP chrooted to `root`. Counts the bytes it served from
+    files, to show a bounded read stayed bounded."""
 
     USER = "alice"
     PASSWORD = "wonderland"
@@ -457,6 +458,7 @@ class SftpServer:
         self.sessions = Sessions()
         self.bytes_read = 0
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        self.client_key = asyncssh.generate_private_key("ssh-ed25519")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._acceptor: Any = None
@@ -495,6 +497,13 @@ class SftpServer:
 
             def validate_password(self, username: str, password: str) -> bool:
                 return username == state.USER and password == state.PASSWORD
+
+            def public_key_auth_supported(self) -> bool:
+                return True
+
+            def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+                mine = state.client_key.export_public_key("openssh")
+                return username == state.USER and key.export_public_key("openssh") == mine
 
         class Files(asyncssh.SFTPServer):
             def __init__(self, chan: asyncssh.SSHServerChannel) -> None:

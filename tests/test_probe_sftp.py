@@ -73,6 +73,25 @@ async def test_wrong_password(server: SftpServer, known_hosts: Path) -> None:
     assert result.error == "permission denied for user 'alice'"
 
 
+async def test_key_file_login(server: SftpServer, known_hosts: Path, tmp_path: Path) -> None:
+    key = tmp_path / "id_ed25519"
+    key.write_bytes(server.client_key.export_private_key("openssh"))
+    result = await poll_once(sftp(server, known_hosts, password=None, key_file=key))
+    assert result.ok, result.error
+
+    other = tmp_path / "other_key"
+    other.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key("openssh"))
+    refused = await poll_once(sftp(server, known_hosts, password=None, key_file=other))
+    assert refused.error == "permission denied for user 'alice'"
+
+    garbage = tmp_path / "not_a_key"
+    garbage.write_text("hello\n")
+    unusable = await poll_once(sftp(server, known_hosts, password=None, key_file=garbage))
+    assert unusable.error == f"cannot read key_file {garbage}: not a usable private key"
+    missing = await poll_once(sftp(server, known_hosts, password=None, key_file=tmp_path / "no"))
+    assert missing.error.startswith(f"cannot read key_file {tmp_path / 'no'}: ")
+
+
 async def test_missing_path(server: SftpServer, known_hosts: Path) -> None:
     result = await poll_once(sftp(server, known_hosts, read_path="nope.txt"))
     assert result.error.startswith("read nope.txt: ")
