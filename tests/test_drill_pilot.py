@@ -143,7 +143,7 @@ async def test_files_com_drill_through_the_keys(tmp_path: Path) -> None:
 SERVICE = "files-web"  # the drill world's service: what R and the runbook action act on
 
 
-def drill_app(session: DrillSession) -> CockpitApp:
+def cockpit_app(session: DrillSession) -> CockpitApp:
     async def factory() -> Cockpit:
         await session.start()
         return session.cockpit()
@@ -199,7 +199,7 @@ LINGER = 15.0  # scenario minutes after most came back that mobile still fails
 async def test_dropbox_drill_revert_changes_nothing_failover_leaves_a_tail(tmp_path: Path) -> None:
     scenario = find_scenario("dropbox-2014", {})
     session = DrillSession(scenario, data_dir=tmp_path, speed=SPEED, user="oncall-tester")
-    app = drill_app(session)
+    app = cockpit_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: session.config is not None and app.cockpit is not None)
         await until(pilot, lambda: bool(probes_in(app, ProbeState.DOWN)))
@@ -304,7 +304,7 @@ DECLARE_AFTER = 2.0  # scenario minutes between the probe going down and pressin
 async def test_slow_dependency_drill_declared_late_never_reverted(tmp_path: Path) -> None:
     scenario = find_scenario("slow-dependency", {})
     session = DrillSession(scenario, data_dir=tmp_path, speed=SPEED, user="oncall-tester")
-    app = drill_app(session)
+    app = cockpit_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: session.config is not None and app.cockpit is not None)
         await until(pilot, lambda: shown(session, "probe.down"))
