@@ -92,7 +92,7 @@ class FilesBackend:
     def query(self, *, user: str, client: str, transaction: str) -> None:
         """One metadata read; raises Refused (and reports to Sentry) when the database fails."""
         try:
-            self.database.query(client)
+            self.database.query(client, user)
         except DatabaseUnavailable as exc:
             self.report_exception(exc, user=user, transaction=transaction)
             raise Refused(DATABASE_DOWN, status=503) from exc

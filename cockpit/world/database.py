@@ -10,8 +10,9 @@ Every request that reads metadata (a session, a file, a listing, a report) goes 
                   (desktop 1 in 20, mobile 1 in 5) until the database is restored
     slow          independent of the above: each query takes `slow_delay` seconds, then answers
 
-The lingering failures are counted, not drawn at random: exactly every n-th query of a class
-fails, so the shares are exact and a test can count on them.
+The lingering failures are counted, not drawn at random: exactly every n-th query of a user in
+a class fails, so the shares are exact for every user (background traffic does not shift a
+probe's share) and a test can count on them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from enum import Enum
 
 DESKTOP = "desktop"
 MOBILE = "mobile"
-CLIENT_CLASSES = (DESKTOP, MOBILE)
 # One query in n keeps failing after a failover, per client class.
 LINGERING_ONE_IN = {DESKTOP: 20, MOBILE: 5}
 SLOW_DELAY = 2.0
@@ -44,7 +44,7 @@ class Database:
         self._lock = threading.Lock()
         self._state = DatabaseState.UP
         self._slow = False
-        self._counts = dict.fromkeys(CLIENT_CLASSES, 0)
+        self._counts: dict[tuple[str, str], int] = {}
 
     @property
     def state(self) -> DatabaseState:
@@ -73,14 +73,14 @@ class Database:
         with self._lock:
             changed = self._state is not DatabaseState.UP or self._slow
             self._state, self._slow = DatabaseState.UP, False
-            self._counts = dict.fromkeys(CLIENT_CLASSES, 0)
+            self._counts = {}
             return changed
 
     def _set(self, state: DatabaseState) -> bool:
         with self._lock:
             changed, self._state = self._state is not state, state
             if changed:
-                self._counts = dict.fromkeys(CLIENT_CLASSES, 0)
+                self._counts = {}
             return changed
 
     # -- queries ------------------------------------------------------------------------------
@@ -89,15 +89,17 @@ class Database:
         """What a health check sees: is there a database to talk to at all?"""
         return self.state is not DatabaseState.REINSTALLED
 
-    def query(self, client: str = DESKTOP) -> None:
-        """One metadata query from a client of the given class; raises DatabaseUnavailable."""
+    def query(self, client: str = DESKTOP, user: str = "") -> None:
+        """One metadata query of a user's client of the given class; raises
+        DatabaseUnavailable."""
         with self._lock:
             state, slow = self._state, self._slow
             failing = False
             if state is DatabaseState.FAILED_OVER:
-                klass = client if client in self._counts else DESKTOP
-                self._counts[klass] += 1
-                failing = self._counts[klass] % LINGERING_ONE_IN[klass] == 0
+                klass = client if client in LINGERING_ONE_IN else DESKTOP
+                count = self._counts.get((klass, user), 0) + 1
+                self._counts[klass, user] = count
+                failing = count % LINGERING_ONE_IN[klass] == 0
         if slow:
             self._stopping.wait(self.slow_delay)
         if state is DatabaseState.REINSTALLED:
