@@ -110,7 +110,10 @@ class Hub:
     async def poll(self, source: Source) -> bool:
         """One bounded poll of one source; records the outcome. True when it succeeded."""
         try:
-            reading = await asyncio.wait_for(source.poll(), source.timeout)
+            # Not wait_for: on Python 3.11 it drops a cancellation that arrives as the poll
+            # completes, and the source would go on polling after aclose().
+            async with asyncio.timeout(source.timeout):
+                reading = await source.poll()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -144,18 +147,23 @@ class Hub:
         becomes one repaint.
         """
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
         except TimeoutError:
             return False
         self._changed.clear()
         return True
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # A source's own code may swallow a cancellation (wait_for on Python 3.11 does, if the
+        # cancel lands as its awaitable completes): cancel again until every task has ended.
+        while pending := [task for task in self._tasks if not task.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.2)  # paces the cancels; nothing else
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
         self._tasks = []
         for source in self.sources:
             with contextlib.suppress(Exception):

@@ -26,6 +26,8 @@ class ScriptedSource:
     max_in_flight: int = 0
     closed: bool = False
     polled: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    swallowed: bool = False
 
     @property
     def target(self) -> str:
@@ -37,6 +39,17 @@ class ScriptedSource:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self.mode == "hang":
+                await asyncio.Event().wait()
+            if self.mode == "deaf" and not self.swallowed:
+                # Swallows one cancellation, as wait_for on Python 3.11 can when the cancel
+                # lands just as what it waits for completes.
+                self.waiting.set()
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    self.swallowed = True
+                    return Deploys(self.name, ())
+            if self.mode == "deaf":
                 await asyncio.Event().wait()
             await asyncio.sleep(self.delay)
             if self.mode == "fail":
@@ -140,3 +153,18 @@ async def test_unexpected_errors_are_reported_but_contained() -> None:
     assert not await hub.poll(broken)
     assert seen == ["broken"]
     assert hub.snapshot().statuses["broken"].reason == "'boom'"
+
+
+async def test_close_ends_a_source_that_swallowed_the_cancellation() -> None:
+    deaf, fine = ScriptedSource("deaf", mode="deaf"), ScriptedSource("fine")
+    hub = Hub([deaf, fine])
+    hub.start()
+    await wait_for_polls(fine, 1)
+    await asyncio.wait_for(deaf.waiting.wait(), 5)
+    closing = asyncio.create_task(hub.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=10)
+    assert closing in done, "aclose waits forever for a source that swallowed its cancel"
+    assert deaf.swallowed and deaf.closed and fine.closed
+    polls = deaf.polls
+    await asyncio.sleep(0.05)
+    assert deaf.polls == polls  # and it polls no more

@@ -33,7 +33,6 @@ from cockpit.drill.schedule import (
     read_faults,
     time_factor,
 )
-from cockpit.hub import Hub
 from cockpit.model import TimelineEvent
 from cockpit.runtime import Cockpit, View
 from cockpit.timeutil import utcnow
@@ -83,22 +82,6 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
     )
 
 
-async def stop_polling(hub: Hub) -> None:
-    """Cancel the hub's polling tasks until every one has ended.
-
-    On Python 3.11 `asyncio.wait_for` swallows a cancellation that arrives just as the poll it
-    wraps completes: the task goes on polling, and `Hub.aclose`, which cancels once and then
-    awaits, waits for it forever. At a drill's speed polls finish every few milliseconds, so a
-    drill's cockpit hit this about one close in six. Cancelling again until done is harmless
-    to a task that did end."""
-    tasks = list(hub._tasks)
-    while pending := [task for task in tasks if not task.done()]:
-        for task in pending:
-            task.cancel()
-        # The timeout only paces the next round of cancels; nothing depends on its length.
-        await asyncio.wait(pending, timeout=0.2)
-
-
 class DrillCockpit(Cockpit):
     """A cockpit that remembers when each detector event was first shown: a signal counts from
     the moment someone could have seen it, not from the evidence it points back to."""
@@ -118,7 +101,6 @@ class DrillCockpit(Cockpit):
             if hook is not None:
                 hook()
         finally:
-            await stop_polling(self.hub)
             await super().aclose()
 
     def refresh(self) -> View:
