@@ -407,7 +407,9 @@ class Detector:
     def _suspect_event(self, deploys: list[Deploy], out: list[TimelineEvent]) -> None:
         start, bound = self._failure_started, self._failure_bound
         assert start is not None and bound is not None
-        before = [d for d in deploys if d.at <= bound and not d.reverts]
+        # A deploy long before the failure is listed, not blamed: the fault may lie elsewhere.
+        since = start - timedelta(minutes=self.settings.suspect_minutes)
+        before = [d for d in deploys if since <= d.at <= bound and not d.reverts]
         suspect = before[0] if before else None
         if suspect is None or suspect == self._suspect:
             return

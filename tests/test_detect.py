@@ -47,9 +47,9 @@ OLD_ISSUE = SentryIssue("1", "FILES-1", "ValueError: report", "error", 5, 1, T0,
 class World:
     """Builds snapshots minute by minute."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: DetectSettings | None = None) -> None:
         self.version = 0
-        self.detector = Detector(CONFIG, DetectSettings(blind_spot_grace=90))
+        self.detector = Detector(CONFIG, settings or DetectSettings(blind_spot_grace=90))
 
     def snap(self, minute: int, readings: dict[str, Reading]) -> Snapshot:
         self.version += 1
@@ -271,3 +271,18 @@ def test_a_rate_limited_sentry_is_no_proof_of_silence() -> None:
     for minute in range(6):
         a = w.observe(minute, **{**readings(minute, minute < 3), "sentry": limited})
     assert a.degraded and a.blind_spot is None
+
+
+def test_a_deploy_long_before_the_failure_is_not_the_suspect() -> None:
+    # GOOD went out two hours before the failure: listed in the deploys, not blamed for it.
+    w = World()
+    w.observe(0, **readings(0, True, deploys=(GOOD,)))
+    w.observe(3, **readings(3, False, deploys=(GOOD,)))
+    a = w.observe(4, **readings(4, False, deploys=(GOOD,)))
+    assert a.degraded and a.suspect is None
+    assert "suspect" not in [e.kind for e in a.events]
+
+    wide = World(DetectSettings(suspect_minutes=180))
+    wide.observe(0, **readings(0, True, deploys=(GOOD,)))
+    wide.observe(3, **readings(3, False, deploys=(GOOD,)))
+    assert wide.observe(4, **readings(4, False, deploys=(GOOD,))).suspect == GOOD

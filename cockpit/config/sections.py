@@ -56,11 +56,12 @@ class DetectSettings:
     blind_spot_grace: float = 20.0  # seconds Sentry gets to show an issue for a failure
     blind_spot_window: float = 300.0  # issues first seen this long before a failure still match
     verify_minutes: float = 10.0  # after a revert, "not recovered" is said after this long
+    suspect_minutes: float = 60.0  # a deploy this long before the first failure is suspected
 
     def check(self) -> None:
         if not 0 < self.spike_min_ratio <= 1:
             raise FieldError("spike_min_ratio", "a ratio between 0 and 1")
-        for name in ("spike_factor", "blind_spot_window", "verify_minutes"):
+        for name in ("spike_factor", "blind_spot_window", "verify_minutes", "suspect_minutes"):
             if getattr(self, name) <= 0:
                 raise FieldError(name, "must be greater than 0")
         if self.blind_spot_grace < 0:
