@@ -8,12 +8,19 @@ re-styles every key (about 20 ms each on a bastion-class machine, before the fir
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 from textual.widgets import Footer
 
 
 class KeysFooter(Footer):
     _shown: Hashable = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Textual's footer composes empty and waits for a bindings signal to show the keys;
+        # these are known at compose time, so the first frame shows them already.
+        self._bindings_ready = True
 
     def _keys(self) -> Hashable:
         return (
