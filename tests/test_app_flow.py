@@ -5,12 +5,11 @@ probes recover, `x` exports the timeline draft."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
+from pilot_wait import until
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, load
@@ -48,19 +47,6 @@ def make_app(config: Config, data: Path, **kwargs: object) -> CockpitApp:
         )
 
     return CockpitApp(factory, keys=config.keys, **kwargs)  # type: ignore[arg-type]
-
-
-async def until(
-    pilot: Pilot[int],
-    condition: Callable[[], object],
-    timeout: float = 30,
-    describe: Callable[[], str] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in time {describe()}")
-        await pilot.pause(0.05)
 
 
 def screen_text(app: CockpitApp) -> str:

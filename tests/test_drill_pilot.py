@@ -12,11 +12,10 @@ report's figures against the moments the keys were pressed.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pilot_wait import until
 from textual.pilot import Pilot
 
 from cockpit.app import CockpitApp
@@ -32,14 +31,6 @@ from widgets.modals import ChoiceScreen, DeclareScreen, NoteScreen, RevertScreen
 
 SPEED = 600.0
 REVERT_AFTER = 3.0  # scenario minutes between declaring and reverting
-
-
-async def until(pilot: Pilot[int], condition: Callable[[], object], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 def shown(session: DrillSession, kind: str) -> bool:

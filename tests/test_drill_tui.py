@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from textual.pilot import Pilot
+from pilot_wait import until
 
 from cockpit.drill.cli import drill_app
 from cockpit.drill.scenario import SCENARIOS_ENV, Scenario, find_scenario
@@ -46,14 +44,6 @@ def short_scenario(tmp_path: Path) -> Scenario:
     directory.mkdir()
     (directory / "short-drill.toml").write_text(SHORT)
     return find_scenario("short-drill", {SCENARIOS_ENV: str(directory)})
-
-
-async def until(pilot: Pilot[int], condition: Callable[[], object], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 def drill_end_tasks() -> list[asyncio.Task[object]]:
