@@ -125,3 +125,25 @@ async def test_an_empty_log_says_so_instead_of_a_healthy_zero() -> None:
         panel.show(v)
         await pilot.pause()
         assert panel._render_lines()[0].plain == "no requests logged yet"
+
+
+async def test_traffic_that_just_began_is_not_shown_as_none() -> None:
+    # The log's first request came 5 s into the filling bucket; the complete buckets before it
+    # are empty. 20 requests in the 5 s since it began: 2.0 req/s over the filled part.
+    from dataclasses import replace
+
+    v = view()
+    filling = ErrorBucket(END, 20, 2)
+    quiet = tuple(ErrorBucket(END - timedelta(seconds=BUCKET * i), 0, 0) for i in (2, 1))
+    first = END + timedelta(seconds=5)
+    series = ErrorSeries("edge", BUCKET, (*quiet, filling), first_ts=first, last_ts=first)
+    at = END + timedelta(seconds=10)
+    snapshot = replace(v.snapshot, at=at, readings={"edge": series})
+    v = replace(v, snapshot=snapshot, assessment=replace(v.assessment, spikes=()))
+    app = Host(ascii_only=False)
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(v)
+        await pilot.pause()
+        first_line = panel._render_lines()[0].plain
+        assert first_line.startswith("10.0% 0.2/s of 2.0 req/s"), first_line

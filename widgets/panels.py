@@ -392,8 +392,15 @@ class ErrorsPanel(Panel):
         self, view: View, s: ErrorSeries, width: int, span: int, *, named: bool
     ) -> list[Part]:
         complete = s.buckets[:-1]  # the newest bucket is still filling
-        recent = complete[-2:] or s.buckets[-1:]
-        seconds = max(1, len(recent) * s.bucket_seconds)
+        width_s = timedelta(seconds=s.bucket_seconds)
+        # Buckets from before the first logged request would read as "no traffic".
+        recent = [b for b in complete[-2:] if s.first_ts is None or b.start + width_s > s.first_ts]
+        if recent:
+            seconds = len(recent) * s.bucket_seconds
+        else:  # traffic has only just begun: the filling bucket, over the time it has filled
+            recent = list(s.buckets[-1:])
+            seconds = int((view.snapshot.at - recent[0].start).total_seconds()) if recent else 0
+        seconds = max(1, seconds)
         req = sum(b.requests for b in recent) / seconds
         err = sum(b.errors_5xx for b in recent) / seconds
         ratio = err / req if req else 0.0
