@@ -1,5 +1,10 @@
 """Runs sources: one task each, polls never overlap, per-source timeout, backoff, freshness.
 
+Probes of one endpoint take turns (see cockpit.turns): a probe that holds several sessions at
+once runs alone, so the single probe never trips over its own twin. A turn is waited for at
+most the waiting source's timeout (every holder is bounded by its own); then the poll goes
+ahead anyway, so a hanging endpoint delays its probes by a round, never stalls them.
+
 A source's failure is that source's problem: its status turns stale with the reason while its
 last good reading is kept, and every other source goes on. Consumers never see one update per
 datum: they wait on `wait_changed()` and read the newest snapshot.
@@ -16,6 +21,7 @@ from datetime import datetime
 from cockpit.model import Category, Freshness, Reading, SourceStatus
 from cockpit.sources.base import Source
 from cockpit.textsafe import one_line
+from cockpit.turns import EndpointTurns
 from cockpit.timeutil import utcnow
 
 MAX_BACKOFF = 60.0
@@ -43,6 +49,32 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
         return f"timed out after {timeout:g}s"
     text = one_line(str(exc), 160)
     return text or type(exc).__name__
+
+
+def endpoint_of(source: Source) -> str | None:
+    """Where a source's sessions go ("127.0.0.1:21"), for sources that hold sessions open."""
+    endpoint = getattr(source, "endpoint", None)
+    return endpoint if isinstance(endpoint, str) and endpoint else None
+
+
+def _holds_many(source: Source) -> bool:
+    concurrency = getattr(source, "concurrency", 1)
+    return isinstance(concurrency, int) and concurrency > 1
+
+
+def _turns(sources: Sequence[Source]) -> dict[str, EndpointTurns]:
+    """Turns by source name, for endpoints that a concurrent probe shares with another."""
+    by_endpoint: dict[str, list[Source]] = {}
+    for source in sources:
+        endpoint = endpoint_of(source)
+        if endpoint is not None:
+            by_endpoint.setdefault(endpoint, []).append(source)
+    turns: dict[str, EndpointTurns] = {}
+    for group in by_endpoint.values():
+        if len(group) > 1 and any(_holds_many(s) for s in group):
+            shared = EndpointTurns()
+            turns.update((s.name, shared) for s in group)
+    return turns
 
 
 def next_delay(source: Source, failures: int) -> float:
@@ -73,6 +105,7 @@ class Hub:
         self._version = 0
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._turns = _turns(self.sources)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -109,6 +142,22 @@ class Hub:
 
     async def poll(self, source: Source) -> bool:
         """One bounded poll of one source; records the outcome. True when it succeeded."""
+        turn = self._turns.get(source.name)
+        if turn is None:
+            return await self._poll(source)
+        exclusive = _holds_many(source)
+        got = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(source.timeout):
+                await turn.acquire(exclusive)
+                got = True
+        try:
+            return await self._poll(source)
+        finally:
+            if got:
+                turn.release(exclusive)
+
+    async def _poll(self, source: Source) -> bool:
         try:
             # Not wait_for: on Python 3.11 it drops a cancellation that arrives as the poll
             # completes, and the source would go on polling after aclose().

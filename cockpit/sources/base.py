@@ -28,3 +28,7 @@ class Source(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+# A source that holds sessions open on a server may also have `endpoint: str` ("host:port"):
+# the hub lets the sources of one endpoint take turns (see cockpit.hub).

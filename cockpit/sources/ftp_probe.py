@@ -157,9 +157,18 @@ class FtpProbe(SessionProbe[_FtpSession]):
 
     @staticmethod
     def _quit(ftp: ftplib.FTP) -> None:
+        """QUIT, then wait for the server to close its end: only then has the server let the
+        session go (a per-IP limit counts it until then), so a twin's turn starts clean."""
         try:
-            ftp.quit()
+            ftp.voidcmd("QUIT")
+            sock = ftp.sock
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    while sock.recv(4096):
+                        pass
         except (ftplib.Error, OSError, EOFError):
+            pass
+        finally:
             ftp.close()
 
     def abort_session(self, session: _FtpSession) -> None:

@@ -98,6 +98,17 @@ class SessionProbe(ABC, Generic[S]):
     def target(self) -> str:
         return self._target
 
+    @property
+    def endpoint(self) -> str:
+        """The server this probe's sessions reach, "host:port": probes of one endpoint take
+        turns (see cockpit.hub), whatever their kind or user."""
+        host, port = self.address()
+        return f"{host.lower()}:{port}"
+
+    def address(self) -> tuple[str, int]:
+        """(host, port) the sessions connect to; kinds with a `host` and `port` need nothing."""
+        return str(getattr(self.cfg, "host", "")), int(getattr(self.cfg, "port", 0))
+
     # -- what a kind supplies ------------------------------------------------------------------
 
     async def prepare(self) -> None:

@@ -36,6 +36,9 @@ class WebdavProbe(SessionProbe[HttpSession]):
         self._status_by_condition = cfg.uses(STATUS)
         self._wants_body = cfg.uses(BODY)
 
+    def address(self) -> tuple[str, int]:
+        return self._http.host, self._http.port
+
     async def prepare(self) -> None:
         self._http.prepare()
 
