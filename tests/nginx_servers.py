@@ -11,7 +11,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,10 +99,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(prefix: Path, port: int, upstream: int) -> str:
+def proxy_server(prefix: Path, port: int, upstream: int) -> str:
+    """The default server block: everything proxied to the status upstream."""
+    return f"""server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_http_version 1.1;
+        }}
+    }}"""
+
+
+ServerBlock = Callable[[Path, int, int], str]  # (prefix, port, upstream port) -> http{} text
+
+
+def _config(prefix: Path, port: int, upstream: int, server: ServerBlock, main: str) -> str:
     user = "user root root;\n" if os.geteuid() == 0 else ""  # workers as root: tmp is 0700
     temp = prefix / "tmp"
     return f"""{user}daemon off;
+{main}
 worker_processes 1;
 error_log {prefix}/logs/error.log info;
 pid {prefix}/nginx.pid;
@@ -116,13 +131,7 @@ http {{
     {JSON_FORMAT}
     access_log {prefix}/logs/access.log combined;
     access_log {prefix}/logs/access.json cockpit_json;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://127.0.0.1:{upstream};
-            proxy_http_version 1.1;
-        }}
-    }}
+    {server(prefix, port, upstream)}
 }}
 """
 
@@ -136,8 +145,11 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def running_nginx(directory: Path) -> Iterator[Nginx]:
-    """nginx and its upstream for the length of a `with` block; stopped and reaped after."""
+def running_nginx(
+    directory: Path, server: ServerBlock = proxy_server, main: str = ""
+) -> Iterator[Nginx]:
+    """nginx and its upstream for the length of a `with` block; stopped and reaped after.
+    `server` writes the server block(s), `main` more main-context lines (load_module ...)."""
     binary = nginx_binary()
     with ExitStack() as stack:
         upstream = stack.enter_context(serving(_Upstream(("127.0.0.1", 0), _StatusHandler)))
@@ -148,7 +160,7 @@ def running_nginx(directory: Path) -> Iterator[Nginx]:
         errors: list[str] = []
         for _ in range(5):  # another process may take the free port before nginx binds it
             port = _free_port()
-            conf.write_text(_config(prefix, port, upstream.server_address[1]))
+            conf.write_text(_config(prefix, port, upstream.server_address[1], server, main))
             process = subprocess.Popen(
                 [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs/error.log")],
                 stdout=subprocess.DEVNULL,

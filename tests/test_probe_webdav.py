@@ -54,7 +54,7 @@ async def test_propfind_and_get(dav: DavServer) -> None:
 
 async def test_wrong_password(dav: DavServer) -> None:
     result = await poll_once(webdav(dav.url, password=secret("not-it"), concurrency=2))
-    assert result.error == "2/2 sessions failed: HTTP 401: credentials rejected"
+    assert result.error == "2/2 sessions failed: PROPFIND /dav/: HTTP 401: credentials rejected"
 
 
 async def test_missing_file(dav: DavServer) -> None:
@@ -78,7 +78,7 @@ async def test_one_session_at_a_time(dav: DavServer) -> None:
     dav.reset()
     many = await poll_once(webdav(dav.url, concurrency=4))
     assert (many.ok, many.sessions_ok) == (False, 1)
-    assert many.error == "3/4 sessions failed: HTTP 503"
+    assert many.error == "3/4 sessions failed: PROPFIND /dav/: HTTP 503"
 
 
 async def test_fifty_megabytes_are_read_in_a_bounded_amount(dav: DavServer) -> None:

@@ -20,7 +20,7 @@ from typing import TypeVar
 from cockpit.conditions import BODY, STATUS
 from cockpit.config.probes import FtpProbeConfig, FtpsProbeConfig
 from cockpit.sources.sessions import SessionProbe, os_reason
-from cockpit.sources.tls_probe import client_context, expiry_values, load_x509
+from cockpit.sources.tls_probe import expiry_values, tls_context
 from cockpit.textsafe import one_line
 
 T = TypeVar("T")
@@ -181,6 +181,22 @@ class FtpProbe(SessionProbe[_FtpSession]):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+class _SessionReusingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS whose data connections resume the control connection's TLS session.
+
+    vsftpd requires it by default (`require_ssl_reuse=YES`: "522 SSL connection failed:
+    session reuse required"), as do other servers that tie data connections to the logged-in
+    control connection; curl and FileZilla do it. ftplib does not."""
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if getattr(self, "_prot_p", False):
+            control = self.sock
+            session = control.session if isinstance(control, ssl.SSLSocket) else None
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+        return conn, size
+
+
 class FtpsProbe(FtpProbe):
     """Explicit FTPS: AUTH TLS before login, PROT P so listings and files travel encrypted."""
 
@@ -193,12 +209,10 @@ class FtpsProbe(FtpProbe):
         self._context: ssl.SSLContext | None = None
 
     async def prepare(self) -> None:
-        if self._context is None:
-            self._context = client_context(self.cfg.verify_tls, self.cfg.ca_file)
-        load_x509()
+        self._context = await tls_context(self.cfg.verify_tls, self.cfg.ca_file)
 
     def _client(self) -> ftplib.FTP:
-        return ftplib.FTP_TLS(context=self._context, timeout=self.cfg.timeout)
+        return _SessionReusingFTP_TLS(context=self._context, timeout=self.cfg.timeout)
 
     def _login(self, ftp: ftplib.FTP) -> None:
         assert isinstance(ftp, ftplib.FTP_TLS)

@@ -25,7 +25,7 @@ import h11
 from cockpit.conditions import BODY, STATUS
 from cockpit.config.probes import HttpProbeConfig
 from cockpit.sources.sessions import SessionFailed, SessionProbe, os_reason
-from cockpit.sources.tls_probe import client_context, expiry_values, load_x509
+from cockpit.sources.tls_probe import expiry_values, tls_context
 from cockpit.textsafe import one_line, redact_url
 
 _READ_CHUNK = 65_536
@@ -66,15 +66,13 @@ class HttpConnector:
             self.authorization = basic_auth(unquote(parts.username), unquote(parts.password or ""))
         self._context: ssl.SSLContext | None = None
 
-    def prepare(self) -> None:
-        if self.tls and self._context is None:
-            # Built once per probe: loading the trust store costs milliseconds.
-            self._context = client_context(self.verify_tls, self.ca_file)
-            load_x509()
+    async def prepare(self) -> None:
+        if self.tls:
+            self._context = await tls_context(self.verify_tls, self.ca_file)
 
     async def open(self) -> HttpSession:
         if self.tls and self._context is None:
-            self.prepare()
+            await self.prepare()
         reader, writer = await asyncio.open_connection(
             self.host,
             self.port,
@@ -196,7 +194,7 @@ class HttpProbe(SessionProbe[HttpSession]):
         return self._http.host, self._http.port
 
     async def prepare(self) -> None:
-        self._http.prepare()
+        await self._http.prepare()
 
     async def open_session(self) -> HttpSession:
         return await self._http.open()

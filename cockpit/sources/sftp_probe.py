@@ -19,6 +19,7 @@ import asyncssh
 from cockpit.conditions import BODY
 from cockpit.config.probes import SftpProbeConfig
 from cockpit.sources.sessions import SessionFailed, SessionProbe, os_reason
+from cockpit.sources.setup import FileBacked
 from cockpit.textsafe import one_line
 
 MAX_LISTED = 1000  # names read from a directory; a huge directory costs a bounded read
@@ -41,13 +42,22 @@ class SftpProbe(SessionProbe[_SftpSession]):
         super().__init__(cfg, f"sftp://{cfg.user}@{cfg.host}:{cfg.port}")
         self.cfg: SftpProbeConfig = cfg
         self._options: asyncssh.SSHClientConnectionOptions | None = None
+        self._setup = FileBacked(self._connection_options, self._option_files)
         self._wants_body = cfg.uses(BODY)
+
+    def _known_hosts_path(self) -> Path | None:
+        if self.cfg.insecure_skip_host_key_check:
+            return None
+        return (self.cfg.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+
+    def _option_files(self) -> list[Path | None]:
+        return [self._known_hosts_path(), self.cfg.key_file]
 
     def _connection_options(self) -> asyncssh.SSHClientConnectionOptions:
         cfg = self.cfg
         known_hosts: Any = None
-        if not cfg.insecure_skip_host_key_check:
-            path = (cfg.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+        path = self._known_hosts_path()
+        if path is not None:
             try:
                 known_hosts = asyncssh.read_known_hosts(str(path))
             except OSError as exc:
@@ -71,8 +81,9 @@ class SftpProbe(SessionProbe[_SftpSession]):
         )
 
     async def prepare(self) -> None:
-        if self._options is None:
-            self._options = self._connection_options()
+        # Reading keys and known_hosts is blocking file and crypto work: off the loop, and
+        # again whenever one of those files changed (a rotated key, a new host key).
+        self._options = await self._setup.get()
 
     async def open_session(self) -> _SftpSession:
         conn = await asyncssh.connect(self.cfg.host, self.cfg.port, options=self._options)

@@ -18,6 +18,7 @@ from typing import Any
 from cockpit.conditions import CERTIFICATE_EXPIRATION
 from cockpit.config.probes import TlsProbeConfig
 from cockpit.sources.sessions import SessionFailed, SessionProbe
+from cockpit.sources.setup import shared
 from cockpit.timeutil import iso_utc, utcnow
 
 
@@ -36,6 +37,26 @@ def client_context(verify: bool, ca_file: Path | None = None) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise SessionFailed(f"cannot load ca_file {ca_file}: {exc}") from None
     return context
+
+
+def _system_trust() -> Path | None:
+    cafile = ssl.get_default_verify_paths().cafile
+    return Path(cafile) if cafile else None
+
+
+async def tls_context(verify: bool, ca_file: Path | None = None) -> ssl.SSLContext:
+    """The client context for these trust settings: built once per process off the event
+    loop (see cockpit.sources.setup), rebuilt when `ca_file` or the system trust store
+    changes on disk, and shared by every probe that trusts the same."""
+
+    def build() -> ssl.SSLContext:
+        load_x509()  # the certificate dates need it; imported here, off the loop
+        return client_context(verify, ca_file)
+
+    def files() -> list[Path | None]:
+        return [ca_file, _system_trust()] if verify else []
+
+    return await shared(("tls", verify, ca_file), build, files).get()
 
 
 def not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> datetime | None:
@@ -89,9 +110,7 @@ class TlsProbe(SessionProbe[_TlsSession]):
         self._context: ssl.SSLContext | None = None
 
     async def prepare(self) -> None:
-        if self._context is None:
-            self._context = client_context(self.cfg.verify_tls, self.cfg.ca_file)
-        load_x509()
+        self._context = await tls_context(self.cfg.verify_tls, self.cfg.ca_file)
 
     async def open_session(self) -> _TlsSession:
         cfg = self.cfg

@@ -1,12 +1,13 @@
 """WebDAV probe: PROPFIND on each of N connections held open together, then an optional GET of
-a file on the same connection, read in a bounded amount."""
+a file on the same connection, read in a bounded amount. A failing request is named ("PROPFIND
+/dav/: HTTP 503") and is the last one sent."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
-from cockpit.conditions import BODY, STATUS
+from cockpit.conditions import BODY, CONNECTED, STATUS, evaluate_all
 from cockpit.config.probes import WebdavProbeConfig
 from cockpit.sources.http_probe import HttpConnector, HttpSession, basic_auth, http_reason
 from cockpit.sources.sessions import SessionFailed, SessionProbe
@@ -33,6 +34,7 @@ class WebdavProbe(SessionProbe[HttpSession]):
             password = cfg.password.reveal() if cfg.password is not None else ""
             self._http.authorization = basic_auth(cfg.user, password)
         self._get_url = urljoin(cfg.url, cfg.get_path) if cfg.get_path else None
+        self._path = one_line(urlsplit(cfg.url).path or "/", 80)
         self._status_by_condition = cfg.uses(STATUS)
         self._wants_body = cfg.uses(BODY)
 
@@ -40,12 +42,15 @@ class WebdavProbe(SessionProbe[HttpSession]):
         return self._http.host, self._http.port
 
     async def prepare(self) -> None:
-        self._http.prepare()
+        await self._http.prepare()
 
     async def open_session(self) -> HttpSession:
         return await self._http.open()
 
     async def check_session(self, session: HttpSession) -> Mapping[str, object]:
+        """PROPFIND, then GET. A request that fails is named in the reason and ends the check:
+        nothing more is sent on a connection whose server just refused (a 503 from a session
+        limit, a 401), so the server's log shows the one request that failed."""
         cfg = self.cfg
         listing = await self._http.request(
             session,
@@ -56,8 +61,16 @@ class WebdavProbe(SessionProbe[HttpSession]):
             content=_PROPFIND,
             whole=True,
         )
-        if not self._status_by_condition and listing.status != MULTI_STATUS:
-            raise SessionFailed(_status_reason("PROPFIND", listing.status))
+        values: dict[str, object] = {STATUS: listing.status}
+        values.update(expiry_values(session.ssl_object()))
+        if listing.status != MULTI_STATUS:
+            if not self._status_by_condition or self._status_fails(listing.status):
+                raise SessionFailed(f"PROPFIND {self._path}: {_status_reason('PROPFIND', listing.status)}")
+            # The conditions expect this answer (a 401 where a login is required, say): it
+            # is the result, and the GET that needs a listing is not sent.
+            if self._wants_body:
+                values[BODY] = listing.body.decode("utf-8", "replace")
+            return values
         body = listing.body
         if self._get_url is not None:
             got = await self._http.request(
@@ -67,11 +80,13 @@ class WebdavProbe(SessionProbe[HttpSession]):
                 path = one_line(urlsplit(self._get_url).path, 80)
                 raise SessionFailed(f"GET {path}: {_status_reason('GET', got.status)}")
             body = got.body
-        values: dict[str, object] = {STATUS: listing.status}
         if self._wants_body:
             values[BODY] = body.decode("utf-8", "replace")
-        values.update(expiry_values(session.ssl_object()))
         return values
+
+    def _status_fails(self, status: int) -> bool:
+        on_status = tuple(c for c in self.conditions if STATUS in c.placeholders)
+        return bool(evaluate_all(on_status, {CONNECTED: True, STATUS: status}))
 
     async def close_session(self, session: HttpSession) -> None:
         await self._http.close(session)
