@@ -21,8 +21,8 @@ from datetime import datetime
 from cockpit.model import Category, Freshness, Reading, SourceStatus
 from cockpit.sources.base import Source
 from cockpit.textsafe import one_line
-from cockpit.turns import EndpointTurns
 from cockpit.timeutil import utcnow
+from cockpit.turns import EndpointTurns
 
 MAX_BACKOFF = 60.0
 

@@ -174,7 +174,7 @@ class Sshd:
     process: subprocess.Popen[bytes]
 
 
-def _keygen(path: Path) -> None:
+def keygen(path: Path) -> None:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
         check=True,
@@ -216,7 +216,9 @@ class _LogReader:
 
 
 @contextlib.contextmanager
-def running_sshd(directory: Path, *, config: str = "Subsystem sftp internal-sftp") -> Iterator[Sshd]:
+def running_sshd(
+    directory: Path, *, config: str = "Subsystem sftp internal-sftp"
+) -> Iterator[Sshd]:
     """sshd on a free port of 127.0.0.1 letting the current user in with a key of its own;
     `config` is the rest of sshd_config (the SFTP subsystem, ForceCommand, limits ...)."""
     binary = _binary(SSHD, "openssh-server")
@@ -228,8 +230,8 @@ def running_sshd(directory: Path, *, config: str = "Subsystem sftp internal-sftp
     home.mkdir(parents=True)
     host_key = home / "host_key"
     client_key = home / "client_key"
-    _keygen(host_key)
-    _keygen(client_key)
+    keygen(host_key)
+    keygen(client_key)
     authorized = home / "authorized_keys"
     authorized.write_text(Path(f"{client_key}.pub").read_text())
     host_public = Path(f"{host_key}.pub").read_text().split()

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemons import Sshd, running_sshd
+from daemons import Sshd, keygen, running_sshd
 from nginx_servers import Nginx, running_nginx
 from probe_servers import Certs, make_certs
 
@@ -71,7 +70,11 @@ async def test_first_round_of_six_tls_probes_is_not_slowed_by_their_set_up(
         shutil.copy(certs.ca, ca)
         configs.append(
             TlsProbeConfig(
-                name=f"tls-{i}", host="127.0.0.1", port=nginx_tls.port, ca_file=ca, conditions=(FAST,)
+                name=f"tls-{i}",
+                host="127.0.0.1",
+                port=nginx_tls.port,
+                ca_file=ca,
+                conditions=(FAST,),
             )
         )
         configs.append(
@@ -90,7 +93,9 @@ async def test_first_round_of_six_tls_probes_is_not_slowed_by_their_set_up(
         await hub.aclose()
     results = [snapshot.readings[c.name] for c in configs]
     assert all(isinstance(r, ProbeResult) for r in results)
-    slow = {r.name: (r.latency_ms, r.error) for r in results if isinstance(r, ProbeResult) and not r.ok}
+    slow = {
+        r.name: (r.latency_ms, r.error) for r in results if isinstance(r, ProbeResult) and not r.ok
+    }
     assert slow == {}
 
 
@@ -107,7 +112,9 @@ async def test_a_rotated_ca_file_turns_a_running_probe_green(
     if kind == "tls":
         cfg = TlsProbeConfig(name="tls", host="127.0.0.1", port=nginx_tls.port, ca_file=ca_file)
     else:
-        cfg = HttpProbeConfig(name="https", url=f"https://127.0.0.1:{nginx_tls.port}/", ca_file=ca_file)
+        cfg = HttpProbeConfig(
+            name="https", url=f"https://127.0.0.1:{nginx_tls.port}/", ca_file=ca_file
+        )
     probe = build_source(cfg)
     try:
         before = await probe.poll()
@@ -154,11 +161,7 @@ async def test_a_rotated_key_file_is_used_by_a_running_sftp_probe(
         assert isinstance(first, ProbeResult) and first.ok, first.error
         # The key is rotated: the server trusts only the new one, the file holds the new one.
         new_key = tmp_path / "new_key"
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(new_key)],
-            check=True,
-            capture_output=True,
-        )
+        keygen(new_key)
         (sshd.directory / "authorized_keys").write_text(Path(f"{new_key}.pub").read_text())
         replace_file(key_file, new_key.read_bytes())
         rotated = await probe.poll()
@@ -171,11 +174,7 @@ async def test_a_corrected_known_hosts_turns_a_running_sftp_probe_green(
     sshd: Sshd, tmp_path: Path
 ) -> None:
     wrong = tmp_path / "wrong_host_key"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)],
-        check=True,
-        capture_output=True,
-    )
+    keygen(wrong)
     known_hosts = tmp_path / "known_hosts"
     kind, blob = Path(f"{wrong}.pub").read_text().split()[:2]
     known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {kind} {blob}\n")

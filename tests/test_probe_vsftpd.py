@@ -61,9 +61,7 @@ def test_curl_lists_the_stock_server(vsftpd_tls: Vsftpd, certs: Certs) -> None:
     assert "readme.txt" in done.stdout
 
 
-async def test_ftps_lists_and_retrieves_from_stock_vsftpd(
-    vsftpd_tls: Vsftpd, certs: Certs
-) -> None:
+async def test_ftps_lists_and_retrieves_from_stock_vsftpd(vsftpd_tls: Vsftpd, certs: Certs) -> None:
     cfg = FtpsProbeConfig(
         name="ftps",
         host="127.0.0.1",
@@ -118,8 +116,8 @@ async def test_ftp_login_refused_by_a_tls_only_server(vsftpd_tls: Vsftpd) -> Non
 async def test_a_rotated_ca_file_turns_a_running_ftps_probe_green(
     vsftpd_tls: Vsftpd, certs: Certs, tmp_path: Path
 ) -> None:
-    from cockpit.sources.registry import build_source
     from cockpit.model import ProbeResult
+    from cockpit.sources.registry import build_source
 
     (tmp_path / "other").mkdir()
     other = make_certs(tmp_path / "other")

@@ -188,7 +188,9 @@ class _SessionReusingFTP_TLS(ftplib.FTP_TLS):
     session reuse required"), as do other servers that tie data connections to the logged-in
     control connection; curl and FileZilla do it. ftplib does not."""
 
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+    def ntransfercmd(
+        self, cmd: str, rest: int | str | None = None
+    ) -> tuple[socket.socket, int | None]:
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
         if getattr(self, "_prot_p", False):
             control = self.sock

@@ -95,5 +95,5 @@ def shared(
         found = _shared.get(key)
         if found is None:
             found = FileBacked(build, files)
-            _shared[key] = found  # type: ignore[assignment]
+            _shared[key] = found
         return found  # type: ignore[return-value]

@@ -8,6 +8,7 @@ a probe behaves the same from every bastion account.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -88,7 +89,18 @@ class SftpProbe(SessionProbe[_SftpSession]):
     async def open_session(self) -> _SftpSession:
         conn = await asyncssh.connect(self.cfg.host, self.cfg.port, options=self._options)
         try:
-            sftp = await conn.start_sftp_client()
+            try:
+                sftp = await conn.start_sftp_client()
+            except asyncssh.SFTPError as exc:
+                # The subsystem started but no SFTP came back: say what the server did.
+                raise SessionFailed(await why_no_sftp(conn, exc)) from None
+            except asyncssh.ChannelOpenError as exc:
+                if exc.code != asyncssh.OPEN_REQUEST_SESSION_FAILED:
+                    raise
+                raise SessionFailed(
+                    "the server refused to start the SFTP subsystem "
+                    "(is `Subsystem sftp` set in its sshd_config?)"
+                ) from None
         except BaseException:
             conn.abort()
             raise
@@ -134,6 +146,58 @@ class SftpProbe(SessionProbe[_SftpSession]):
 
     def reason(self, exc: BaseException) -> str:
         return sftp_reason(exc, self.cfg)
+
+
+SFTP_VERSION_REPLY = 2  # SSH_FXP_VERSION, the first packet an SFTP server sends
+DIAGNOSIS_SECONDS = 1.0
+# What a shell's exit status says when sshd runs the subsystem's program through one.
+_SHELL_STATUSES = {126: ": its program cannot be run", 127: ": its program was not found"}
+DIAGNOSIS_BYTES = 4096
+
+
+async def why_no_sftp(conn: asyncssh.SSHClientConnection, exc: asyncssh.SFTPError) -> str:
+    """What the server did instead of speaking SFTP, in words.
+
+    asyncssh only says "0 bytes read on a total of 4 expected bytes". Asking for the subsystem
+    once more on the same connection, and reading what comes back and how the channel ends,
+    tells "closed before the handshake (exit status 1)" from a ForceCommand or login shell
+    printing a message instead (a nologin shell, a banner script)."""
+    fallback = f"SFTP handshake failed: {one_line(exc.reason, 100)}"
+    try:
+        async with asyncio.timeout(DIAGNOSIS_SECONDS):
+            writer, reader, stderr = await conn.open_session(subsystem="sftp", encoding=None)
+            writer.write_eof()
+            out, err = await asyncio.gather(
+                reader.read(DIAGNOSIS_BYTES), stderr.read(DIAGNOSIS_BYTES)
+            )
+            channel = writer.channel
+            channel.close()
+            await channel.wait_closed()
+    except (asyncssh.Error, OSError, TimeoutError):
+        return fallback
+    if len(out) >= 5 and out[4] == SFTP_VERSION_REPLY:
+        return fallback  # it speaks SFTP now: the first failure stands on its own
+    ended = _how_it_ended(channel)
+    said = _text(err)
+    if out:
+        shown = _text(out) or f"{len(out)} bytes"
+        return f"the server answered the SFTP subsystem with text, not SFTP ({ended}): {shown!r}"
+    text = "the server closed the SFTP subsystem before the SFTP handshake"
+    return f"{text} ({ended}): {said}" if said else f"{text} ({ended})"
+
+
+def _how_it_ended(channel: Any) -> str:
+    signal = channel.get_exit_signal()
+    if signal is not None:
+        return f"killed by signal {one_line(signal[0], 20)}"
+    status = channel.get_exit_status()
+    if status is None:
+        return "no exit status"
+    return f"exit status {status}{_SHELL_STATUSES.get(status, '')}"
+
+
+def _text(data: bytes) -> str:
+    return one_line(data.decode("utf-8", "replace"), 120)
 
 
 def sftp_reason(exc: BaseException, cfg: SftpProbeConfig) -> str:

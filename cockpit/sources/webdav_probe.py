@@ -65,7 +65,9 @@ class WebdavProbe(SessionProbe[HttpSession]):
         values.update(expiry_values(session.ssl_object()))
         if listing.status != MULTI_STATUS:
             if not self._status_by_condition or self._status_fails(listing.status):
-                raise SessionFailed(f"PROPFIND {self._path}: {_status_reason('PROPFIND', listing.status)}")
+                raise SessionFailed(
+                    f"PROPFIND {self._path}: {_status_reason('PROPFIND', listing.status)}"
+                )
             # The conditions expect this answer (a 401 where a login is required, say): it
             # is the result, and the GET that needs a listing is not sent.
             if self._wants_body:
