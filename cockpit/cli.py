@@ -85,46 +85,49 @@ def cmd_world(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    from cockpit.hub import Hub
-    from cockpit.report import check_reports
-    from cockpit.sources.registry import build_source
-
-    sources = [build_source(c) for c in config.sources()]
-    if not sources:
+    if not config.sources():
         return _fail(f"{config.path}: no sources configured", 1)
-
-    async def one_round() -> list[dict[str, object]]:
-        hub = Hub(sources)
-        try:
-            snapshot = await hub.poll_all_once()
-        finally:
-            await hub.aclose()
-        return check_reports(snapshot, {s.name: s.target for s in sources})
-
     import asyncio
 
-    reports = asyncio.run(one_round())
-    for report in reports:
+    from cockpit.report import check_round
+
+    done = asyncio.run(check_round(config))
+    for report in done.reports:
         if args.json:
             print(json.dumps(report, sort_keys=False))
         else:
-            name = report.get("name") or report.get("source")
-            state = "ok  " if report["ok"] else "FAIL"
-            detail = report.get("error") or ""
-            if "sessions_ok" in report and report["ok"]:
-                detail = f"{report['sessions_ok']}/{report['concurrency']} sessions, "
-                detail += f"{report['latency_ms']} ms"
-            print(f"{state} {report['kind']:<15} {name}: {detail}")
-    return 0 if all(r["ok"] for r in reports) else 1
+            print(check_line(report))
+    return 0 if done.ok else 1
+
+
+def check_line(report: dict[str, object]) -> str:
+    """One source's line of `cockpit check`: ok, FAIL, or OFF (not configured here)."""
+    name = report.get("name") or report.get("source")
+    state = "ok  " if report["ok"] else ("FAIL" if report.get("configured", True) else "OFF ")
+    detail = str(report.get("error") or "")
+    if "sessions_ok" in report and report["ok"]:
+        detail = f"{report['sessions_ok']}/{report['concurrency']} sessions, "
+        detail += f"{report['latency_ms']} ms"
+    return f"{state} {report['kind']!s:<15} {name}: {detail}"
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    """Structure errors exit 2 (the first one, with file, line and key); what this environment
+    lacks (a secret not set) is a warning each, exit 0, unless --strict."""
     config = _load(args.config)
-    print(
-        f"{config.path}: ok: {len(config.probes)} probes, {len(config.deploys)} deploy sources, "
+    for warning in config.warnings:
+        print(f"cockpit: warning: {warning}", file=sys.stderr)
+    summary = (
+        f"{len(config.probes)} probes, {len(config.deploys)} deploy sources, "
         f"{len(config.errors)} 5xx sources, {len(config.sentry)} Sentry sources, "
-        f"{len(config.services)} services"
+        f"{len(config.services)} services, {len(config.notify)} notification channels"
     )
+    if config.warnings:
+        count = len(config.warnings)
+        summary += f"; {count} warning{'s' if count > 1 else ''}"
+        if args.strict:
+            return _fail(f"{config.path}: {summary} (--strict: warnings fail)", 2)
+    print(f"{config.path}: ok: {summary}")
     return 0
 
 
@@ -218,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="check", required=True)
     config_check = config_sub.add_parser("check", help="validate the config")
     config_check.add_argument("--config", default=argparse.SUPPRESS)
+    config_check.add_argument(
+        "--strict", action="store_true", help="fail (exit 2) on warnings too, e.g. a secret not set"
+    )
     config_check.set_defaults(func=cmd_config_check)
 
     init = sub.add_parser("init", help="write a commented example config")

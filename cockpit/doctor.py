@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -25,7 +25,7 @@ from cockpit.config.paths import data_dir, default_path
 from cockpit.termcaps import TermCaps, detect
 
 if TYPE_CHECKING:
-    from cockpit.config.loader import Config, SourceConfig
+    from cockpit.config.loader import Config
 
 Status = Literal["ok", "warn", "fail"]
 DEFAULT_TIMEOUT = 5.0
@@ -143,68 +143,59 @@ def check_data_dir(configured: str | None, env: Mapping[str, str]) -> Finding:
 # -- sources --------------------------------------------------------------------------------------
 
 
-def describe(reading: object) -> tuple[Status, str]:
-    """A reading in a few words; a probe that answered but failed is a warning: the source
-    works, the thing it watches does not."""
+def describe(reading: object) -> str:
+    """A good reading in a few words."""
     from cockpit.model import Deploys, ErrorSeries, ProbeResult, ProbeResults, SentryIssues
-    from cockpit.textsafe import one_line
 
     if isinstance(reading, ProbeResult):
         latency = f", {reading.latency_ms:.0f} ms" if reading.latency_ms is not None else ""
-        text = f"{reading.sessions_ok}/{reading.concurrency} sessions{latency}"
-        if reading.ok:
-            return "ok", text
-        return "warn", f"{text}: {one_line(reading.error, 160)}"
+        return f"{reading.sessions_ok}/{reading.concurrency} sessions{latency}"
     if isinstance(reading, ProbeResults):
         bad = [r for r in reading.results if not r.ok]
-        text = f"{len(reading.results)} probes, {len(bad)} failing"
-        return ("warn" if bad else "ok"), text
+        return f"{len(reading.results)} probes, {len(bad)} failing"
     if isinstance(reading, Deploys):
         latest = reading.deploys[0] if reading.deploys else None
-        return "ok", (
+        return (
             f"{len(reading.deploys)} deploys, latest {latest.version}" if latest else "no deploys"
         )
     if isinstance(reading, ErrorSeries):
         requests = sum(b.requests for b in reading.buckets)
         unparsed = f", {reading.unparsed_lines} lines unparsed" if reading.unparsed_lines else ""
-        return "ok", f"{requests} requests in the window{unparsed}"
+        return f"{requests} requests in the window{unparsed}"
     if isinstance(reading, SentryIssues):
-        return "ok", f"{len(reading.issues)} unresolved issues"
-    return "ok", type(reading).__name__
+        return f"{len(reading.issues)} unresolved issues"
+    return type(reading).__name__
 
 
-async def check_source(cfg: SourceConfig, timeout: float) -> Finding:
-    import asyncio
-
-    from cockpit.hub import failure_reason
-    from cockpit.sources.registry import build_source
+async def check_sources(config: Config, timeout: float) -> list[Finding]:
+    """One round of every source, the very round `cockpit check` runs: a source fails here
+    exactly when it fails there (a probe that answered but failed too; a source whose secret
+    is not set in this environment too)."""
+    from cockpit.report import check_round
     from cockpit.textsafe import one_line
 
-    what = f"{cfg.kind} {cfg.name}"
-    try:
-        source = build_source(cfg)
-    except Exception as exc:  # a source that cannot even be built is that source's problem
-        return Finding("fail", what, f"cannot start: {one_line(str(exc), 160) or type(exc)}")
-    limit = min(timeout, source.timeout)
-    try:
-        reading = await asyncio.wait_for(source.poll(), limit)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        return Finding("fail", what, f"{source.target}: {failure_reason(exc, limit)}")
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(source.aclose(), 2)
-    status, text = describe(reading)
-    return Finding(status, what, f"{source.target}: {text}")
-
-
-async def check_sources(configs: Sequence[SourceConfig], timeout: float) -> list[Finding]:
-    import asyncio
-
-    if not configs:
+    if not config.sources():
         return [Finding("warn", "sources", "none configured")]
-    return list(await asyncio.gather(*(check_source(c, timeout) for c in configs)))
+    done = await check_round(config, timeout_cap=timeout)
+    found = []
+    for report in done.reports:
+        name = str(report.get("name") or report.get("source"))
+        what = f"{report['kind']} {name}"
+        target = str(report.get("target") or "")
+        if report["ok"]:
+            reading = done.snapshot.readings.get(name)
+            found.append(Finding("ok", what, f"{target}: {describe(reading)}"))
+        elif not report.get("configured", True):
+            found.append(Finding("fail", what, str(report["error"])))
+        else:
+            error = one_line(str(report.get("error") or "failed"), 160)
+            found.append(Finding("fail", what, f"{target}: {error}"))
+    return found
+
+
+def check_secrets(config: Config) -> list[Finding]:
+    """What the config names and this environment lacks: warnings, each naming where."""
+    return [Finding("warn", "secret", str(warning)) for warning in config.warnings]
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -237,10 +228,11 @@ def run(
             f"{config.path}: {len(config.sources())} sources, {len(config.services)} services",
         )
     )
+    findings.extend(check_secrets(config))
     findings.append(check_data_dir(config.cockpit.data_dir, env))
     import asyncio  # here, not at the top: `cockpit --version` imports this module
 
-    findings.extend(asyncio.run(check_sources(config.sources(), timeout)))
+    findings.extend(asyncio.run(check_sources(config, timeout)))
     return findings, 1 if any(f.status == "fail" for f in findings) else 0
 
 

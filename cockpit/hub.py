@@ -51,10 +51,27 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
     return text or type(exc).__name__
 
 
+def not_configured(source: Source) -> str:
+    """Why a source cannot run here ("not configured: SENTRY_TOKEN is not set"), or ""."""
+    reason = getattr(source, "not_configured", "")
+    return reason if isinstance(reason, str) else ""
+
+
+def _first_status(source: Source) -> SourceStatus:
+    reason = not_configured(source)
+    if reason:
+        return SourceStatus(
+            source.name, source.kind, source.category, Freshness.UNCONFIGURED, reason=reason
+        )
+    return SourceStatus(source.name, source.kind, source.category, Freshness.LOADING)
+
+
 def endpoint_of(source: Source) -> str | None:
     """Where a source's sessions go ("127.0.0.1:21"), for sources that hold sessions open."""
     endpoint = getattr(source, "endpoint", None)
-    return endpoint if isinstance(endpoint, str) and endpoint else None
+    if not_configured(source) or not isinstance(endpoint, str):
+        return None
+    return endpoint or None
 
 
 def _holds_many(source: Source) -> bool:
@@ -91,6 +108,7 @@ class Hub:
         *,
         clock: Callable[[], datetime] = utcnow,
         on_error: Callable[[Source, BaseException], None] | None = None,
+        timeout_cap: float | None = None,
     ):
         names = [s.name for s in sources]
         if len(set(names)) != len(names):
@@ -98,9 +116,8 @@ class Hub:
         self.sources = tuple(sources)
         self._clock = clock
         self._on_error = on_error
-        self._statuses: dict[str, SourceStatus] = {
-            s.name: SourceStatus(s.name, s.kind, s.category, Freshness.LOADING) for s in sources
-        }
+        self._timeout_cap = timeout_cap  # `cockpit doctor --timeout`: no poll takes longer
+        self._statuses: dict[str, SourceStatus] = {s.name: _first_status(s) for s in sources}
         self._readings: dict[str, Reading] = {}
         self._version = 0
         self._changed = asyncio.Event()
@@ -123,6 +140,10 @@ class Hub:
         )
         self._publish()
 
+    def timeout_of(self, source: Source) -> float:
+        cap = self._timeout_cap
+        return source.timeout if cap is None else min(cap, source.timeout)
+
     def _record_failure(self, source: Source, exc: BaseException) -> int:
         if self._on_error is not None and not isinstance(exc, TimeoutError | OSError):
             self._on_error(source, exc)
@@ -132,7 +153,7 @@ class Hub:
             old,
             freshness=Freshness.STALE,
             stale_since=old.stale_since if old.freshness is Freshness.STALE else now,
-            reason=failure_reason(exc, source.timeout),
+            reason=failure_reason(exc, self.timeout_of(source)),
             failures=old.failures + 1,
         )
         self._publish()
@@ -142,13 +163,15 @@ class Hub:
 
     async def poll(self, source: Source) -> bool:
         """One bounded poll of one source; records the outcome. True when it succeeded."""
+        if not_configured(source):
+            return False  # nothing to poll: its status says what is missing
         turn = self._turns.get(source.name)
         if turn is None:
             return await self._poll(source)
         exclusive = _holds_many(source)
         got = False
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(source.timeout):
+            async with asyncio.timeout(self.timeout_of(source)):
                 await turn.acquire(exclusive)
                 got = True
         try:
@@ -161,7 +184,7 @@ class Hub:
         try:
             # Not wait_for: on Python 3.11 it drops a cancellation that arrives as the poll
             # completes, and the source would go on polling after aclose().
-            async with asyncio.timeout(source.timeout):
+            async with asyncio.timeout(self.timeout_of(source)):
                 reading = await source.poll()
         except asyncio.CancelledError:
             raise
@@ -172,6 +195,8 @@ class Hub:
         return True
 
     async def _run_source(self, source: Source) -> None:
+        if not_configured(source):
+            return
         # The next poll is scheduled only after this one finished, so polls never overlap.
         while True:
             await self.poll(source)

@@ -23,6 +23,8 @@ class Freshness(StrEnum):
     LOADING = "loading"
     FRESH = "fresh"
     STALE = "stale"
+    # A secret it needs is not set in this environment: never polled, `reason` says which.
+    UNCONFIGURED = "not configured"
 
 
 @dataclass(frozen=True, slots=True)

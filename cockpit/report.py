@@ -5,9 +5,10 @@ Scripts rely on these field names; add fields, never rename or remove them.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from cockpit.hub import Snapshot
+from cockpit.hub import Hub, Snapshot
 from cockpit.model import (
     Category,
     Deploys,
@@ -21,10 +22,14 @@ from cockpit.model import (
 )
 from cockpit.timeutil import iso_utc
 
+if TYPE_CHECKING:
+    from cockpit.config.loader import Config
+
 
 def source_report(status: SourceStatus, reading: Reading | None, target: str) -> dict[str, Any]:
     failed = status.freshness is not Freshness.FRESH
     error = status.reason if failed else ""
+    configured = status.freshness is not Freshness.UNCONFIGURED
     if isinstance(reading, ProbeResult) or (reading is None and status.category is Category.PROBE):
         probe = reading if isinstance(reading, ProbeResult) and not failed else None
         return {
@@ -37,6 +42,7 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             "latency_ms": round(probe.latency_ms, 2) if probe and probe.latency_ms else None,
             "error": probe.error if probe else (error or "no result"),
             "at": iso_utc(probe.at) if probe else None,
+            "configured": configured,
         }
     out: dict[str, Any] = {
         "source": status.name,
@@ -44,6 +50,7 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
         "target": target,
         "ok": not failed,
         "error": error,
+        "configured": configured,
     }
     if failed or reading is None:
         return out
@@ -82,6 +89,34 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             top=[i.short_id for i in reading.issues[:5]],
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One round of every source, as `cockpit check` and `cockpit doctor` both run it."""
+
+    snapshot: Snapshot
+    reports: list[dict[str, Any]]
+    targets: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(r["ok"] for r in self.reports)
+
+
+async def check_round(config: Config, timeout_cap: float | None = None) -> Round:
+    """Every source once, concurrently, through the hub the cockpit runs (timeouts, turns on
+    shared endpoints, sources not configured here): the one verdict both commands give."""
+    from cockpit.sources.registry import build_sources
+
+    sources = build_sources(config.sources())
+    hub = Hub(sources, timeout_cap=timeout_cap)
+    try:
+        snapshot = await hub.poll_all_once()
+    finally:
+        await hub.aclose()
+    targets = {s.name: s.target for s in sources}
+    return Round(snapshot, check_reports(snapshot, targets), targets)
 
 
 def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str, Any]]:

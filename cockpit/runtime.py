@@ -69,14 +69,14 @@ class Cockpit:
         user: str | None = None,
         detect: DetectSettings | None = None,
     ):
-        from cockpit.sources.registry import build_source
+        from cockpit.sources.registry import build_sources
 
         self.config = config
         self.data_dir = data_dir
         self.read_only = read_only
         self.user = user or current_user()
         self.hub = Hub(
-            sources if sources is not None else [build_source(c) for c in config.sources()],
+            sources if sources is not None else build_sources(config.sources()),
             on_error=_report_source_bug,
         )
         self.detector = Detector(config, detect)

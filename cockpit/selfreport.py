@@ -75,7 +75,8 @@ def secrets_in(config: Any) -> list[str]:
         if depth > 8:
             return
         if isinstance(value, Secret):
-            found.append(value.reveal())
+            if value.is_set:
+                found.append(value.reveal())
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             for field in dataclasses.fields(value):
                 walk(getattr(value, field.name), depth + 1)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.config import ConfigError, Secret, default_path, load, parse
+from cockpit.sources.registry import build_source
 
 GOOD = """\
 [cockpit]
@@ -112,13 +113,31 @@ def test_errors_name_file_line_key(
     assert words in str(info.value)
 
 
-def test_missing_secret_env_var(tmp_path: Path) -> None:
+def test_missing_secret_env_var_disables_only_that_source(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
-    with pytest.raises(ConfigError) as info:
-        load(path, env={})
-    assert str(info.value) == (
-        f"{path}:15: sentry[0].token_env: environment variable TEST_SENTRY_TOKEN is not set"
-    )
+    config = load(path, env={})
+    assert [str(w) for w in config.warnings] == [
+        f"{path}:15: sentry[0].token_env: environment variable TEST_SENTRY_TOKEN is not set; "
+        "this source shows as not configured until it is"
+    ]
+    assert not config.sentry[0].token.is_set
+    sentry, web = build_source(config.sentry[0]), build_source(config.probes[0])
+    assert getattr(sentry, "not_configured", "") == "not configured: TEST_SENTRY_TOKEN is not set"
+    assert not getattr(web, "not_configured", "")
+
+
+def test_missing_secret_file_is_a_warning_too(tmp_path: Path) -> None:
+    text = GOOD.replace('token_env = "TEST_SENTRY_TOKEN"', 'token_file = "sentry.token"')
+    path = write(tmp_path, text)
+    config = load(path, env={})
+    (warning,) = config.warnings
+    assert (warning.line, warning.key) == (15, "sentry[0].token_file")
+    assert f"{tmp_path / 'sentry.token'} cannot be read (No such file or directory)" in str(warning)
+    (tmp_path / "sentry.token").write_text("\n")
+    (empty,) = load(path, env={}).warnings
+    assert "sentry.token is empty" in str(empty)
+    (tmp_path / "sentry.token").write_text("tok\n")
+    assert load(path, env={}).warnings == ()
 
 
 def test_syntax_error_names_line(tmp_path: Path) -> None:
@@ -150,7 +169,7 @@ def test_parse_without_file_still_says_where() -> None:
         ("[cockpit\n", ":1: TOML syntax error"),
         (GOOD.replace("concurrency = 4", "concurrency = true"), ":9: probes[0].concurrency: "),
         (GOOD + "\n[extra]\n", ":21: extra: unknown section"),
-        (GOOD, ":15: sentry[0].token_env: environment variable TEST_SENTRY_TOKEN is not set"),
+        (GOOD.replace('token_env = "TEST_SENTRY_TOKEN"', ""), ":11: sentry[0]: missing token_env"),
     ],
 )
 @pytest.mark.parametrize("command", [["config", "check"], ["check", "--json"], []])

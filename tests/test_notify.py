@@ -430,8 +430,9 @@ def test_notify_config_keeps_secrets_out_of_the_text(recorder: Recorder) -> None
     written = notify_config(recorder).replace('url_env = "SLACK_URL"', 'url = "https://x"')
     with pytest.raises(ConfigError, match=r"notify\[0\]\.url: secrets are not written"):
         parse(written, env=env)
-    with pytest.raises(ConfigError, match="SLACK_URL is not set"):
-        parse(notify_config(recorder), env={**env, "SLACK_URL": ""})
+    unset = parse(notify_config(recorder), env={**env, "SLACK_URL": ""})
+    assert [w.key for w in unset.warnings] == ["notify[0].url_env"]
+    assert "SLACK_URL is not set" in str(unset.warnings[0])
     bad_url = {**env, "HOOK_URL": f"ftp://host/{HOOK_TOKEN}"}
     with pytest.raises(ConfigError) as refused:
         parse(notify_config(recorder), env=bad_url)
@@ -445,3 +446,31 @@ def test_notify_config_keeps_secrets_out_of_the_text(recorder: Recorder) -> None
         parse('[[notify]]\nkind = "email"\nname = "x"\n', env=env)
     config = parse(notify_config(recorder), env=env)
     assert PD_KEY not in repr(config) and SLACK_TOKEN not in repr(config)
+
+
+async def test_a_channel_whose_secret_is_not_set_costs_only_that_channel(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    """A second engineer's shell without the Slack webhook declares: PagerDuty and the hook are
+    told, Slack's notification waits as failed with the reason, and a retry from a shell that
+    has the webhook sends it."""
+    without = {k: v for k, v in env_for(recorder).items() if k != "SLACK_URL"}
+    config = parse(notify_config(recorder), env=without)
+    store = IncidentStore(store_path(tmp_path))
+    notifier = Notifier.from_config(store, config)
+    lifecycle = Lifecycle(store, user="bob", notifier=notifier)
+    with store:
+        incident = lifecycle.declare(REQUEST)
+        deliveries = {d.channel: d for d in await notifier.drain()}
+        assert deliveries["pd-primary"].status == "sent"
+        assert deliveries["status-hook"].status == "sent"
+        assert deliveries["oncall-slack"].status == "failed"
+        assert deliveries["oncall-slack"].error == "not configured: SLACK_URL is not set"
+        assert recorder.bodies("/slack/") == []
+        texts = [e.text for e in store.events()]
+        assert any("not configured: SLACK_URL is not set" in t for t in texts)
+
+        with_it = Notifier.from_config(store, parse(notify_config(recorder), env=env_for(recorder)))
+        retried = {d.channel: d for d in await with_it.retry_failed(incident.id)}
+        assert retried["oncall-slack"].status == "sent"
+        assert len(recorder.bodies("/slack/")) == 1

@@ -7,6 +7,7 @@ ever placed as plain text in Content, never parsed as markup.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -46,11 +47,17 @@ def freshness_label(statuses: Sequence[SourceStatus]) -> str:
     if not statuses:
         return "not configured"
     stale = [s for s in statuses if s.freshness is Freshness.STALE]
+    unconfigured = [s for s in statuses if s.freshness is Freshness.UNCONFIGURED]
     if stale:
         first = stale[0]
         since = local_hms(first.stale_since) if first.stale_since else "?"
-        more = f" (+{len(stale) - 1})" if len(stale) > 1 else ""
+        others = len(stale) - 1 + len(unconfigured)
+        more = f" (+{others})" if others else ""
         return f"stale since {since}: {first.reason}{more}"
+    if unconfigured:
+        # A secret this shell lacks: said as such, never as "fresh".
+        more = f" (+{len(unconfigured) - 1})" if len(unconfigured) > 1 else ""
+        return f"{unconfigured[0].reason}{more}"
     if any(s.freshness is Freshness.LOADING for s in statuses):
         return "loading"
     # No timestamp while fresh: a clock that ticks with every poll would repaint the border
@@ -157,7 +164,19 @@ class Panel(Widget):
         if self.view is None:
             return [Content("waiting for the first data")]
         self._items = {}
-        lines = self.lines(self.view, width, height) or [[("nothing yet", "$text-muted")]]
+        statuses = [s for s, _ in self.view.snapshot.of(self.category)]
+        unconfigured = all(s.freshness is Freshness.UNCONFIGURED for s in statuses)
+        if statuses and unconfigured and self.category is not Category.PROBE:
+            # Nothing this panel could show is true ("no issues"), only why it is empty
+            # (probes say it on their own rows).
+            named = len(statuses) > 1
+            lines: list[list[Part]] = [
+                [(line, "$warning")]
+                for s in statuses
+                for line in textwrap.wrap(f"{s.name}: {s.reason}" if named else s.reason, width)
+            ]
+        else:
+            lines = self.lines(self.view, width, height) or [[("nothing yet", "$text-muted")]]
         out = [Content.assemble(*parts).truncate(width, ellipsis=True) for parts in lines[:height]]
         if self.has_focus and self.selected not in self._items:
             self.selected = next(iter(self._items), None)
@@ -243,6 +262,13 @@ class ProbesPanel(Panel):
     def _row(
         self, name: str, status: SourceStatus, probe: ProbeView | None, width: int, name_w: int
     ) -> list[Part]:
+        if status.freshness is Freshness.UNCONFIGURED:
+            return [
+                (f"{'--':4} ", "$text-muted"),
+                fit_middle(name, name_w, self.g).ljust(name_w),
+                " ",
+                (status.reason, "$warning"),
+            ]
         if probe is None or probe.last is None:
             text = "stale" if status.freshness is Freshness.STALE else self.g.ellipsis
             return [

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cockpit.config import Secret, ServiceConfig
+from cockpit.config.base import not_configured
 from cockpit.model import Deploy
 from cockpit.sources.deploy_releases import CURRENT_LINK, RELEASES_DIR, list_releases
 from cockpit.textsafe import redact_url
@@ -264,6 +265,9 @@ def plan_revert(service: ServiceConfig | None, deploys: Sequence[Deploy]) -> Rev
             f"the [[services]] entry for {service.name!r} has no revert command "
             "(revert, revert_url or releases_root)"
         )
+    missing = not_configured(service)
+    if executor == "http" and missing:
+        raise RevertError(f"the HTTP revert of {service.name!r} is {missing}")
     current, previous = find_target(deploys, service.name)
     values = placeholder_values(service.name, current, previous)
     plan = RevertPlan(

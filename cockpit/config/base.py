@@ -20,6 +20,11 @@ class ConfigError(Exception):
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
+class ConfigWarning(ConfigError):
+    """Something a config names that is missing here (a secret not set), pinned like an
+    error; `config check` reports it and goes on, `config check --strict` fails on it."""
+
+
 class FieldError(Exception):
     """Raised by a section's `check()`; the loader adds file, line and the section's path.
 
@@ -32,29 +37,70 @@ class FieldError(Exception):
         super().__init__(message)
 
 
+class SecretNotSet(Exception):
+    """A secret the config names is not there in this environment ("SENTRY_TOKEN is not set").
+
+    Not a config error: the config is right, this shell (a second engineer's, a cron job's)
+    lacks the secret. Only what needs it is disabled, with this as the reason."""
+
+
 class Secret:
     """A secret value that does not print itself.
 
     A section field annotated `Secret` (or `Secret | None`) named `x` is read from
-    `x_env = "VAR"` or `x_file = "path"`; writing `x = ...` in the config is an error.
+    `x_env = "VAR"` or `x_file = "path"`; writing `x = ...` in the config is an error. When the
+    variable is not set or the file cannot be read, the Secret is *unset*: `unset` says why,
+    and `reveal()` raises SecretNotSet.
     """
 
-    __slots__ = ("_value", "origin")
+    __slots__ = ("_value", "origin", "unset")
 
-    def __init__(self, value: str, origin: str):
+    def __init__(self, value: str, origin: str, unset: str = ""):
         self._value = value
         self.origin = origin  # "env:NAME" or "file:PATH": safe to show
+        self.unset = unset  # why there is no value ("SENTRY_TOKEN is not set"), or ""
+
+    @classmethod
+    def not_set(cls, origin: str, why: str) -> Secret:
+        return cls("", origin, why)
+
+    @property
+    def is_set(self) -> bool:
+        return not self.unset
 
     def reveal(self) -> str:
+        if self.unset:
+            raise SecretNotSet(self.unset)
         return self._value
 
     def __repr__(self) -> str:
-        return f"Secret({self.origin})"
+        return f"Secret({self.origin}{', unset' if self.unset else ''})"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return (
+            isinstance(other, Secret) and other._value == self._value and other.unset == self.unset
+        )
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash((self._value, self.unset))
+
+
+def unset_secrets(section: object) -> list[str]:
+    """Why each secret a config section needs is missing here, in field order."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(section):
+        return []
+    return [
+        value.unset
+        for field in dataclasses.fields(section)
+        if isinstance(value := getattr(section, field.name), Secret) and value.unset
+    ]
+
+
+def not_configured(section: object) -> str:
+    """ "not configured: SENTRY_TOKEN is not set" for a section lacking a secret, else ""."""
+    missing = unset_secrets(section)
+    return f"not configured: {'; '.join(missing)}" if missing else ""

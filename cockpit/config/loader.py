@@ -15,8 +15,9 @@ import types
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
-from cockpit.config.base import ConfigError, FieldError, Secret
+from cockpit.config.base import ConfigError, ConfigWarning, FieldError, Secret
 from cockpit.config.deploys import DEFAULT_DEPLOY_KIND, DEPLOY_KINDS, DeploySourceConfig
 from cockpit.config.errors import DEFAULT_ERROR_KIND, ERROR_KINDS, ErrorSourceConfig
 from cockpit.config.notify import NOTIFY_KINDS, NotifyConfig
@@ -35,6 +36,21 @@ _LISTS: dict[str, tuple[dict[str, type], str | None]] = {
     "sentry": (SENTRY_KINDS, "sentry"),
     "notify": (NOTIFY_KINDS, None),
 }
+# scheme://user[:password]@ at the start of a URL (the userinfo ends before any / ? #).
+_URL_CREDENTIALS = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^/?#@\s:]*)(?::(?P<password>[^/?#@\s]*))?@"
+)
+# Keys whose URL carries a key meant to be public: a Sentry DSN only lets one send events.
+_PUBLIC_CREDENTIALS = frozenset({"self_report_dsn"})
+# What a secret that is not set disables, by top-level section.
+_DISABLED = {
+    "probes": "this probe shows as not configured until it is",
+    "deploys": "this source shows as not configured until it is",
+    "errors": "this source shows as not configured until it is",
+    "sentry": "this source shows as not configured until it is",
+    "notify": "this channel is not notified until it is (`cockpit incident retry` then sends)",
+    "services": "this service's HTTP revert cannot run until it is",
+}
 # Lists whose entries are named and feed the hub; names must be unique across all of them.
 _SOURCE_LISTS = ("probes", "deploys", "errors", "sentry")
 
@@ -51,6 +67,9 @@ class Config:
     sentry: tuple[SentryConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
     notify: tuple[NotifyConfig, ...] = ()
+    # What the config names but this environment lacks (a secret not set): each disables only
+    # what needs it, and `config check` lists them.
+    warnings: tuple[ConfigWarning, ...] = ()
 
     def sources(self) -> tuple[SourceConfig, ...]:
         return (*self.probes, *self.deploys, *self.errors, *self.sentry)
@@ -118,9 +137,14 @@ class Loader:
         self.where = _Locator(text)
         self.env = env
         self.base = path.parent if path else Path.cwd()
+        self.warnings: list[ConfigWarning] = []
 
     def error(self, key_path: tuple[str | int, ...], message: str) -> ConfigError:
         return ConfigError(self.path, self.where.line(key_path), _dotted(key_path), message)
+
+    def warn(self, key_path: tuple[str | int, ...], message: str) -> None:
+        line = self.where.line(key_path)
+        self.warnings.append(ConfigWarning(self.path, line, _dotted(key_path), message))
 
     def section(self, cls: type, raw: Any, path: tuple[str | int, ...]) -> Any:
         if not isinstance(raw, dict):
@@ -153,6 +177,8 @@ class Loader:
                 continue
             if name in raw:
                 values[name] = self.value(hints[name], raw[name], (*path, name))
+                if name not in _PUBLIC_CREDENTIALS:
+                    self.no_credentials(values[name], (*path, name), name.endswith("url"), secrets)
             elif spec.default is MISSING and spec.default_factory is MISSING:
                 raise self.error((*path, name), "missing required key")
         try:
@@ -168,28 +194,71 @@ class Loader:
         env_key, file_key = f"{name}_env", f"{name}_file"
         env_name = raw.pop(env_key, None)
         file_name = raw.pop(file_key, None)
+        if env_name is not None and file_name is not None:
+            raise self.error((*path, file_key), f"give {env_key} or {file_key}, not both")
         if env_name is not None:
             if not isinstance(env_name, str) or not env_name:
                 raise self.error((*path, env_key), "expected the name of a variable")
-            value = self.env.get(env_name)
+            value = (self.env.get(env_name) or "").strip()
             if not value:
-                raise self.error((*path, env_key), f"environment variable {env_name} is not set")
-            return Secret(value.strip(), f"env:{env_name}")
+                return self.unset((*path, env_key), f"env:{env_name}", f"{env_name} is not set")
+            return Secret(value, f"env:{env_name}")
         if file_name is not None:
             if not isinstance(file_name, str) or not file_name:
                 raise self.error((*path, file_key), "expected a file path")
             secret_path = self.base / Path(file_name).expanduser()
+            origin = f"file:{secret_path}"
             try:
                 value = secret_path.read_text().strip()
             except OSError as exc:
-                reason = f"cannot read {secret_path}: {exc.strerror}"
-                raise self.error((*path, file_key), reason) from None
+                why = f"{secret_path} cannot be read ({exc.strerror or type(exc).__name__})"
+                return self.unset((*path, file_key), origin, why)
+            except UnicodeDecodeError:
+                raise self.error((*path, file_key), f"{secret_path} is not text") from None
             if not value:
-                raise self.error((*path, file_key), f"{secret_path} is empty")
-            return Secret(value, f"file:{secret_path}")
+                return self.unset((*path, file_key), origin, f"{secret_path} is empty")
+            return Secret(value, origin)
         if required:
             raise self.error(path, f"missing {env_key} or {file_key}")
         return None
+
+    def no_credentials(
+        self, value: Any, path: tuple[str | int, ...], is_url: bool, secrets: set[str]
+    ) -> None:
+        """A URL with credentials in it (https://user:pass@host/) is a secret written in the
+        config: refused like `password = ...`, wherever it is (a URL key, a header, a command
+        argument). In a URL key even a user alone is refused: tokens travel as user names."""
+        if isinstance(value, str):
+            if is_url:
+                parts = urlsplit(value)
+                found = "@" in parts.netloc  # a user, a password or both
+            else:
+                match = _URL_CREDENTIALS.search(value)
+                found = match is not None and match.group("password") is not None
+            if found:
+                if "password" in secrets:
+                    instead = "the user in `user` and the password in password_env or password_file"
+                elif secrets:
+                    name = sorted(secrets)[0]
+                    instead = f"the credential in {name}_env or {name}_file"
+                else:
+                    instead = "the credential in an environment variable or a file it names"
+                raise self.error(
+                    path,
+                    f"credentials are not written in the config, not even in a URL; give {instead}",
+                )
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                self.no_credentials(item, (*path, i), is_url, secrets)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self.no_credentials(item, (*path, key), is_url, secrets)
+
+    def unset(self, key_path: tuple[str | int, ...], origin: str, why: str) -> Secret:
+        """A secret this environment lacks: a warning, and only what needs it is disabled."""
+        said = f"environment variable {why}" if origin.startswith("env:") else why
+        self.warn(key_path, f"{said}; {_DISABLED.get(str(key_path[0]), 'disabled until it is')}")
+        return Secret.not_set(origin, why)
 
     def value(self, hint: Any, raw: Any, path: tuple[str | int, ...]) -> Any:
         origin = get_origin(hint)
@@ -292,7 +361,13 @@ class Loader:
             if key in bound:
                 raise self.error(("keys", action), f"key {key!r} is already bound to {bound[key]}")
             bound[key] = action
-        return Config(path=self.path, **sections, **lists, services=services)
+        return Config(
+            path=self.path,
+            **sections,
+            **lists,
+            services=services,
+            warnings=tuple(self.warnings),
+        )
 
     def array(self, data: dict[str, Any], section: str) -> list[Any]:
         raw = data.get(section, [])

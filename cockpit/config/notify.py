@@ -43,7 +43,8 @@ class SlackNotifyConfig:
     events: tuple[str, ...] = NOTIFY_EVENTS
 
     def check(self) -> None:
-        _check_url("url_env", self.url.reveal(), shown=False)
+        if self.url.is_set:
+            _check_url("url_env", self.url.reveal(), shown=False)
         _check_events(self.events)
 
 
@@ -76,7 +77,8 @@ class WebhookNotifyConfig:
     events: tuple[str, ...] = NOTIFY_EVENTS
 
     def check(self) -> None:
-        _check_url("url_env", self.url.reveal(), shown=False)
+        if self.url.is_set:
+            _check_url("url_env", self.url.reveal(), shown=False)
         _check_events(self.events)
 
 

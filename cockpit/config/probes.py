@@ -23,6 +23,7 @@ from cockpit.config.base import FieldError, Secret
 from cockpit.config.prometheus import PrometheusProbesConfig
 
 MAX_CONCURRENCY = 64
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _ALWAYS = frozenset({CONNECTED, RESPONSE_TIME})
 
 
@@ -89,6 +90,10 @@ class HttpProbeConfig(ProbeBase):
     verify_tls: bool = True
     ca_file: Path | None = None
     max_body_bytes: int = 1_048_576
+    # Credentials, never in the URL or the headers: Basic (user and password) or Bearer.
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
 
     def placeholders(self) -> frozenset[str]:
         tls = {CERTIFICATE_EXPIRATION} if self.url.startswith("https://") else set()
@@ -98,6 +103,17 @@ class HttpProbeConfig(ProbeBase):
         if not self.url.startswith(("http://", "https://")):
             raise FieldError("url", "expected an http:// or https:// URL")
         _check_positive("max_body_bytes", self.max_body_bytes)
+        for name in self.headers:
+            if name.lower() in CREDENTIAL_HEADERS:
+                raise FieldError(
+                    ("headers", name),
+                    "credentials go in user + password_env / password_file, or token_env / "
+                    "token_file, not the config",
+                )
+        if self.password is not None and not self.user:
+            raise FieldError("user", "a password needs a user")
+        if self.token is not None and self.user:
+            raise FieldError("token_env", "give a user and password, or a token, not both")
         super().check()
 
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from cockpit.config.base import not_configured
 from cockpit.config.notify import (
     NotifyConfig,
     PagerDutyNotifyConfig,
@@ -46,6 +47,9 @@ class Channel:
     timeout: float
     secret: str = ""  # a routing key sent in the body
     url_is_secret: bool = True
+    # A secret it needs is not set in this environment: every send fails with this reason and
+    # stays retryable (`cockpit incident retry` from a shell that has it sends it).
+    not_configured: str = ""
     _hidden: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +78,8 @@ class Channel:
 
     async def deliver(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> None:
         """POST the payload; raise DeliveryError with a safe reason unless the server took it."""
+        if self.not_configured:
+            raise DeliveryError(self.not_configured)
         try:
             # One deadline for the whole exchange (httpx's applies per phase), so a claim on
             # this notification is known to be dead once it is older than the timeout.
@@ -109,6 +115,12 @@ def _url_parts(url: str) -> set[str]:
 
 
 def channel_from_config(config: NotifyConfig) -> Channel:
+    missing = not_configured(config)
+    if missing:
+        url = config.url if isinstance(config.url, str) else ""
+        return Channel(
+            config.name, config.kind, url, config.events, config.timeout, not_configured=missing
+        )
     if isinstance(config, PagerDutyNotifyConfig):
         return Channel(
             config.name,

@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import h11
 
@@ -62,8 +62,6 @@ class HttpConnector:
         self.verify_tls = verify_tls
         self.ca_file = ca_file
         self.authorization: bytes | None = None
-        if parts.username is not None:
-            self.authorization = basic_auth(unquote(parts.username), unquote(parts.password or ""))
         self._context: ssl.SSLContext | None = None
 
     async def prepare(self) -> None:
@@ -186,6 +184,11 @@ class HttpProbe(SessionProbe[HttpSession]):
         super().__init__(cfg, redact_url(cfg.url))
         self.cfg: HttpProbeConfig = cfg
         self._http = HttpConnector(cfg.url, cfg.verify_tls, cfg.ca_file)
+        if cfg.user is not None:
+            password = cfg.password.reveal() if cfg.password is not None else ""
+            self._http.authorization = basic_auth(cfg.user, password)
+        elif cfg.token is not None:
+            self._http.authorization = b"Bearer " + cfg.token.reveal().encode()
         self._needle = cfg.body_contains.encode() if cfg.body_contains else None
         self._status_by_condition = cfg.uses(STATUS)
         self._wants_body = cfg.uses(BODY)

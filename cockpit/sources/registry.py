@@ -5,10 +5,83 @@ failing on a config error) does not pay for httpx, asyncssh and the like."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import cast
 
 from cockpit.config import SourceConfig
-from cockpit.sources.base import Source
+from cockpit.config.base import not_configured
+from cockpit.model import Category, Reading
+from cockpit.sources.base import Source, SourceError
+from cockpit.textsafe import one_line
+
+
+class NotConfigured:
+    """Stands for a source whose secret is not set in this environment (a second engineer's
+    shell, a cron job): it is never polled, and shows "not configured: SENTRY_TOKEN is not
+    set" where its readings would be."""
+
+    def __init__(self, cfg: SourceConfig, reason: str):
+        self.name = cfg.name
+        self.kind = str(getattr(type(cfg), "kind", "source"))
+        self.category = category_of(cfg)
+        self.interval = float(getattr(cfg, "interval", 10.0))
+        self.timeout = float(getattr(cfg, "timeout", 5.0))
+        self.not_configured = reason
+
+    @property
+    def target(self) -> str:
+        return self.not_configured
+
+    async def poll(self) -> Reading:
+        raise SourceError(self.not_configured)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Unavailable(NotConfigured):
+    """Stands for a source that could not be built ("cannot start: ..."): polled like any
+    source, each poll fails with that reason, so it shows as stale while the others run."""
+
+    def __init__(self, cfg: SourceConfig, reason: str):
+        super().__init__(cfg, reason)
+        self.not_configured = ""
+        self.reason = reason
+
+    @property
+    def target(self) -> str:
+        return str(getattr(self, "_target", ""))
+
+    async def poll(self) -> Reading:
+        raise SourceError(self.reason)
+
+
+def build_sources(configs: Sequence[SourceConfig]) -> list[Source]:
+    """Every configured source; one that cannot even be built stands in as `Unavailable`."""
+    out: list[Source] = []
+    for cfg in configs:
+        try:
+            out.append(build_source(cfg))
+        except Exception as exc:
+            out.append(
+                Unavailable(cfg, f"cannot start: {one_line(str(exc), 160) or type(exc).__name__}")
+            )
+    return out
+
+
+def category_of(cfg: SourceConfig) -> Category:
+    from cockpit.config.deploys import DEPLOY_KINDS
+    from cockpit.config.errors import ERROR_KINDS
+    from cockpit.config.probes import PROBE_KINDS
+
+    kind = type(cfg)
+    if kind in PROBE_KINDS.values():
+        return Category.PROBE
+    if kind in DEPLOY_KINDS.values():
+        return Category.DEPLOYS
+    if kind in ERROR_KINDS.values():
+        return Category.ERRORS
+    return Category.SENTRY
 
 
 def source_class(cfg_type: type) -> tuple[str, str]:
@@ -20,6 +93,11 @@ def source_class(cfg_type: type) -> tuple[str, str]:
 
 
 def build_source(cfg: SourceConfig) -> Source:
+    """The source a config section names; a `NotConfigured` stand-in when a secret it needs
+    is not set here (the rest of the cockpit runs, its panel says what is missing)."""
+    reason = not_configured(cfg)
+    if reason:
+        return NotConfigured(cfg, reason)
     module_name, class_name = source_class(type(cfg))
     cls = getattr(importlib.import_module(module_name), class_name)
     return cast(Source, cls(cfg))
