@@ -235,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--incident", type=int, metavar="ID")
     export.add_argument("--format", default="md", help="md, json or md,json")
     export.add_argument("--output", metavar="PATH")
+    export.add_argument("--config", default=argparse.SUPPRESS)
     export.set_defaults(func=cmd_export)
 
     import importlib

@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     run.add_argument("--headless", action="store_true", help="no screen: a script responds")
     run.add_argument("--responder", metavar="SCRIPT", help="responder script (TOML) for --headless")
     run.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS)
+    run.add_argument("--config", default=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     faults = commands.add_parser("faults", help="the faults a drill world can be told to apply")
