@@ -185,6 +185,9 @@ def test_every_example_block_loads_once_uncommented(block: tuple[str, str, list[
         env = {name: "https://hooks.example.com/T0/B0/x" for name in env}
     config = parse(text, env=env)
     assert not [w for w in config.warnings if "not set" in str(w)]
+    if section in _LISTS:
+        (item,) = getattr(config, section)
+        assert type(item).kind == kind  # the block is the kind it says it is
 
 
 @pytest.mark.parametrize(

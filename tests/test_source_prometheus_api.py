@@ -259,7 +259,7 @@ def test_both_kinds_load_from_toml(tmp_path: Path) -> None:
 [[errors]]
 name = "edge-prom"
 kind = "prometheus"
-base_url = "https://user:pw@prometheus.example:9090/prom/"
+base_url = "https://prometheus.example:9090/prom/"
 token_file = "prom.token"
 errors_query = 'sum(rate(http_requests_total{code=~"5.."}[1m]))'
 requests_query = "sum(rate(http_requests_total[1m]))"
@@ -291,6 +291,12 @@ location_label = "region"
         ("prometheus", "errors"),
         ("prometheus", "probe"),
     ]
+    with pytest.raises(ConfigError, match=r":5: errors\[0\]\.base_url: credentials are not"):
+        parse(
+            '[[errors]]\nname = "p"\nkind = "prometheus"\nerrors_query = "q"\n'
+            'base_url = "https://user:pw@prometheus.example:9090/"\n',
+            env={},
+        )
 
 
 def test_default_step_is_window_over_sixty_points() -> None:

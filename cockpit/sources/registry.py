@@ -12,7 +12,7 @@ from cockpit.config import SourceConfig
 from cockpit.config.base import not_configured
 from cockpit.model import Category, Reading
 from cockpit.sources.base import Source, SourceError
-from cockpit.textsafe import one_line
+from cockpit.textsafe import one_line, redact_url
 
 
 class NotConfigured:
@@ -27,10 +27,11 @@ class NotConfigured:
         self.interval = float(getattr(cfg, "interval", 10.0))
         self.timeout = float(getattr(cfg, "timeout", 5.0))
         self.not_configured = reason
+        self._target = _where(cfg)
 
     @property
     def target(self) -> str:
-        return self.not_configured
+        return self._target
 
     async def poll(self) -> Reading:
         raise SourceError(self.not_configured)
@@ -48,12 +49,18 @@ class Unavailable(NotConfigured):
         self.not_configured = ""
         self.reason = reason
 
-    @property
-    def target(self) -> str:
-        return str(getattr(self, "_target", ""))
-
     async def poll(self) -> Reading:
         raise SourceError(self.reason)
+
+
+def _where(cfg: SourceConfig) -> str:
+    """What a source that was not built would watch, as its target would say it."""
+    for key in ("url", "base_url", "path", "repo", "root"):
+        value = getattr(cfg, key, None)
+        if value:
+            return redact_url(str(value))
+    host = getattr(cfg, "host", "")
+    return f"{host}:{getattr(cfg, 'port', '')}" if host else ""
 
 
 def build_sources(configs: Sequence[SourceConfig]) -> list[Source]:
