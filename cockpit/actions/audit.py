@@ -1,7 +1,9 @@
 """The audit log: one JSON line per destructive action, appended and synced before we go on.
 
 O_APPEND makes each single write land whole at the end even with several writers on the host;
-the log is never rewritten or truncated by the cockpit.
+the log is never rewritten or truncated by the cockpit. Values are kept exactly (a version is
+the bytes that were deployed) but written as ASCII JSON, so a control or bidi character is an
+escape (\u001b) that `cat` or `tail -f` cannot act on; configured secrets are redacted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from cockpit.textsafe import redact
 
 AUDIT_FILENAME = "audit.log"
 
@@ -23,7 +27,8 @@ def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     """Append `entry` as one JSON line and fsync it; raises OSError if that is impossible."""
     path = audit_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(entry, ensure_ascii=False, default=str, sort_keys=True) + "\n").encode()
+    text = json.dumps(_redacted(entry), ensure_ascii=True, default=str, sort_keys=True)
+    line = (text + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
     try:
         written = os.write(fd, line)
@@ -33,6 +38,16 @@ def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def read_audit(data_dir: Path) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from cockpit.actions.process import CommandResult, run_command
 from cockpit.actions.whoami import host_name
 from cockpit.incident.store import IncidentStore
 from cockpit.model import TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import duration, iso_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class Attempt:
         self.started_at = utcnow()
 
     def say(self, line: str) -> None:
+        line = Inert(line)  # command and server output: shown, kept in the audit, all inert
         self.tail.append(line)
         with contextlib.suppress(Exception):  # the display failing must not stop the action
             self.on_output(line)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cockpit.textsafe import register_secret
+
 APP_NAME = "oncall-cockpit"
 
 
@@ -48,9 +50,11 @@ class Secret:
     """A secret value that does not print itself.
 
     A section field annotated `Secret` (or `Secret | None`) named `x` is read from
-    `x_env = "VAR"` or `x_file = "path"`; writing `x = ...` in the config is an error. When the
-    variable is not set or the file cannot be read, the Secret is *unset*: `unset` says why,
-    and `reveal()` raises SecretNotSet.
+    `x_env = "VAR"` or `x_file = "path"`; writing `x = ...` in the config is an error.
+    Making one registers its value with the sanitiser: from then on it is redacted from every
+    text from outside (a server that echoes a password back, an error that quotes a URL). When
+    the variable is not set or the file cannot be read, the Secret is *unset*: `unset` says
+    why, and `reveal()` raises SecretNotSet.
     """
 
     __slots__ = ("_value", "origin", "unset")
@@ -59,6 +63,8 @@ class Secret:
         self._value = value
         self.origin = origin  # "env:NAME" or "file:PATH": safe to show
         self.unset = unset  # why there is no value ("SENTRY_TOKEN is not set"), or ""
+        if not unset:
+            register_secret(value)
 
     @classmethod
     def not_set(cls, origin: str, why: str) -> Secret:

@@ -17,7 +17,7 @@ from cockpit.actions.declare import FUTURE_SLACK, DeclareRequest, declare
 from cockpit.incident.facts import incident_facts
 from cockpit.incident.store import TIME_FIELDS, IncidentStore, StoreError, UnknownIncident
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.textsafe import blank, one_line
 from cockpit.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class Lifecycle:
         self, text: str, *, incident_id: int | None = None, at: datetime | None = None
     ) -> TimelineEvent:
         clean = one_line(text, limit=MAX_NOTE)
-        if not clean:
+        if blank(clean):
             raise ValueError("the note is empty")
         incident = self.incident(incident_id, latest=True)
         event = TimelineEvent(at or utcnow(), "note", f"{self.user}: {clean}", "cockpit")
