@@ -27,7 +27,7 @@ from cockpit.incident.lifecycle import Lifecycle
 from cockpit.incident.store import IncidentStore
 from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
-from cockpit.textsafe import one_line
+from cockpit.textsafe import identity, one_line
 from cockpit.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class Cockpit:
         view = self.view
         title = f"{self.config.cockpit.service} degraded"
         if view.assessment.suspect is not None:
-            title += f" after deploy {view.assessment.suspect.version}"
+            title += f" after deploy {identity(view.assessment.suspect.version)}"
         return DeclareRequest(
             title=title,
             severity="SEV2",

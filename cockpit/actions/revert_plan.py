@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from cockpit.config import Secret, ServiceConfig
 from cockpit.config.base import not_configured
+from cockpit.config.services import PLACEHOLDER_TOKEN, REVERT_PLACEHOLDERS
 from cockpit.model import MAX_IDENTITY, Deploy
 from cockpit.sources.deploy_releases import CURRENT_LINK, RELEASES_DIR, list_releases
 from cockpit.textsafe import MARK, Inert, redact_url
@@ -132,10 +133,6 @@ class RevertPlan:
         }
 
 
-# {{ and }} are literal braces; {name} a placeholder; anything else with a brace is an error.
-_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-
-
 def placeholder_values(service: str, current: Deploy, previous: Deploy) -> dict[str, str]:
     values = {"service": service}
     for prefix, deploy in (("current", current), ("previous", previous)):
@@ -146,10 +143,7 @@ def placeholder_values(service: str, current: Deploy, previous: Deploy) -> dict[
     return values
 
 
-KNOWN_PLACEHOLDERS = (
-    "service",
-    *(f"{p}.{f}" for p in ("current", "previous") for f in ("version", "who", "at", "source")),
-)
+KNOWN_PLACEHOLDERS = REVERT_PLACEHOLDERS
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -231,7 +225,7 @@ def _fill(
 ) -> str:
     out: list[str] = []
     position = 0
-    for match in _TOKEN.finditer(element):
+    for match in PLACEHOLDER_TOKEN.finditer(element):
         out.append(element[position : match.start()])
         position = match.end()
         token = match.group(0)
