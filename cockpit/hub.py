@@ -170,10 +170,15 @@ class Hub:
             return await self._poll(source)
         exclusive = _holds_many(source)
         got = False
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(self.timeout_of(source)):
                 await turn.acquire(exclusive)
                 got = True
+        except TimeoutError:
+            pass  # the holder overran its round: go ahead without the turn
+        except Exception as exc:  # a bug in turn-taking must never stop a source's polls
+            if self._on_error is not None:
+                self._on_error(source, exc)
         try:
             return await self._poll(source)
         finally:

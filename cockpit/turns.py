@@ -51,7 +51,9 @@ class EndpointTurns:
             if waiter.granted.done() and not waiter.granted.cancelled():
                 self.release(exclusive)  # granted just as the wait was given up
             else:
-                self._queue.remove(waiter)
+                # A release may have dropped the cancelled waiter already (_schedule does).
+                if waiter in self._queue:
+                    self._queue.remove(waiter)
                 self._schedule(loop)
             raise
 

@@ -124,3 +124,19 @@ async def test_a_cancelled_wait_gives_its_place_up() -> None:
     turns.release(True)
     await asyncio.wait_for(turns.acquire(True), 0.5)  # not blocked by the cancelled waiter
     turns.release(True)
+
+
+async def test_a_wait_cancelled_as_the_turn_is_released_ends_cleanly() -> None:
+    """The waiter is cancelled (its timeout) and, before it runs again, the holder releases:
+    the release drops the cancelled waiter from the queue. The waiter must then end with its
+    cancellation, not an error that would end the source's polling for good."""
+    turns = EndpointTurns(gap=0.0)
+    await turns.acquire(True)
+    waiting = asyncio.create_task(turns.acquire(False))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    turns.release(True)  # same loop iteration: the waiter has not run its except yet
+    results = await asyncio.gather(waiting, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    await asyncio.wait_for(turns.acquire(True), 0.5)
+    turns.release(True)
