@@ -1,4 +1,9 @@
-"""The top line: what is watched, the incident's state, DRILL / READ-ONLY, and the UTC clock."""
+"""The top line: what is watched, the incident's state, DRILL / READ-ONLY, and the UTC clock.
+
+Under it, only when there is something to say, up to three lines of notices: why the cockpit is
+read-only (a store it cannot open), what is not saved yet, a revert running or whose outcome is
+unknown. The essential words come first, so that 80 columns show them.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,20 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
+        self.notices: tuple[tuple[str, str], ...] = ()  # (text, style), already inert
         self._shown_minute = ""
+
+    def set_notices(self, notices: tuple[tuple[str, str], ...]) -> None:
+        if notices == self.notices:
+            return
+        self.notices = notices
+        self.styles.height = 1 + len(notices)
+        self.refresh()
+
+    def set_read_only(self, read_only: bool) -> None:
+        if read_only != self.read_only:
+            self.read_only = read_only
+            self.refresh()
 
     def on_mount(self) -> None:
         # The clock shows minutes: a repaint a minute, not a second (bytes over SSH).
@@ -76,4 +94,12 @@ class CockpitHeader(Widget):
         room = self.size.width - len(clock)
         if left.cell_length > room - 1:
             left = left.truncate(max(0, room - 1), ellipsis=True)
-        return Content.assemble(left, " " * max(1, room - left.cell_length), (clock, "$text-muted"))
+        top = Content.assemble(left, " " * max(1, room - left.cell_length), (clock, "$text-muted"))
+        if not self.notices:
+            return top
+        width = max(10, self.size.width - 1)
+        lines = [
+            Content.assemble(" ", (text, style)).truncate(width, ellipsis=True)
+            for text, style in self.notices
+        ]
+        return Content("\n").join([top, *lines])

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Log, Select, Static
 
 from cockpit.actions.declare import DeclareRequest, parse_when
+from cockpit.actions.guarded import describe_outcome
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.model import SEVERITIES, IncidentStatus
@@ -193,7 +194,9 @@ class RevertScreen(ModalScreen[bool | None]):
     def finish(self, outcome: RevertOutcome) -> None:
         self.running = False
         self.outcome = outcome
-        if outcome.lock_holder is not None:
+        if outcome.unknown or not outcome.ran:
+            text = describe_outcome(outcome)
+        elif outcome.lock_holder is not None:
             text = f"NOT RUN: {outcome.reason}"
         elif outcome.dry_run:
             text = (
@@ -210,8 +213,12 @@ class RevertScreen(ModalScreen[bool | None]):
 
     def action_close(self) -> None:
         if self.running:
-            self.notify("it is still running; it cannot be abandoned halfway")
-            return
+            # It runs in its own process: closing only stops watching it.
+            self.notify(
+                f"{self.plan.describe()} goes on in its own process; the header shows it, "
+                "w shows its output again",
+                timeout=10,
+            )
         self.dismiss(None if self.outcome is None else self.outcome.ok)
 
 

@@ -1,7 +1,11 @@
 """The audit log: one JSON line per destructive action, appended and synced before we go on.
 
 O_APPEND makes each single write land whole at the end even with several writers on the host;
-the log is never rewritten or truncated by the cockpit.
+the log is never rewritten or truncated by the cockpit. In a shared data dir it is made (and
+kept, by its owner) group-writable: every engineer who may revert must be able to audit it.
+
+Each attempt leaves a "started" entry, synced before anything runs, and a "finished" entry
+with its result; a "started" with no "finished" is an attempt whose outcome is unknown.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from cockpit.datadir import fix_mode, make_dir, open_file
 
 AUDIT_FILENAME = "audit.log"
 
@@ -22,10 +28,11 @@ def audit_path(data_dir: Path) -> Path:
 def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     """Append `entry` as one JSON line and fsync it; raises OSError if that is impossible."""
     path = audit_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     line = (json.dumps(entry, ensure_ascii=False, default=str, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
+        fix_mode(fd, path.parent)  # a log made before the dir was shared, if it is ours
         written = os.write(fd, line)
         while written < len(line):  # only on a nearly full disk or a signal
             written += os.write(fd, line[written:])
@@ -33,6 +40,11 @@ def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def attempts(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries that say how an attempt ended (one per attempt)."""
+    return [e for e in entries if e.get("event", "finished") == "finished"]
 
 
 def read_audit(data_dir: Path) -> list[dict[str, Any]]:
