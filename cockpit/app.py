@@ -17,18 +17,20 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import Hit, Hits, Provider
+from textual.command import Hits, Provider
 from textual.containers import Grid
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
 from cockpit.model import IncidentStatus, TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.textsafe import Inert, one_line
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
+from widgets.inert import EMPTY, clip, hit, toast
 from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
@@ -72,10 +74,10 @@ class FaultCommands(Provider):
 
         matcher = self.matcher(query)
         for name, text in FAULTS.items():
-            command = f"Inject fault: {name}"
+            command = one_line(f"Inject fault: {name}")
             score = matcher.match(command)
             if score > 0:
-                yield Hit(score, matcher.highlight(command), partial(app.inject, name), help=text)
+                yield hit(score, matcher, command, partial(app.inject, name), help=one_line(text))
 
 
 class CockpitApp(App[int]):
@@ -123,7 +125,28 @@ class CockpitApp(App[int]):
     def get_key_display(self, binding: Binding) -> str:
         if self.ascii_only and binding.key == "enter":
             return "Enter"  # no glyphs an ASCII terminal cannot show, in the footer either
-        return super().get_key_display(binding)
+        return one_line(super().get_key_display(binding), 40)  # keys come from the config
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Paste):
+            # Pasted text is outside text too (a copied page can hold escape sequences and bidi
+            # controls): Inert before any input, the palette's included, sees it.
+            event.text = Inert(event.text)
+        await super().on_event(event)
+
+    def notify(  # type: ignore[override]
+        self,
+        message: Inert,
+        *,
+        title: Inert = EMPTY,
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast, ours or Textual's: made Inert and never read as markup."""
+        super().notify(
+            Inert(message), title=Inert(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def on_mount(self) -> None:
         self.set_class(self.ascii_only, "-ascii")
@@ -221,12 +244,13 @@ class CockpitApp(App[int]):
             source = next((s for s in self.cockpit.hub.sources if s.name == reading.source), None)
             if issue is None or source is None:
                 continue
-            self.notify(f"fetching the latest event of {issue.short_id}", timeout=3)
+            toast(self, one_line(f"fetching the latest event of {issue.short_id}"), timeout=3)
             try:
                 detail = await fetch_detail(source.cfg, issue, client=source.client)  # type: ignore[attr-defined]
             except Exception as exc:
-                self.notify(
-                    f"cannot fetch {issue.short_id}: {one_line(str(exc), 200)}",
+                toast(
+                    self,
+                    one_line(f"cannot fetch {issue.short_id}: {exc}", 300),
                     severity="error",
                     timeout=15,
                 )
@@ -238,7 +262,7 @@ class CockpitApp(App[int]):
         from cockpit.selfreport import report_exception
 
         report_exception(exc)  # reported, and shown: never swallowed
-        panel.set_border(subtitle=f"panel error: {one_line(str(exc), 80)}")
+        panel.set_border(subtitle=one_line(f"panel error: {exc}", 80))
         panel.add_class("-stale")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -250,7 +274,9 @@ class CockpitApp(App[int]):
         if event.state is WorkerState.ERROR and event.worker.group == "feed":
             error = event.worker.error
             message = one_line(str(error), 200) or type(error).__name__
-            self.notify(f"cockpit stopped updating: {message}", severity="error", timeout=30)
+            toast(
+                self, one_line(f"cockpit stopped updating: {message}"), severity="error", timeout=30
+            )
             self.query_one(CockpitHeader).service = f"error: {message}"
 
     # -- keys ----------------------------------------------------------------------------------
@@ -299,21 +325,21 @@ class CockpitApp(App[int]):
         try:
             await asyncio.to_thread(send_fault, directory, fault)
         except ControlError as exc:
-            self.notify(f"inject {fault}: {one_line(str(exc))}", severity="error", timeout=10)
+            toast(self, one_line(f"inject {fault}: {exc}"), severity="error", timeout=10)
             return
         self.cockpit.record("drill.inject", f"injected fault {fault}")
         self.show(self.cockpit.view)
-        self.notify(f"fault {fault} injected", title="Drill", timeout=5)
+        toast(self, one_line(f"fault {fault} injected"), title=Inert("Drill"), timeout=5)
 
     def action_zoom(self) -> None:
         window = self.query_one(ErrorsPanel).cycle_zoom()
-        self.notify(f"5xx graph: last {window}", timeout=2)
+        toast(self, Inert(f"5xx graph: last {window}"), timeout=2)
 
     def action_declare(self) -> None:
         assert self.cockpit is not None
         incident = self.cockpit.view.incident
         if incident is not None:
-            self.notify(f"incident #{incident.id} is already open: {incident.title}")
+            toast(self, one_line(f"incident #{incident.id} is already open: {incident.title}"))
             return
         from widgets.modals import DeclareScreen
 
@@ -335,13 +361,13 @@ class CockpitApp(App[int]):
         try:
             incident = await self.until_saved(what, lambda: self.cockpit.declare(request))  # type: ignore[union-attr]
         except IncidentAlreadyOpen as exc:
-            self.notify(f"not declared: {one_line(str(exc))}", severity="warning", timeout=15)
+            toast(self, one_line(f"not declared: {exc}"), severity="warning", timeout=15)
             return
         except Exception as exc:
-            self.notify(f"declare failed: {one_line(str(exc))}", severity="error", timeout=15)
+            toast(self, one_line(f"declare failed: {exc}"), severity="error", timeout=15)
             return
         self.show(self.cockpit.view)
-        self.notify(f"incident #{incident.id} declared ({incident.severity})", timeout=8)
+        toast(self, one_line(f"incident #{incident.id} declared ({incident.severity})"), timeout=8)
 
     async def until_saved(self, what: str, save: Callable[[], Awaitable[T]]) -> T:
         """Try `save` until the store takes it; meanwhile the header says "<what> not saved:
@@ -381,14 +407,17 @@ class CockpitApp(App[int]):
         try:
             await self.cockpit.note(text)
         except ValueError as exc:
-            self.notify(str(exc), severity="warning")
+            toast(self, one_line(exc), severity="warning")
             return
         view = self.cockpit.view
         self.show(view)
         if view.unsaved:
-            self.notify(
-                f"note not saved yet: {one_line(view.store.reason or 'store busy')}; it is kept "
-                "and retried",
+            toast(
+                self,
+                one_line(
+                    f"note not saved yet: {view.store.reason or 'store busy'}; it is kept "
+                    "and retried"
+                ),
                 severity="warning",
                 timeout=10,
             )
@@ -401,13 +430,13 @@ class CockpitApp(App[int]):
         if running is not None:
             # Someone's revert (perhaps our own, from before a restart) is running: watch it;
             # the lock would refuse a second one anyway.
-            self.notify(f"{running.headline()}: showing it", timeout=8)
+            toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)
             self.watch_run(running)
             return
         try:
             plan = self.cockpit.plan_revert()
         except RevertError as exc:
-            self.notify(f"cannot revert: {one_line(str(exc))}", severity="error", timeout=15)
+            toast(self, one_line(f"cannot revert: {exc}"), severity="error", timeout=15)
             return
         from widgets.modals import RevertScreen
 
@@ -418,8 +447,11 @@ class CockpitApp(App[int]):
         names = self.cockpit.action_names()
         if not names:
             service = self.cockpit.revert_target()
-            self.notify(
-                f"no runbook actions for {service}: add actions = {{...}} to its [[services]]",
+            toast(
+                self,
+                one_line(
+                    f"no runbook actions for {service}: add actions = {{...}} to its [[services]]"
+                ),
                 severity="warning",
                 timeout=10,
             )
@@ -439,13 +471,13 @@ class CockpitApp(App[int]):
             return
         running = self.cockpit.running()
         if running is not None:
-            self.notify(f"{running.headline()}: showing it", timeout=8)
+            toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)
             self.watch_run(running)
             return
         try:
             plan = self.cockpit.plan_action(name)
         except RevertError as exc:
-            self.notify(f"cannot run {name}: {one_line(str(exc))}", severity="error", timeout=15)
+            toast(self, one_line(f"cannot run {name}: {exc}"), severity="error", timeout=15)
             return
         from widgets.modals import RevertScreen
 
@@ -485,7 +517,7 @@ class CockpitApp(App[int]):
         if screen.is_attached:
             screen.finish(outcome)
         else:
-            self.notify(f"{screen.plan.describe()}: {_said(outcome)}", timeout=30)
+            toast(self, one_line(f"{screen.plan.describe()}: {_said(outcome)}"), timeout=30)
         self.show(self.cockpit.view)
 
     def action_watch(self) -> None:
@@ -493,7 +525,7 @@ class CockpitApp(App[int]):
         view = self.cockpit.view
         run = next((r for r in view.runs if r.active), None) or next(iter(view.runs), None)
         if run is None:
-            self.notify("no revert or action is running", timeout=5)
+            toast(self, Inert("no revert or action is running"), timeout=5)
             return
         self.watch_run(run)
 
@@ -528,7 +560,7 @@ class CockpitApp(App[int]):
         assert self.cockpit is not None
         incident = self.cockpit.view.incident
         if incident is None:
-            self.notify("no open incident: declare one first", severity="warning")
+            toast(self, Inert("no open incident: declare one first"), severity="warning")
             return
         from widgets.modals import StatusScreen
 
@@ -552,18 +584,19 @@ class CockpitApp(App[int]):
                 lambda: self.cockpit.set_status(status),  # type: ignore[union-attr]
             )
         except Exception as exc:
-            self.notify(f"status change failed: {one_line(str(exc))}", severity="error")
+            toast(self, one_line(f"status change failed: {exc}"), severity="error")
             return
         self.show(self.cockpit.view)
-        self.notify(f"incident #{incident.id} is {incident.status}", timeout=5)
+        toast(self, Inert(f"incident #{incident.id} is {incident.status}"), timeout=5)
 
     @work(exclusive=True, group="notify", exit_on_error=False)
     async def retry_notifications(self) -> None:
         assert self.cockpit is not None
         await self.cockpit.retry_notifications()
         left = await self.cockpit.failed_notifications()
-        self.notify(
-            f"{left} notification(s) still failing" if left else "notifications sent",
+        toast(
+            self,
+            Inert(f"{left} notification(s) still failing" if left else "notifications sent"),
             severity="warning" if left else "information",
         )
         self.show(self.cockpit.view)
@@ -602,10 +635,10 @@ class CockpitApp(App[int]):
                 raise LookupError(f"cannot export: {self.cockpit.read_only_reason()}")
             draft = await self.cockpit.draft()
         except LookupError as exc:
-            self.notify(str(exc), severity="warning", timeout=10)
+            toast(self, one_line(exc), severity="warning", timeout=10)
             return
         except StoreError as exc:
-            self.notify(f"cannot export now: {one_line(str(exc))}", severity="error", timeout=15)
+            toast(self, one_line(f"cannot export now: {exc}"), severity="error", timeout=15)
             return
 
         def saved(save: bool | None) -> None:
@@ -622,22 +655,28 @@ class CockpitApp(App[int]):
         try:
             paths = await self.cockpit.export(("md", "json"))
         except (StoreError, OSError) as exc:
-            # The draft is still on the clipboard: nothing typed or collected is lost.
-            self.copy_to_clipboard(draft)
-            self.notify(
-                f"export not written: {one_line(str(exc))}; the draft was copied to the "
-                "clipboard where the terminal allows",
+            # The draft goes on the clipboard: nothing typed or collected is lost.
+            clip(self, Inert(draft))
+            toast(
+                self,
+                one_line(
+                    f"export not written: {exc}; the draft was copied to the clipboard where "
+                    "the terminal allows"
+                ),
                 severity="error",
                 timeout=20,
             )
             return
         # OSC 52: the terminal puts it on the clipboard of the engineer's own machine, over SSH.
-        self.copy_to_clipboard(draft)
+        clip(self, Inert(draft))
         self.show(self.cockpit.view)
-        self.notify(
-            f"timeline draft written to {paths[0]} (and copied to the clipboard where the "
-            "terminal allows)",
-            title="Exported",
+        toast(
+            self,
+            one_line(
+                f"timeline draft written to {paths[0]} (and copied to the clipboard where the "
+                "terminal allows)"
+            ),
+            title=Inert("Exported"),
             timeout=20,
         )
 
@@ -681,7 +720,7 @@ def _said(outcome: object) -> str:
     return describe_outcome(outcome) if isinstance(outcome, RevertOutcome) else str(outcome)
 
 
-def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[str, str], ...]:
+def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[Inert, str], ...]:
     """The header's lines under the title, most urgent first: why nothing can be changed, what
     is not saved, and every revert running or whose outcome is unknown."""
     from cockpit.actions.runs import RunStatus
@@ -700,7 +739,7 @@ def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[str,
             out.append((f"{word} {run.headline()} ({watch_key}: output)", "$error bold"))
         else:
             out.append((f"{word}: {run.headline()} ({watch_key}: watch)", "$accent bold"))
-    return tuple(out[:3])
+    return tuple((one_line(note, 300), style) for note, style in out[:3])
 
 
 def run_tui(

@@ -1,6 +1,11 @@
 """Plain immutable data that flows from sources through the hub to the screen and the store.
 
 Every datetime here is timezone-aware UTC; conversion to local time happens only on display.
+Text from outside is made Inert (cockpit.textsafe) when an object is made, whichever source made
+it: what the screen, `check`, the store and the exports read from these objects is already
+inert and holds no secret. The exceptions are identities that must stay exact: a deploy's
+service, version and reverted version (a revert passes them on as they were deployed), issue ids
+and event keys.
 """
 
 from __future__ import annotations
@@ -8,6 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from cockpit.textsafe import Inert
+
+
+def _inert(obj: object, *names: str) -> None:
+    for name in names:
+        object.__setattr__(obj, name, Inert(getattr(obj, name)))
 
 
 class Category(StrEnum):
@@ -33,8 +45,11 @@ class SourceStatus:
     freshness: Freshness
     updated_at: datetime | None = None  # end of the last successful poll
     stale_since: datetime | None = None  # first failed poll of the current failure run
-    reason: str = ""  # why it is stale; already inert text
+    reason: str = ""  # why it is stale
     failures: int = 0  # consecutive failed polls
+
+    def __post_init__(self) -> None:
+        _inert(self, "name", "kind", "reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +65,9 @@ class ProbeResult:
     at: datetime
     detail: str = ""  # what a passing check also learnt, e.g. "certificate valid 41 more days"
 
+    def __post_init__(self) -> None:
+        _inert(self, "name", "kind", "target", "error", "detail")
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeResults:
@@ -58,6 +76,11 @@ class ProbeResults:
 
     source: str
     results: tuple[ProbeResult, ...]
+
+
+# A deploy record whose service, version or reverted version is longer than this is not a
+# deploy record: sources refuse it (they never cut one).
+MAX_IDENTITY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,11 @@ class Deploy:
     summary: str
     source: str = ""
     reverts: str | None = None  # the version this deploy rolled back, if it is a rollback
+
+    def __post_init__(self) -> None:
+        # service, version and reverts stay exactly as recorded: shown Inert, refused for a
+        # revert when they could not be passed on as they are.
+        _inert(self, "who", "summary", "source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +155,9 @@ class SentryIssue:
     trend: tuple[int, ...] = ()
     project: str = ""
 
+    def __post_init__(self) -> None:
+        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project")
+
 
 @dataclass(frozen=True, slots=True)
 class SentryIssues:
@@ -149,6 +180,9 @@ class TimelineEvent:
     source: str = ""
     # Stable identity of an observation, so two cockpits on one host record it once.
     key: str = ""
+
+    def __post_init__(self) -> None:
+        _inert(self, "kind", "text", "source")
 
 
 class IncidentStatus(StrEnum):
@@ -173,3 +207,6 @@ class Incident:
     summary: str = ""
     drill: bool = False
     resolved_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _inert(self, "title", "severity", "commander", "summary")

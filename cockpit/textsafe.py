@@ -1,31 +1,147 @@
-"""Make untrusted text (issue titles, log lines, command output) inert before display or export."""
+"""The one way in for text from outside the process: `Inert`.
+
+Issue titles, log lines, server replies, command output, deploy records, config values shown
+back and what the store read back are untrusted. Before any of it reaches the screen, a toast, a
+log, the audit log, an export or the clipboard it becomes `Inert`:
+
+- terminal control sequences (CSI, OSC including OSC 52, DCS, SOS, PM, APC, other escapes, in
+  their 7-bit and 8-bit forms) and every other C0/C1 control character except newline and tab,
+- bidi controls, zero-width and other invisible format characters (Unicode category Cf: U+202E,
+  U+200B-U+200F, U+2066-U+2069, U+FEFF ...), line and paragraph separators, lone surrogates,
+
+are removed, each run of removed characters leaving one visible MARK, so a reader sees that
+something was there; and every registered secret is replaced by REDACTED. `Inert` is a str
+whose constructor is that sanitiser: holding an `Inert` means the text went through it, and the
+widgets and toasts accept nothing else (mypy checks it).
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+import threading
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
-# CSI, OSC (terminated by BEL or ST), other two-byte escapes, then any remaining C0/C1 controls
-# except tab and newline. Order matters: whole sequences first, so no fragment survives.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
-    r"|\x1b[@-Z\\-_]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+MARK = "\ufffd"  # where control or invisible characters were removed
+REDACTED = "***"  # where a secret was, as every scrubber of the cockpit has always written it
+
+_INVISIBLE = (
+    # Unicode category Cf (format: bidi controls, zero-width characters, the BOM, tags ...),
+    # Zl and Zp (line and paragraph separators), and surrogates, which cannot be encoded.
+    # tests/test_textsafe.py checks this list against unicodedata.
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\ud800-\udfff"
 )
+# Whole sequences first, so no fragment of one survives (an unterminated string sequence runs
+# to the end, as a terminal would swallow it); a run of removals leaves a single MARK.
+_REMOVED = re.compile(
+    r"(?:"
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # strings
+    r"|\x1b[ -/]*[0-~]?"  # other escapes
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f" + _INVISIBLE + r"]"
+    r")+"
+)
+_CLEAN = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f" + _INVISIBLE + r"]*")
+_MIN_SECRET = 4  # shorter "secrets" would blank out ordinary words
+_MIN_URL_PART = 6  # parts of a secret URL shorter than this ("v2", "/hook") are left alone
 
 
-def strip_controls(text: str) -> str:
-    """Remove terminal control sequences and control characters; keep tabs and newlines."""
-    return _ESCAPES.sub("", text)
+class _Secrets:
+    """Every configured secret value, in the forms a server may echo it."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+        self.pattern: re.Pattern[str] | None = None
+
+    def add(self, value: str) -> None:
+        forms = {value, value.strip(), quote(value, safe=""), quote_plus(value)}
+        parts = urlsplit(value) if "://" in value else None
+        if parts is not None and parts.netloc:
+            # A secret URL (a webhook): a server may echo its path or a piece of it.
+            pieces = set(parts.path.split("/"))
+            for key, item in parse_qsl(parts.query, keep_blank_values=True):
+                pieces |= {item, f"{key}={item}"}
+            if parts.password:
+                pieces.add(parts.password)
+            forms |= {p for p in pieces if _looks_secret(p)}
+            forms |= {parts.path, parts.query, f"{parts.path}?{parts.query}"} - {"/"}
+            forms = {f for f in forms if len(f) >= _MIN_URL_PART and f != parts.netloc} | {value}
+        forms = {f for f in forms if len(f) >= _MIN_SECRET}
+        with self._lock:
+            if forms <= self._values:
+                return
+            self._values |= forms
+            # Longest first: a secret inside a longer one leaves nothing of the longer showing.
+            ordered = sorted(self._values, key=len, reverse=True)
+            self.pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
 
-def one_line(text: str, limit: int = 500) -> str:
-    """Inert single-line text: controls stripped, whitespace runs folded, length bounded."""
-    flat = " ".join(strip_controls(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def _looks_secret(piece: str) -> bool:
+    """A piece of a secret URL worth hiding on its own: a token, not a word such as
+    "services" or "webhooks" that ordinary text is full of."""
+    return len(piece) >= 16 or (len(piece) >= _MIN_URL_PART and any(c.isdigit() for c in piece))
+
+
+_secrets = _Secrets()
+
+
+def register_secret(value: str) -> None:
+    """From now on, `value` is redacted from every text that becomes Inert."""
+    if value:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by REDACTED."""
+    pattern = _secrets.pattern
+    return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+def _sanitise(text: str) -> str:
+    if not (text.isascii() and text.isprintable()):
+        # Line ends and tabs are layout, not hostile: kept, a lone CR as a newline (it would
+        # return the cursor and let a line overwrite itself).
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not _CLEAN.fullmatch(text):
+            text = redact(text)  # before: a secret cut up by a removed sequence stays cut up
+            text = _REMOVED.sub(MARK, text)
+    return redact(text)
+
+
+class Inert(str):
+    """Text that is safe to show, store and export: made only by this constructor, which is
+    the sanitiser (see the module doc). Newlines and tabs are kept; `one_line` folds them."""
+
+    __slots__ = ()
+
+    def __new__(cls, text: object = "") -> Inert:
+        if type(text) is Inert:
+            return text
+        raw = text if isinstance(text, str) else str(text)
+        return str.__new__(cls, _sanitise(raw))
+
+
+def inert(text: object) -> Inert:
+    """The text made Inert (the same as `Inert(text)`)."""
+    return Inert(text)
+
+
+def one_line(text: object, limit: int = 500) -> Inert:
+    """Inert single-line text: sanitised, whitespace runs folded, length bounded (cut with …)."""
+    flat = " ".join(Inert(text).split())
+    return Inert(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+def blank(text: object) -> bool:
+    """True when nothing but whitespace and removed characters is left: an empty title."""
+    return not Inert(text).replace(MARK, "").strip()
+
+
+def strip_controls(text: object) -> Inert:
+    """Kept for existing callers: the same as `Inert(text)`."""
+    return Inert(text)
 
 
 def redact_url(url: str) -> str:

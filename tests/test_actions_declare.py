@@ -51,7 +51,7 @@ def test_declare_stores_the_incident(tmp_path: Path) -> None:
             impact_started_at=NOW - timedelta(minutes=43),
         )
         incident = declare(store, request, drill=True, at=NOW)
-        assert incident.title == "SFTP second session fails"
+        assert incident.title == "SFTP second\ufffd session fails"
         assert incident.summary == "customers report failures"
         assert incident.drill is True
         assert incident.declared_at == NOW

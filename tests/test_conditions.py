@@ -76,7 +76,7 @@ def test_untrusted_value_is_inert_and_short() -> None:
     body = '{"status": "\\u001b[31mred\\u001b[0m' + "x" * 500 + '"}'
     failure = evaluate_all((condition,), {"BODY": body})
     assert "\x1b" not in failure
-    assert failure.startswith("[BODY].status == UP (got 'red")
+    assert failure.startswith("[BODY].status == UP (got '\ufffdred\ufffd")
     assert len(failure) < 120
 
 

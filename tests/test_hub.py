@@ -127,7 +127,9 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 def test_failure_reason_is_inert_and_short() -> None:
     assert failure_reason(TimeoutError(), 2.5) == "timed out after 2.5s"
-    assert failure_reason(SourceError("bad \x1b[31mred\x1b[0m\nline"), 1) == "bad red line"
+    assert (
+        failure_reason(SourceError("bad \x1b[31mred\x1b[0m\nline"), 1) == "bad \ufffdred\ufffd line"
+    )
     assert failure_reason(ValueError(), 1) == "ValueError"
 
 

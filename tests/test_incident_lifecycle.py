@@ -86,7 +86,7 @@ def test_notes_any_time_and_attached_to_the_incident(store: IncidentStore) -> No
     life.note("follow-up: add a concurrency probe", at=at(600))
     texts = [e.text for e in store.incident_events(resolved) if e.kind == "note"]
     assert texts == [
-        "bob: customers report failed transfers",
+        "bob: customers report \ufffdfailed\ufffd transfers",
         "bob: follow-up: add a concurrency probe",
     ]
     with pytest.raises(ValueError, match="empty"):

@@ -317,7 +317,7 @@ async def test_failures_are_recorded_and_retry_sends_only_them(
         assert store.open_incident() == incident  # declared whatever the channels do
         deliveries = {d.channel: d for d in await notifier.drain()}
         assert deliveries["oncall-slack"].status == "failed"
-        assert deliveries["oncall-slack"].error == "HTTP 500: error for POST ***!"
+        assert deliveries["oncall-slack"].error == "HTTP 500: error for POST ***\ufffd!"
         assert deliveries["pd-primary"].error.startswith("HTTP 429")
         assert "could not connect" in deliveries["status-hook"].error
         failed = store.notifications(incident.id, status="failed")

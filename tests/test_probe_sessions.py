@@ -92,7 +92,7 @@ async def test_failures_are_counted_and_summarised() -> None:
 async def test_reasons_are_made_inert() -> None:
     script = Script(open_fails={0: "530 \x1b[31mdenied\x1b[0m\r\nnext line"})
     result = await probe(script).poll()
-    assert result.error == "530 denied next line"
+    assert result.error == "530 \ufffddenied\ufffd next line"
 
 
 async def test_latency_is_the_slowest_passing_session() -> None:

@@ -161,7 +161,7 @@ async def test_a_5xx_answer_is_a_failure_with_its_body(
     outcome, lines = await run(http_plan(base), store, tmp_path)
     assert not outcome.ok and outcome.http_status == 503
     assert outcome.reason.startswith("HTTP 503 from 127.0.0.1:")
-    assert lines[-1] == "deploy api overloaded (echo: Bearer ***)"  # inert, token hidden
+    assert lines[-1] == "deploy api overloaded \ufffd(echo: Bearer ***)"  # inert, token hidden
     finished = store.events()[-1]
     assert finished.kind == "revert.finished" and "failed: HTTP 503" in finished.text
     [entry] = attempts(read_audit(tmp_path))

@@ -91,11 +91,35 @@ def test_hostile_values_stay_single_arguments() -> None:
     assert plan.argv == ("rollback", hostile, "by=eve")
 
 
-@pytest.mark.parametrize("value", ["1.2\n--force", "1.2\r", "\x1b[2J1.2", "1\x00", "1\x9b2"])
-def test_values_with_control_characters_are_refused(value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("1.2\n--force", "holds a line break"),
+        ("1.2\r", "holds a line break"),
+        ("\x1b[2J1.2", "holds a control character"),
+        ("1\x00", "holds a control character"),
+        ("1\x9b2", "holds a control character"),
+        ("1.2\u202e", "holds invisible or direction-changing characters"),
+        ("1.\u200b2", "holds invisible or direction-changing characters"),
+        ("1.2\ufffd", "not valid UTF-8"),
+        ("1." + "9" * 120, "is 122 characters long, more than the 100"),
+    ],
+)
+@pytest.mark.parametrize("role", ["previous", "deployed"])
+def test_versions_that_cannot_be_passed_as_they_are_are_refused(
+    value: str, why: str, role: str
+) -> None:
     service = ServiceConfig(name="files-web", revert=("rollback", "--to={previous.version}"))
-    with pytest.raises(RevertError, match="control character"):
-        plan_revert(service, [deploy("2", 52), deploy(value, 10)])
+    history = (
+        [deploy("2", 52), deploy(value, 10)]
+        if role == "previous"
+        else [deploy(value, 52), deploy("1", 10)]
+    )
+    with pytest.raises(RevertError) as refused:
+        plan_revert(service, history)
+    reason = refused.value.reason
+    assert why in reason and f"the {role} version {value!r}"[:40] in reason
+    assert "never altered" in reason
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from fixtures.sentry.fake_sentry import load
-from rich.text import Text
 from textual.app import App
+from textual.content import Content
 from textual.widgets import Static
 
 from cockpit.model import SentryIssue
@@ -69,7 +69,7 @@ class Opener:
 
 def plain(widget: Static) -> str:
     content = widget.content
-    assert isinstance(content, Text)
+    assert isinstance(content, Content)
     return content.plain
 
 
@@ -84,10 +84,10 @@ async def test_shows_the_exception_and_frames_most_recent_first() -> None:
         screen = app.detail_screen
         assert app.screen is screen
         header = plain(screen.query_one("#sentry-header", Static))
-        assert header.startswith("FILES-WEB-1A  [bold red]pwned[/] $error done\n")
+        assert header.startswith("FILES-WEB-1A  [bold red]pwned[/] $error \ufffd done\n")
         # What is drawn is the text itself, not markup read from it.
         drawn = screen.query_one("#sentry-header", Static).visual
-        assert "[bold red]pwned[/] $error done" in str(drawn)
+        assert "[bold red]pwned[/] $error \ufffd done" in str(drawn)
         assert "OperationalError: could not connect to server" in header
         assert "\x1b" not in header
         assert LINK in header
@@ -212,7 +212,7 @@ def test_when_a_browser_is_tried(env: dict[str, str], platform: str, expected: b
 
 def test_highlighting_is_inert_and_styled() -> None:
     text = highlight('return "[bold]x[/]"  # \x1b[2J note', "python")
-    assert text.plain == 'return "[bold]x[/]"  #  note'
+    assert text.plain == 'return "[bold]x[/]"  # \ufffd note'
     styles = {text.plain[s.start : s.end]: str(s.style) for s in text.spans}
     assert styles["return"] == "magenta"
     assert "dim italic" in styles.values()

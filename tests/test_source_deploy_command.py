@@ -48,7 +48,7 @@ async def test_a_json_array(tmp_path: Path) -> None:
     assert [d.version for d in reading.deploys] == ["2", "1"]
     newest = reading.deploys[0]
     assert newest.at == datetime(2024, 8, 2, 6, 52, tzinfo=UTC)
-    assert newest.summary == "pool sessions"
+    assert newest.summary == "pool \ufffdsessions"
     assert newest.source == "cmd"
 
 
@@ -98,7 +98,10 @@ async def test_failing_program_says_why(tmp_path: Path) -> None:
     )
     with pytest.raises(SourceError) as failed:
         await source(command).poll()
-    assert str(failed.value) == f"{PY} failed (exit 3): deploy api: 503 Service Unavailable"
+    assert (
+        str(failed.value)
+        == f"{PY} failed (exit 3): deploy api: 503 \ufffdService Unavailable\ufffd"
+    )
 
 
 async def test_too_much_output_is_refused(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ async def test_tags_newest_first_with_author_time_and_inert_subject(tmp_path: Pa
     v2, v1 = reading.deploys
     assert v2.at == datetime(2024, 8, 2, 6, 52, 30, tzinfo=UTC)  # the tag's own time
     assert v2.who == "Carol"  # who tagged the release
-    assert v2.summary == "SFTP: pool sessions"
+    assert v2.summary == "SFTP: \ufffdpool\ufffd sessions"
     assert v2.service == "files-web" and v2.source == "git"
     assert v1.at == datetime(2024, 8, 1, 10, 0, tzinfo=UTC)  # lightweight: the commit's
     assert v1.who == "Alice" and v1.summary == "initial import"

@@ -164,7 +164,7 @@ async def test_deployments_with_their_latest_status(github: tuple[FakeGitHub, st
     assert newest.service == "files-web"  # the repository's name by default
     assert newest.who == "bob"
     assert newest.at == datetime(2024, 8, 2, 6, 52, tzinfo=UTC)
-    assert newest.summary == "[success] pool sessions"
+    assert newest.summary == "[success] pool \ufffdsessions"
     assert reading.deploys[1].summary == "[inactive] Deploy v1"
 
     listing = fake.requests[0]

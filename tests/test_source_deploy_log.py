@@ -173,6 +173,6 @@ def test_untrusted_text_is_inert() -> None:
     )
     deploy = parse_deploy(raw, "deploys")
     assert deploy is not None
-    assert deploy.version == "1"
-    assert deploy.who == "mallory"
-    assert deploy.summary == "fix multiple lines red"
+    assert deploy.version == "1\x1b[2J"  # exact: shown Inert, refused by a revert
+    assert deploy.who == "mallory\ufffd"
+    assert deploy.summary == "fix multiple lines \ufffdred\ufffd"

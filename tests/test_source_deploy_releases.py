@@ -67,7 +67,7 @@ async def test_each_release_is_a_deploy_and_current_is_known(tmp_path: Path) -> 
     assert [d.version for d in reading.deploys] == ["20240802065200", "hotfix", "20240801100000"]
     newest, hotfix, oldest = reading.deploys
     assert newest.at == datetime(2024, 8, 2, 6, 52, tzinfo=UTC)
-    assert (newest.who, newest.summary) == ("bob", "pool sessions")
+    assert (newest.who, newest.summary) == ("bob", "pool \ufffdsessions")
     assert hotfix.at == datetime(2024, 8, 2, 6, 43, 20, tzinfo=UTC)
     assert oldest.summary == "revision 0123abcd"
     assert all(d.reverts is None for d in reading.deploys)

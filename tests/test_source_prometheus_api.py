@@ -179,7 +179,7 @@ async def test_requests_never_fewer_than_errors(api: FakeApi) -> None:
             422,
             {},
             b'{"status":"error","errorType":"execution","error":"\\u001b[31mboom"}',
-            "query refused (execution): boom",
+            "query refused (execution): \ufffdboom",
         ),
         (200, {}, b'{"status":"success","data":{"resultType":"vector","result":[]}}', "matrix"),
     ],
@@ -243,8 +243,8 @@ async def test_probe_source_reads_three_instant_queries(api: FakeApi) -> None:
     assert {q["time"][0] for _, q, _ in api.seen} == {f"{NOW.timestamp():.3f}"}
     (result,) = reading.results
     # Label values are untrusted: controls stripped, credentials in a URL left out.
-    assert result.name == "bb:https://x.example/@eu-west"
-    assert result.target == "https://x.example/"
+    assert result.name == "bb:https://x.example/\ufffd@eu-west"
+    assert result.target == "https://x.example/\ufffd"
     assert (result.ok, result.latency_ms) == (True, 500.0)
     assert result.at == datetime.fromtimestamp(1795245600.5, UTC)
 

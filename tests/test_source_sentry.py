@@ -157,7 +157,8 @@ async def test_follows_every_page(sentry: FakeSentry) -> None:
     assert first.first_seen == datetime(2026, 11, 20, 22, 14, 3, tzinfo=UTC)
     assert first.trend == (3, 9)
     assert first.project == "files-web"
-    assert escaped.title == "TimeoutError: upstream files-sftp timed out"  # made inert
+    # Made inert: each run of removed sequences is marked.
+    assert escaped.title == "TimeoutError: upstream \ufffdfiles-sftp\ufffd timed out\ufffd"
     assert escaped.last_seen == datetime(2026, 11, 21, 7, 1, 58, 120000, tzinfo=UTC)
     assert (unseen.first_seen, unseen.last_seen) == (None, None)
     assert (source.category, source.kind) == (Category.SENTRY, "sentry")
@@ -256,7 +257,7 @@ async def test_failures_have_short_reasons(
         await source.aclose()
     host = sentry.base_url.removeprefix("http://")
     assert message == expected.format(
-        host=host, detail="Invalid query: bad", more=" (expired or revoked?)"
+        host=host, detail="Invalid query: \ufffdbad", more=" (expired or revoked?)"
     )
     assert sentry.requests[0].authorization == f"Bearer {TOKEN}"
 

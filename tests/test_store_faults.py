@@ -77,6 +77,15 @@ def disk_error(mount: Path) -> None:
     Path(f"/sys/fs/ext4/{Path(device).name}/trigger_fs_error").write_text("test\n")
 
 
+def repair(image: Path, mount: Path, repaired: Path) -> None:
+    """Take the broken file system away and mount a checked copy in its place (one in
+    emergency read-only mode cannot be made writable again while files on it are open)."""
+    sh("umount", "-l", str(mount))
+    sh("cp", "--sparse=always", str(image), str(repaired))
+    subprocess.run(["e2fsck", "-fy", str(repaired)], capture_output=True, check=False)
+    sh("mount", "-o", "loop", str(repaired), str(mount))
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[RevertWorld]:
     with RevertWorld(tmp_path / "w") as running:
@@ -293,11 +302,7 @@ async def test_a_store_made_read_only_under_a_running_cockpit(
             # The broken file system is taken away and a checked copy mounted in its place (a
             # file system in emergency read-only mode cannot be made writable again while it
             # is in use): the same cockpit, still running, saves the note there.
-            sh("umount", "-l", str(mount))
-            repaired = tmp_path / "repaired.img"
-            sh("cp", "--sparse=always", str(image), str(repaired))
-            subprocess.run(["e2fsck", "-fy", str(repaired)], capture_output=True, check=False)
-            sh("mount", "-o", "loop", str(repaired), str(mount))
+            repair(image, mount, tmp_path / "repaired.img")
             await until(
                 pilot,
                 lambda: saved_notes(data) == ["oncall-tester: restarted the workers"],
@@ -323,11 +328,7 @@ async def test_a_note_spooled_when_the_cockpit_quits_is_saved_by_the_next_one(
             await until(pilot, lambda: "NOT SAVED" in timeline(app), describe=lambda: timeline(app))
         # Quit while the store is still read-only: the note stays spooled ...
         assert "handing over to bob" in spooled(world)
-        sh("umount", "-l", str(mount))
-        repaired = tmp_path / "repaired.img"
-        sh("cp", "--sparse=always", str(image), str(repaired))
-        subprocess.run(["e2fsck", "-fy", str(repaired)], capture_output=True, check=False)
-        sh("mount", "-o", "loop", str(repaired), str(mount))
+        repair(image, mount, tmp_path / "repaired.img")
         # ... and the next cockpit (same account, same data dir) saves it.
         again = make_app(world, data)
         async with again.run_test(size=(80, 24)) as pilot:

@@ -56,7 +56,7 @@ async def test_sorted_local_and_utc_times_and_inert_text() -> None:
         assert shown[0][0] == local_clock(at(0), at(60))
         assert shown[0][1] == "13:52:00"
         # Markup stays literal text; terminal controls are gone.
-        assert shown[1][3] == "sftp-multi [bold red]down[/] 1/2"
+        assert shown[1][3] == "sftp-multi [bold red]down[/] \ufffd1/2\ufffd"
         assert shown[3][3] == "alice: [link=http://evil]click[/link]"
         label = screen.query_one("#filter", Label)
         assert "Incident #1: 5 of 5 events, all kinds" in str(label.render())

@@ -1,6 +1,6 @@
 """The drill report at the end of a drill: the response's figures against the real incident
 and the best possible, the signals and what the responder did. Texts from the timeline are
-shown literally (Content, never markup)."""
+shown Inert (widgets.inert), never read as markup."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
 
 from cockpit.drill.report import DrillReport, milestone_rows
+from cockpit.textsafe import Inert, one_line
+from widgets.inert import InertLabel, InertStatic
 
 
 def _clock(report: DrillReport, attr: str) -> str:
@@ -69,11 +69,12 @@ class DrillReportScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            title = Content(f"DRILL REPORT: {self.report.title}")
-            yield Label(title, classes="dialog-title")
+            title = one_line(f"DRILL REPORT: {self.report.title}")
+            yield InertLabel(title, classes="dialog-title")
             with VerticalScroll(id="drill-report"):
-                yield Static(Content("\n".join(report_lines(self.report))), id="drill-report-body")
-            yield Static(Content("escape: close"), classes="hint")
+                body = Inert("\n".join(report_lines(self.report)))
+                yield InertStatic(body, id="drill-report-body")
+            yield InertStatic(Inert("escape: close"), classes="hint")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,22 +1,22 @@
 """Preview of the postmortem draft before it is saved: Markdown highlighted by Pygments.
 
-Dismisses with True to save, False to cancel. The draft holds untrusted text; it is shown as
-highlighted source (never parsed as markup) with controls stripped.
+Dismisses with True to save, False to cancel. The draft holds untrusted text; it is shown Inert,
+as highlighted source (never parsed as markup).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rich.syntax import Syntax
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
 
-from cockpit.textsafe import one_line, strip_controls
+from cockpit.textsafe import Inert, one_line
+from widgets.inert import InertLabel, InertStatic
+from widgets.inert_forms import InertButton
+from widgets.syntax import highlight
 
 
 class ExportPreviewScreen(ModalScreen[bool]):
@@ -36,26 +36,23 @@ class ExportPreviewScreen(ModalScreen[bool]):
 
     def __init__(self, markdown: str, path: Path | str):
         super().__init__()
-        self.markdown = strip_controls(markdown)
+        self.markdown = Inert(markdown)
         self.path = Path(path)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="preview-box"):
-            yield Label(Text(f"Save to {one_line(str(self.path), limit=300)}?"), id="preview-path")
+            yield InertLabel(one_line(f"Save to {self.path}?", limit=300), id="preview-path")
             with VerticalScroll(id="preview-scroll"):
-                # ANSI theme: readable in 16 colours, follows the terminal's own palette.
-                yield Static(
-                    Syntax(self.markdown, "markdown", theme="ansi_dark", word_wrap=True),
-                    id="preview",
-                )
+                # Named ANSI colours: readable in 16 colours, follow the terminal's own palette.
+                yield InertStatic(highlight(self.markdown, "markdown"), id="preview")
             with Horizontal(id="preview-buttons"):
-                yield Button("Save (s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+                yield InertButton(Inert("Save (s)"), variant="primary", id="save")
+                yield InertButton(Inert("Cancel (esc)"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#preview-scroll", VerticalScroll).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    def on_button_pressed(self, event: InertButton.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "save")
 

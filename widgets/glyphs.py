@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cockpit.textsafe import Inert
+
 
 @dataclass(frozen=True)
 class Glyphs:
@@ -43,21 +45,24 @@ def glyphs(ascii_only: bool) -> Glyphs:
     return ASCII if ascii_only else UNICODE
 
 
-def fit(text: str, width: int, g: Glyphs) -> str:
-    """Cut text to width, marking the cut."""
+def fit(raw: str, width: int, g: Glyphs) -> Inert:
+    """The text made Inert and cut to width, marking the cut."""
+    text = Inert(raw)
     if width <= 0:
-        return ""
+        return Inert("")
     if len(text) <= width:
         return text
-    return text[: max(0, width - len(g.ellipsis))] + g.ellipsis
+    return Inert(text[: max(0, width - len(g.ellipsis))] + g.ellipsis)
 
 
-def fit_middle(text: str, width: int, g: Glyphs) -> str:
-    """Cut text to width in the middle: names that share a long prefix stay told apart."""
+def fit_middle(raw: str, width: int, g: Glyphs) -> Inert:
+    """The text made Inert and cut to width in the middle: names that share a long prefix
+    stay told apart."""
+    text = Inert(raw)
     if len(text) <= width:
         return text
     if width <= len(g.ellipsis) + 2:
         return fit(text, width, g)
     keep = width - len(g.ellipsis)
     head = keep // 2
-    return text[:head] + g.ellipsis + text[len(text) - (keep - head) :]
+    return Inert(text[:head] + g.ellipsis + text[len(text) - (keep - head) :])

@@ -7,11 +7,12 @@ unknown. The essential words come first, so that 80 columns show them.
 
 from __future__ import annotations
 
-from textual.content import Content
 from textual.widget import Widget
 
 from cockpit.model import Incident, IncidentStatus
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_hm, utc_hm, utcnow
+from widgets.inert import InertContent, Part, cut, lines, text
 
 
 class CockpitHeader(Widget):
@@ -27,10 +28,10 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
-        self.notices: tuple[tuple[str, str], ...] = ()  # (text, style), already inert
+        self.notices: tuple[tuple[Inert, str], ...] = ()  # (text, style of ours)
         self._shown_minute = ""
 
-    def set_notices(self, notices: tuple[tuple[str, str], ...]) -> None:
+    def set_notices(self, notices: tuple[tuple[Inert, str], ...]) -> None:
         if notices == self.notices:
             return
         self.notices = notices
@@ -66,40 +67,40 @@ class CockpitHeader(Widget):
         self.incident, self.degraded = incident, degraded
         self.refresh()
 
-    def render(self) -> Content:
-        parts: list[str | tuple[str, str]] = [(f" {self.service}", "bold")]
+    def render(self) -> InertContent:
+        parts: list[Part] = [(one_line(f" {self.service}", 200), "bold")]
         if self.environment:
-            parts.append((f" · {self.environment}", "$text-muted"))
+            parts.append((one_line(f" · {self.environment}", 200), "$text-muted"))
         if self.drill:
-            parts.append(("  DRILL ", "$warning bold reverse"))
+            parts.append((Inert("  DRILL "), "$warning bold reverse"))
         if self.read_only:
-            parts.append(("  READ-ONLY ", "$accent bold reverse"))
-        parts.append("  ")
+            parts.append((Inert("  READ-ONLY "), "$accent bold reverse"))
+        parts.append(Inert("  "))
         incident = self.incident
         if incident is not None and incident.status is not IncidentStatus.RESOLVED:
             parts.append(
                 (
-                    f"INCIDENT #{incident.id} {incident.severity} {incident.status} "
-                    f"since {local_hm(incident.declared_at)}",
+                    one_line(
+                        f"INCIDENT #{incident.id} {incident.severity} {incident.status} "
+                        f"since {local_hm(incident.declared_at)}"
+                    ),
                     "$error bold",
                 )
             )
         elif self.degraded:
-            parts.append(("DEGRADED, no incident declared", "$warning bold"))
+            parts.append((Inert("DEGRADED, no incident declared"), "$warning bold"))
         else:
-            parts.append(("no incident", "$success"))
+            parts.append((Inert("no incident"), "$success"))
         self._shown_minute = utc_hm(utcnow())
         clock = f"{self._shown_minute} UTC "
-        left = Content.assemble(*parts)
+        left = text(*parts)
         room = self.size.width - len(clock)
         if left.cell_length > room - 1:
-            left = left.truncate(max(0, room - 1), ellipsis=True)
-        top = Content.assemble(left, " " * max(1, room - left.cell_length), (clock, "$text-muted"))
+            left = cut(left, room - 1)
+        gap = Inert(" " * max(1, room - left.cell_length))
+        top = text(left, gap, (Inert(clock), "$text-muted"))
         if not self.notices:
             return top
         width = max(10, self.size.width - 1)
-        lines = [
-            Content.assemble(" ", (text, style)).truncate(width, ellipsis=True)
-            for text, style in self.notices
-        ]
-        return Content("\n").join([top, *lines])
+        rows = [cut(text(Inert(" "), (note, style)), width) for note, style in self.notices]
+        return lines([top, *rows])

@@ -9,17 +9,18 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Log, Select, Static
 
 from cockpit.actions.declare import DeclareRequest, parse_when
 from cockpit.actions.guarded import describe_outcome
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.model import SEVERITIES, IncidentStatus
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms, utc_hms
+from widgets.inert import InertLabel, InertStatic, Part, text, toast
+from widgets.inert_forms import InertButton, InertInput, InertLog, InertSelect
 
 
 class DeclareScreen(ModalScreen[DeclareRequest | None]):
@@ -34,16 +35,23 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
     def compose(self) -> ComposeResult:
         d = self.defaults
         with Vertical(classes="dialog"):
-            yield Label("Declare an incident", classes="dialog-title")
-            yield Input(d.title, placeholder="title", id="title")
-            yield Select(
-                [(s, s) for s in SEVERITIES], value=d.severity, allow_blank=False, id="severity"
+            yield InertLabel(Inert("Declare an incident"), classes="dialog-title")
+            yield InertInput(Inert(d.title), placeholder=Inert("title"), id="title")
+            yield InertSelect(
+                [(Inert(s), s) for s in SEVERITIES],
+                value=d.severity,
+                allow_blank=False,
+                id="severity",
             )
-            yield Input(d.commander, placeholder="commander", id="commander")
-            yield Input(d.summary, placeholder="summary (optional)", id="summary")
-            yield Input(
-                local_hms(d.impact_started_at) if d.impact_started_at else "",
-                placeholder="impact started (local HH:MM[:SS] or ISO with zone; empty = now)",
+            yield InertInput(Inert(d.commander), placeholder=Inert("commander"), id="commander")
+            yield InertInput(
+                Inert(d.summary), placeholder=Inert("summary (optional)"), id="summary"
+            )
+            yield InertInput(
+                Inert(local_hms(d.impact_started_at) if d.impact_started_at else ""),
+                placeholder=Inert(
+                    "impact started (local HH:MM[:SS] or ISO with zone; empty = now)"
+                ),
                 id="impact",
             )
             started = (
@@ -52,31 +60,31 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
                 if d.impact_started_at
                 else "no failure seen yet: empty impact start means the declaration time"
             )
-            yield Static(started, classes="hint")
-            yield Static("", id="problems", classes="problems")
+            yield InertStatic(Inert(started), classes="hint")
+            yield InertStatic(id="problems", classes="problems")
             with Horizontal(classes="buttons"):
-                yield Button("Declare", variant="error", id="declare")
-                yield Button("Cancel", id="cancel")
+                yield InertButton(Inert("Declare"), variant="error", id="declare")
+                yield InertButton(Inert("Cancel"), id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#title", Input).focus()
+        self.query_one("#title", InertInput).focus()
 
     def _impact(self) -> datetime | None:
-        text = self.query_one("#impact", Input).value.strip()
+        typed = self.query_one("#impact", InertInput).value.strip()
         default = self.defaults.impact_started_at
-        if not text:
+        if not typed:
             return None
-        if default is not None and text == local_hms(default):
+        if default is not None and typed == local_hms(default):
             return default  # untouched: keep the sub-second time the detector saw
-        return parse_when(text)
+        return parse_when(typed)
 
     def _request(self, impact: datetime | None) -> DeclareRequest:
-        severity = self.query_one("#severity", Select).value
+        severity = self.query_one("#severity", InertSelect).value
         return DeclareRequest(
-            title=self.query_one("#title", Input).value.strip(),
+            title=self.query_one("#title", InertInput).value.strip(),
             severity=str(severity),
-            commander=self.query_one("#commander", Input).value.strip(),
-            summary=self.query_one("#summary", Input).value.strip(),
+            commander=self.query_one("#commander", InertInput).value.strip(),
+            summary=self.query_one("#summary", InertInput).value.strip(),
             impact_started_at=impact,
         )
 
@@ -84,20 +92,20 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
         try:
             impact = self._impact()
         except ValueError as exc:
-            self.query_one("#problems", Static).update(Content(f"impact start: {exc}"))
+            self.query_one("#problems", InertStatic).update(one_line(f"impact start: {exc}"))
             return
         request = self._request(impact)
         problems = request.validate()
         if problems:
-            self.query_one("#problems", Static).update(Content("; ".join(problems)))
+            self.query_one("#problems", InertStatic).update(one_line("; ".join(problems)))
             return
         self.dismiss(request)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: InertInput.Submitted) -> None:
         event.stop()
         self._submit()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    def on_button_pressed(self, event: InertButton.Pressed) -> None:
         event.stop()
         if event.button.id == "declare":
             self._submit()
@@ -131,101 +139,108 @@ class RevertScreen(ModalScreen[bool | None]):
     def compose(self) -> ComposeResult:
         p = self.plan
         title = "Revert" if isinstance(p, RevertPlan) else f"Run {p.name}"
-        versions: list[str | tuple[str, str]] = []
+        service = one_line(p.service, 200)
+        versions: list[Part] = []
         if isinstance(p, RevertPlan):
             versions = [
-                ("versions ", "$text-muted"),
-                (p.from_version, "$error"),
-                " -> ",
-                (p.to_version, "$success"),
-                "\n",
+                (Inert("versions "), "$text-muted"),
+                (one_line(p.from_version, 200), "$error"),
+                Inert(" -> "),
+                (one_line(p.to_version, 200), "$success"),
+                Inert("\n"),
             ]
         with Vertical(classes="dialog wide"):
-            yield Label(
-                f"{title} (dry run: nothing will be changed)" if p.dry_run else title,
+            yield InertLabel(
+                one_line(f"{title} (dry run: nothing will be changed)" if p.dry_run else title),
                 classes="dialog-title",
             )
             with VerticalScroll(classes="plan"):
-                yield Static(
-                    Content.assemble(
-                        ("service  ", "$text-muted"),
-                        (p.service, "bold"),
-                        "\n",
+                yield InertStatic(
+                    text(
+                        (Inert("service  "), "$text-muted"),
+                        (service, "bold"),
+                        Inert("\n"),
                         *versions,
-                        ("runs     ", "$text-muted"),
-                        p.command_line(),
-                        "\n",
-                        ("timeout  ", "$text-muted"),
-                        f"{p.timeout:g}s",
+                        (Inert("runs     "), "$text-muted"),
+                        one_line(p.command_line(), 2000),
+                        Inert("\n"),
+                        (Inert("timeout  "), "$text-muted"),
+                        Inert(f"{p.timeout:g}s"),
                         *_preflight_lines(p.preflight),
                     )
                 )
-            yield Static(
-                Content.assemble("Type ", (p.service, "bold"), " to confirm, Escape to cancel:"),
+            yield InertStatic(
+                text(Inert("Type "), (service, "bold"), Inert(" to confirm, Escape to cancel:")),
                 id="prompt",
             )
-            yield Input(placeholder=p.service, id="confirm")
-            yield Static("", id="problems", classes="problems")
-            yield Log(id="output", max_lines=500, classes="output")
+            yield InertInput(placeholder=service, id="confirm")
+            yield InertStatic(id="problems", classes="problems")
+            yield InertLog(id="output", max_lines=500, classes="output")
 
     def on_mount(self) -> None:
-        self.query_one("#confirm", Input).focus()
+        self.query_one("#confirm", InertInput).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: InertInput.Submitted) -> None:
         event.stop()
         if self.running or self.outcome is not None:
             return
         if event.value.strip() != self.plan.service:
-            self.query_one("#problems", Static).update(
-                Content.assemble(
-                    "does not match; type ", (self.plan.service, "bold"), " exactly, or Escape"
+            self.query_one("#problems", InertStatic).update(
+                text(
+                    Inert("does not match; type "),
+                    (one_line(self.plan.service, 200), "bold"),
+                    Inert(" exactly, or Escape"),
                 )
             )
             event.input.value = ""
             return
         self.running = True
         event.input.disabled = True
-        self.query_one("#problems", Static).update(Content("running…"))
+        self.query_one("#problems", InertStatic).update(Inert("running…"))
         self.post_message(self.Confirmed(self))
 
     def add_output(self, line: str) -> None:
-        self.query_one("#output", Log).write_line(line)
+        """A line of the command's or the server's output: untrusted, made Inert here."""
+        self.query_one("#output", InertLog).write_line(Inert(line))
 
     def finish(self, outcome: RevertOutcome) -> None:
         self.running = False
         self.outcome = outcome
         if outcome.unknown or not outcome.ran:
-            text = describe_outcome(outcome)
+            said = describe_outcome(outcome)
         elif outcome.lock_holder is not None:
-            text = f"NOT RUN: {outcome.reason}"
+            said = f"NOT RUN: {outcome.reason}"
         elif outcome.dry_run:
-            text = (
+            said = (
                 f"dry run: {outcome.reason}" if outcome.ok else f"dry run FAILED: {outcome.reason}"
             )
         else:
             done = "reverted" if isinstance(self.plan, RevertPlan) else "finished"
-            text = f"done: {done}" if outcome.ok else f"FAILED: {outcome.reason}"
+            said = f"done: {done}" if outcome.ok else f"FAILED: {outcome.reason}"
         style = "$success bold" if outcome.ok else "$error bold"
-        self.query_one("#problems", Static).update(
-            Content.assemble((text, style), "  (Escape closes)")
+        self.query_one("#problems", InertStatic).update(
+            text((one_line(said, 2000), style), Inert("  (Escape closes)"))
         )
         self.focus()
 
     def action_close(self) -> None:
         if self.running:
             # It runs in its own process: closing only stops watching it.
-            self.notify(
-                f"{self.plan.describe()} goes on in its own process; the header shows it, "
-                "w shows its output again",
+            toast(
+                self,
+                one_line(
+                    f"{self.plan.describe()} goes on in its own process; the header shows it, "
+                    "w shows its output again"
+                ),
                 timeout=10,
             )
         self.dismiss(None if self.outcome is None else self.outcome.ok)
 
 
-def _preflight_lines(preflight: Sequence[Sequence[str]]) -> list[str | tuple[str, str]]:
-    out: list[str | tuple[str, str]] = []
+def _preflight_lines(preflight: Sequence[Sequence[str]]) -> list[Part]:
+    out: list[Part] = []
     for argv in preflight:
-        out += ["\n", ("check    ", "$text-muted"), shlex.join(argv)]
+        out += [Inert("\n"), (Inert("check    "), "$text-muted"), one_line(shlex.join(argv))]
     return out
 
 
@@ -234,18 +249,26 @@ class NoteScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Add a note to the timeline", classes="dialog-title")
-            yield Input(placeholder="what happened, what you tried", id="note")
+            yield InertLabel(Inert("Add a note to the timeline"), classes="dialog-title")
+            yield InertInput(placeholder=Inert("what happened, what you tried"), id="note")
 
     def on_mount(self) -> None:
-        self.query_one("#note", Input).focus()
+        self.query_one("#note", InertInput).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: InertInput.Submitted) -> None:
         event.stop()
         self.dismiss(event.value.strip() or None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+PANELS_HELP = (
+    "Panels: probes (sessions ok/N, latency), recent deploys (SUSPECT = the deploy\n"
+    "before the first failure), 5xx per second (markers: deploys, declared), Sentry\n"
+    "issues (NEW = first seen after the suspect deploy; BLIND SPOT = failures with no\n"
+    "Sentry issue). Stale panels say since when and why."
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -257,24 +280,15 @@ class HelpScreen(ModalScreen[None]):
         self.read_only = read_only
 
     def compose(self) -> ComposeResult:
-        parts: list[str | tuple[str, str]] = []
+        parts: list[Part] = []
         for key, description in self.rows:
-            parts += [(f"{key:>8}  ", "bold"), description, "\n"]
+            parts += [(one_line(f"{key:>8}  ", 40), "bold"), one_line(description), Inert("\n")]
         if self.read_only:
-            parts.append(("read-only: declare and revert are disabled\n", "$warning"))
-        parts += [
-            "\n",
-            (
-                "Panels: probes (sessions ok/N, latency), recent deploys (SUSPECT = the deploy\n"
-                "before the first failure), 5xx per second (markers: deploys, declared), Sentry\n"
-                "issues (NEW = first seen after the suspect deploy; BLIND SPOT = failures with no\n"
-                "Sentry issue). Stale panels say since when and why.",
-                "$text-muted",
-            ),
-        ]
+            parts.append((Inert("read-only: declare and revert are disabled\n"), "$warning"))
+        parts += [Inert("\n"), (Inert(PANELS_HELP), "$text-muted")]
         with Vertical(classes="dialog wide"):
-            yield Label("Keys", classes="dialog-title")
-            yield Static(Content.assemble(*parts))
+            yield InertLabel(Inert("Keys"), classes="dialog-title")
+            yield InertStatic(text(*parts))
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -295,29 +309,32 @@ class StatusScreen(ModalScreen[IncidentStatus | str | None]):
     def compose(self) -> ComposeResult:
         order = list(IncidentStatus)
         with Vertical(classes="dialog"):
-            yield Label(f"Incident is {self.current}", classes="dialog-title")
+            yield InertLabel(Inert(f"Incident is {self.current}"), classes="dialog-title")
             with Horizontal(classes="buttons"):
                 for status in self.NEXT:
-                    yield Button(
-                        status.value,
+                    yield InertButton(
+                        Inert(status.value),
                         id=f"status-{status.value}",
                         variant="error" if status is IncidentStatus.RESOLVED else "primary",
                         disabled=order.index(status) <= order.index(self.current),
                     )
             if self.failed:
-                yield Static(f"{self.failed} notification(s) failed to send", classes="problems")
+                yield InertStatic(
+                    Inert(f"{self.failed} notification(s) failed to send"), classes="problems"
+                )
                 with Horizontal(classes="buttons"):
-                    yield Button("Retry notifications", id="retry")
-            yield Static(
-                "Esc cancel; the time recorded is now (correct it later if needed)", classes="hint"
+                    yield InertButton(Inert("Retry notifications"), id="retry")
+            yield InertStatic(
+                Inert("Esc cancel; the time recorded is now (correct it later if needed)"),
+                classes="hint",
             )
 
     def on_mount(self) -> None:
-        enabled = [b for b in self.query(Button) if not b.disabled]
+        enabled = [b for b in self.query(InertButton) if not b.disabled]
         if enabled:
             enabled[0].focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    def on_button_pressed(self, event: InertButton.Pressed) -> None:
         event.stop()
         button = event.button.id or ""
         if button == "retry":
@@ -341,17 +358,17 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield InertLabel(one_line(self.title_text), classes="dialog-title")
             for i, (_, label) in enumerate(self.choices):
-                yield Button(label, id=f"choice-{i}", classes="choice")
-            yield Static("Esc cancel", classes="hint")
+                yield InertButton(one_line(label, 200), id=f"choice-{i}", classes="choice")
+            yield InertStatic(Inert("Esc cancel"), classes="hint")
 
     def on_mount(self) -> None:
-        buttons = list(self.query(Button))
+        buttons = list(self.query(InertButton))
         if buttons:
             buttons[0].focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    def on_button_pressed(self, event: InertButton.Pressed) -> None:
         event.stop()
         index = int((event.button.id or "choice-0").removeprefix("choice-"))
         self.dismiss(self.choices[index][0])

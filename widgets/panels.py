@@ -1,8 +1,8 @@
 """The four panels. Each renders the latest View for its width; none does I/O.
 
 Colours come from theme variables ($error, $warning, $success, ...), so themes, 16-colour
-terminals and NO_COLOR all work. Untrusted text is made inert before it gets here and is only
-ever placed as plain text in Content, never parsed as markup.
+terminals and NO_COLOR all work. Every piece of text is Inert (widgets.inert): placed as plain
+Content spans, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
@@ -29,33 +28,33 @@ from cockpit.model import (
     SourceStatus,
 )
 from cockpit.sentry_rank import is_rising, rank_issues
-from cockpit.textsafe import one_line
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, marker_row
+from widgets.inert import InertContent, Part, cut, lines, pad, set_border, styled, text
 
 if TYPE_CHECKING:
     from cockpit.runtime import View
 
-Part = str | tuple[str, str]
 COSMETIC_REPAINT = 10.0  # seconds
 
 
-def freshness_label(statuses: Sequence[SourceStatus]) -> str:
+def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
     """The freshness of a panel's sources in a few words."""
     if not statuses:
-        return "not configured"
+        return Inert("not configured")
     stale = [s for s in statuses if s.freshness is Freshness.STALE]
     if stale:
         first = stale[0]
         since = local_hms(first.stale_since) if first.stale_since else "?"
         more = f" (+{len(stale) - 1})" if len(stale) > 1 else ""
-        return f"stale since {since}: {first.reason}{more}"
+        return one_line(f"stale since {since}: {first.reason}{more}")
     if any(s.freshness is Freshness.LOADING for s in statuses):
-        return "loading"
+        return Inert("loading")
     # No timestamp while fresh: a clock that ticks with every poll would repaint the border
     # each second for nothing; staleness is what needs a time.
-    return "fresh"
+    return Inert("fresh")
 
 
 class Panel(Widget):
@@ -82,10 +81,10 @@ class Panel(Widget):
         super().__init__(id=id, classes="panel")
         self.g: Glyphs = glyphs(ascii_only)
         self.view: View | None = None
-        self._shown: list[Content] = []
+        self._shown: list[InertContent] = []
         self._items: dict[str, int] = {}  # thing's key -> the row it starts on, last render
         self._painted_at = 0.0
-        self._border_texts: tuple[str, str] = ("", "")
+        self._border_texts: tuple[Inert, Inert] = (Inert(""), Inert(""))
         self.selected: str | None = None
 
     def item(self, key: str, rows: list[list[Part]]) -> None:
@@ -135,59 +134,58 @@ class Panel(Widget):
             self._painted_at = now
             self.refresh()
 
-    def set_border(self, *, title: str | None = None, subtitle: str | None = None) -> None:
-        """Border texts, set only when they change (every set repaints the whole panel) and
-        as Content (a source's error text must never be read as markup)."""
+    def set_border(self, *, title: Inert | None = None, subtitle: Inert | None = None) -> None:
+        """Border texts, set only when they change (every set repaints the whole panel)."""
         if title is not None and title != self._border_texts[0]:
             self._border_texts = (title, self._border_texts[1])
-            self.border_title = Content(title)
+            set_border(self, title=title)
         if subtitle is not None and subtitle != self._border_texts[1]:
             self._border_texts = (self._border_texts[0], subtitle)
-            self.border_subtitle = Content(subtitle)
+            set_border(self, subtitle=subtitle)
 
     def alerting(self, view: View) -> bool:
         return False
 
-    def title(self, view: View) -> str:
-        return str(self.BORDER_TITLE)
+    def title(self, view: View) -> Inert:
+        return Inert(self.BORDER_TITLE)
 
-    def _render_lines(self) -> list[Content]:
+    def _render_lines(self) -> list[InertContent]:
         width = max(10, self.content_region.width)
         height = max(1, self.content_region.height)
         if self.view is None:
-            return [Content("waiting for the first data")]
+            return [text(Inert("waiting for the first data"))]
         self._items = {}
-        lines = self.lines(self.view, width, height) or [[("nothing yet", "$text-muted")]]
-        out = [Content.assemble(*parts).truncate(width, ellipsis=True) for parts in lines[:height]]
+        rows = self.lines(self.view, width, height) or [[(Inert("nothing yet"), "$text-muted")]]
+        out = [cut(text(*parts), width) for parts in rows[:height]]
         if self.has_focus and self.selected not in self._items:
             self.selected = next(iter(self._items), None)
         if self.has_focus and self.selected in self._items:
             row = self._items[self.selected]
             if row < len(out):
-                out[row] = out[row].pad_right(width - out[row].cell_length).stylize("reverse")
+                out[row] = styled(pad(out[row], width), "reverse")
         return out
 
-    def render(self) -> Content:
+    def render(self) -> InertContent:
         self._shown = self._render_lines()
-        return Content("\n").join(self._shown)
+        return lines(self._shown)
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         raise NotImplementedError
 
 
-def _signature(lines: list[Content]) -> list[tuple[str, list[object]]]:
+def _signature(rows: list[InertContent]) -> list[tuple[str, list[object]]]:
     # Content equality ignores styles; a colour change alone must repaint too.
-    return [(line.plain, list(line.spans)) for line in lines]
+    return [(line.plain, list(line.spans)) for line in rows]
 
 
 _DRIFT = str.maketrans("", "", "0123456789.,%" + UNICODE.bars + ASCII.bars)
 
 
-def _gist(lines: list[Content]) -> list[tuple[str, tuple[str, ...]]]:
+def _gist(rows: list[InertContent]) -> list[tuple[str, tuple[str, ...]]]:
     """What a panel says without its figures: words and the styles in use."""
     return [
         (line.plain.translate(_DRIFT).replace(" ", ""), tuple(str(s.style) for s in line.spans))
-        for line in lines
+        for line in rows
     ]
 
 
@@ -205,7 +203,7 @@ class ProbesPanel(Panel):
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         probes = {p.name: p for p in view.assessment.probes}
         shown = probe_rows(view)
-        name_w = max(6, min(18, max((len(n) for n, _ in shown), default=6)))
+        name_w = max(6, min(18, max((len(Inert(n)) for n, _ in shown), default=6)))
         if len(shown) > height:
             # Not all fit: the failing ones first, and a count of the rest.
             rank = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 1, ProbeState.UP: 2}
@@ -224,68 +222,68 @@ class ProbesPanel(Panel):
             if spare <= 0 or probe is None:
                 continue
             if probe.only_under_concurrency:
-                rows.append([("  fails only under concurrency", "$error")])
+                rows.append([(Inert("  fails only under concurrency"), "$error")])
                 spare -= 1
             elif probe.state is ProbeState.DOWN and probe.last and probe.last.error:
-                rows.append([("  " + one_line(probe.last.error), "$text-muted")])
+                rows.append([(one_line("  " + probe.last.error), "$text-muted")])
                 spare -= 1
         if hidden:
             down = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.DOWN)
             more = f"+{len(hidden)} more" + (f", {down} failing" if down else ", all ok")
-            rows.append([(more, "$error" if down else "$text-muted")])
+            rows.append([(Inert(more), "$error" if down else "$text-muted")])
         return rows
 
-    def title(self, view: View) -> str:
+    def title(self, view: View) -> Inert:
         total = len(probe_rows(view))
         up = sum(1 for p in view.assessment.probes if p.state is ProbeState.UP)
-        return f"Probes {up}/{total} up" if total else "Probes"
+        return Inert(f"Probes {up}/{total} up" if total else "Probes")
 
     def _row(
         self, name: str, status: SourceStatus, probe: ProbeView | None, width: int, name_w: int
     ) -> list[Part]:
         if probe is None or probe.last is None:
-            text = "stale" if status.freshness is Freshness.STALE else self.g.ellipsis
+            what = "stale" if status.freshness is Freshness.STALE else self.g.ellipsis
             return [
-                (f"{'--':4} ", "$text-muted"),
-                fit_middle(name, name_w, self.g).ljust(name_w),
-                " ",
-                text,
+                (Inert(f"{'--':4} "), "$text-muted"),
+                Inert(fit_middle(name, name_w, self.g).ljust(name_w)),
+                Inert(" "),
+                Inert(what),
             ]
         state = {
-            ProbeState.UP: ("ok  ", "$success"),
-            ProbeState.DOWN: ("FAIL", "$error bold"),
-            ProbeState.UNKNOWN: ("... ", "$text-muted"),
+            ProbeState.UP: (Inert("ok  "), "$success"),
+            ProbeState.DOWN: (Inert("FAIL"), "$error bold"),
+            ProbeState.UNKNOWN: (Inert("... "), "$text-muted"),
         }[probe.state]
         last = probe.last
         sessions = f"{last.sessions_ok}/{last.concurrency}"
         latency = f"{last.latency_ms:.0f}ms" if last.latency_ms is not None else "-"
         parts: list[Part] = [
             state,
-            " ",
-            fit_middle(name, name_w, self.g).ljust(name_w),
-            " ",
-            (sessions.rjust(5), "$error" if not last.ok else ""),
-            " ",
-            latency.rjust(6),
+            Inert(" "),
+            Inert(fit_middle(name, name_w, self.g).ljust(name_w)),
+            Inert(" "),
+            (Inert(sessions.rjust(5)), "$error" if not last.ok else ""),
+            Inert(" "),
+            Inert(latency.rjust(6)),
         ]
         room = width - (4 + 1 + name_w + 1 + 5 + 1 + 6)
         optional: list[tuple[int, Part]] = []
         if probe.p50_ms is not None:
-            optional.append((10, (f" p50 {probe.p50_ms:.0f}".ljust(10), "$text-muted")))
+            optional.append((10, (Inert(f" p50 {probe.p50_ms:.0f}".ljust(10)), "$text-muted")))
         if probe.since is not None and self.view is not None:
             # Coarse on purpose: it changes once a minute at most (fewer repaints).
             age = coarse_age(probe.since, self.view.snapshot.at)
-            optional.append((5, (f" {age:>4}", "$text-muted")))
-        optional.append((7, (f" {fit(probe.kind, 6, self.g):<6}", "$text-muted")))
+            optional.append((5, (Inert(f" {age:>4}"), "$text-muted")))
+        optional.append((7, (Inert(f" {fit(probe.kind, 6, self.g):<6}"), "$text-muted")))
         for cost, part in optional:
             if room >= cost:
                 parts.append(part)
                 room -= cost
         if room >= 6 and probe.latencies:
             spark = bar_rows(probe.latencies[-(room - 1) :], 1, self.g)[0]
-            parts.append((" " + spark, "$accent"))
+            parts.append((Inert(" " + spark), "$accent"))
         if status.freshness is Freshness.STALE:
-            parts.append((" stale", "$warning"))
+            parts.append((Inert(" stale"), "$warning"))
         return parts
 
 
@@ -337,18 +335,18 @@ class DeploysPanel(Panel):
 
     def _deploy(self, d: Deploy, suspect: bool, width: int) -> list[list[Part]]:
         head: list[Part] = [
-            (local_clock(d.at, view_time(self.view), seconds=False), "$text-muted"),
-            " ",
-            (d.version, "bold"),
-            " ",
-            d.who,
+            (Inert(local_clock(d.at, view_time(self.view), seconds=False)), "$text-muted"),
+            Inert(" "),
+            (one_line(d.version, 100), "bold"),
+            Inert(" "),
+            one_line(d.who, 100),
         ]
         if d.reverts:
-            head.append((f" rollback of {d.reverts}", "$success"))
+            head.append((one_line(f" rollback of {d.reverts}", 120), "$success"))
         if suspect:
-            head.append((" SUSPECT", "$error bold"))
+            head.append((Inert(" SUSPECT"), "$error bold"))
         summary = f"  {d.service}: {d.summary}" if d.service else f"  {d.summary}"
-        return [head, [(summary, "$text-muted")]]
+        return [head, [(one_line(summary), "$text-muted")]]
 
 
 # -- 5xx ------------------------------------------------------------------------------------------
@@ -374,8 +372,8 @@ class ErrorsPanel(Panel):
     def alerting(self, view: View) -> bool:
         return bool(view.assessment.spikes)
 
-    def title(self, view: View) -> str:
-        return f"5xx · {ZOOMS[self.zoom][1]}"
+    def title(self, view: View) -> Inert:
+        return Inert(f"5xx · {ZOOMS[self.zoom][1]}")
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         series = [r for _, r in view.snapshot.of(Category.ERRORS) if isinstance(r, ErrorSeries)]
@@ -414,22 +412,22 @@ class ErrorsPanel(Panel):
         )
         parts: list[Part] = []
         if named:
-            parts.append((fit(s.source, 10, self.g) + " ", "bold"))
+            parts.append((Inert(fit(s.source, 10, self.g) + " "), "bold"))
         if not any(b.requests for b in s.buckets):
             # Nothing logged yet: 0.0% would read as "healthy".
-            return [*parts, ("no requests logged yet", "$text-muted")]
+            return [*parts, (Inert("no requests logged yet"), "$text-muted")]
         parts += [
-            (f"{ratio:.1%}", "$error bold" if spike is not None else "$success"),
-            f" {err:.1f}/s of {req:.1f} req/s",
-            (f" base {baseline:.1%}", "$text-muted"),
+            (Inert(f"{ratio:.1%}"), "$error bold" if spike is not None else "$success"),
+            Inert(f" {err:.1f}/s of {req:.1f} req/s"),
+            (Inert(f" base {baseline:.1%}"), "$text-muted"),
         ]
         shown = [b for b in s.buckets if b.start >= view.snapshot.at - timedelta(seconds=span)]
         total = sum(b.requests for b in shown)
         window_ratio = sum(b.errors_5xx for b in shown) / total if total else 0.0
         if width >= 60:
-            parts.append((f"  {window_ratio:.1%} over {ZOOMS[self.zoom][1]}", "$text-muted"))
+            parts.append((Inert(f"  {window_ratio:.1%} over {ZOOMS[self.zoom][1]}"), "$text-muted"))
         if s.unparsed_lines:
-            parts.append((f"  {s.unparsed_lines} unparsed", "$warning"))
+            parts.append((Inert(f"  {s.unparsed_lines} unparsed"), "$warning"))
         return parts
 
     def _graph(
@@ -452,10 +450,10 @@ class ErrorsPanel(Panel):
         top = max(rates, default=0.0)
         scale_label = f"max {top:.1f}/s" if top else "no 5xx"
         bars = bar_rows(rates, height - 2, self.g)
-        rows: list[list[Part]] = [[(line, "$error")] for line in bars]
+        rows: list[list[Part]] = [[(Inert(line), "$error")] for line in bars]
         if rows:
             label = scale_label.rjust(width - cols) if width - cols > len(scale_label) else ""
-            rows[0] = [*rows[0], (label, "$text-muted")] if label else rows[0]
+            rows[0] = [*rows[0], (Inert(label), "$text-muted")] if label else rows[0]
         begin = end - span
 
         def column(when: datetime) -> int:
@@ -480,12 +478,12 @@ class ErrorsPanel(Panel):
         )
         legend = "".join(f" {g}{what}" for g, what in named if g in axis)
         tail = legend if width - cols >= len(legend) else ""
-        rows.append([(axis, "$warning"), (tail, "$text-muted")])
+        rows.append([(Inert(axis), "$warning"), (Inert(tail), "$text-muted")])
         ticks = [(0, local_hm(from_epoch(begin)))]
         if cols >= 24:
             ticks.append((cols // 2 - 2, local_hm(from_epoch(begin + span / 2))))
         ticks.append((cols - 5, local_hm(from_epoch(end))))
-        rows.append([(axis_labels(cols, ticks), "$text-muted")])
+        rows.append([(Inert(axis_labels(cols, ticks)), "$text-muted")])
         return rows
 
 
@@ -516,9 +514,12 @@ class SentryPanel(Panel):
         if view.assessment.blind_spot:
             since = view.assessment.first_failure_at
             rows.append(
-                [("BLIND SPOT", "$error bold"), f" since {local_hms(since)}" if since else ""]
+                [
+                    (Inert("BLIND SPOT"), "$error bold"),
+                    Inert(f" since {local_hms(since)}" if since else ""),
+                ]
             )
-            rows.append([("  failures with no matching Sentry issue", "$error")])
+            rows.append([(Inert("  failures with no matching Sentry issue"), "$error")])
         suspect = view.assessment.suspect
         issues = [
             i
@@ -539,24 +540,30 @@ class SentryPanel(Panel):
             row: list[Part] = []
             self.item(issue.id, rows)
             if is_new(issue.first_seen):
-                row.append(("NEW ", "$error bold"))
+                row.append((Inert("NEW "), "$error bold"))
             elif is_rising(issue.trend):
-                row.append((f"{self.g.rising} ", "$warning bold"))
+                row.append((Inert(f"{self.g.rising} "), "$warning bold"))
             row += [
-                (issue.short_id, "bold"),
-                " ",
-                (issue.level, "$warning" if issue.level in ("error", "fatal") else ""),
+                (one_line(issue.short_id, 40), "bold"),
+                Inert(" "),
                 (
-                    f" {issue.count}ev {issue.user_count}u {first}"
-                    if two_lines  # narrow: the figures must fit beside the id
-                    else f" {issue.count} events {issue.user_count} users, first {first}",
+                    one_line(issue.level, 20),
+                    "$warning" if issue.level in ("error", "fatal") else "",
+                ),
+                (
+                    Inert(
+                        f" {issue.count}ev {issue.user_count}u {first}"
+                        if two_lines  # narrow: the figures must fit beside the id
+                        else f" {issue.count} events {issue.user_count} users, first {first}"
+                    ),
                     "$text-muted",
                 ),
             ]
+            title = one_line(issue.title)
             if two_lines:
-                rows += [row, [("  " + issue.title, "")]]
+                rows += [row, [Inert("  "), title]]
             else:
-                rows.append([*row, "  ", issue.title])
+                rows.append([*row, Inert("  "), title])
         if not issues:
-            rows.append([("no unresolved issues", "$text-muted")])
+            rows.append([(Inert("no unresolved issues"), "$text-muted")])
         return rows

@@ -1,7 +1,7 @@
 """One probe in full: what it checks, its state, and its recent results with errors verbatim.
 
-The error texts come from the servers being probed: they are placed as plain Content (never
-markup) after control sequences were stripped by the source, so they show exactly as received.
+The error texts come from the servers being probed: they are shown Inert (widgets.inert), as
+received but with control sequences and invisible characters marked and secrets redacted.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
 
 from cockpit.detect import ProbeState, ProbeView
 from cockpit.runtime import View
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock, local_hms
+from widgets.inert import InertContent, InertLabel, InertStatic, Part, lines, text
 
 
 class ProbeDetailScreen(ModalScreen[None]):
@@ -32,11 +32,11 @@ class ProbeDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(f"Probe {self.probe_name}", classes="dialog-title")
-            yield Static(id="summary")
+            yield InertLabel(one_line(f"Probe {self.probe_name}", 200), classes="dialog-title")
+            yield InertStatic(id="summary")
             with VerticalScroll(id="results", classes="results"):
-                yield Static(id="rows")
-            yield Static("Esc close", classes="hint")
+                yield InertStatic(id="rows")
+            yield InertStatic(Inert("Esc close"), classes="hint")
 
     def on_mount(self) -> None:
         self.show(self.view)
@@ -45,17 +45,17 @@ class ProbeDetailScreen(ModalScreen[None]):
         """Called by the app with every new view, so the screen stays live."""
         self.view = view
         probe = next((p for p in view.assessment.probes if p.name == self.probe_name), None)
-        summary = self.query_one("#summary", Static)
-        rows = self.query_one("#rows", Static)
+        summary = self.query_one("#summary", InertStatic)
+        rows = self.query_one("#rows", InertStatic)
         if probe is None:
-            summary.update(Content("no result yet"))
-            rows.update(Content(""))
+            summary.update(Inert("no result yet"))
+            rows.update(Inert(""))
             return
         summary.update(summary_content(probe, view))
         rows.update(results_content(probe, view))
 
 
-def summary_content(probe: ProbeView, view: View) -> Content:
+def summary_content(probe: ProbeView, view: View) -> InertContent:
     state_style = {
         ProbeState.UP: "$success",
         ProbeState.DOWN: "$error bold",
@@ -65,43 +65,46 @@ def summary_content(probe: ProbeView, view: View) -> Content:
     p50 = f"{probe.p50_ms:.0f} ms" if probe.p50_ms is not None else "-"
     last = probe.last
     latency = f"{last.latency_ms:.0f} ms" if last and last.latency_ms is not None else "-"
-    parts: list[str | tuple[str, str]] = [
-        ("kind ", "$text-muted"),
-        probe.kind,
-        ("  target ", "$text-muted"),
-        probe.target,
-        "\n",
-        ("state ", "$text-muted"),
-        (probe.state.value.upper(), state_style),
-        since,
-        ("  sessions ", "$text-muted"),
-        f"{last.sessions_ok}/{last.concurrency}" if last else f"-/{probe.concurrency}",
-        ("  latency ", "$text-muted"),
-        latency,
-        ("  p50 ", "$text-muted"),
-        p50,
+    parts: list[Part] = [
+        (Inert("kind "), "$text-muted"),
+        one_line(probe.kind, 40),
+        (Inert("  target "), "$text-muted"),
+        one_line(probe.target, 500),
+        Inert("\n"),
+        (Inert("state "), "$text-muted"),
+        (Inert(probe.state.value.upper()), state_style),
+        Inert(since),
+        (Inert("  sessions "), "$text-muted"),
+        Inert(f"{last.sessions_ok}/{last.concurrency}" if last else f"-/{probe.concurrency}"),
+        (Inert("  latency "), "$text-muted"),
+        Inert(latency),
+        (Inert("  p50 "), "$text-muted"),
+        Inert(p50),
     ]
     if last is not None and last.detail:
-        parts += ["\n", (last.detail, "$text-muted")]
+        parts += [Inert("\n"), (Inert(last.detail), "$text-muted")]
     if probe.only_under_concurrency:
-        parts += ["\n", ("fails only under concurrency: single sessions pass", "$error")]
-    return Content.assemble(*parts)
+        parts += [
+            Inert("\n"),
+            (Inert("fails only under concurrency: single sessions pass"), "$error"),
+        ]
+    return text(*parts)
 
 
-def results_content(probe: ProbeView, view: View) -> Content:
-    lines: list[Content] = []
+def results_content(probe: ProbeView, view: View) -> InertContent:
+    rows: list[InertContent] = []
     for result in reversed(probe.history):
-        mark = ("ok  ", "$success") if result.ok else ("FAIL", "$error bold")
+        mark = (Inert("ok  "), "$success") if result.ok else (Inert("FAIL"), "$error bold")
         latency = f"{result.latency_ms:.0f}ms" if result.latency_ms is not None else "-"
-        lines.append(
-            Content.assemble(
-                (local_hms(result.at), "$text-muted"),
-                " ",
+        rows.append(
+            text(
+                (Inert(local_hms(result.at)), "$text-muted"),
+                Inert(" "),
                 mark,
-                f" {result.sessions_ok}/{result.concurrency}".ljust(7),
-                latency.rjust(7),
+                Inert(f" {result.sessions_ok}/{result.concurrency}".ljust(7)),
+                Inert(latency.rjust(7)),
             )
         )
         if result.error:
-            lines.append(Content.assemble("    ", (result.error, "$text-muted")))
-    return Content("\n").join(lines) if lines else Content("no results yet")
+            rows.append(text(Inert("    "), (Inert(result.error), "$text-muted")))
+    return lines(rows) if rows else text(Inert("no results yet"))

@@ -12,49 +12,53 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Label, Log, Static
 
 from cockpit.actions.guarded import RevertOutcome, describe_outcome
 from cockpit.actions.runs import Run, RunStatus
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
+from widgets.inert import EMPTY, InertContent, InertLabel, InertStatic, text
+from widgets.inert_forms import InertLog
 
 
-def run_summary(run: Run) -> Content:
+def run_summary(run: Run) -> InertContent:
     started = local_hms(run.started or run.created)
-    return Content.assemble(
-        ("by       ", "$text-muted"),
-        (run.user or "someone", "bold"),
-        f" on {run.host}, started {started}" if run.host else f", started {started}",
-        "\n",
-        ("runs     ", "$text-muted"),
-        run.command_line,
-        "\n",
-        ("timeout  ", "$text-muted"),
-        f"{run.timeout:g}s (only the timeout stops it)",
+    where = f" on {run.host}, started {started}" if run.host else f", started {started}"
+    return text(
+        (Inert("by       "), "$text-muted"),
+        (one_line(run.user or "someone", 64), "bold"),
+        one_line(where, 300),
+        Inert("\n"),
+        (Inert("runs     "), "$text-muted"),
+        one_line(run.command_line, 2000),
+        Inert("\n"),
+        (Inert("timeout  "), "$text-muted"),
+        Inert(f"{run.timeout:g}s (only the timeout stops it)"),
     )
 
 
-def status_content(run: Run) -> Content:
+def status_content(run: Run) -> InertContent:
     if run.status is RunStatus.UNKNOWN:
-        return Content.assemble(
-            ("OUTCOME UNKNOWN", "$error bold reverse"),
-            " its supervisor ended without recording how it ended; the output it left is "
-            "below. Check the service by hand.",
+        return text(
+            (Inert("OUTCOME UNKNOWN"), "$error bold reverse"),
+            Inert(
+                " its supervisor ended without recording how it ended; the output it left is "
+                "below. Check the service by hand."
+            ),
         )
     if run.active:
-        return Content.assemble(
-            ("RUNNING", "$accent bold reverse"),
-            " in its own process: closing this view or quitting leaves it running.",
+        return text(
+            (Inert("RUNNING"), "$accent bold reverse"),
+            Inert(" in its own process: closing this view or quitting leaves it running."),
         )
     outcome = run.outcome()
-    return outcome_content(outcome) if outcome is not None else Content("")
+    return outcome_content(outcome) if outcome is not None else text(EMPTY)
 
 
-def outcome_content(outcome: RevertOutcome) -> Content:
+def outcome_content(outcome: RevertOutcome) -> InertContent:
     style = "$success bold" if outcome.ok else "$error bold"
-    return Content.assemble((describe_outcome(outcome), style), "  (Esc closes)")
+    return text((one_line(describe_outcome(outcome), 1000), style), Inert("  (Esc closes)"))
 
 
 class RunScreen(ModalScreen[None]):
@@ -69,21 +73,21 @@ class RunScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(Content(self.run.describe), classes="dialog-title")
-            yield Static(run_summary(self.run), id="summary")
-            yield Static(status_content(self.run), id="status", classes="problems")
-            yield Log(id="output", max_lines=2000, classes="output")
+            yield InertLabel(one_line(self.run.describe, 300), classes="dialog-title")
+            yield InertStatic(run_summary(self.run), id="summary")
+            yield InertStatic(status_content(self.run), id="status", classes="problems")
+            yield InertLog(id="output", max_lines=2000, classes="output")
 
     def show_run(self, run: Run) -> None:
         self.run = run
-        self.query_one("#status", Static).update(status_content(run))
+        self.query_one("#status", InertStatic).update(status_content(run))
 
     def add_output(self, line: str) -> None:
-        self.query_one("#output", Log).write_line(line)
+        self.query_one("#output", InertLog).write_line(Inert(line))
 
     def finish(self, outcome: RevertOutcome) -> None:
         self.outcome = outcome
-        self.query_one("#status", Static).update(outcome_content(outcome))
+        self.query_one("#status", InertStatic).update(outcome_content(outcome))
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -103,19 +107,24 @@ class QuitScreen(ModalScreen[bool | None]):
 
     def compose(self) -> ComposeResult:
         run = self.run
+        started = local_hms(run.started or run.created)
         with Vertical(classes="dialog"):
-            yield Label(Content(f"{run.describe} is running"), classes="dialog-title")
-            yield Static(
-                Content.assemble(
-                    f"Started by {run.user} at {local_hms(run.started or run.created)}, it runs "
-                    "in its own process. Quitting leaves it running to its end; its result is "
-                    "audited and every cockpit shows it.\n\n",
-                    ("q", "bold"),
-                    " or ",
-                    ("Enter", "bold"),
-                    ": quit, leave it running    ",
-                    ("Esc", "bold"),
-                    ": stay",
+            yield InertLabel(one_line(f"{run.describe} is running", 300), classes="dialog-title")
+            yield InertStatic(
+                text(
+                    one_line(
+                        f"Started by {run.user} at {started}, it runs in its own process. "
+                        "Quitting leaves it running to its end; its result is audited and "
+                        "every cockpit shows it.",
+                        1000,
+                    ),
+                    Inert("\n\n"),
+                    (Inert("q"), "bold"),
+                    Inert(" or "),
+                    (Inert("Enter"), "bold"),
+                    Inert(": quit, leave it running    "),
+                    (Inert("Esc"), "bold"),
+                    Inert(": stay"),
                 )
             )
 

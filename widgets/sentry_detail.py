@@ -2,7 +2,7 @@
 the most recent call first, frames of the application's own code emphasised and shown with the
 code around the line, library frames one line each (`a` shows their code too).
 
-Everything shown comes from the event payload, so it is built as Text/Content spans, never
+Everything shown comes from the event payload, so it is shown Inert (widgets.inert), never
 parsed as markup. `o` opens the issue in a browser when this session can show one, and otherwise
 copies the link to the local clipboard through the terminal (OSC 52), which also works over SSH.
 """
@@ -15,16 +15,25 @@ import sys
 import webbrowser
 from collections.abc import Callable, Mapping
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from cockpit.sentry_event import SentryEventDetail, SentryFrame
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_stamp
+from widgets.inert import (
+    InertContent,
+    InertStatic,
+    Part,
+    clip,
+    split_lines,
+    styled,
+    text,
+    toast,
+)
 from widgets.syntax import highlight, lexer_name_for
 
 Opener = Callable[[str], bool]
@@ -54,20 +63,17 @@ def open_in_browser(url: str) -> bool:
 # -- building the text ----------------------------------------------------------------------------
 
 
-def header_text(detail: SentryEventDetail) -> Text:
-    text = Text()
+def header_text(detail: SentryEventDetail) -> InertContent:
+    parts: list[Part] = []
     if detail.short_id:
-        text.append(detail.short_id, "bold")
-        text.append("  ")
-    text.append(detail.title or "(untitled)")
-    text.append("\n")
+        parts += [(one_line(detail.short_id, 60), "bold"), Inert("  ")]
+    parts += [one_line(detail.title or "(untitled)", 1000), Inert("\n")]
     if detail.exception_type:
-        text.append(detail.exception_type, "bold red")
+        parts.append((one_line(detail.exception_type, 200), "bold red"))
         if detail.exception_value:
-            text.append(": ")
-            text.append(detail.exception_value)
+            parts += [Inert(": "), Inert(detail.exception_value)]
     elif detail.message:
-        text.append(detail.message)
+        parts.append(Inert(detail.message))
     facts = [
         detail.platform,
         detail.environment and f"env {detail.environment}",
@@ -76,58 +82,58 @@ def header_text(detail: SentryEventDetail) -> Text:
     ]
     shown = [fact for fact in facts if fact]
     if shown:
-        text.append("\n")
-        text.append("  ·  ".join(shown), "dim")
-    text.append("\n")
+        parts += [Inert("\n"), (one_line("  ·  ".join(shown), 1000), "dim")]
+    parts.append(Inert("\n"))
     if detail.permalink:
-        text.append(detail.permalink, "underline")
-        text.append("  (o: open or copy)", "dim")
+        parts += [(one_line(detail.permalink, 1000), "underline")]
+        parts += [(Inert("  (o: open or copy)"), "dim")]
     else:
-        text.append("no link to this issue", "dim")
-    return text
+        parts.append((Inert("no link to this issue"), "dim"))
+    return text(*parts)
 
 
-def frame_text(frame: SentryFrame, *, with_code: bool) -> Text:
+def frame_text(frame: SentryFrame, *, with_code: bool) -> InertContent:
     """`file:line in function`, then the code around the line with the line itself marked."""
-    text = Text()
-    text.append(frame.where, "bold" if frame.in_app else "dim")
+    look = "bold" if frame.in_app else "dim"
+    parts: list[Part] = [(one_line(frame.where, 500), look)]
     if frame.lineno is not None:
-        text.append(f":{frame.lineno}", "bold" if frame.in_app else "dim")
-    text.append(" in ", "dim")
-    text.append(frame.function or "?", "bold" if frame.in_app else "dim")
+        parts.append((Inert(f":{frame.lineno}"), look))
+    parts += [(Inert(" in "), "dim"), (one_line(frame.function or "?", 300), look)]
     if not frame.in_app:
-        text.append("  (library)", "dim")
-    lines = [*frame.pre_context, frame.context_line or "", *frame.post_context]
+        parts.append((Inert("  (library)"), "dim"))
+    source = [*frame.pre_context, frame.context_line or "", *frame.post_context]
     if not with_code or frame.context_line is None:
-        return text
-    code = highlight("\n".join(lines), lexer_name_for(frame.filename, frame.platform))
+        return text(*parts)
+    # One line of code per line of the frame, whatever a line held.
+    code = highlight(
+        "\n".join(Inert(line).replace("\n", " ") for line in source),
+        lexer_name_for(frame.filename, frame.platform),
+    )
     first = frame.lineno - len(frame.pre_context) if frame.lineno is not None else None
-    width = len(str(first + len(lines))) if first is not None else 0
-    for index, line in enumerate(code.split("\n", allow_blank=True)):
+    width = len(str(first + len(source))) if first is not None else 0
+    for index, line in enumerate(split_lines(code)):
         current = index == len(frame.pre_context)
         number = f"{first + index:>{width}}" if first is not None else ""
-        text.append("\n")
-        text.append("→ " if current else "  ", "bold" if current else "")
-        text.append(f"{number} │ ", "bold" if current else "dim")
-        if current:
-            line.stylize("bold")
-        text.append_text(line)
-    return text
+        parts += [
+            Inert("\n"),
+            (Inert("→ " if current else "  "), "bold" if current else ""),
+            (Inert(f"{number} │ "), "bold" if current else "dim"),
+            styled(line, "bold") if current else line,
+        ]
+    return text(*parts)
 
 
-def chain_text(detail: SentryEventDetail) -> Text | None:
+def chain_text(detail: SentryEventDetail) -> InertContent | None:
     """The exceptions that led to the raised one, oldest first."""
     causes = detail.chain[:-1]
     if not causes:
         return None
-    text = Text("Raised while handling:", "dim")
+    parts: list[Part] = [(Inert("Raised while handling:"), "dim")]
     for cause in causes:
-        text.append("\n  ")
-        text.append(cause.type, "bold")
+        parts += [Inert("\n  "), (one_line(cause.type, 200), "bold")]
         if cause.value:
-            text.append(": ")
-            text.append(cause.value.splitlines()[0] if cause.value else "")
-    return text
+            parts += [Inert(": "), one_line(cause.value.splitlines()[0], 1000)]
+    return styled(text(*parts), "dim")
 
 
 # -- the screen -----------------------------------------------------------------------------------
@@ -179,24 +185,24 @@ class SentryDetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         detail = self.detail
-        yield Static(header_text(detail), id="sentry-header")
+        yield InertStatic(header_text(detail), id="sentry-header")
         with VerticalScroll(id="frames"):
             if detail.frames:
-                yield Static(Content("Most recent call first"), classes="note")
+                yield InertStatic(Inert("Most recent call first"), classes="note")
             elif detail.exception_type:
-                yield Static(Content("This event has no stack trace."), classes="note")
+                yield InertStatic(Inert("This event has no stack trace."), classes="note")
             for index, frame in enumerate(reversed(detail.frames)):
-                yield Static(
+                yield InertStatic(
                     frame_text(frame, with_code=frame.in_app),
                     id=f"frame-{index}",
                     classes="frame in-app" if frame.in_app else "frame library",
                 )
             if detail.frames_omitted:
                 note = f"… {detail.frames_omitted} outer frames not shown"
-                yield Static(Content(note), classes="note")
+                yield InertStatic(Inert(note), classes="note")
             causes = chain_text(detail)
             if causes is not None:
-                yield Static(causes, classes="note")
+                yield InertStatic(causes, classes="note")
         yield Footer()
 
     def action_close(self) -> None:
@@ -206,13 +212,13 @@ class SentryDetailScreen(Screen[None]):
         self._library_code = not self._library_code
         for index, frame in enumerate(reversed(self.detail.frames)):
             if not frame.in_app:
-                widget = self.query_one(f"#frame-{index}", Static)
+                widget = self.query_one(f"#frame-{index}", InertStatic)
                 widget.update(frame_text(frame, with_code=self._library_code))
 
     def action_open_link(self) -> None:
         url = self.detail.permalink
         if not url:
-            self.notify("This issue has no link to open.", severity="warning", markup=False)
+            toast(self, Inert("This issue has no link to open."), severity="warning")
             return
         if can_open_browser(self._env):
             self.run_worker(self._open(url), group="open-link", exclusive=True, exit_on_error=False)
@@ -226,14 +232,15 @@ class SentryDetailScreen(Screen[None]):
         except Exception:
             opened = False
         if opened:
-            self.notify("Opened in the browser.", markup=False)
+            toast(self, Inert("Opened in the browser."))
         else:
             self._copy(url)
 
     def _copy(self, url: str) -> None:
-        self.app.copy_to_clipboard(url)
-        self.notify(
-            f"Link copied to the clipboard (via the terminal): {url}",
-            title="No browser here",
-            markup=False,
+        link = one_line(url, 2000)  # the clipboard gets outside text too: Inert, like the screen
+        clip(self, link)
+        toast(
+            self,
+            Inert(f"Link copied to the clipboard (via the terminal): {link}"),
+            title=Inert("No browser here"),
         )

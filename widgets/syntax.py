@@ -1,6 +1,6 @@
-"""Pygments tokens -> Rich Text, in the terminal's own 16 colours.
+"""Pygments tokens -> Content, in the terminal's own 16 colours.
 
-The code is never parsed as markup: each token becomes a plain span with a style. Named ANSI
+The code is made Inert, then each token becomes a plain span with a style, never markup. Named ANSI
 colours follow the user's terminal palette (light or dark) and survive a 16-colour SSH session.
 Source shown in a stack trace is a fragment, so lexing errors are shown unstyled, never in red.
 """
@@ -14,6 +14,7 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import (
     Comment,
+    Generic,
     Keyword,
     Name,
     Number,
@@ -22,9 +23,9 @@ from pygments.token import (
     _TokenType,
 )
 from pygments.util import ClassNotFound
-from rich.text import Text
 
-from cockpit.textsafe import strip_controls
+from cockpit.textsafe import Inert
+from widgets.inert import InertContent, Part, text
 
 PLAIN = "text"
 
@@ -41,6 +42,11 @@ _STYLES: dict[_TokenType, str] = {
     Name.Exception: "bold blue",
     String: "green",
     Number: "yellow",
+    # Markdown (the export preview): headings, emphasis, list markers.
+    Generic.Heading: "bold cyan",
+    Generic.Subheading: "bold cyan",
+    Generic.Strong: "bold",
+    Generic.Emph: "italic",
 }
 
 # Sentry's event `platform` -> a pygments lexer, for frames whose file name says nothing.
@@ -95,13 +101,14 @@ def _style(token: _TokenType) -> str:
     return ""
 
 
-def highlight(code: str, lexer_name: str) -> Text:
-    """Code as Text with a style per token; unknown lexers give plain (still inert) text."""
-    inert = strip_controls(code)
+def highlight(code: str, lexer_name: str) -> InertContent:
+    """Code as Content with a style per token; unknown lexers give plain (still inert) text."""
+    inert = Inert(code)
     lexer = _lexer(lexer_name)
     if lexer is None:
-        return Text(inert)
-    text = Text()
+        return text(inert)
+    parts: list[Part] = []
     for token, value in lexer.get_tokens(inert):
-        text.append(value, _style(token) or None)
-    return text
+        style = _style(token)
+        parts.append((Inert(value), style) if style else Inert(value))
+    return text(*parts)

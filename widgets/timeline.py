@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual.content import Content
 from textual.widget import Widget
 
 from cockpit.model import TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock
+from widgets.inert import InertContent, cut, lines, text
 
 KIND_STYLES = {
     "probe.down": "$error",
@@ -43,26 +43,29 @@ class TimelineStrip(Widget):
             self.unsaved = unsaved
             self.refresh()
 
-    def render(self) -> Content:
+    def render(self) -> InertContent:
         height = max(1, self.content_region.height)
         width = max(10, self.content_region.width)
         shown = self.events[-height:]
         if not shown:
-            return Content.assemble(("no events yet", "$text-muted"))
+            return text((Inert("no events yet"), "$text-muted"))
         stamps = [local_clock(event.at) for event in shown]
         stamp_width = max(len(stamp) for stamp in stamps)  # rows with a date stay aligned
-        lines = []
+        rows = []
         for event, stamp in zip(shown, stamps, strict=True):
-            kind = event.kind
-            mark = ("NOT SAVED ", "$warning bold") if event.key in self.unsaved else ""
-            lines.append(
-                Content.assemble(
-                    (stamp.rjust(stamp_width), "$text-muted"),
-                    " ",
-                    (f"{kind:<15}", KIND_STYLES.get(kind, "bold")),
-                    " ",
-                    mark,
-                    one_line(event.text),
-                ).truncate(width, ellipsis=True)
+            kind = one_line(event.kind, 40)
+            unsaved = event.key in self.unsaved
+            rows.append(
+                cut(
+                    text(
+                        (Inert(stamp.rjust(stamp_width)), "$text-muted"),
+                        Inert(" "),
+                        (Inert(f"{kind:<15}"), KIND_STYLES.get(kind, "bold")),
+                        Inert(" "),
+                        (Inert("NOT SAVED " if unsaved else ""), "$warning bold"),
+                        one_line(event.text),
+                    ),
+                    width,
+                )
             )
-        return Content("\n").join(lines)
+        return lines(rows)

@@ -1,7 +1,7 @@
 """The whole incident timeline on one screen: sorted, scrollable, filterable by kind.
 
-Event texts are untrusted (issue titles, log lines), so every cell is a Text object, never a
-markup string, and controls are stripped.
+Event texts are untrusted (issue titles, log lines), so every cell is Inert (widgets.inert),
+never a markup string.
 """
 
 from __future__ import annotations
@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import Footer
 
 from cockpit.model import TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock, utc_hms
+from widgets.inert import InertLabel
+from widgets.inert_forms import InertTable
 
 ALL = "all"
 
@@ -57,15 +58,15 @@ class TimelineScreen(Screen[None]):
         self.shown_kind = ALL
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="filter")
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="events")
-        table.add_columns("Local", "UTC", "Kind", "Event", "Source")
+        yield InertLabel(id="filter")
+        table = InertTable(cursor_type="row", zebra_stripes=True, id="events")
+        table.add_columns(*(Inert(c) for c in ("Local", "UTC", "Kind", "Event", "Source")))
         yield table
         yield Footer()
 
     def on_mount(self) -> None:
         self.fill()
-        self.query_one(DataTable).focus()
+        self.query_one(InertTable).focus()
 
     def shown_events(self) -> list[TimelineEvent]:
         if self.shown_kind == ALL:
@@ -73,20 +74,20 @@ class TimelineScreen(Screen[None]):
         return [e for e in self.events if family(e.kind) == self.shown_kind]
 
     def fill(self) -> None:
-        table: DataTable[Text] = self.query_one(DataTable)
+        table = self.query_one(InertTable)
         table.clear()
         rows = self.shown_events()
         for event in rows:
             table.add_row(
-                Text(local_clock(event.at, self.now)),
-                Text(utc_hms(event.at)),
-                Text(one_line(event.kind, limit=40)),
-                Text(one_line(event.text, limit=1000)),
-                Text(one_line(event.source, limit=60)),
+                Inert(local_clock(event.at, self.now)),
+                Inert(utc_hms(event.at)),
+                one_line(event.kind, limit=40),
+                one_line(event.text, limit=1000),
+                one_line(event.source, limit=60),
             )
         what = "all kinds" if self.shown_kind == ALL else f"kind {self.shown_kind}"
         label = f"{self.heading}: {len(rows)} of {len(self.events)} events, {what}"
-        self.query_one("#filter", Label).update(Text(label + "  (f: next kind, a: all)"))
+        self.query_one("#filter", InertLabel).update(one_line(label + "  (f: next kind, a: all)"))
 
     def _step(self, delta: int) -> None:
         index = self.kinds.index(self.shown_kind)

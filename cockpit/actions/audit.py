@@ -1,8 +1,11 @@
 """The audit log: one JSON line per destructive action, appended and synced before we go on.
 
 O_APPEND makes each single write land whole at the end even with several writers on the host;
-the log is never rewritten or truncated by the cockpit. In a shared data dir it is made (and
-kept, by its owner) group-writable: every engineer who may revert must be able to audit it.
+the log is never rewritten or truncated by the cockpit. Values are kept exactly (a version is
+the bytes that were deployed) but written as ASCII JSON, so a control or bidi character is an
+escape (\u001b) that `cat` or `tail -f` cannot act on; configured secrets are redacted. In a
+shared data dir it is made (and kept, by its owner) group-writable: every engineer who may
+revert must be able to audit it.
 
 Each attempt leaves a "started" entry, synced before anything runs, and a "finished" entry
 with its result; a "started" with no "finished" is an attempt whose outcome is unknown.
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.datadir import fix_mode, make_dir, open_file
+from cockpit.textsafe import redact
 
 AUDIT_FILENAME = "audit.log"
 
@@ -29,7 +33,8 @@ def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     """Append `entry` as one JSON line and fsync it; raises OSError if that is impossible."""
     path = audit_path(data_dir)
     make_dir(path.parent)
-    line = (json.dumps(entry, ensure_ascii=False, default=str, sort_keys=True) + "\n").encode()
+    text = json.dumps(_redacted(entry), ensure_ascii=True, default=str, sort_keys=True)
+    line = (text + "\n").encode()
     fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         fix_mode(fd, path.parent)  # a log made before the dir was shared, if it is ours
@@ -40,6 +45,16 @@ def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def attempts(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

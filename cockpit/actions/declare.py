@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from cockpit.actions.whoami import current_user
 from cockpit.incident.store import IncidentStore
 from cockpit.model import SEVERITIES, Incident
-from cockpit.textsafe import one_line
+from cockpit.textsafe import blank, one_line
 from cockpit.timeutil import utcnow
 
 MAX_TITLE = 200
@@ -70,13 +70,13 @@ class DeclareRequest:
         """Problems a person can fix in the form; empty when the request can be declared."""
         problems: list[str] = []
         title = one_line(self.title, limit=10_000)
-        if not title:
+        if blank(title):
             problems.append("title is empty: say what is broken, e.g. 'SFTP logins fail'")
         elif len(title) > MAX_TITLE:
             problems.append(f"title is {len(title)} characters; keep it under {MAX_TITLE}")
         if self.severity not in SEVERITIES:
             problems.append(f"severity must be one of {', '.join(SEVERITIES)}")
-        if not one_line(self.commander):
+        if blank(self.commander):
             problems.append("commander is empty: who leads the response?")
         if len(self.summary.strip()) > MAX_SUMMARY:
             problems.append(

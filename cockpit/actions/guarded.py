@@ -38,7 +38,7 @@ from cockpit.actions.process import CommandResult, run_command
 from cockpit.actions.whoami import host_name
 from cockpit.incident.store import StoreError
 from cockpit.model import TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import duration, iso_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -227,13 +227,15 @@ class Attempt:
         self.started_at = utcnow()
 
     def say(self, line: str) -> None:
-        """A line of our own (not the command's): into the output file and to the watcher."""
+        """A line of our own (not the command's): into the output file and to the watcher.
+        The file keeps what was said; whoever reads it back makes it inert, as here."""
         if self.output_fd is not None:
             with contextlib.suppress(OSError):
                 os.write(self.output_fd, (line + "\n").encode())
         self._heard(line)
 
     def _heard(self, line: str) -> None:
+        line = Inert(line)  # command and server output: shown, kept in the audit, all inert
         self.tail.append(line)
         with contextlib.suppress(Exception):  # the display failing must not stop the action
             self.on_output(line)

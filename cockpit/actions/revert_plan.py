@@ -4,7 +4,9 @@ One executor per service: a command (an argv template), an HTTP request (URL, JS
 header templates) or a releases-symlink switch. Only known placeholders are filled in; each
 value lands inside one argv element (or one JSON string, or URL-quoted in the URL) and is never
 split or shown to a shell, so a version string such as "1.2; rm -rf /" stays one literal
-argument. Values with control characters (a newline, an escape) are refused outright.
+argument. What is reverted is what was deployed: a version that cannot be passed on as it was
+recorded (a newline, a control or invisible character, longer than the plan can show) is
+refused with the reason, never altered.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from typing import Any
 from urllib.parse import quote
 
 from cockpit.config import Secret, ServiceConfig
-from cockpit.model import Deploy
+from cockpit.model import MAX_IDENTITY, Deploy
 from cockpit.sources.deploy_releases import CURRENT_LINK, RELEASES_DIR, list_releases
-from cockpit.textsafe import redact_url
+from cockpit.textsafe import MARK, Inert, redact_url
 from cockpit.timeutil import iso_utc
 
 
@@ -150,6 +152,40 @@ KNOWN_PLACEHOLDERS = (
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_VERSION = 100  # what the plan shows in full: longer ones would be confirmed unseen
+
+
+def unpassable(value: str, limit: int = MAX_VERSION) -> str | None:
+    """Why `value` cannot be passed on exactly as recorded, or None when it can."""
+    if "\n" in value or "\r" in value:
+        return "holds a line break"
+    if _CONTROL.search(value):
+        return "holds a control character"
+    if MARK in value:
+        return "holds bytes that are not valid UTF-8"
+    if Inert(value) != value:
+        return "holds invisible or direction-changing characters"
+    if len(value) > limit:
+        return f"is {len(value)} characters long, more than the {limit} a plan shows in full"
+    return None
+
+
+def _shown(value: str) -> str:
+    """The value with every character visible and escaped (repr), cut for a message."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}…{text[-10:]} ({len(value)} characters)"
+
+
+def check_versions(service: str, current: Deploy, previous: Deploy) -> None:
+    """Refuse, with the reason, versions a revert could not pass on as they were deployed."""
+    for role, deploy in (("deployed", current), ("previous", previous)):
+        why = unpassable(deploy.version)
+        if why is not None:
+            raise RevertError(
+                f"refusing to revert {service}: the {role} version {_shown(deploy.version)} "
+                f"from {deploy.source or 'the deploy log'} {why}; a revert passes versions on "
+                "exactly as recorded, never altered, so fix the record first"
+            )
 
 
 def substitute(template: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
@@ -214,9 +250,10 @@ def _fill(
                 f"unknown placeholder {{{name}}} in command argument {element!r}; known: {known}"
             )
         value = values[name]
-        if _CONTROL.search(value):
+        why = unpassable(value, limit=MAX_IDENTITY)
+        if why is not None:
             # A newline or an escape in a version is a forged record, not a version.
-            raise RevertError(f"{{{name}}} is {value!r}, which holds a control character")
+            raise RevertError(f"{{{name}}} is {_shown(value)}, which {why}")
         if argument and value.startswith("-") and match.start() == 0:
             # A whole argument taken from a deploy log must not turn into an option.
             raise RevertError(f"{{{name}}} is {value!r}, which the command would read as an option")
@@ -265,6 +302,7 @@ def plan_revert(service: ServiceConfig | None, deploys: Sequence[Deploy]) -> Rev
             "(revert, revert_url or releases_root)"
         )
     current, previous = find_target(deploys, service.name)
+    check_versions(service.name, current, previous)
     values = placeholder_values(service.name, current, previous)
     plan = RevertPlan(
         service=service.name,
@@ -304,8 +342,8 @@ def _request(service: ServiceConfig, values: Mapping[str, str]) -> HttpRequest:
 def plan_switch(root: Path, version: str) -> SymlinkSwitch:
     """The release directory holding `version`: releases/<version>, else the newest release
     whose VERSION file names it. Raises RevertError when there is none."""
-    if _CONTROL.search(version) or "/" in version or version in ("", ".", ".."):
-        raise RevertError(f"{version!r} cannot be a release directory name")
+    if unpassable(version) or "/" in version or version in ("", ".", ".."):
+        raise RevertError(f"{_shown(version)} cannot be a release directory name")
     releases = root / RELEASES_DIR
     if (releases / version).is_dir() and not (releases / version).is_symlink():
         return SymlinkSwitch(root / CURRENT_LINK, f"{RELEASES_DIR}/{version}")

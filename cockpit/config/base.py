@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cockpit.textsafe import register_secret
+
 APP_NAME = "oncall-cockpit"
 
 
@@ -37,6 +39,8 @@ class Secret:
 
     A section field annotated `Secret` (or `Secret | None`) named `x` is read from
     `x_env = "VAR"` or `x_file = "path"`; writing `x = ...` in the config is an error.
+    Making one registers its value with the sanitiser: from then on it is redacted from every
+    text from outside (a server that echoes a password back, an error that quotes a URL).
     """
 
     __slots__ = ("_value", "origin")
@@ -44,6 +48,7 @@ class Secret:
     def __init__(self, value: str, origin: str):
         self._value = value
         self.origin = origin  # "env:NAME" or "file:PATH": safe to show
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value

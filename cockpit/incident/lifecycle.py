@@ -17,7 +17,7 @@ from cockpit.actions.declare import FUTURE_SLACK, DeclareRequest, declare
 from cockpit.incident.facts import incident_facts
 from cockpit.incident.store import TIME_FIELDS, IncidentStore, StoreError, UnknownIncident
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
-from cockpit.textsafe import one_line
+from cockpit.textsafe import blank, one_line
 from cockpit.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ NOTIFIED_STATUSES = {
 def note_event(user: str, text: str, at: datetime | None = None) -> TimelineEvent:
     """A person's note as a timeline event; ValueError when there is nothing in it."""
     clean = one_line(text, limit=MAX_NOTE)
-    if not clean:
+    if blank(clean):
         raise ValueError("the note is empty")
     return TimelineEvent(at or utcnow(), "note", f"{user}: {clean}", "cockpit")
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cockpit.model import SEVERITIES, Incident, IncidentStatus, TimelineEvent
+from cockpit.textsafe import Inert, blank
 from cockpit.timeutil import local_clock, parse_iso, utc_hms, utc_stamp, utcnow
 
 STORE_FILENAME = "incidents.sqlite3"
@@ -472,7 +473,9 @@ class IncidentStore:
         """Open a new incident and record its "declared" event; only one may be open at a time."""
         if severity not in SEVERITIES:
             raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
-        if not title.strip():
+        # Whoever calls, what is written is inert and holds no secret.
+        title, commander, summary = Inert(title), Inert(commander), Inert(summary)
+        if blank(title):
             raise ValueError("an incident needs a title")
         declared_at = _ts(at or utcnow())
         impact = _opt_ts(impact_started_at)
@@ -816,6 +819,7 @@ class IncidentStore:
             raise ValueError(f"notification status {status!r} is not one of {NOTIFY_STATUSES}")
         now = _ts(at or utcnow())
         sent_at = now if status == "sent" else None
+        error = Inert(error)  # a server's answer: inert, secrets redacted
         with self._write() as db:
             self._row(db, incident_id)
             db.execute(

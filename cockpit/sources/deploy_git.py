@@ -141,7 +141,7 @@ class GitDeploys:
     def _deploy(self, version: str, at: datetime, who: str, summary: str) -> Deploy:
         return Deploy(
             service=self.cfg.service,
-            version=one_line(version, 100),
+            version=version,  # exact: a tag name or a commit, passed on as it is
             who=one_line(who, 100),
             at=at,
             summary=one_line(summary, 500),

@@ -193,7 +193,7 @@ class GitHubDeployments:
             summary = f"[{state}] {summary}".strip()
         return Deploy(
             service=self.service,
-            version=one_line(version, 100),
+            version=version,  # exact: a ref or a commit, passed on as it is (or refused)
             who=one_line(login, 100) if isinstance(login, str) else "",
             at=at,
             summary=one_line(summary, 500),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.config import JsonlDeployLogConfig
-from cockpit.model import Category, Deploy, Deploys
+from cockpit.model import MAX_IDENTITY, Category, Deploy, Deploys
 from cockpit.sources.base import SourceError
 from cockpit.textsafe import one_line
 from cockpit.timeutil import parse_iso
@@ -55,14 +55,19 @@ def deploy_from_record(record: object, source: str = "", default_service: str = 
     reverts = record.get("reverts")
     if reverts is not None and not isinstance(reverts, str):
         raise ValueError('"reverts" is not a string')
+    for name, value in (("service", service), ("version", version), ("reverts", reverts)):
+        if value is not None and len(value) > MAX_IDENTITY:
+            raise ValueError(f'"{name}" is longer than {MAX_IDENTITY} characters')
+    # Service, version and reverts are kept exactly as logged: a revert passes them on as they
+    # are, or refuses them; they are never cut or joined (the screen shows them Inert).
     return Deploy(
-        service=one_line(service, 100),
-        version=one_line(version, 100),
+        service=service,
+        version=version,
         who=_text(record, "who", 100),
         at=when,
         summary=_text(record, "summary", 500),
         source=source,
-        reverts=one_line(reverts, 100) if reverts else None,
+        reverts=reverts or None,
     )
 
 

@@ -78,7 +78,9 @@ def read_release(path: Path) -> Release:
     version = name
     text = _read_small(path / VERSION_FILE)
     if text and text.strip():
-        version = text.strip().splitlines()[0]
+        # The whole file, exactly: a VERSION that is not one short line is shown Inert and
+        # refused for a revert, never cut down to a line that looks fine.
+        version = text.strip()
     at = stamp_time(name) or from_epoch(path.stat().st_mtime)
     who = summary = ""
     meta_text = _read_small(path / META_FILE)
@@ -94,7 +96,7 @@ def read_release(path: Path) -> Release:
         revision = _read_small(path / REVISION_FILE)
         if revision and revision.strip():
             summary = f"revision {revision.strip().splitlines()[0]}"
-    return Release(path, one_line(version, 100), at, one_line(who, 100), one_line(summary, 500))
+    return Release(path, version, at, one_line(who, 100), one_line(summary, 500))
 
 
 def _string(value: object) -> str:
