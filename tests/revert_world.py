@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from pty_harness import PtyRun
 
 COCKPIT = Path(sys.executable).with_name("cockpit")
 SERVICE = "files-web"
@@ -48,8 +51,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class RevertWorld:
-    def __init__(self, root: Path, *, healthy: bool = True, timeout: float = 120.0):
+    def __init__(
+        self, root: Path, *, healthy: bool = True, timeout: float = 120.0, cockpit_extra: str = ""
+    ):
         self.root = root
+        self.cockpit_extra = cockpit_extra  # more [cockpit] lines (data_group = ...)
         root.mkdir(parents=True, exist_ok=True)
         self.data = root / "data"
         self.state = root / "state"  # XDG_STATE_HOME: where unsaved writes are spooled
@@ -108,6 +114,7 @@ class RevertWorld:
                 [cockpit]
                 service = "{SERVICE}"
                 environment = "test"
+                {self.cockpit_extra}
 
                 [[probes]]
                 name = "web"
@@ -208,3 +215,17 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str = "") ->
 def output_lines(data: Path) -> list[str]:
     runs = sorted((data / "runs").glob("*/output.log"))
     return runs[-1].read_text().splitlines() if runs else []
+
+
+def start_revert(run: PtyRun) -> None:
+    """R, the plan, the service name typed out: the revert starts and shows its output."""
+    assert run.wait_for(lambda t: re.search(r"FAIL +web", t) and "SUSPECT" in t, 30), run.text()
+    run.send(b"R")
+    assert run.wait_for(lambda t: f"Type {SERVICE} to confirm" in t, 15), run.text()
+    run.send(SERVICE.encode() + b"\r")
+    assert run.wait_for(lambda t: "step 2: rolling back" in t, 30), run.text()
+
+
+def main_screen(text: str) -> bool:
+    """No dialog open: the timeline panel's title (which a dialog covers) shows."""
+    return "─ Timeline ─" in text

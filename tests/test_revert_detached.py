@@ -19,7 +19,9 @@ from revert_world import (
     SERVICE,
     RevertWorld,
     alive,
+    main_screen,
     output_lines,
+    start_revert,
     supervisors,
     wait_for,
     wait_gone,
@@ -38,20 +40,6 @@ def world(tmp_path: Path) -> Iterator[RevertWorld]:
 
 def cockpit(world: RevertWorld, cols: int = 100, rows: int = 30) -> PtyRun:
     return PtyRun([str(COCKPIT), "--config", str(world.config)], cols, rows, env=world.env())
-
-
-def start_revert(run: PtyRun) -> None:
-    """R, the plan, the service name typed out: the revert starts and shows its output."""
-    assert run.wait_for(lambda t: re.search(r"FAIL +web", t) and "SUSPECT" in t, 30), run.text()
-    run.send(b"R")
-    assert run.wait_for(lambda t: f"Type {SERVICE} to confirm" in t, 15), run.text()
-    run.send(SERVICE.encode() + b"\r")
-    assert run.wait_for(lambda t: "step 2: rolling back" in t, 30), run.text()
-
-
-def main_screen(text: str) -> bool:
-    """No dialog open: the timeline panel's title (which a dialog covers) shows."""
-    return "─ Timeline ─" in text
 
 
 def lock_is_held(world: RevertWorld) -> bool:

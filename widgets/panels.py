@@ -41,7 +41,8 @@ COSMETIC_REPAINT = 10.0  # seconds
 
 
 def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
-    """The freshness of a panel's sources in a few words."""
+    """The freshness of a panel's sources in a few words (the border: a stale source's reason
+    is too long for it at 80 columns, so it is written out in the panel, see `stale_rows`)."""
     if not statuses:
         return Inert("not configured")
     stale = [s for s in statuses if s.freshness is Freshness.STALE]
@@ -49,12 +50,41 @@ def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
         first = stale[0]
         since = local_hms(first.stale_since) if first.stale_since else "?"
         more = f" (+{len(stale) - 1})" if len(stale) > 1 else ""
-        return one_line(f"stale since {since}: {first.reason}{more}")
+        return one_line(f"stale since {since}{more}")
     if any(s.freshness is Freshness.LOADING for s in statuses):
         return Inert("loading")
     # No timestamp while fresh: a clock that ticks with every poll would repaint the border
     # each second for nothing; staleness is what needs a time.
     return Inert("fresh")
+
+
+STALE_SHARE = 2  # a stale reason takes at most 1/STALE_SHARE of a panel's rows
+
+
+def stale_rows(statuses: Sequence[SourceStatus], width: int, room: int) -> list[list[Part]]:
+    """Why each stale source is stale, whole: the reason first, wrapped to the panel's width
+    (at 80 columns a border would cut it to "127.0.0.1…"), at most `room` rows."""
+    import textwrap
+
+    stale = [s for s in statuses if s.freshness is Freshness.STALE]
+    rows: list[list[Part]] = []
+    for i, status in enumerate(stale):
+        left = room - len(rows)
+        if left <= 0:
+            break
+        if left == 1 and i < len(stale) - 1:
+            rows.append([(one_line(f"+{len(stale) - i} more stale sources"), "$warning")])
+            break
+        said = f"{status.reason or 'failing'} ({status.name})"
+        wrapped = textwrap.wrap(said, max(8, width - 2)) or [said]
+        if len(wrapped) > left:
+            wrapped = [
+                *wrapped[: left - 1],
+                textwrap.shorten(" ".join(wrapped[left - 1 :]), width - 2),
+            ]
+        for n, piece in enumerate(wrapped):
+            rows.append([(one_line(("! " if n == 0 else "  ") + piece), "$warning")])
+    return rows
 
 
 class Panel(Widget):
@@ -155,8 +185,15 @@ class Panel(Widget):
         if self.view is None:
             return [text(Inert("waiting for the first data"))]
         self._items = {}
-        rows = self.lines(self.view, width, height) or [[(Inert("nothing yet"), "$text-muted")]]
-        out = [cut(text(*parts), width) for parts in rows[:height]]
+        statuses = [s for s, _ in self.view.snapshot.of(self.category)]
+        stale = stale_rows(statuses, width, max(1, height // STALE_SHARE))
+        body = height - len(stale)
+        rows = self.lines(self.view, width, max(1, body)) or [
+            [(Inert("nothing yet"), "$text-muted")]
+        ]
+        # Item rows (the probe or issue each row starts) move down by the stale rows.
+        self._items = {key: row + len(stale) for key, row in self._items.items()}
+        out = [cut(text(*parts), width) for parts in [*stale, *rows][:height]]
         if self.has_focus and self.selected not in self._items:
             self.selected = next(iter(self._items), None)
         if self.has_focus and self.selected in self._items:
