@@ -52,10 +52,17 @@ class _Server(ThreadingHTTPServer):
 
 class RevertWorld:
     def __init__(
-        self, root: Path, *, healthy: bool = True, timeout: float = 120.0, cockpit_extra: str = ""
+        self,
+        root: Path,
+        *,
+        healthy: bool = True,
+        timeout: float = 120.0,
+        cockpit_extra: str = "",
+        sections: str = "",
     ):
         self.root = root
         self.cockpit_extra = cockpit_extra  # more [cockpit] lines (data_group = ...)
+        self.sections = sections  # more sections ([[errors]] ...)
         root.mkdir(parents=True, exist_ok=True)
         self.data = root / "data"
         self.state = root / "state"  # XDG_STATE_HOME: where unsaved writes are spooled
@@ -134,6 +141,7 @@ class RevertWorld:
                 revert_timeout = {self.timeout}
                 """
             )
+            + self.sections
         )
 
     def __enter__(self) -> RevertWorld:

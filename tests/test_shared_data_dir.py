@@ -70,17 +70,23 @@ def accounts() -> Iterator[Accounts]:
         subprocess.run(["groupdel", made.group], check=False, capture_output=True)
 
 
-@pytest.fixture
-def world(accounts: Accounts) -> Iterator[RevertWorld]:
+@pytest.fixture(params=["data_group", "setgid_dir"])
+def world(accounts: Accounts, request: pytest.FixtureRequest) -> Iterator[RevertWorld]:
+    """The shared data dir as the config's data_group makes it, or as an admin made it by
+    hand (chgrp + chmod 2770, no data_group in the config)."""
     root = Path(tempfile.mkdtemp(prefix="cockpit-team-", dir="/tmp"))
     os.chmod(root, 0o1777)  # like /tmp: each account makes its own files here
+    configured = request.param == "data_group"
+    extra = f'data_group = "{accounts.group}"' if configured else ""
     try:
-        with RevertWorld(
-            root / "w", healthy=False, cockpit_extra=f'data_group = "{accounts.group}"'
-        ) as running:
+        with RevertWorld(root / "w", healthy=False, cockpit_extra=extra) as running:
             os.chmod(running.root, 0o1777)
             for path in (running.config, running.deploys, running.script):
                 os.chmod(path, 0o644)
+            if not configured:
+                running.data.mkdir()
+                os.chown(running.data, 0, grp.getgrnam(accounts.group).gr_gid)
+                os.chmod(running.data, 0o2770)
             yield running
     finally:
         subprocess.run(["rm", "-rf", str(root)], check=False)
@@ -193,3 +199,27 @@ def test_a_revert_that_cannot_be_audited_does_not_run(
     latest = max(world.data.glob("runs/*/output.log"), key=lambda p: p.stat().st_mtime)
     assert "step 1" not in latest.read_text()  # the command never started
     assert len(read_audit(world.data)) == before  # nothing could be written, nothing ran
+
+
+def test_a_data_dir_another_account_cannot_read(accounts: Accounts, world: RevertWorld) -> None:
+    """Not shared after all (0700, alice's): bob's headless commands say so in one line (exit
+    2), and bob's TUI still shows the live signals, read-only, with the reason on top."""
+    world.data.mkdir(exist_ok=True)
+    owner = pwd.getpwnam(accounts.alice)
+    os.chown(world.data, owner.pw_uid, owner.pw_gid)
+    os.chmod(world.data, 0o700)
+    for args in (("incident", "list"), ("export",), ("incident", "note", "hello")):
+        done = headless(world, accounts.bob, *args)
+        assert done.returncode == 2, done
+        assert "Traceback" not in done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert "data dir is not readable by this account" in line
+    run = PtyRun(as_user(world, accounts.bob, str(COCKPIT)), 80, 24)
+    try:
+        assert run.wait_for(lambda t: "FAIL" in t and "web" in t and "READ-ONLY" in t, 30), (
+            run.text()
+        )
+        top = "\n".join(run.text().splitlines()[:3])
+        assert "data dir is not readable by this account" in top, run.text()
+    finally:
+        run.stop()

@@ -104,3 +104,30 @@ async def test_the_deploy_log_recovers(tmp_path: Path) -> None:
         assert [d.version for d in deploys.deploys] == ["2"]  # type: ignore[union-attr]
     finally:
         await hub.aclose()
+
+
+def test_a_stale_reason_is_readable_at_80_columns_and_clears_by_itself(tmp_path: Path) -> None:
+    from pty_harness import PtyRun
+    from revert_world import COCKPIT, RevertWorld
+
+    log = tmp_path / "var" / "log" / "nginx-frontends" / "files-web-access.log"
+    log.parent.mkdir(parents=True)
+    sections = (
+        f'\n[[errors]]\nname = "nginx"\nkind = "nginx_combined"\npath = "{log}"\ninterval = 0.5\n'
+    )
+    with RevertWorld(tmp_path / "w", sections=sections) as world:
+        run = PtyRun([str(COCKPIT)], 80, 24, env=world.env())
+        try:
+            # Wrapped inside the 5xx panel (39 columns at 80), the reason first, whole.
+            def whole(text: str) -> bool:
+                panel = "".join(line[:40].strip(" │╭╮╰╯─") for line in text.splitlines())
+                return "! no such file:" in panel and "files-web-access.log (nginx)" in panel
+
+            assert run.wait_for(whole, 30), run.text()
+            assert run.wait_for(lambda t: "stale since" in t, 5), run.text()
+            log.write_text(combined(503, datetime.now(UTC)))
+            assert run.wait_for(lambda t: "no such file" not in t and "stale since" not in t, 30), (
+                run.text()
+            )
+        finally:
+            run.stop()

@@ -70,7 +70,9 @@ class CockpitHeader(Widget):
     def render(self) -> InertContent:
         parts: list[Part] = [(one_line(f" {self.service}", 200), "bold")]
         if self.environment:
-            parts.append((one_line(f" · {self.environment}", 200), "$text-muted"))
+            # one_line folds the leading space away: the separator goes on its own.
+            parts.append((Inert(" · "), "$text-muted"))
+            parts.append((one_line(self.environment, 200), "$text-muted"))
         if self.drill:
             parts.append((Inert("  DRILL "), "$warning bold reverse"))
         if self.read_only:

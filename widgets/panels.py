@@ -58,16 +58,15 @@ def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
     return Inert("fresh")
 
 
-STALE_SHARE = 2  # a stale reason takes at most 1/STALE_SHARE of a panel's rows
-
-
 def stale_rows(statuses: Sequence[SourceStatus], width: int, room: int) -> list[list[Part]]:
     """Why each stale source is stale, whole: the reason first, wrapped to the panel's width
-    (at 80 columns a border would cut it to "127.0.0.1…"), at most `room` rows."""
+    (at 80 columns a border would cut it to "127.0.0.1…"), in at most `room` rows; what does
+    not fit is cut in the middle, so the end (a file's name) still shows."""
     import textwrap
 
     stale = [s for s in statuses if s.freshness is Freshness.STALE]
     rows: list[list[Part]] = []
+    span = max(8, width - 2)
     for i, status in enumerate(stale):
         left = room - len(rows)
         if left <= 0:
@@ -76,13 +75,11 @@ def stale_rows(statuses: Sequence[SourceStatus], width: int, room: int) -> list[
             rows.append([(one_line(f"+{len(stale) - i} more stale sources"), "$warning")])
             break
         said = f"{status.reason or 'failing'} ({status.name})"
-        wrapped = textwrap.wrap(said, max(8, width - 2)) or [said]
-        if len(wrapped) > left:
-            wrapped = [
-                *wrapped[: left - 1],
-                textwrap.shorten(" ".join(wrapped[left - 1 :]), width - 2),
-            ]
-        for n, piece in enumerate(wrapped):
+        if len(said) > span * left:
+            keep = span * left - 1
+            said = said[: keep // 2] + "…" + said[len(said) - (keep - keep // 2) :]
+        wrapped = textwrap.wrap(said, span, break_on_hyphens=False) or [said]
+        for n, piece in enumerate(wrapped[:left]):
             rows.append([(one_line(("! " if n == 0 else "  ") + piece), "$warning")])
     return rows
 
@@ -186,9 +183,13 @@ class Panel(Widget):
             return [text(Inert("waiting for the first data"))]
         self._items = {}
         statuses = [s for s, _ in self.view.snapshot.of(self.category)]
-        stale = stale_rows(statuses, width, max(1, height // STALE_SHARE))
-        body = height - len(stale)
-        rows = self.lines(self.view, width, max(1, body)) or [
+        stale: list[list[Part]] = []
+        if any(s.freshness is Freshness.STALE for s in statuses):
+            # The reason gets the rows the panel does not need, and at least half of them.
+            own = len(self.lines(self.view, width, height))
+            stale = stale_rows(statuses, width, max(height // 2, height - max(1, own)))
+            self._items = {}
+        rows = self.lines(self.view, width, max(1, height - len(stale))) or [
             [(Inert("nothing yet"), "$text-muted")]
         ]
         # Item rows (the probe or issue each row starts) move down by the stale rows.
