@@ -9,11 +9,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from cockpit import __version__
 from cockpit.config.base import ConfigError
 from cockpit.config.paths import data_dir, default_path
+from cockpit.textsafe import Inert
 
 if TYPE_CHECKING:
     from cockpit.config.loader import Config
@@ -44,16 +45,33 @@ def _data_dir(args: argparse.Namespace, config: Config | None = None) -> Path:
     )
 
 
+def _say(text: object, *, file: TextIO | None = None) -> None:
+    """Every line the command line writes: Inert, whatever it quotes."""
+    print(Inert(text), file=file or sys.stdout)
+
+
 def _fail(message: str, code: int) -> int:
-    print(f"cockpit: {message}", file=sys.stderr)
+    _say(f"cockpit: {message}", file=sys.stderr)
     return code
 
 
 # -- commands -------------------------------------------------------------------------------------
 
 
+def _nothing_to_watch(config: Config) -> str | None:
+    if config.sources():
+        return None
+    return (
+        f"{config.path}: no sources configured ([[probes]], [[deploys]], [[errors]] or "
+        "[[sentry]]): nothing to watch; `cockpit init` writes a commented example"
+    )
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    empty = _nothing_to_watch(config)
+    if empty:
+        return _fail(empty, 2)
     from cockpit.app import run_tui
 
     directory, problem = _usable_data_dir(lambda: _data_dir(args, config))
@@ -109,9 +127,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cockpit.report import check_reports
     from cockpit.sources.registry import build_source
 
+    empty = _nothing_to_watch(config)
+    if empty:
+        return _fail(empty, 2)
     sources = [build_source(c) for c in config.sources()]
-    if not sources:
-        return _fail(f"{config.path}: no sources configured", 1)
 
     async def one_round() -> list[dict[str, object]]:
         hub = Hub(sources)
@@ -126,7 +145,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     reports = asyncio.run(one_round())
     for report in reports:
         if args.json:
-            print(json.dumps(report, sort_keys=False))
+            print(json.dumps(report, sort_keys=False))  # ASCII JSON: escapes, never controls
         else:
             name = report.get("name") or report.get("source")
             state = "ok  " if report["ok"] else "FAIL"
@@ -134,13 +153,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             if "sessions_ok" in report and report["ok"]:
                 detail = f"{report['sessions_ok']}/{report['concurrency']} sessions, "
                 detail += f"{report['latency_ms']} ms"
-            print(f"{state} {report['kind']:<15} {name}: {detail}")
+            _say(f"{state} {report['kind']:<15} {name}: {detail}")
     return 0 if all(r["ok"] for r in reports) else 1
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    print(
+    _say(
         f"{config.path}: ok: {len(config.probes)} probes, {len(config.deploys)} deploy sources, "
         f"{len(config.errors)} 5xx sources, {len(config.sentry)} Sentry sources, "
         f"{len(config.services)} services"
@@ -149,17 +168,26 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from cockpit.files import WriteError, reason, write_file
+
     path = _config_path(args.config)
-    if path.exists() and not args.force:
+    if path.exists() and not path.is_dir() and not args.force:
         return _fail(f"{path} exists; use --force to overwrite it", 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
-    print(f"wrote {path}; edit it, then run `cockpit config check`")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"cannot create the directory {path.parent}: {reason(exc)}", 2)
+    try:
+        write_file(path, EXAMPLE_CONFIG.read_text(encoding="utf-8"), mode=0o600)
+    except WriteError as exc:
+        return _fail(str(exc), 2)
+    _say(f"wrote {path}; edit it, then run `cockpit config check`")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from cockpit.incident.export import render_json, render_markdown, write_export
+    from cockpit.files import WriteError, reason, unwritable, write_file
+    from cockpit.incident.export import export_incident, render_incident
     from cockpit.incident.store import IncidentStore
     from cockpit.timeutil import utcnow
 
@@ -167,7 +195,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in ("md", "json")]
     if unknown or not formats:
         return _fail(f"--format: unknown format {','.join(unknown) or '(none)'}; use md,json", 2)
+    output = Path(args.output).expanduser() if args.output else None
+    into_folder = output is not None and output.is_dir()
+    if output is not None and not into_folder:
+        targets = [output if len(formats) == 1 else output.with_suffix(f".{f}") for f in formats]
+        # Said before anything is read or written: nothing is left half done.
+        bad = [(t, p) for t in targets if (p := unwritable(t))]
+        if bad:
+            names = ", ".join(str(t) for t, _ in bad)
+            return _fail(f"cannot write {names}: {'; '.join(dict.fromkeys(p for _, p in bad))}", 2)
     directory = _data_dir(args)
+    now = utcnow()
     with IncidentStore.for_reading(directory) as store:
         incident = store.get(args.incident) if args.incident else None
         if args.incident and incident is None:
@@ -175,18 +213,25 @@ def cmd_export(args: argparse.Namespace) -> int:
         incident = incident or store.open_incident() or next(iter(store.list()), None)
         if incident is None:
             return _fail("no incident recorded yet", 1)
-        events = store.incident_events(incident)
-    if args.output:
-        output = Path(args.output)
-        now = utcnow()
-        for fmt in formats:
-            target = output if len(formats) == 1 else output.with_suffix(f".{fmt}")
-            render = render_markdown if fmt == "md" else render_json
-            target.write_text(render(incident, events, generated_at=now), encoding="utf-8")
-            print(target)
-        return 0
-    for path in write_export(directory, incident, events, formats=formats):
-        print(path)
+        if output is None:
+            try:
+                written = export_incident(store, directory, incident, formats, generated_at=now)
+            except OSError as exc:
+                return _fail(f"cannot write the export under {directory}: {reason(exc)}", 2)
+            for path in written:
+                _say(path)
+            return 0
+        texts = [render_incident(store, incident, fmt, generated_at=now) for fmt in formats]
+    if into_folder:
+        assert output is not None
+        stem = f"incident-{incident.id}-{now.strftime('%Y%m%dT%H%M%SZ')}"
+        targets = [output / f"{stem}.{fmt}" for fmt in formats]
+    for target, text in zip(targets, texts, strict=True):
+        try:
+            write_file(target, text)
+        except WriteError as exc:
+            return _fail(str(exc), 2)
+        _say(target)
     return 0
 
 

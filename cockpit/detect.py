@@ -29,6 +29,7 @@ from cockpit.model import (
 )
 from cockpit.sentry_rank import is_rising
 from cockpit.sources.deploy_merge import merge_deploys
+from cockpit.textsafe import identity
 from cockpit.timeutil import iso_utc, local_hm, local_hms
 
 if TYPE_CHECKING:
@@ -334,7 +335,12 @@ class Detector:
     @staticmethod
     def _deploy_events(deploys: Iterable[Deploy], out: list[TimelineEvent]) -> None:
         for d in deploys:
-            what = f"rollback of {d.reverts} to {d.version}" if d.reverts else f"deploy {d.version}"
+            version = identity(d.version)
+            what = (
+                f"rollback of {identity(d.reverts)} to {version}"
+                if d.reverts
+                else f"deploy {version}"
+            )
             out.append(
                 TimelineEvent(
                     d.at,
@@ -456,7 +462,8 @@ class Detector:
             TimelineEvent(
                 start,
                 "suspect",
-                f"suspect deploy {suspect.service} {suspect.version} by {suspect.who}: "
+                f"suspect deploy {identity(suspect.service)} {identity(suspect.version)} "
+                f"by {suspect.who}: "
                 f"deployed {local_hms(suspect.at)}, first failure "
                 # A failure seen only by its time bucket may start before the deploy inside it.
                 + (f"{local_hms(start)}" if start >= suspect.at else f"by {local_hms(bound)}"),

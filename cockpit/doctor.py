@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from cockpit.config.base import ConfigError
 from cockpit.config.paths import data_dir, default_path
 from cockpit.termcaps import TermCaps, detect
+from cockpit.textsafe import Inert
 
 if TYPE_CHECKING:
     from cockpit.config.loader import Config, SourceConfig
@@ -37,6 +38,11 @@ class Finding:
     status: Status
     what: str
     detail: str
+
+    def __post_init__(self) -> None:
+        # Findings quote configured strings and servers' answers: inert, secrets redacted.
+        object.__setattr__(self, "what", Inert(self.what))
+        object.__setattr__(self, "detail", Inert(self.detail))
 
     def line(self) -> str:
         return f"{self.status:<4} {self.what:<22} {self.detail}"

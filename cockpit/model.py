@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from cockpit.textsafe import Inert
+from cockpit.textsafe import Inert, escaped_key
 
 
 def _inert(obj: object, *names: str) -> None:
@@ -183,6 +183,7 @@ class TimelineEvent:
 
     def __post_init__(self) -> None:
         _inert(self, "kind", "text", "source")
+        object.__setattr__(self, "key", escaped_key(self.key))
 
 
 class IncidentStatus(StrEnum):

@@ -37,7 +37,7 @@ from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, Sto
 from cockpit.incident.store_worker import StoreHealth, StoreWorker
 from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
-from cockpit.textsafe import one_line
+from cockpit.textsafe import identity, one_line
 from cockpit.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -363,7 +363,7 @@ class Cockpit:
         view = self.view
         title = f"{self.config.cockpit.service} degraded"
         if view.assessment.suspect is not None:
-            title += f" after deploy {view.assessment.suspect.version}"
+            title += f" after deploy {identity(view.assessment.suspect.version)}"
         return DeclareRequest(
             title=title,
             severity="SEV2",

@@ -74,8 +74,10 @@ class _Secrets:
                 return
             self._values |= forms
             # Longest first: a secret inside a longer one leaves nothing of the longer showing.
+            # Any case: servers echo what they were sent changed (pyftpdlib's 530 capitalizes
+            # its message, so a password comes back in lower case).
             ordered = sorted(self._values, key=len, reverse=True)
-            self.pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            self.pattern = re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
 
 
 def _looks_secret(piece: str) -> bool:
@@ -132,6 +134,24 @@ def one_line(text: object, limit: int = 500) -> Inert:
     """Inert single-line text: sanitised, whitespace runs folded, length bounded (cut with …)."""
     flat = " ".join(Inert(text).split())
     return Inert(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+def identity(text: object, limit: int = 100) -> Inert:
+    """A value that must be told apart exactly (a version, a service): Inert on one line, but
+    a line break or tab shows as MARK instead of being folded into a space, so "1.2\\n--force"
+    never looks like the plain "1.2 --force"; cut with … past `limit`."""
+    shown = Inert(text)
+    if any(c in shown for c in "\n\t"):
+        shown = Inert(shown.replace("\n", MARK).replace("\t", MARK))
+    return shown if len(shown) <= limit else Inert(shown[: limit - 1] + "…")
+
+
+def escaped_key(key: str) -> str:
+    """An identity key kept exact but inert: unchanged when clean, else with its controls and
+    invisible characters written as escapes (\\x1b), so two keys stay two."""
+    if Inert(key) == key:
+        return key
+    return key.encode("unicode_escape").decode("ascii")
 
 
 def blank(text: object) -> bool:

@@ -17,7 +17,7 @@ from cockpit.actions.guarded import describe_outcome
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.model import SEVERITIES, IncidentStatus
-from cockpit.textsafe import Inert, one_line
+from cockpit.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_hms, utc_hms
 from widgets.inert import InertLabel, InertStatic, Part, text, toast
 from widgets.inert_forms import InertButton, InertInput, InertLog, InertSelect
@@ -139,14 +139,14 @@ class RevertScreen(ModalScreen[bool | None]):
     def compose(self) -> ComposeResult:
         p = self.plan
         title = "Revert" if isinstance(p, RevertPlan) else f"Run {p.name}"
-        service = one_line(p.service, 200)
+        service = identity(p.service, 200)
         versions: list[Part] = []
         if isinstance(p, RevertPlan):
             versions = [
                 (Inert("versions "), "$text-muted"),
-                (one_line(p.from_version, 200), "$error"),
+                (identity(p.from_version, 200), "$error"),
                 Inert(" -> "),
-                (one_line(p.to_version, 200), "$success"),
+                (identity(p.to_version, 200), "$success"),
                 Inert("\n"),
             ]
         with Vertical(classes="dialog wide"):

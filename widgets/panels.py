@@ -28,7 +28,7 @@ from cockpit.model import (
     SourceStatus,
 )
 from cockpit.sentry_rank import is_rising, rank_issues
-from cockpit.textsafe import Inert, one_line
+from cockpit.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, marker_row
@@ -375,15 +375,15 @@ class DeploysPanel(Panel):
         head: list[Part] = [
             (Inert(local_clock(d.at, view_time(self.view), seconds=False)), "$text-muted"),
             Inert(" "),
-            (one_line(d.version, 100), "bold"),
+            (identity(d.version), "bold"),
             Inert(" "),
             one_line(d.who, 100),
         ]
         if d.reverts:
-            head.append((one_line(f" rollback of {d.reverts}", 120), "$success"))
+            head.append((Inert(f" rollback of {identity(d.reverts)}"), "$success"))
         if suspect:
             head.append((Inert(" SUSPECT"), "$error bold"))
-        summary = f"  {d.service}: {d.summary}" if d.service else f"  {d.summary}"
+        summary = f"  {identity(d.service)}: {d.summary}" if d.service else f"  {d.summary}"
         return [head, [(one_line(summary), "$text-muted")]]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cockpit.config import Secret, ServiceConfig
+from cockpit.config.services import PLACEHOLDER_TOKEN, REVERT_PLACEHOLDERS
 from cockpit.model import MAX_IDENTITY, Deploy
 from cockpit.sources.deploy_releases import CURRENT_LINK, RELEASES_DIR, list_releases
 from cockpit.textsafe import MARK, Inert, redact_url
@@ -131,10 +132,6 @@ class RevertPlan:
         }
 
 
-# {{ and }} are literal braces; {name} a placeholder; anything else with a brace is an error.
-_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-
-
 def placeholder_values(service: str, current: Deploy, previous: Deploy) -> dict[str, str]:
     values = {"service": service}
     for prefix, deploy in (("current", current), ("previous", previous)):
@@ -145,10 +142,7 @@ def placeholder_values(service: str, current: Deploy, previous: Deploy) -> dict[
     return values
 
 
-KNOWN_PLACEHOLDERS = (
-    "service",
-    *(f"{p}.{f}" for p in ("current", "previous") for f in ("version", "who", "at", "source")),
-)
+KNOWN_PLACEHOLDERS = REVERT_PLACEHOLDERS
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -230,7 +224,7 @@ def _fill(
 ) -> str:
     out: list[str] = []
     position = 0
-    for match in _TOKEN.finditer(element):
+    for match in PLACEHOLDER_TOKEN.finditer(element):
         out.append(element[position : match.start()])
         position = match.end()
         token = match.group(0)

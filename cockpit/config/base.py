@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cockpit.textsafe import register_secret
+from cockpit.textsafe import Inert, register_secret
 
 APP_NAME = "oncall-cockpit"
 
@@ -18,8 +18,10 @@ class ConfigError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        # Inert: the message may quote what the file holds, and it is printed to a terminal.
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return Inert(text)
 
 
 class FieldError(Exception):

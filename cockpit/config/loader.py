@@ -8,6 +8,7 @@ cannot say. Secrets are never read from the config text (see `Secret`).
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -24,8 +25,15 @@ from cockpit.config.probes import PROBE_KINDS, ProbeConfig
 from cockpit.config.sections import CockpitSection, DetectSettings, KeysSection
 from cockpit.config.sentry import SENTRY_KINDS, SentryConfig
 from cockpit.config.services import ServiceConfig
+from cockpit.textsafe import Inert
 
 SourceConfig = ProbeConfig | DeploySourceConfig | ErrorSourceConfig | SentryConfig
+MAX_NESTING = 32  # arrays and inline tables inside each other; no option needs more than 3
+MAX_NAME = 100
+EMPTY_HINT = (
+    "the config is empty: nothing to watch. `cockpit init` writes a commented example "
+    "(with --force over an existing file)"
+)
 
 # Top-level list sections: name -> (kinds, default kind)
 _LISTS: dict[str, tuple[dict[str, type], str | None]] = {
@@ -231,6 +239,11 @@ class Loader:
 
     def check(self, obj: Any, path: tuple[str | int, ...]) -> None:
         """Range checks shared by every section, then the section's own `check()`."""
+        name = getattr(obj, "name", None)
+        if isinstance(name, str):
+            problem = name_problem(name)
+            if problem:
+                raise self.error((*path, "name"), problem)
         for name in ("interval", "timeout", "revert_timeout"):
             if hasattr(obj, name) and getattr(obj, name) <= 0:
                 raise self.error((*path, name), "must be greater than 0")
@@ -322,7 +335,78 @@ def _describe(raw: Any) -> str:
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a source, service or channel (it is how the screen, `check`, the
+    timeline and the exports refer to it), or None."""
+    if not name.strip():
+        return "must not be empty: the name is how the screen, check and the timeline say which"
+    if name != name.strip():
+        return "must not start or end with a space"
+    if Inert(name) != name or any(c in name for c in "\n\r\t"):
+        return "holds control or invisible characters"
+    if len(name) > MAX_NAME:
+        return f"is {len(name)} characters long; keep names under {MAX_NAME}"
+    return None
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where arrays and inline tables nest deeper than MAX_NESTING, or None.
+
+    Checked before parsing: the TOML parser recurses once per level and a few hundred levels
+    end in RecursionError. Strings and comments are skipped; the text is known to be short.
+    """
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if c == '"' and text[j] == "\\":
+                    j += 1
+                elif len(quote) == 1 and text[j] == "\n":
+                    break  # unterminated: the parser says so
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(quote)
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return line
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
+def _non_finite(data: dict[str, Any]) -> tuple[str | int, ...] | None:
+    """The key path of a nan or inf anywhere in the document, or None (TOML allows both; no
+    option means anything by them, and nan compares false with every bound)."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return path
+        if isinstance(value, dict):
+            stack.extend(((*path, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value))
+    return None
+
+
 def parse(text: str, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ConfigError(
+            path, deep, "", f"arrays or tables nested more than {MAX_NESTING} levels deep"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -331,7 +415,15 @@ def parse(text: str, path: Path | None = None, env: dict[str, str] | None = None
         line = int(match.group(1)) if match and match.group(1) else len(text.splitlines()) or 1
         reason = _TOML_POSITION.sub("", message).strip()
         raise ConfigError(path, line, "", f"TOML syntax error: {reason}") from None
-    return Loader(path, text, dict(os.environ) if env is None else env).load(data)
+    except RecursionError:  # a nesting the scan above did not see: still a clear message
+        raise ConfigError(path, None, "", "arrays or tables nested too deep") from None
+    if not data:
+        raise ConfigError(path, None, "", EMPTY_HINT)
+    loader = Loader(path, text, dict(os.environ) if env is None else env)
+    bad = _non_finite(data)
+    if bad is not None:
+        raise loader.error(bad, "not a finite number (nan and inf are not allowed)")
+    return loader.load(data)
 
 
 def load(path: Path, env: dict[str, str] | None = None) -> Config:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from cockpit.config.base import FieldError
+from cockpit.textsafe import Inert
 
 DRILL_NOTIFY_POLICIES = ("mark", "suppress")
 
@@ -28,6 +29,8 @@ class CockpitSection:
     data_group: str | None = None
 
     def check(self) -> None:
+        if not self.service.strip() or Inert(self.service) != self.service:
+            raise FieldError("service", "a service name, without control or invisible characters")
         if self.drill_notifications not in DRILL_NOTIFY_POLICIES:
             raise FieldError("drill_notifications", f"one of: {', '.join(DRILL_NOTIFY_POLICIES)}")
 
@@ -47,6 +50,13 @@ class KeysSection:
     zoom: str = "z"
     help: str = "question_mark"
     quit: str = "q"
+
+    def check(self) -> None:
+        for spec in fields(self):
+            key = getattr(self, spec.name)
+            bad = not key or len(key) > 40 or any(c.isspace() for c in key)
+            if bad or Inert(key) != key:
+                raise FieldError(spec.name, 'a key name such as "d", "R", "ctrl+d" or "f5"')
 
 
 @dataclass(frozen=True)

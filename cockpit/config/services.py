@@ -21,6 +21,42 @@ _ACTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # RFC 9110 token characters: anything else cannot be a header name.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
+# Templates: {{ and }} are literal braces; {name} a placeholder; anything else with a brace is an
+# error. Checked here, when the config is read, so a typo is found by `cockpit config check`,
+# not when R is pressed in the middle of an incident.
+PLACEHOLDER_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_DEPLOY_FIELDS = ("version", "who", "at", "source")
+REVERT_PLACEHOLDERS = (
+    "service",
+    *(f"{p}.{f}" for p in ("current", "previous") for f in _DEPLOY_FIELDS),
+)
+ACTION_PLACEHOLDERS = ("service", *(f"current.{f}" for f in _DEPLOY_FIELDS))
+
+
+def template_problem(template: str, known: tuple[str, ...]) -> str | None:
+    """What is wrong with the placeholders of one template string, or None."""
+    for match in PLACEHOLDER_TOKEN.finditer(template):
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            continue
+        name = match.group(1)
+        if name is None:
+            return f"unbalanced {token!r} in {template!r}; write {{{{ or }}}} for a literal brace"
+        if name.strip() not in known:
+            names = ", ".join("{" + k + "}" for k in known)
+            return f"unknown placeholder {{{name.strip()}}} in {template!r}; known: {names}"
+    return None
+
+
+def _json_strings(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [s for item in node for s in _json_strings(item)]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (*_json_strings(k), *_json_strings(v))]
+    return []
+
 
 @dataclass(frozen=True)
 class ServiceConfig:
@@ -84,6 +120,29 @@ class ServiceConfig:
                 raise FieldError(("actions", action), "a name of letters, digits, '.', '_', '-'")
             if not argv or not all(argv):
                 raise FieldError(("actions", action), "expected a program and its arguments")
+        self._check_templates()
+
+    def _check_templates(self) -> None:
+        checks: list[tuple[str | tuple[str | int, ...], str, tuple[str, ...]]] = [
+            ("revert", arg, REVERT_PLACEHOLDERS) for arg in self.revert
+        ]
+        for i, argv in enumerate(self.preflight):
+            checks += [(("preflight", i), arg, REVERT_PLACEHOLDERS) for arg in argv]
+        if self.revert_url is not None:
+            checks.append(("revert_url", self.revert_url, REVERT_PLACEHOLDERS))
+        if self.revert_body is not None:
+            body = json.loads(self.revert_body)  # checked to be JSON before
+            checks += [("revert_body", s, REVERT_PLACEHOLDERS) for s in _json_strings(body)]
+        for name, value in self.revert_headers.items():
+            checks.append((("revert_headers", name), value, REVERT_PLACEHOLDERS))
+        for action, argv in self.actions.items():
+            checks += [(("actions", action), arg, ACTION_PLACEHOLDERS) for arg in argv]
+        for i, argv in enumerate(self.action_preflight):
+            checks += [(("action_preflight", i), arg, ACTION_PLACEHOLDERS) for arg in argv]
+        for key, template, known in checks:
+            problem = template_problem(template, known)
+            if problem:
+                raise FieldError(key, problem)
 
     def _check_http(self) -> None:
         if self.revert_url is None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.config.base import ConfigError
 from cockpit.config.sections import DRILL_NOTIFY_POLICIES
+from cockpit.textsafe import Inert
 
 if TYPE_CHECKING:
     from cockpit.app import CockpitApp
@@ -58,7 +59,7 @@ def register(sub: Any) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"cockpit drill: {message}", file=sys.stderr)
+    print(Inert(f"cockpit drill: {message}"), file=sys.stderr)
     return code
 
 
@@ -70,12 +71,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path)
         except ConfigError as exc:
-            print(f"{name:<20} (broken) {exc}")
+            print(Inert(f"{name:<20} (broken) {exc}"))
             status = 2
             continue
         where = "built in" if is_builtin(path) else str(path)
-        print(f"{name:<20} {scenario.title}")
-        print(f"{'':<20} {scenario.speed:g}x, {where}")
+        print(Inert(f"{name:<20} {scenario.title}"))
+        print(Inert(f"{'':<20} {scenario.speed:g}x, {where}"))
     return status
 
 
@@ -83,7 +84,7 @@ def cmd_faults(args: argparse.Namespace) -> int:
     from cockpit.drill.inject import available_faults
 
     for name, what in available_faults():
-        print(f"{name:<16} {what}")
+        print(Inert(f"{name:<16} {what}"))
     return 0
 
 
@@ -94,7 +95,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
         inject_fault(Path(args.world).expanduser(), args.fault)
     except InjectError as exc:
         return _fail(str(exc), 1)
-    print(f"requested {args.fault}")
+    print(Inert(f"requested {args.fault}"))
     return 0
 
 
@@ -126,9 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
         for label, drill, real, best, _ in milestone_rows(report):
-            print(f"{label:<9} drill {drill:<22} real {real:<10} best {best}")
+            print(Inert(f"{label:<9} drill {drill:<22} real {real:<10} best {best}"))
         for path in report.files:
-            print(path)
+            print(Inert(path))
         return 0
     return run_tui(
         scenario,
@@ -156,7 +157,7 @@ def run_tui(
     code = int(app.run() or 0)
     if session.report is not None:
         for path in session.report.files:
-            print(path)
+            print(Inert(path))
     return code
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cockpit.textsafe import Inert
+
 if TYPE_CHECKING:
     from cockpit.config import Config
     from cockpit.incident.lifecycle import Lifecycle
@@ -37,11 +39,11 @@ class _Refused(Exception):
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    print(Inert(message), flush=True)  # it quotes titles, notes and servers' answers
 
 
 def _warn(message: str) -> None:
-    print(f"cockpit: {message}", file=sys.stderr, flush=True)
+    print(Inert(f"cockpit: {message}"), file=sys.stderr, flush=True)
 
 
 def _config(args: argparse.Namespace) -> Config | None:
