@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from widgets.modals import RevertScreen
 
 CockpitFactory = Callable[[], Awaitable["Cockpit"]]
+DETACH_GRACE = 12.0  # seconds a cockpit told to go (SIGHUP, SIGTERM) has to close cleanly
 T = TypeVar("T")
 WRITES = ("declare", "revert", "note", "status", "runbook")
 
@@ -159,11 +160,27 @@ class CockpitApp(App[int]):
                 loop.add_signal_handler(sig, partial(self.detach, sig))
 
     def detach(self, sig: signal.Signals) -> None:
+        if sig is signal.SIGHUP:
+            # The terminal is gone: what is still written (the screen's teardown) goes nowhere
+            # instead of failing with EIO in Textual's writer thread.
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                with contextlib.suppress(OSError):
+                    os.dup2(devnull, fd)
+            os.close(devnull)
         if self.cockpit is not None:
             running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
             still = f"; {running[0].describe} runs on in its own process" if running else ""
             self.cockpit.record("cockpit.quit", f"left the cockpit ({sig.name}){still}")
         self.exit(0)
+        # Textual's teardown waits on its output thread, which a terminal that went away may
+        # have stopped: the cockpit leaves all the same (the store was flushed on unmount, and
+        # a revert runs in its own process).
+        import threading
+
+        watchdog = threading.Timer(DETACH_GRACE, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
 
     # -- data in -------------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ def assert_finished_and_recorded(world: RevertWorld) -> None:
     assert finished["result"] == "ok" and finished["run"] == started["run"]
     assert "reverted to 1" in finished["output_tail"]
     assert not lock_is_held(world)
+    assert not list(world.data.glob("runs/*/output.raw"))  # copied, inert, into output.log
     with IncidentStore.in_data_dir(world.data) as store:
         kinds = [e.kind for e in store.events()]
     assert kinds.count("revert.started") == 1 and kinds.count("revert.finished") == 1

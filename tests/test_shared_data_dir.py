@@ -144,6 +144,9 @@ def test_two_accounts_share_one_data_dir(accounts: Accounts, world: RevertWorld)
 
     revert_as(world, accounts.alice)
     revert_as(world, accounts.bob)
+    for user in (accounts.alice, accounts.bob):
+        exported = headless(world, user, "export", "--format", "md,json")
+        assert exported.returncode == 0, exported.stderr
 
     for path in (
         store_path(world.data),
@@ -153,6 +156,8 @@ def test_two_accounts_share_one_data_dir(accounts: Accounts, world: RevertWorld)
         world.data / "runs",
         *world.data.glob("locks/*"),
         *world.data.glob("runs/*/*"),
+        world.data / "exports",
+        *world.data.glob("exports/*"),
     ):
         if path.exists():
             assert group_writable(path, gid), f"{path}: {oct(path.stat().st_mode)}"

@@ -212,6 +212,8 @@ class Attempt:
         *,
         run_id: str,
         output_fd: int | None = None,
+        raw_fd: int | None = None,
+        on_raw: Callable[[int], None] | None = None,
     ):
         self.plan = plan
         self.recorder = recorder
@@ -219,7 +221,9 @@ class Attempt:
         self.user = user
         self.on_output = on_output
         self.run_id = run_id
-        self.output_fd = output_fd  # the run's output file: our lines and the command's
+        self.output_fd = output_fd  # the run's output: every line said, inert
+        self.raw_fd = raw_fd  # where the command writes, as it writes (read back as lines)
+        self.on_raw = on_raw  # told how far the raw output has been read
         self.lock_fd: int | None = None
         self.tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         self.preflight: list[dict[str, Any]] = []
@@ -227,15 +231,15 @@ class Attempt:
         self.started_at = utcnow()
 
     def say(self, line: str) -> None:
-        """A line of our own (not the command's): into the output file and to the watcher.
-        The file keeps what was said; whoever reads it back makes it inert, as here."""
-        if self.output_fd is not None:
-            with contextlib.suppress(OSError):
-                os.write(self.output_fd, (line + "\n").encode())
+        """A line of our own (not the command's), as the command's lines go: to the output
+        file, the tail and the watcher, inert."""
         self._heard(line)
 
     def _heard(self, line: str) -> None:
         line = Inert(line)  # command and server output: shown, kept in the audit, all inert
+        if self.output_fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(self.output_fd, (line + "\n").encode())
         self.tail.append(line)
         with contextlib.suppress(Exception):  # the display failing must not stop the action
             self.on_output(line)
@@ -251,7 +255,8 @@ class Attempt:
             argv,
             timeout=self.plan.timeout,
             on_line=self._heard,
-            output_fd=self.output_fd,
+            output_fd=self.raw_fd,
+            on_read=self.on_raw,
             pass_fds=(self.lock_fd,) if self.lock_fd is not None else (),
         )
         if result.start_error:
@@ -344,6 +349,8 @@ async def run_guarded(
     on_output: Callable[[str], None],
     run_id: str = "",
     output_fd: int | None = None,
+    raw_fd: int | None = None,
+    on_raw: Callable[[int], None] | None = None,
     record_patience: float = RECORD_PATIENCE,
     on_locked: Callable[[], None] | None = None,
     on_finished: Callable[[RevertOutcome], None] | None = None,
@@ -366,6 +373,8 @@ async def run_guarded(
         on_output,
         run_id=run_id or new_run_id(plan.service),
         output_fd=output_fd,
+        raw_fd=raw_fd,
+        on_raw=on_raw,
     )
     if started_at is not None:
         attempt.started_at = started_at

@@ -76,6 +76,12 @@ class LineSplitter:
             self._line(self._partial[:MAX_LINE])
             self._partial = self._partial[MAX_LINE:]
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes fed that are not in an emitted line yet (the last, unfinished line)."""
+        buffered, _ = self._decoder.getstate()
+        return len(self._partial.encode(errors="replace")) + len(buffered)
+
     def close(self) -> None:
         rest = self._partial + self._decoder.decode(b"", final=True)
         self._partial = ""
@@ -89,16 +95,26 @@ class LineSplitter:
 class FileReader:
     """Reads a growing file from an offset on, as lines; what a watcher of a run uses too."""
 
-    def __init__(self, fd: int, emit: Callable[[str], None], offset: int = 0):
+    def __init__(
+        self,
+        fd: int,
+        emit: Callable[[str], None],
+        offset: int = 0,
+        on_read: Callable[[int], None] | None = None,
+    ):
         self.fd = fd
         self.offset = offset
         self.splitter = LineSplitter(emit)
+        self.on_read = on_read
 
     def read_available(self) -> int:
         total = 0
         while True:
             data = os.pread(self.fd, READ_CHUNK, self.offset)
             if not data:
+                if total and self.on_read is not None:
+                    with contextlib.suppress(Exception):
+                        self.on_read(self.offset - self.splitter.pending_bytes)
                 return total
             self.offset += len(data)
             total += len(data)
@@ -115,6 +131,7 @@ async def run_command(
     on_line: Callable[[str], None],
     output_fd: int | None = None,
     pass_fds: Sequence[int] = (),
+    on_read: Callable[[int], None] | None = None,
     kill_grace: float = KILL_GRACE_SECONDS,
     env: dict[str, str] | None = None,
 ) -> CommandResult:
@@ -123,6 +140,7 @@ async def run_command(
 
     `on_line` is called from the event loop as output arrives; it must not block. `pass_fds`
     stay open in the command (the service lock, so that it lives as long as the command).
+    `on_read` is told the offset in `output_fd` read up to, after each read that got data.
     Cancelling the caller kills the process group and re-raises.
     """
     argv = tuple(argv)
@@ -139,7 +157,9 @@ async def run_command(
         os.unlink(name)
         output_fd = own_fd
     try:
-        reader = FileReader(output_fd, emit, offset=os.lseek(output_fd, 0, os.SEEK_END))
+        reader = FileReader(
+            output_fd, emit, offset=os.lseek(output_fd, 0, os.SEEK_END), on_read=on_read
+        )
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,

@@ -3,7 +3,7 @@
 Each run lives in `<data_dir>/runs/<id>/`:
     job.json     what runs, by whom, with what timeout (written by the cockpit; no secrets)
     state.json   written by the supervisor first thing: its pid, when it started
-    output.log   everything said and printed, as it happens
+    output.log   everything said and printed, as it happens, inert (no escape sequences)
     result.json  how it ended (written once, atomically, by the supervisor)
 
 The supervisor (`cockpit.actions.supervisor`) runs detached from the cockpit's terminal and
@@ -48,13 +48,13 @@ from cockpit.textsafe import one_line
 from cockpit.timeutil import iso_utc_precise, local_hms, parse_iso, utcnow
 
 RUNS_DIR = "runs"
-JOB, STATE, RESULT, OUTPUT, LOG = (
-    "job.json",
-    "state.json",
-    "result.json",
-    "output.log",
-    "supervisor.log",
-)
+JOB, STATE, RESULT, OUTPUT = "job.json", "state.json", "result.json", "output.log"
+LOG = "supervisor.log"
+# The command's own bytes, as it writes them (escapes and all), straight into a file: never a
+# pipe, so nothing that watches it can kill it with SIGPIPE. The supervisor copies them into
+# output.log as inert lines, notes in RAW_READ how far, and removes both when the run ends; they
+# stay only when the supervisor died, and are read (inert) for what it did not copy.
+RAW, RAW_READ = "output.raw", "output.raw.read"
 START_WAIT = 20.0  # seconds a new supervisor gets to say it is alive
 FOLLOW_EVERY = 0.2  # seconds between looks at a run being followed
 RECENT = timedelta(days=7)  # runs older than this are not looked at
@@ -314,19 +314,38 @@ def shown_runs(runs: list[Run]) -> tuple[Run, ...]:
     return tuple(sorted({r.id: r for r in active + unknown}.values(), key=lambda r: r.id))
 
 
-def read_output(run: Run, last: int | None = None) -> list[str]:
-    """The run's output as inert lines (the last `last` of them)."""
+def _read_lines(path: Path, offset: int = 0) -> list[str]:
     lines: list[str] = []
     try:
-        fd = os.open(run.output_path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return lines
     try:
-        reader = FileReader(fd, lines.append)
+        reader = FileReader(fd, lines.append, offset)
         reader.read_available()
         reader.close()
     finally:
         os.close(fd)
+    return lines
+
+
+def uncopied_output(run: Run) -> list[str]:
+    """What the command wrote after its supervisor stopped copying it (a supervisor that died),
+    as inert lines; empty when there is none."""
+    raw = run.path / RAW
+    if run.status is not RunStatus.UNKNOWN or not raw.exists():
+        return []
+    try:
+        offset = int((run.path / RAW_READ).read_text().strip() or 0)
+    except (OSError, ValueError):
+        offset = 0
+    rest = _read_lines(raw, offset)
+    return ["(what it printed after its supervisor stopped:)", *rest] if rest else []
+
+
+def read_output(run: Run, last: int | None = None) -> list[str]:
+    """The run's output as inert lines (the last `last` of them)."""
+    lines = _read_lines(run.output_path) + uncopied_output(run)
     return lines[-last:] if last else lines
 
 
@@ -473,6 +492,8 @@ async def follow_run(
                 if reader is not None:
                     await asyncio.to_thread(reader.read_available)
                     reader.close()
+                for line in await asyncio.to_thread(uncopied_output, run):
+                    emit(line)
                 return run
             await asyncio.sleep(every)
     finally:

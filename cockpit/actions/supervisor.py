@@ -22,12 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.actions.guarded import Execute, GuardedPlan, RevertOutcome, run_guarded
-from cockpit.actions.runs import OUTPUT, RESULT, STATE
+from cockpit.actions.runs import OUTPUT, RAW, RAW_READ, RESULT, STATE
 from cockpit.actions.whoami import host_name
 from cockpit.datadir import open_file, write_atomic
 from cockpit.timeutil import iso_utc, iso_utc_precise, utcnow
 
 log = logging.getLogger("cockpit.supervisor")
+
+
+class _InertFormatter(logging.Formatter):
+    """The supervisor's log quotes servers and commands: inert, like every other record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from cockpit.textsafe import Inert
+
+        return Inert(super().format(record))
 
 
 def _executor(plan: GuardedPlan) -> Execute:
@@ -85,8 +94,14 @@ async def supervise(folder: Path, job: dict[str, Any]) -> RevertOutcome:
 
         return IncidentStore.in_data_dir(data_dir)
 
+    output_fd = open_file(folder / OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     # Read-write: the command appends to it, and its lines are read back from it.
-    output_fd = open_file(folder / OUTPUT, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    raw_fd = open_file(folder / RAW, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    read_fd = open_file(folder / RAW_READ, os.O_WRONLY | os.O_CREAT)
+
+    def copied(offset: int) -> None:
+        os.pwrite(read_fd, f"{offset:>20}\n".encode(), 0)
+
     try:
         outcome = await run_guarded(
             plan,
@@ -97,6 +112,8 @@ async def supervise(folder: Path, job: dict[str, Any]) -> RevertOutcome:
             on_output=lambda line: None,  # the output file is where it is said
             run_id=folder.name,
             output_fd=output_fd,
+            raw_fd=raw_fd,
+            on_raw=copied,
             started_at=began,
             on_locked=lambda: _write_state(folder, "running", started),
             on_finished=lambda outcome: write_atomic(
@@ -104,7 +121,12 @@ async def supervise(folder: Path, job: dict[str, Any]) -> RevertOutcome:
             ),
         )
     finally:
-        os.close(output_fd)
+        for fd in (output_fd, raw_fd, read_fd):
+            os.close(fd)
+    # All of it is in output.log now, inert: the raw bytes go.
+    for name in (RAW, RAW_READ):
+        with contextlib.suppress(OSError):
+            (folder / name).unlink()
     return outcome
 
 
@@ -115,9 +137,10 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     folder = Path(argv[1])
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs the server's reason raw
     job = pickle.load(sys.stdin.buffer)
     sys.stdin.close()
     with contextlib.suppress(OSError):  # nothing is read from stdin again

@@ -465,7 +465,11 @@ class StoreWorker:
             self._write_spool(list(self._pending))
         store, self._store = self._store, None
         if store is not None:
-            self._thread.submit(store.close)
+            # Closed cleanly (the last connection removes the -wal and -shm files), unless the
+            # file system hangs: then the process goes on without waiting for it.
+            with contextlib.suppress(TimeoutError, StoreError):
+                async with asyncio.timeout(flush_for):
+                    await self._thread.submit(store.close)
         self._thread.stop()
 
 
