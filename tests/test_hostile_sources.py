@@ -135,6 +135,15 @@ async def test_the_cockpit_through_hostile_sources(world: HostileWorld) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: app.last_view is not None and app.last_view.incident is not None)
         await until(pilot, lambda: bool(world.http.seen))  # the webhook was told (and echoed)
+        # d again: the toast quotes the title, [/] and all (that used to end the TUI).
+        await pilot.press("d")
+        await until(
+            pilot,
+            lambda: any("is already open" in t.render().plain for t in app.screen.query(Toast)),
+        )
+        said = " ".join(t.render().plain for t in app.screen.query(Toast))
+        assert "SFTP down [/] [bold red]red[/bold red]" in " ".join(said.split())
+        clean(app, "already-open toast")
 
         # R: the plan, then the revert the deploy API answers with escapes in its reason.
         await pilot.press("R")
