@@ -14,11 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cockpit.actions.audit import append_audit
 from cockpit.actions.declare import DeclareRequest
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert, run_revert
+from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action, run_action
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.actions.whoami import current_user
+from cockpit.actions.whoami import current_user, host_name
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings
 from cockpit.hub import Hub, Snapshot
@@ -28,7 +30,7 @@ from cockpit.incident.store import IncidentStore
 from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import identity, one_line
-from cockpit.timeutil import utcnow
+from cockpit.timeutil import iso_utc, utcnow
 
 if TYPE_CHECKING:
     from cockpit.notify.notifier import Notifier
@@ -225,7 +227,25 @@ class Cockpit:
     def plan_revert(self, service: str | None = None) -> RevertPlan:
         self._writable("revert")
         name = service or self.revert_target()
-        return plan_revert(self.config.service(name), self.view.assessment.deploys)
+        try:
+            return plan_revert(self.config.service(name), self.view.assessment.deploys)
+        except VersionRefused as refused:
+            self._refused(refused)
+            raise
+
+    def _refused(self, refused: VersionRefused) -> None:
+        """A refused revert is on record: the audit log (with the exact version) and the
+        timeline. Neither failing hides the refusal itself, which the caller shows."""
+        entry = {"who": self.user, "when": iso_utc(utcnow()), "host": host_name()}
+        with contextlib.suppress(OSError):
+            append_audit(self.data_dir, {**entry, **refused.audit()})
+        with contextlib.suppress(Exception):
+            version = identity(refused.deploy.version)
+            self.record(
+                "revert.refused",
+                f"revert of {refused.service} refused: the {refused.role} version {version} "
+                f"{refused.why}",
+            )
 
     async def revert(self, plan: RevertPlan, on_output: Callable[[str], None]) -> RevertOutcome:
         self._writable("revert")
