@@ -306,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from cockpit.datadir import DataDirError
     from cockpit.incident.store import StoreError
+    from cockpit.textsafe import inert_log_records
 
+    inert_log_records()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

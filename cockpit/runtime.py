@@ -23,12 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from cockpit.actions.audit import append_audit
 from cockpit.actions.declare import DeclareRequest
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
+from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
 from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.actions.whoami import current_user
+from cockpit.actions.whoami import current_user, host_name
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings, state_family
 from cockpit.hub import Hub, Snapshot
@@ -38,7 +40,7 @@ from cockpit.incident.store_worker import StoreHealth, StoreWorker
 from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import identity, one_line
-from cockpit.timeutil import utcnow
+from cockpit.timeutil import iso_utc, utcnow
 
 if TYPE_CHECKING:
     from cockpit.notify.notifier import Notifier
@@ -436,7 +438,26 @@ class Cockpit:
     def plan_revert(self, service: str | None = None) -> RevertPlan:
         self._writable("revert")
         name = service or self.revert_target()
-        return plan_revert(self.config.service(name), self.view.assessment.deploys)
+        try:
+            return plan_revert(self.config.service(name), self.view.assessment.deploys)
+        except VersionRefused as refused:
+            self._refused(refused)
+            raise
+
+    def _refused(self, refused: VersionRefused) -> None:
+        """A refused revert is on record: the audit log (with the exact version) and the
+        timeline. Neither failing hides the refusal itself, which the caller shows."""
+        entry = {"who": self.user, "when": iso_utc(utcnow()), "host": host_name()}
+        if self.data_dir is not None:
+            with contextlib.suppress(OSError):
+                append_audit(self.data_dir, {**entry, **refused.audit()})
+        with contextlib.suppress(Exception):
+            version = identity(refused.deploy.version)
+            self.record(
+                "revert.refused",
+                f"revert of {refused.service} refused: the {refused.role} version {version} "
+                f"{refused.why}",
+            )
 
     async def start(self, plan: RevertPlan | ActionPlan) -> Run:
         """Start a revert or an action under its own supervisor; returns once it runs (or was

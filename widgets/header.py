@@ -68,11 +68,9 @@ class CockpitHeader(Widget):
         self.refresh()
 
     def render(self) -> InertContent:
-        parts: list[Part] = [(one_line(f" {self.service}", 200), "bold")]
+        parts: list[Part] = [(Inert(" " + one_line(self.service, 200)), "bold")]
         if self.environment:
-            # one_line folds the leading space away: the separator goes on its own.
-            parts.append((Inert(" · "), "$text-muted"))
-            parts.append((one_line(self.environment, 200), "$text-muted"))
+            parts.append((Inert(" · " + one_line(self.environment, 200)), "$text-muted"))
         if self.drill:
             parts.append((Inert("  DRILL "), "$warning bold reverse"))
         if self.read_only:

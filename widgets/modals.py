@@ -282,7 +282,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         parts: list[Part] = []
         for key, description in self.rows:
-            parts += [(one_line(f"{key:>8}  ", 40), "bold"), one_line(description), Inert("\n")]
+            key_shown = Inert(f"{one_line(key, 40):>8}  ")
+            parts += [(key_shown, "bold"), one_line(description), Inert("\n")]
         if self.read_only:
             parts.append((Inert("read-only: declare and revert are disabled\n"), "$warning"))
         parts += [Inert("\n"), (Inert(PANELS_HELP), "$text-muted")]

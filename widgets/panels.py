@@ -263,7 +263,7 @@ class ProbesPanel(Panel):
                 rows.append([(Inert("  fails only under concurrency"), "$error")])
                 spare -= 1
             elif probe.state is ProbeState.DOWN and probe.last and probe.last.error:
-                rows.append([(one_line("  " + probe.last.error), "$text-muted")])
+                rows.append([(Inert("  " + one_line(probe.last.error)), "$text-muted")])
                 spare -= 1
         if hidden:
             down = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.DOWN)
@@ -383,8 +383,8 @@ class DeploysPanel(Panel):
             head.append((Inert(f" rollback of {identity(d.reverts)}"), "$success"))
         if suspect:
             head.append((Inert(" SUSPECT"), "$error bold"))
-        summary = f"  {identity(d.service)}: {d.summary}" if d.service else f"  {d.summary}"
-        return [head, [(one_line(summary), "$text-muted")]]
+        summary = f"{identity(d.service)}: {d.summary}" if d.service else d.summary
+        return [head, [(Inert("  " + one_line(summary)), "$text-muted")]]
 
 
 # -- 5xx ------------------------------------------------------------------------------------------
