@@ -1,13 +1,21 @@
-"""The Textual app: wires the headless Cockpit to the widgets, keys to actions."""
+"""The Textual app: wires the headless Cockpit to the widgets, keys to actions.
+
+Nothing here waits for the incident store on the event loop: store calls are awaited in
+workers (the store runs on its own thread), so a locked or broken store never freezes the keys
+or the panels. A revert or action runs in its own supervisor process: quitting, a hangup or a
+SIGTERM leave it running (and audited) to its end; `q` asks first, a signal just detaches.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import events, work
 from textual.app import App, ComposeResult
@@ -18,7 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
-from cockpit.model import IncidentStatus
+from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, one_line
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
@@ -29,11 +37,14 @@ from widgets.timeline import TimelineStrip
 # The headless core and the modal screens (with the form widgets they pull in) load when first
 # needed: the first frame shows the layout before any of it.
 if TYPE_CHECKING:
+    from cockpit.actions.runs import Run
     from cockpit.config.loader import Config
     from cockpit.runtime import Cockpit, View
     from widgets.modals import RevertScreen
 
 CockpitFactory = Callable[[], Awaitable["Cockpit"]]
+DETACH_GRACE = 12.0  # seconds a cockpit told to go (SIGHUP, SIGTERM) has to close cleanly
+T = TypeVar("T")
 WRITES = ("declare", "revert", "note", "status", "runbook")
 
 # In the footer at 80 columns only the keys of the job; all of them are in the help (?).
@@ -46,6 +57,7 @@ ACTIONS = (
     ("runbook", "Action", "run a runbook action of the service (e.g. failover), guarded like R"),
     ("status", "Status", "incident status: identified, mitigated, resolved; retry notifications"),
     ("timeline", "Timeline", "the whole timeline, scrollable, filtered by kind (f)"),
+    ("watch", "Watch", "watch the revert or action running (or whose outcome is unknown)"),
     ("zoom", "Zoom", "5xx graph window: 5 min, 30 min, 3 h"),
     ("help", "Help", "this help"),
     ("quit", "Quit", "quit (the incident and its timeline are kept)"),
@@ -98,6 +110,8 @@ class CockpitApp(App[int]):
         self.cockpit: Cockpit | None = None
         self.last_view: View | None = None
         self._graph_width = 0
+        self._read_only_shown = read_only
+        self._unsaved_action = ""  # a declare or status change the store has not taken yet
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(read_only=self.read_only, id="header")
@@ -138,6 +152,35 @@ class CockpitApp(App[int]):
     def on_mount(self) -> None:
         self.set_class(self.ascii_only, "-ascii")
         self.call_after_refresh(self.feed)  # the layout first, then the sources
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            # The terminal went away (SSH dropped) or someone asked us to stop: leave at once,
+            # recording it; a revert in progress runs on in its own process.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, partial(self.detach, sig))
+
+    def detach(self, sig: signal.Signals) -> None:
+        if sig is signal.SIGHUP:
+            # The terminal is gone: what is still written (the screen's teardown) goes nowhere
+            # instead of failing with EIO in Textual's writer thread.
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                with contextlib.suppress(OSError):
+                    os.dup2(devnull, fd)
+            os.close(devnull)
+        if self.cockpit is not None:
+            running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
+            still = f"; {running[0].describe} runs on in its own process" if running else ""
+            self.cockpit.record("cockpit.quit", f"left the cockpit ({sig.name}){still}")
+        self.exit(0)
+        # Textual's teardown waits on its output thread, which a terminal that went away may
+        # have stopped: the cockpit leaves all the same (the store was flushed on unmount, and
+        # a revert runs in its own process).
+        import threading
+
+        watchdog = threading.Timer(DETACH_GRACE, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
 
     # -- data in -------------------------------------------------------------------------------
 
@@ -152,25 +195,37 @@ class CockpitApp(App[int]):
         self.cockpit.record("cockpit.open", "opened the cockpit")
         self.refresh_bindings()
         async for view in self.cockpit.views():
-            self.show(view)
+            try:
+                self.show(view)
+            except Exception as exc:  # one bad frame must not stop the feed
+                from cockpit.selfreport import report_exception
+
+                report_exception(exc)
 
     def show(self, view: View) -> None:
         self.last_view = view
         assert self.cockpit is not None
         section = self.cockpit.config.cockpit
-        self.query_one(CockpitHeader).show(
+        header = self.query_one(CockpitHeader)
+        header.show(
             service=section.service,
             environment=section.environment,
             drill=self.cockpit.drill,
             incident=view.incident,
             degraded=view.assessment.degraded,
         )
+        header.set_notices(notices(view, self._unsaved_action, self.keys_label("watch")))
+        read_only = bool(view.read_only)
+        if read_only != self._read_only_shown:
+            self._read_only_shown = read_only
+            header.set_read_only(read_only)
+            self.refresh_bindings()
         for panel in self.query(Panel):
             try:
                 panel.show(view)
             except Exception as exc:  # one panel's bug must not take the screen down
                 self.panel_failed(panel, exc)
-        self.query_one(TimelineStrip).show(view.timeline[-20:])
+        self.query_one(TimelineStrip).show(view.timeline[-20:], unsaved=view.unsaved)
         graph_width = self.query_one(ErrorsPanel).content_region.width
         if graph_width != self._graph_width:  # after start and after a resize
             self._graph_width = graph_width
@@ -244,9 +299,9 @@ class CockpitApp(App[int]):
     # -- keys ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in WRITES and self.read_only:
+        if action in WRITES and (self.read_only or self._read_only_shown):
             return False  # hidden from the footer: read-only mode disables them entirely
-        if action in (*WRITES, "export", "timeline") and self.cockpit is None:
+        if action in (*WRITES, "export", "timeline", "watch") and self.cockpit is None:
             return None  # shown disabled until the sources are up
         if action == "status" and (self.last_view is None or self.last_view.incident is None):
             return None  # nothing to move along yet
@@ -310,15 +365,47 @@ class CockpitApp(App[int]):
     def _declared(self, request: object) -> None:
         from cockpit.actions.declare import DeclareRequest
 
-        if not isinstance(request, DeclareRequest) or self.cockpit is None:
-            return
+        if isinstance(request, DeclareRequest) and self.cockpit is not None:
+            self.save_declare(request)
+
+    @work(exclusive=True, group="declare", exit_on_error=False)
+    async def save_declare(self, request: object) -> None:
+        from cockpit.actions.declare import DeclareRequest
+        from cockpit.incident.store import IncidentAlreadyOpen
+
+        assert self.cockpit is not None and isinstance(request, DeclareRequest)
+        what = f"declare {one_line(request.title, 60)!r}"
         try:
-            incident = self.cockpit.declare(request)
+            incident = await self.until_saved(what, lambda: self.cockpit.declare(request))  # type: ignore[union-attr]
+        except IncidentAlreadyOpen as exc:
+            toast(self, one_line(f"not declared: {exc}"), severity="warning", timeout=15)
+            return
         except Exception as exc:
             toast(self, one_line(f"declare failed: {exc}"), severity="error", timeout=15)
             return
         self.show(self.cockpit.view)
         toast(self, one_line(f"incident #{incident.id} declared ({incident.severity})"), timeout=8)
+
+    async def until_saved(self, what: str, save: Callable[[], Awaitable[T]]) -> T:
+        """Try `save` until the store takes it; meanwhile the header says "<what> not saved:
+        <reason>, retrying" (what was typed is kept, in this worker, never dropped)."""
+        from cockpit.incident.store import IncidentAlreadyOpen, StoreError
+
+        delay = 1.0
+        try:
+            while True:
+                try:
+                    return await save()
+                except IncidentAlreadyOpen:
+                    raise
+                except StoreError as exc:
+                    self._unsaved_action = f"{what} not saved: {exc.reason}, retrying"
+                    if self.cockpit is not None:
+                        self.show(self.cockpit.view)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        finally:
+            self._unsaved_action = ""
 
     def action_note(self) -> None:
         from widgets.modals import NoteScreen
@@ -327,13 +414,42 @@ class CockpitApp(App[int]):
 
     def _noted(self, text: str | None) -> None:
         if text and self.cockpit is not None:
-            self.cockpit.note(text)
-            self.show(self.cockpit.view)
+            self.save_note(text)
+
+    @work(group="note", exit_on_error=False)
+    async def save_note(self, text: str) -> None:
+        """The note is queued at once (kept on disk until the store takes it) and shown on the
+        timeline; while unsaved it is marked so, and the header says why."""
+        assert self.cockpit is not None
+        try:
+            await self.cockpit.note(text)
+        except ValueError as exc:
+            toast(self, one_line(exc), severity="warning")
+            return
+        view = self.cockpit.view
+        self.show(view)
+        if view.unsaved:
+            toast(
+                self,
+                one_line(
+                    f"note not saved yet: {view.store.reason or 'store busy'}; it is kept "
+                    "and retried"
+                ),
+                severity="warning",
+                timeout=10,
+            )
 
     def action_revert(self) -> None:
         from cockpit.actions.revert import RevertError
 
         assert self.cockpit is not None
+        running = self.cockpit.running()
+        if running is not None:
+            # Someone's revert (perhaps our own, from before a restart) is running: watch it;
+            # the lock would refuse a second one anyway.
+            toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)
+            self.watch_run(running)
+            return
         try:
             plan = self.cockpit.plan_revert()
         except RevertError as exc:
@@ -370,6 +486,11 @@ class CockpitApp(App[int]):
 
         if name is None or self.cockpit is None:
             return
+        running = self.cockpit.running()
+        if running is not None:
+            toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)
+            self.watch_run(running)
+            return
         try:
             plan = self.cockpit.plan_action(name)
         except RevertError as exc:
@@ -388,18 +509,71 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="revert", exit_on_error=False)
     async def run_revert(self, screen: RevertScreen) -> None:
-        from cockpit.actions.revert import RevertPlan
+        """Start the supervised run and show it on the screen that confirmed it. Cancelling
+        this worker (quitting) stops only the watching: the run goes on."""
+        from cockpit.actions.guarded import RevertOutcome
+        from cockpit.actions.runs import RunError
+        from cockpit.incident.store import StoreError
+        from cockpit.runtime import ReadOnlyError
+        from cockpit.timeutil import utcnow
 
         assert self.cockpit is not None
-        plan = screen.plan
-        if isinstance(plan, RevertPlan):
-            outcome = await self.cockpit.revert(plan, on_output=screen.add_output)
+
+        def output(line: str) -> None:
+            if screen.is_attached:  # closed with Esc: the run goes on, unwatched
+                screen.add_output(line)
+
+        try:
+            run = await self.cockpit.start(screen.plan)
+        except (RunError, ReadOnlyError, StoreError, OSError) as exc:
+            now = utcnow()
+            reason = one_line(str(exc))
+            outcome = RevertOutcome(False, None, reason, (reason,), now, now, result="error")
         else:
-            outcome = await self.cockpit.run_action(plan, on_output=screen.add_output)
-        screen.finish(outcome)
+            outcome = await self.cockpit.follow(run, output, verify=True)
+        if screen.is_attached:
+            screen.finish(outcome)
+        else:
+            toast(self, one_line(f"{screen.plan.describe()}: {_said(outcome)}"), timeout=30)
         self.show(self.cockpit.view)
 
-    def action_status(self) -> None:
+    def action_watch(self) -> None:
+        assert self.cockpit is not None
+        view = self.cockpit.view
+        run = next((r for r in view.runs if r.active), None) or next(iter(view.runs), None)
+        if run is None:
+            toast(self, Inert("no revert or action is running"), timeout=5)
+            return
+        self.watch_run(run)
+
+    def watch_run(self, run: Run) -> None:
+        from widgets.run_screen import RunScreen
+
+        screen = RunScreen(run)
+        self.push_screen(screen)
+        self.follow_run(screen)
+
+    @work(group="watch", exit_on_error=False)
+    async def follow_run(self, screen: object) -> None:
+        from widgets.run_screen import RunScreen
+
+        assert self.cockpit is not None and isinstance(screen, RunScreen)
+
+        def output(line: str) -> None:
+            if screen.is_attached:
+                screen.add_output(line)
+
+        def status(run: Run) -> None:
+            if screen.is_attached:
+                screen.show_run(run)
+
+        outcome = await self.cockpit.follow(screen.run, output, status)
+        if screen.is_attached:
+            screen.finish(outcome)
+        self.show(self.cockpit.view)
+
+    @work(exclusive=True, group="status-screen", exit_on_error=False)
+    async def action_status(self) -> None:
         assert self.cockpit is not None
         incident = self.cockpit.view.incident
         if incident is None:
@@ -407,9 +581,8 @@ class CockpitApp(App[int]):
             return
         from widgets.modals import StatusScreen
 
-        self.push_screen(
-            StatusScreen(incident.status, self.cockpit.failed_notifications()), self._status_chosen
-        )
+        failed = await self.cockpit.failed_notifications()
+        self.push_screen(StatusScreen(incident.status, failed), self._status_chosen)
 
     def _status_chosen(self, choice: object) -> None:
         if self.cockpit is None or choice is None:
@@ -417,8 +590,16 @@ class CockpitApp(App[int]):
         if choice == "retry":
             self.retry_notifications()
             return
+        self.save_status(IncidentStatus(str(choice)))
+
+    @work(exclusive=True, group="status", exit_on_error=False)
+    async def save_status(self, status: IncidentStatus) -> None:
+        assert self.cockpit is not None
         try:
-            incident = self.cockpit.set_status(IncidentStatus(str(choice)))
+            incident = await self.until_saved(
+                f"status {status.value}",
+                lambda: self.cockpit.set_status(status),  # type: ignore[union-attr]
+            )
         except Exception as exc:
             toast(self, one_line(f"status change failed: {exc}"), severity="error")
             return
@@ -429,7 +610,7 @@ class CockpitApp(App[int]):
     async def retry_notifications(self) -> None:
         assert self.cockpit is not None
         await self.cockpit.retry_notifications()
-        left = self.cockpit.failed_notifications()
+        left = await self.cockpit.failed_notifications()
         toast(
             self,
             Inert(f"{left} notification(s) still failing" if left else "notifications sent"),
@@ -437,39 +618,72 @@ class CockpitApp(App[int]):
         )
         self.show(self.cockpit.view)
 
-    def action_timeline(self) -> None:
+    @work(exclusive=True, group="timeline", exit_on_error=False)
+    async def action_timeline(self) -> None:
+        from cockpit.incident.store import StoreError
         from widgets.timeline_view import TimelineScreen
 
         assert self.cockpit is not None
         incident = self.cockpit.view.incident
+        events: list[TimelineEvent] | None = None
         if incident is not None:
-            events = self.cockpit.store.incident_events(incident)
+            with contextlib.suppress(StoreError):
+                events = await self.cockpit.incident_events(incident)
+        if incident is not None and events is not None:
             title = f"Timeline of incident #{incident.id}: {incident.title}"
+        elif incident is not None:
+            events = list(self.cockpit.view.timeline)
+            title = f"Timeline of incident #{incident.id} (latest only: store unavailable)"
         else:
             events = list(self.cockpit.view.timeline)
             title = "Timeline (no open incident)"
         self.push_screen(TimelineScreen(events, title=title))
 
-    def action_export(self) -> None:
+    @work(exclusive=True, group="export", exit_on_error=False)
+    async def action_export(self) -> None:
         from cockpit.incident.export import export_dir
+        from cockpit.incident.store import StoreError
         from widgets.export_preview import ExportPreviewScreen
 
         assert self.cockpit is not None
+        data_dir = self.cockpit.data_dir
         try:
-            draft = self.cockpit.draft()
+            if data_dir is None:
+                raise LookupError(f"cannot export: {self.cockpit.read_only_reason()}")
+            draft = await self.cockpit.draft()
         except LookupError as exc:
             toast(self, one_line(exc), severity="warning", timeout=10)
+            return
+        except StoreError as exc:
+            toast(self, one_line(f"cannot export now: {exc}"), severity="error", timeout=15)
             return
 
         def saved(save: bool | None) -> None:
             if save:
                 self._write_export(draft)
 
-        self.push_screen(ExportPreviewScreen(draft, export_dir(self.cockpit.data_dir)), saved)
+        self.push_screen(ExportPreviewScreen(draft, export_dir(data_dir)), saved)
 
-    def _write_export(self, draft: str) -> None:
+    @work(exclusive=True, group="export-write", exit_on_error=False)
+    async def _write_export(self, draft: str) -> None:
+        from cockpit.incident.store import StoreError
+
         assert self.cockpit is not None
-        paths = self.cockpit.export(("md", "json"))
+        try:
+            paths = await self.cockpit.export(("md", "json"))
+        except (StoreError, OSError) as exc:
+            # The draft goes on the clipboard: nothing typed or collected is lost.
+            clip(self, Inert(draft))
+            toast(
+                self,
+                one_line(
+                    f"export not written: {exc}; the draft was copied to the clipboard where "
+                    "the terminal allows"
+                ),
+                severity="error",
+                timeout=20,
+            )
+            return
         # OSC 52: the terminal puts it on the clipboard of the engineer's own machine, over SSH.
         clip(self, Inert(draft))
         self.show(self.cockpit.view)
@@ -484,9 +698,27 @@ class CockpitApp(App[int]):
         )
 
     async def action_quit(self) -> None:
+        running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
+        if running:
+            from widgets.run_screen import QuitScreen
+
+            if isinstance(self.screen, QuitScreen):  # ctrl+q asked twice: that is a yes
+                self.screen.dismiss(True)
+                return
+            self.push_screen(QuitScreen(running[0]), self._quit_chosen)
+            return
+        self._quit()
+
+    def _quit_chosen(self, leave: bool | None) -> None:
+        if leave:
+            self._quit(detached=True)
+
+    def _quit(self, *, detached: bool = False) -> None:
         if self.cockpit is not None:
             # Who was watching, and until when, belongs in the postmortem too.
-            self.cockpit.record("cockpit.quit", "left the cockpit")
+            running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
+            still = f"; {running[0].describe} runs on in its own process" if detached else ""
+            self.cockpit.record("cockpit.quit", f"left the cockpit{still}")
         self.exit(0)
 
     async def on_unmount(self) -> None:
@@ -499,11 +731,40 @@ class CockpitApp(App[int]):
         shutdown_self_report()
 
 
+def _said(outcome: object) -> str:
+    from cockpit.actions.guarded import RevertOutcome, describe_outcome
+
+    return describe_outcome(outcome) if isinstance(outcome, RevertOutcome) else str(outcome)
+
+
+def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[Inert, str], ...]:
+    """The header's lines under the title, most urgent first: why nothing can be changed, what
+    is not saved, and every revert running or whose outcome is unknown."""
+    from cockpit.actions.runs import RunStatus
+
+    out: list[tuple[str, str]] = []
+    if view.read_only and not view.read_only.startswith("read-only mode"):
+        out.append((f"READ-ONLY: {view.read_only}", "$warning bold"))
+    problem = view.store.problem
+    if problem and (view.store.pending or not view.read_only):
+        out.append((f"NOT SAVED: {problem}" if view.store.pending else problem, "$warning"))
+    if unsaved_action:
+        out.append((unsaved_action, "$warning bold"))
+    for run in view.runs:
+        word = run.kind.upper()
+        if run.status is RunStatus.UNKNOWN:
+            out.append((f"{word} {run.headline()} ({watch_key}: output)", "$error bold"))
+        else:
+            out.append((f"{word}: {run.headline()} ({watch_key}: watch)", "$accent bold"))
+    return tuple((one_line(note, 300), style) for note, style in out[:3])
+
+
 def run_tui(
     *,
     config: Config | None,
-    data_dir: Path,
+    data_dir: Path | None,
     read_only: bool = False,
+    data_dir_problem: str = "",
     ascii: bool = False,
     bad_deploy_after: float = 20.0,
 ) -> int:
@@ -516,7 +777,7 @@ def run_tui(
         async def factory() -> Cockpit:
             from cockpit.runtime import Cockpit
 
-            return Cockpit(loaded, data_dir, read_only=read_only)
+            return Cockpit(loaded, data_dir, read_only=read_only, data_dir_problem=data_dir_problem)
 
     else:
         from cockpit.world_process import WorldProcess
@@ -528,7 +789,9 @@ def run_tui(
             from cockpit.config.loader import load
             from cockpit.runtime import Cockpit
 
-            return Cockpit(load(directory), data_dir, read_only=read_only)
+            return Cockpit(
+                load(directory), data_dir, read_only=read_only, data_dir_problem=data_dir_problem
+            )
 
         on_close = world.stop
     keys = config.keys if config is not None else None

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -37,7 +38,11 @@ def _data_dir(args: argparse.Namespace, config: Config | None = None) -> Path:
     if config is None:
         path = _config_path(args.config)
         config = _load(str(path)) if path.exists() else None
-    return data_dir(configured=config.cockpit.data_dir if config else None)
+    section = config.cockpit if config else None
+    return data_dir(
+        configured=section.data_dir if section else None,
+        group=section.data_group if section else None,
+    )
 
 
 def _say(text: object, *, file: TextIO | None = None) -> None:
@@ -69,20 +74,35 @@ def cmd_tui(args: argparse.Namespace) -> int:
         return _fail(empty, 2)
     from cockpit.app import run_tui
 
+    directory, problem = _usable_data_dir(lambda: _data_dir(args, config))
     return run_tui(
         config=config,
-        data_dir=_data_dir(args, config),
+        data_dir=directory,
+        data_dir_problem=problem,
         read_only=args.read_only,
         ascii=args.ascii,
     )
 
 
+def _usable_data_dir(find: Callable[[], Path]) -> tuple[Path | None, str]:
+    """The data dir, or None and why not: the screen then runs read-only and says so (live
+    signals matter more than the store)."""
+    from cockpit.datadir import DataDirError
+
+    try:
+        return find(), ""
+    except DataDirError as exc:
+        return None, str(exc)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cockpit.app import run_tui
 
+    directory, problem = _usable_data_dir(data_dir)
     return run_tui(
         config=None,
-        data_dir=data_dir(),
+        data_dir=directory,
+        data_dir_problem=problem,
         read_only=args.read_only,
         ascii=args.ascii,
         bad_deploy_after=args.bad_deploy_after,
@@ -189,7 +209,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             return _fail(f"cannot write {names}: {'; '.join(dict.fromkeys(p for _, p in bad))}", 2)
     directory = _data_dir(args)
     now = utcnow()
-    with IncidentStore.in_data_dir(directory) as store:
+    with IncidentStore.for_reading(directory) as store:
         incident = store.get(args.incident) if args.incident else None
         if args.incident and incident is None:
             return _fail(f"no incident #{args.incident}", 1)
@@ -291,11 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cockpit.datadir import DataDirError
+    from cockpit.incident.store import StoreError
+    from cockpit.textsafe import inert_log_records
+
+    inert_log_records()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, DataDirError) as exc:
         return _fail(str(exc), 2)
+    except StoreError as exc:
+        # Locked, full, read-only, damaged: said in one line, never a traceback.
+        return _fail(str(exc), 1)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -122,6 +122,25 @@ class Detector:
         self._seen_issues: set[str] = set()
         self._emitted: set[str] = set()
         self._ended_spikes: list[tuple[datetime, datetime]] = []  # during the current failure
+        self._adopted_spikes: dict[str, TimelineEvent] = {}  # recorded open, not yet seen
+
+    def adopt(self, states: dict[str, TimelineEvent]) -> None:
+        """Take over what the timeline already says (`state_family` -> its latest event), so a
+        restarted or second cockpit neither records an ongoing failure again nor dates it from
+        its own start: a probe recorded down at 06:52 is down since 06:52."""
+        for family, event in states.items():
+            what, _, name = family.partition(":")
+            if what == "probe" and event.kind in ("probe.down", "probe.up"):
+                track = self._probes.setdefault(name, _ProbeTrack())
+                down = event.kind == "probe.down"
+                if track.state is ProbeState.UNKNOWN:
+                    track.state = ProbeState.DOWN if down else ProbeState.UP
+                    track.since = event.at
+                elif down and track.state is ProbeState.DOWN and track.since:
+                    track.since = min(track.since, event.at)
+            elif what == "spike" and event.kind == "spike.start":
+                self._adopted_spikes[name] = event
+            self._emitted.add(event.key)
 
     # -- probes --------------------------------------------------------------------------------
 
@@ -240,6 +259,25 @@ class Detector:
         hot = err >= s.spike_min_errors and ratio >= max(
             s.spike_min_ratio, baseline * s.spike_factor
         )
+        adopted = self._adopted_spikes.pop(series.source, None)
+        if adopted is not None and open_spike is None:
+            if err >= s.spike_min_errors and ratio >= s.spike_min_ratio:
+                # Still failing: the recorded spike goes on (judged on the absolute bar, as the
+                # baseline from before it is not in view any more).
+                self._spikes[series.source] = Spike(
+                    series.source, adopted.at, ratio, recent[-1].start, series.bucket_seconds, 0.0
+                )
+                return
+            out.append(
+                TimelineEvent(
+                    recent[0].start,
+                    "spike.end",
+                    f"5xx spike on {series.source} from {local_hms(adopted.at)} over by "
+                    f"{local_hms(recent[0].start)} (it ended while no cockpit watched)",
+                    series.source,
+                    f"spike:{series.source}:end:{iso_utc(adopted.at)}",
+                )
+            )
         if open_spike is None and hot:
             # The spike starts at the first bucket over the bar on its own: an earlier bucket
             # holding only the usual stray error (thin traffic can make one look like a high
@@ -475,6 +513,17 @@ class Detector:
             "detect",
             f"blind_spot:{iso_utc(start)}:closed",
         )
+
+
+_STATE_KINDS = {"probe.down": "probe", "probe.up": "probe", "spike.start": "spike"}
+_STATE_KINDS["spike.end"] = "spike"
+
+
+def state_family(event: TimelineEvent) -> str:
+    """What an event is a state change of ("probe:web-health", "spike:nginx"), "" if none:
+    the store records each state of a family once, whichever cockpit sees it first."""
+    what = _STATE_KINDS.get(event.kind)
+    return f"{what}:{event.source}" if what else ""
 
 
 def _matches(issue: SentryIssue, since: datetime) -> bool:

@@ -134,12 +134,16 @@ def check_clipboard(caps: TermCaps, env: Mapping[str, str]) -> Finding:
 
 
 def check_data_dir(configured: str | None, env: Mapping[str, str]) -> Finding:
+    from cockpit.datadir import DataDirError
+
     try:
         directory = data_dir(dict(env), configured)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".doctor-", delete=True) as probe:
             probe.write(b"ok")
             probe.flush()
             os.fsync(probe.fileno())
+    except DataDirError as exc:
+        return Finding("fail", "data dir", str(exc))
     except OSError as exc:
         where = exc.filename or configured or "the data dir"
         return Finding("fail", "data dir", f"{where}: not writable ({exc.strerror or exc})")

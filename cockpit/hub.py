@@ -219,6 +219,11 @@ class Hub:
             asyncio.create_task(self._run_source(s), name=f"source:{s.name}") for s in self.sources
         ]
 
+    def poke(self) -> None:
+        """Something besides the sources changed (the incident store answered): wake whoever
+        waits in `wait_changed`, so the screen shows it now rather than at the next poll."""
+        self._changed.set()
+
     async def wait_changed(self, timeout: float | None = None) -> bool:
         """Wait until something changed since the last call; False on timeout.
 

@@ -2,6 +2,15 @@
 
 The TUI and headless drills both drive this object; the TUI only renders its `View`s and turns
 keys into calls here.
+
+Live signals never wait for the store: `refresh()` builds a view from the sources at once, with
+the store's part (the incident, the timeline) as last read, and queues new events; a background
+sync saves them and reads the store again on the store's own thread (`StoreWorker`). Whatever
+the store does (locked, full, read-only, damaged, not openable at all) the probes, deploys, 5xx
+and Sentry panels stay live, and the view says what is wrong with the store.
+
+Reverts and runbook actions run under their own supervisor process (`actions.runs`): quitting
+or losing the terminal never stops one, and every cockpit on the host sees it run and end.
 """
 
 from __future__ import annotations
@@ -12,30 +21,36 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from cockpit.actions.audit import append_audit
 from cockpit.actions.declare import DeclareRequest
-from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert, run_revert
-from cockpit.actions.runbook import ActionPlan, action_names, plan_action, run_action
+from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
+from cockpit.actions.revert_plan import VersionRefused
+from cockpit.actions.runbook import ActionPlan, action_names, plan_action
+from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.actions.whoami import current_user
+from cockpit.actions.whoami import current_user, host_name
 from cockpit.config import Config
-from cockpit.detect import Assessment, Detector, DetectSettings
+from cockpit.detect import Assessment, Detector, DetectSettings, state_family
 from cockpit.hub import Hub, Snapshot
-from cockpit.incident.export import export_incident, render_incident
-from cockpit.incident.lifecycle import Lifecycle
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.lifecycle import Lifecycle, note_event
+from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
+from cockpit.incident.store_worker import StoreHealth, StoreWorker
 from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import identity, one_line
-from cockpit.timeutil import utcnow
+from cockpit.timeutil import iso_utc, utcnow
 
 if TYPE_CHECKING:
     from cockpit.notify.notifier import Notifier
 
+T = TypeVar("T")
+
 TIMELINE_ROWS = 50
 INCIDENT_TICK = 2.0  # how often another process's changes to the incident are picked up
 NOTIFY_DRAIN = 5.0  # seconds quitting waits for notifications still being sent
+CLOSE_FLUSH = 2.0  # seconds quitting waits for unsaved events (the rest stays spooled)
 
 
 def _report_source_bug(source: Source, exc: BaseException) -> None:
@@ -53,22 +68,63 @@ class View:
     snapshot: Snapshot
     assessment: Assessment
     incident: Incident | None
-    timeline: tuple[TimelineEvent, ...]  # newest last
+    timeline: tuple[TimelineEvent, ...]  # newest last; unsaved events included
     # When the open incident reached each status (investigating, identified, mitigated ...).
     status_times: Mapping[IncidentStatus, datetime] = field(default_factory=dict)
+    store: StoreHealth = field(default_factory=lambda: StoreHealth(opened=True, writable=True))
+    unsaved: frozenset[str] = frozenset()  # keys of timeline events not saved yet
+    runs: tuple[Run, ...] = ()  # reverts and actions running, or whose outcome is unknown
+    read_only: str = ""  # why nothing can be changed ("" when the cockpit may act)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """The store's part of the view, as last read."""
+
+    incident: Incident | None = None
+    latest_id: int | None = None  # the open incident, else the newest one
+    timeline: tuple[TimelineEvent, ...] = ()
+    status_times: Mapping[IncidentStatus, datetime] = field(default_factory=dict)
+    runs: tuple[Run, ...] = ()
+
+
+class _Deferred:
+    """Stands in for the notifier while a lifecycle step runs on the store's thread: what it
+    would announce is announced afterwards, from the event loop."""
+
+    def __init__(self) -> None:
+        self.announced: list[tuple[Incident, str]] = []
+
+    def start(self, incident: Incident, event: str) -> None:
+        self.announced.append((incident, event))
+
+
+def _read_store(store: IncidentStore) -> _Stored:
+    incident = store.open_incident()
+    latest = incident or next(iter(store.list()), None)
+    return _Stored(
+        incident=incident,
+        latest_id=latest.id if latest else None,
+        timeline=tuple(store.recent_events(TIMELINE_ROWS)),
+        status_times=store.status_times(incident.id) if incident else {},
+    )
 
 
 class Cockpit:
     def __init__(
         self,
         config: Config,
-        data_dir: Path,
+        data_dir: Path | None,
         *,
         read_only: bool = False,
         sources: Sequence[Source] | None = None,
         user: str | None = None,
         detect: DetectSettings | None = None,
+        spool_dir: Path | None = None,
+        data_dir_problem: str = "",
     ):
+        """`data_dir` None (with `data_dir_problem` saying why) when it cannot be used: the
+        cockpit then runs read-only, with the reason on screen."""
         from cockpit.sources.registry import build_sources
 
         self.config = config
@@ -80,17 +136,17 @@ class Cockpit:
             on_error=_report_source_bug,
         )
         self.detector = Detector(config, detect)
-        self.store = IncidentStore.in_data_dir(data_dir)
+        self.storage = StoreWorker(data_dir, spool_dir=spool_dir, unusable=data_dir_problem)
+        self.catalog = RunCatalog(data_dir) if data_dir is not None else None
         self.notifier: Notifier | None = None
-        if config.notify:  # httpx only when something is to be sent
-            from cockpit.notify.notifier import Notifier
-
-            self.notifier = Notifier.from_config(self.store, config)
-        self.lifecycle = Lifecycle(
-            self.store, user=self.user, drill=self.drill, notifier=self.notifier
-        )
+        self._stored = _Stored()
         self._view: View | None = None
         self._watch: RecoveryWatch | None = None  # after a fix: did it work?
+        self._sync_task: asyncio.Task[None] | None = None
+        self._sync_lock: asyncio.Lock | None = None
+        self._adopted = False
+        self._reconciled: set[str] = set()  # run event keys queued by this cockpit
+        self._closing = False
         # More Markdown sections for the draft (a drill adds its scored report).
         self.export_sections: list[Callable[[], str]] = []
 
@@ -98,10 +154,23 @@ class Cockpit:
     def drill(self) -> bool:
         return self.config.cockpit.drill
 
+    @property
+    def store(self) -> IncidentStore:
+        """The open store, for headless code that may block (drill reports); the screen goes
+        through `storage`. Raises StoreUnavailable when it is not open."""
+        store = self.storage.store
+        if store is None:
+            raise StoreUnavailable(
+                f"incident store not available: {self.storage.health.reason}",
+                self.storage.health.reason,
+            )
+        return store
+
     # -- observing -----------------------------------------------------------------------------
 
     def refresh(self) -> View:
-        """Fold the newest snapshot into judgements, save new events, and build a view."""
+        """Fold the newest snapshot into judgements, queue new events, and build a view. No
+        I/O: the store is written and read by a background sync this starts."""
         snapshot = self.hub.snapshot()
         assessment = self.detector.observe(snapshot)
         events = list(assessment.events)
@@ -112,21 +181,110 @@ class Cockpit:
                 # the fix: one event, not two.
                 events = [e for e in events if e.kind != "recovered"] + [verdict]
                 self._watch = None
-        for event in events:
-            self.store.add_event(event)
-        incident = self.store.open_incident()
-        self._view = View(
+        if self.storage.accepts_writes:
+            # Observations are kept for when the store takes them (a store that never took
+            # one here will not: another cockpit with the right to write records them).
+            for event in events:
+                self.storage.queue(event, family=state_family(event))
+        self._view = self._build(snapshot, assessment)
+        self._kick()
+        return self._view
+
+    def _build(self, snapshot: Snapshot, assessment: Assessment) -> View:
+        stored = self._stored
+        pending = [w.event for w in self.storage.pending()]
+        keys = {e.key for e in stored.timeline if e.key}
+        unsaved = [e for e in pending if e.key not in keys]
+        timeline = sorted([*stored.timeline, *unsaved], key=lambda e: e.at)[-TIMELINE_ROWS:]
+        return View(
             snapshot,
             assessment,
-            incident,
-            tuple(self.store.recent_events(TIMELINE_ROWS)),
-            self.store.status_times(incident.id) if incident else {},
+            stored.incident,
+            tuple(timeline),
+            stored.status_times,
+            self.storage.health,
+            frozenset(e.key for e in unsaved),
+            stored.runs,
+            self.read_only_reason(),
         )
-        return self._view
 
     @property
     def view(self) -> View:
         return self._view or self.refresh()
+
+    def _kick(self) -> None:
+        """Start a background sync unless one is under way (or there is no event loop)."""
+        if self._closing or (self._sync_task is not None and not self._sync_task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._sync_task = loop.create_task(self.sync(), name="cockpit-store-sync")
+
+    async def sync(self) -> None:
+        """Save what is queued and read the store and the runs again; never raises. The hub
+        is poked afterwards, so a consumer of `views()` shows the result at once."""
+        if self._sync_lock is None:
+            self._sync_lock = asyncio.Lock()
+        async with self._sync_lock:
+            try:
+                await self._sync()
+            except Exception:  # a bug here must not end the feed
+                import logging
+
+                logging.getLogger(__name__).exception("store sync failed")
+            self.hub.poke()
+
+    async def _sync(self) -> None:
+        storage = self.storage
+        if await storage.open():
+            self._connect()
+            if not self._adopted:
+                await self._adopt()
+        await storage.flush()
+        with contextlib.suppress(StoreError):
+            stored = await storage.call(_read_store)
+            self._stored = _Stored(
+                stored.incident,
+                stored.latest_id,
+                stored.timeline,
+                stored.status_times,
+                self._stored.runs,
+            )
+        if self.catalog is not None:
+            runs = await asyncio.to_thread(self.catalog.scan)
+            self._stored = _replace_runs(self._stored, shown_runs(runs))
+            self._reconcile(runs)
+            if self.storage.pending():
+                await storage.flush()
+
+    def _connect(self) -> None:
+        """Once the store is open: the notifier, which records every attempt there."""
+        if self.notifier is None and self.config.notify and self.storage.store is not None:
+            from cockpit.notify.notifier import Notifier  # httpx only when something is sent
+
+            self.notifier = Notifier.from_config(self.storage.store, self.config)
+
+    async def _adopt(self) -> None:
+        since = utcnow() - FAMILY_WINDOW
+        try:
+            states = await self.storage.call(lambda store: store.family_states(since))
+        except StoreError:
+            return
+        self._adopted = True
+        self.detector.adopt(states)
+
+    def _reconcile(self, runs: list[Run]) -> None:
+        """Record the timeline events of runs whose own supervisor could not (same keys: a
+        run's event is recorded once, whoever records it)."""
+        if not self.storage.accepts_writes:
+            return
+        for run in runs:
+            for event in run.events():
+                if event.key not in self._reconciled:
+                    self._reconciled.add(event.key)
+                    self.storage.queue(event)
 
     async def views(self, min_gap: float = 0.25) -> AsyncIterator[View]:
         """Start the sources; yield a view per burst of changes, and at least every few seconds
@@ -146,19 +304,61 @@ class Cockpit:
                 fit(columns)
 
     async def aclose(self) -> None:
+        self._closing = True
         await self.hub.aclose()
         if self.notifier is not None:
             # Sends cut off here are found by `retry_failed` (cockpit incident retry) later.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.notifier.drain(), NOTIFY_DRAIN)
             await self.notifier.aclose()
-        self.store.close()
+        task = self._sync_task
+        if task is not None and not task.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(task), CLOSE_FLUSH)
+        await self.storage.aclose(flush_for=CLOSE_FLUSH)
 
     # -- acting --------------------------------------------------------------------------------
 
-    def _writable(self, what: str) -> None:
+    def read_only_reason(self) -> str:
+        """Why the cockpit cannot change anything now; "" when it can."""
+        health = self.storage.health
+        if self.data_dir is None:
+            return health.reason or "no data dir"
+        if health.opened and not health.writable:
+            return f"the incident store is read-only here: {health.read_only_reason}"
+        if not health.opened and not self.storage.accepts_writes:
+            return f"the incident store cannot be opened: {health.reason}"
         if self.read_only:
-            raise ReadOnlyError(f"read-only mode: {what} is disabled")
+            return "read-only mode (--read-only)"
+        return ""
+
+    def can_write(self) -> bool:
+        return not self.read_only_reason()
+
+    def _writable(self, what: str) -> None:
+        reason = self.read_only_reason()
+        if reason:
+            raise ReadOnlyError(f"{what} is disabled: {reason}")
+
+    async def _life(self, act: Callable[[Lifecycle], T]) -> T:
+        """A lifecycle step on the store's thread; its notifications go out afterwards."""
+        deferred = _Deferred()
+
+        def step(store: IncidentStore) -> T:
+            lifecycle = Lifecycle(
+                store,
+                user=self.user,
+                drill=self.drill,
+                notifier=deferred,  # type: ignore[arg-type]
+            )
+            return act(lifecycle)
+
+        result = await self.storage.call(step)
+        if self.notifier is not None:
+            for incident, event in deferred.announced:
+                self.notifier.start(incident, event)
+        await self.sync()
+        return result
 
     def declare_request(self) -> DeclareRequest:
         """The form's defaults: the cockpit's service, the first failure it saw."""
@@ -173,48 +373,56 @@ class Cockpit:
             impact_started_at=view.assessment.first_failure_at,
         )
 
-    def declare(self, request: DeclareRequest) -> Incident:
-        """Open the incident; configured channels are notified in the background."""
+    async def declare(self, request: DeclareRequest) -> Incident:
+        """Open the incident; configured channels are notified in the background. Raises
+        StoreError when the store cannot take it now (the caller keeps the request)."""
         self._writable("declaring an incident")
-        incident = self.lifecycle.declare(request)
-        self.refresh()
-        return incident
+        return await self._life(lambda life: life.declare(request))
 
-    def set_status(self, status: IncidentStatus) -> Incident:
+    async def set_status(self, status: IncidentStatus) -> Incident:
         """investigating -> identified -> mitigated -> resolved; resolving closes the page."""
         self._writable("changing the incident's status")
-        incident = self.lifecycle.set_status(status)
-        self.refresh()
-        return incident
+        return await self._life(lambda life: life.set_status(status))
 
-    def correct(self, field: str, new: datetime) -> TimelineEvent:
+    async def correct(self, field: str, new: datetime) -> TimelineEvent:
         self._writable("correcting a time")
-        event = self.lifecycle.correct(field, new)
-        self.refresh()
-        return event
+        return await self._life(lambda life: life.correct(field, new))
 
-    def failed_notifications(self) -> int:
+    async def failed_notifications(self) -> int:
         incident = self.view.incident
         if incident is None:
             return 0
-        return len(self.store.notifications(incident.id, status="failed"))
+        try:
+            found = await self.storage.call(
+                lambda store: store.notifications(incident.id, status="failed")
+            )
+        except StoreError:
+            return 0
+        return len(found)
 
     async def retry_notifications(self) -> None:
         if self.notifier is not None:
             await self.notifier.retry_failed()
-        self.refresh()
+        await self.sync()
 
     def record(self, kind: str, text: str) -> None:
-        """A user's act as a timeline event, with who did it."""
-        self.store.add_event(
+        """A user's act as a timeline event, with who did it; saved in the background."""
+        if not self.storage.accepts_writes:
+            return
+        self.storage.queue(
             TimelineEvent(utcnow(), kind, f"{self.user}: {one_line(text)}", "cockpit")
         )
-        self.refresh()
+        self._kick()
 
-    def note(self, text: str) -> None:
+    async def note(self, text: str) -> TimelineEvent:
+        """Add a note: queued at once (it is never lost: kept on disk until the store takes
+        it), then saved; ValueError when it is empty."""
         self._writable("adding a note")
-        self.lifecycle.note(text)
+        event = note_event(self.user, text)
+        self.storage.queue(event, self._stored.latest_id, person=True)
         self.refresh()
+        await self.sync()
+        return event
 
     def revert_target(self) -> str:
         """The service `R` acts on: the suspect deploy's, else the latest deploy's."""
@@ -222,19 +430,66 @@ class Cockpit:
         deploy: Deploy | None = assessment.suspect or next(iter(assessment.deploys), None)
         return deploy.service if deploy is not None else self.config.cockpit.service
 
+    def running(self, service: str | None = None) -> Run | None:
+        """The revert or action running on `service` (any cockpit's), as last seen."""
+        name = service or self.revert_target()
+        return next((r for r in self._stored.runs if r.active and r.service == name), None)
+
     def plan_revert(self, service: str | None = None) -> RevertPlan:
         self._writable("revert")
         name = service or self.revert_target()
-        return plan_revert(self.config.service(name), self.view.assessment.deploys)
+        try:
+            return plan_revert(self.config.service(name), self.view.assessment.deploys)
+        except VersionRefused as refused:
+            self._refused(refused)
+            raise
+
+    def _refused(self, refused: VersionRefused) -> None:
+        """A refused revert is on record: the audit log (with the exact version) and the
+        timeline. Neither failing hides the refusal itself, which the caller shows."""
+        entry = {"who": self.user, "when": iso_utc(utcnow()), "host": host_name()}
+        if self.data_dir is not None:
+            with contextlib.suppress(OSError):
+                append_audit(self.data_dir, {**entry, **refused.audit()})
+        with contextlib.suppress(Exception):
+            version = identity(refused.deploy.version)
+            self.record(
+                "revert.refused",
+                f"revert of {refused.service} refused: the {refused.role} version {version} "
+                f"{refused.why}",
+            )
+
+    async def start(self, plan: RevertPlan | ActionPlan) -> Run:
+        """Start a revert or an action under its own supervisor; returns once it runs (or was
+        refused: its result then says why). Raises RunError when it cannot start at all."""
+        what = "revert" if isinstance(plan, RevertPlan) else f"action {plan.name}"
+        self._writable(what)
+        if self.data_dir is None:
+            raise RunError("no data dir to run it in")
+        run = await start_run(self.data_dir, plan, self.user)
+        await self.sync()
+        return run
+
+    async def follow(
+        self,
+        run: Run,
+        on_output: Callable[[str], None],
+        on_status: Callable[[Run], None] | None = None,
+        *,
+        verify: bool = False,
+    ) -> RevertOutcome:
+        """Show a run's output from its start until it ends; cancelling only stops watching.
+        With `verify`, a successful end starts the recovery watch."""
+        ended = await follow_run(run, on_output, on_status)
+        outcome = ended.outcome()
+        assert outcome is not None
+        if verify:
+            self._verify(outcome, "the revert" if run.kind == "revert" else run.describe)
+        await self.sync()
+        return outcome
 
     async def revert(self, plan: RevertPlan, on_output: Callable[[str], None]) -> RevertOutcome:
-        self._writable("revert")
-        outcome = await run_revert(
-            plan, store=self.store, data_dir=self.data_dir, user=self.user, on_output=on_output
-        )
-        self._verify(outcome, "the revert")
-        self.refresh()
-        return outcome
+        return await self._run(plan, on_output)
 
     def action_names(self, service: str | None = None) -> tuple[str, ...]:
         """The runbook actions of the service `R` would act on (e.g. failover)."""
@@ -246,13 +501,18 @@ class Cockpit:
         return plan_action(svc, name, self.view.assessment.deploys)
 
     async def run_action(self, plan: ActionPlan, on_output: Callable[[str], None]) -> RevertOutcome:
-        self._writable(f"action {plan.name}")
-        outcome = await run_action(
-            plan, store=self.store, data_dir=self.data_dir, user=self.user, on_output=on_output
-        )
-        self._verify(outcome, plan.name)
-        self.refresh()
-        return outcome
+        return await self._run(plan, on_output)
+
+    async def _run(
+        self, plan: RevertPlan | ActionPlan, on_output: Callable[[str], None]
+    ) -> RevertOutcome:
+        try:
+            run = await self.start(plan)
+        except RunError as exc:
+            now = utcnow()
+            on_output(str(exc))
+            return RevertOutcome(False, None, str(exc), (str(exc),), now, now, result="error")
+        return await self.follow(run, on_output, verify=True)
 
     def _verify(self, outcome: RevertOutcome, what: str) -> None:
         if outcome.ok and not outcome.dry_run:
@@ -260,32 +520,63 @@ class Cockpit:
                 outcome.finished_at or utcnow(), self.config.detect.verify_minutes, what
             )
 
-    def export_incident(self) -> Incident:
+    async def latest_incident(self) -> Incident | None:
         """The incident an export is about: the open one, else the latest."""
-        incident = self.store.open_incident() or next(iter(self.store.list()), None)
+        return await self.storage.call(
+            lambda store: store.open_incident() or next(iter(store.list()), None)
+        )
+
+    async def export_incident(self) -> Incident:
+        incident = await self.latest_incident()
         if incident is None:
             raise LookupError("no incident to export: declare one first (d)")
         return incident
 
-    def draft(self) -> str:
+    async def incident_events(self, incident: Incident) -> list[TimelineEvent]:
+        return await self.storage.call(lambda store: store.incident_events(incident))
+
+    async def draft(self) -> str:
         """The Markdown draft as it would be written now, for a preview."""
-        return self._with_sections(render_incident(self.store, self.export_incident(), "md"))
+        from cockpit.incident.export import render_incident
+
+        incident = await self.export_incident()
+        markdown = await self.storage.call(lambda store: render_incident(store, incident, "md"))
+        return self._with_sections(markdown)
 
     def _with_sections(self, markdown: str) -> str:
         extra = [section().strip() for section in self.export_sections]
         return "\n\n".join([markdown.rstrip(), *extra]) + "\n" if extra else markdown
 
-    def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:
+    async def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:
         """Write the timeline draft of the open incident (else the latest one)."""
-        incident = self.export_incident()
-        paths = export_incident(self.store, self.data_dir, incident, tuple(formats))
-        for path in paths:
-            if path.suffix == ".md" and self.export_sections:
-                path.write_text(self._with_sections(path.read_text(encoding="utf-8")))
-        self.store.add_event(
+        from cockpit.incident.export import export_incident
+
+        data_dir = self.data_dir
+        if data_dir is None:
+            raise StoreUnavailable("no data dir to write the export to")
+        incident = await self.export_incident()
+        sections = self._with_sections
+
+        def write(store: IncidentStore) -> list[Path]:
+            paths = export_incident(store, data_dir, incident, tuple(formats))
+            for path in paths:
+                if path.suffix == ".md" and self.export_sections:
+                    path.write_text(sections(path.read_text(encoding="utf-8")))
+            return paths
+
+        paths = await self.storage.call(write)
+        self.record_event(
             TimelineEvent(
                 utcnow(), "export", f"timeline draft exported to {paths[0].name}", "cockpit"
             )
         )
-        self.refresh()
+        await self.sync()
         return paths
+
+    def record_event(self, event: TimelineEvent) -> None:
+        self.storage.queue(event)
+        self._kick()
+
+
+def _replace_runs(stored: _Stored, runs: tuple[Run, ...]) -> _Stored:
+    return _Stored(stored.incident, stored.latest_id, stored.timeline, stored.status_times, runs)

@@ -17,8 +17,11 @@ widgets and toasts accept nothing else (mypy checks it).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import threading
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
 MARK = "\ufffd"  # where control or invisible characters were removed
@@ -162,6 +165,24 @@ def blank(text: object) -> bool:
 def strip_controls(text: object) -> Inert:
     """Kept for existing callers: the same as `Inert(text)`."""
     return Inert(text)
+
+
+def inert_log_records() -> None:
+    """From now on every log record's message is Inert, whoever logs it and wherever the
+    handler writes (a terminal, a file): log lines quote servers' answers too."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "inert", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        # Bad format arguments are left for logging to report, as it does when emitting.
+        with contextlib.suppress(Exception):
+            record.msg, record.args = Inert(record.getMessage()), None
+        return record
+
+    factory.inert = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def redact_url(url: str) -> str:

@@ -23,6 +23,11 @@ def iso_utc(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def iso_utc_precise(when: datetime) -> str:
+    """To the microsecond: for records a time is read back from (a run's start and end)."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def local_hms(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M:%S")
 

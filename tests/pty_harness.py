@@ -122,6 +122,20 @@ class PtyRun:
                 return os.waitstatus_to_exitcode(status)
         return None
 
+    def hangup(self, timeout: float) -> int | None:
+        """What a dropped SSH link does: the terminal goes away (the master side closes), the
+        kernel sends SIGHUP to the program. Its exit status, or None if it did not end."""
+        os.close(self.fd)
+        self.fd = os.open(os.devnull, os.O_RDONLY)  # so that stop() and pump() stay harmless
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.exited = True
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.02)
+        return None
+
     def stop(self) -> None:
         if self.exited:
             os.close(self.fd)

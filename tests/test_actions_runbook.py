@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.actions.audit import read_audit
+from cockpit.actions.audit import attempts, read_audit
 from cockpit.actions.lock import ServiceLock
 from cockpit.actions.runbook import ActionError, action_names, plan_action, run_action
 from cockpit.config import ConfigError, ServiceConfig, parse
@@ -73,7 +73,7 @@ async def test_failover_runs_under_the_guardrails(tmp_path: Path, store: Inciden
     assert [e.kind for e in events] == ["action.started", "action.finished"]
     assert events[0].text == "action failover on files-web started by alice"
     assert events[1].text.startswith("action failover on files-web finished: ok")
-    [entry] = read_audit(tmp_path)
+    [entry] = attempts(read_audit(tmp_path))
     assert entry["action"] == "action" and entry["plan"]["name"] == "failover"
     assert entry["result"] == "ok" and entry["preflight"][0]["exit_code"] == 0
 
@@ -94,7 +94,7 @@ async def test_dry_run_and_lock_apply_to_actions(tmp_path: Path, store: Incident
             plan, store=store, data_dir=tmp_path, user="alice", on_output=lines.append
         )
     assert not held.ok and held.lock_holder is not None and held.lock_holder.user == "bob"
-    assert read_audit(tmp_path)[-1]["result"] == "lock held"
+    assert attempts(read_audit(tmp_path))[-1]["result"] == "lock held"
 
 
 async def test_failing_preflight_stops_the_action(tmp_path: Path, store: IncidentStore) -> None:

@@ -24,6 +24,7 @@ from cockpit.actions.guarded import RevertOutcome
 from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertPlan
 from cockpit.actions.runbook import ActionPlan
+from cockpit.actions.runs import Run, RunStatus
 from cockpit.app import CockpitApp
 from cockpit.detect import Assessment, ProbeState, ProbeView
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
@@ -59,6 +60,7 @@ from widgets.modals import (
 )
 from widgets.panels import Panel
 from widgets.probe_detail import ProbeDetailScreen
+from widgets.run_screen import QuitScreen, RunScreen
 from widgets.sentry_detail import SentryDetailScreen
 from widgets.timeline import TimelineStrip
 from widgets.timeline_view import TimelineScreen
@@ -202,7 +204,34 @@ def hostile_view() -> View:
         TimelineEvent(NOW, hostile("kind"), hostile("event"), source=hostile("src")),
         TimelineEvent(NOW, "note", hostile("note")),
     )
-    return View(Snapshot(NOW, 1, statuses, readings), assessment, incident, timeline)
+    return View(
+        Snapshot(NOW, 1, statuses, readings),
+        assessment,
+        incident,
+        timeline,
+        runs=(hostile_run(RunStatus.RUNNING), hostile_run(RunStatus.UNKNOWN)),
+        read_only=hostile("read-only because"),
+    )
+
+
+def hostile_run(status: RunStatus, path: Path = Path("/nonexistent/run")) -> Run:
+    return Run(
+        path=path,
+        id="run-1",
+        kind="revert",
+        service=hostile("svc"),
+        describe=hostile("revert svc"),
+        command_line=hostile("command"),
+        timeout=5.0,
+        user=hostile("user"),
+        host=hostile("host"),
+        created=NOW,
+        dry_run=False,
+        status=status,
+        started=NOW,
+        supervisor_pid=1,
+        result={"ok": False, "reason": hostile("reason"), "output_tail": [hostile("tail")]},
+    )
 
 
 def hostile_detail() -> SentryEventDetail:
@@ -321,6 +350,20 @@ def screens(view: View, tmp: Path) -> Walk:
         screen.call_after_refresh(later)
         return screen
 
+    def watch(status: RunStatus) -> Callable[[], Screen[object]]:
+        def make() -> Screen[object]:
+            screen = RunScreen(hostile_run(status, tmp))
+
+            def later() -> None:
+                screen.add_output(hostile("output line"))
+                screen.show_run(hostile_run(RunStatus.FINISHED, tmp))
+                screen.finish(outcome)
+
+            screen.call_after_refresh(later)
+            return screen
+
+        return make
+
     action = ActionPlan(hostile("svc"), hostile("failover"), ("x", hostile("y")), (), 5, True)
     request = DeclareRequest(
         hostile("title"), "SEV2", hostile("commander"), hostile("summary"), NOW
@@ -346,6 +389,9 @@ def screens(view: View, tmp: Path) -> Walk:
             ),
         ),
         (DrillReportScreen, lambda: DrillReportScreen(hostile_report())),
+        (RunScreen, watch(RunStatus.RUNNING)),
+        (RunScreen, watch(RunStatus.UNKNOWN)),
+        (QuitScreen, lambda: QuitScreen(hostile_run(RunStatus.RUNNING))),
     ]
 
 

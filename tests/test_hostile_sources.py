@@ -135,6 +135,15 @@ async def test_the_cockpit_through_hostile_sources(world: HostileWorld) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: app.last_view is not None and app.last_view.incident is not None)
         await until(pilot, lambda: bool(world.http.seen))  # the webhook was told (and echoed)
+        # d again: the toast quotes the title, [/] and all (that used to end the TUI).
+        await pilot.press("d")
+        await until(
+            pilot,
+            lambda: any("is already open" in t.render().plain for t in app.screen.query(Toast)),
+        )
+        said = " ".join(t.render().plain for t in app.screen.query(Toast))
+        assert "SFTP down [/] [bold red]red[/bold red]" in " ".join(said.split())
+        clean(app, "already-open toast")
 
         # R: the plan, then the revert the deploy API answers with escapes in its reason.
         await pilot.press("R")
@@ -248,8 +257,19 @@ async def test_a_hostile_deploy_version_is_refused_not_altered(world: HostileWor
         assert f"1.4.3{MARK}--force {MARK}" in deploys and "1.4.3 --force" not in deploys
         assert app.is_running
     assert not any("/rollback" in s.request_line for s in world.http.seen)
+    # The refusal is on record: the audit log holds the version's exact bytes, as escapes.
+    raw = (world.data / "audit.log").read_bytes()
+    assert b"\x1b" not in raw and raw.count(b"\n") == 1
+    (entry,) = [json.loads(line) for line in raw.decode().splitlines()]
+    assert entry["result"] == "refused" and entry["refused_version"]["version"] == hostile
+    assert entry["refused_version"]["role"] == "deployed" and entry["who"] == "oncall"
     # The store keeps the observation's key exact but inert.
     with sqlite3.connect(world.data / "incidents.sqlite3") as db:
         keys = [k for (k,) in db.execute("SELECT key FROM events WHERE kind = 'deploy'")]
     assert "deploy:files-web:1.4.3\\n--force \\x1b]52;c;Zm9v\\x07:" in " ".join(keys)
     assert not any("\x1b" in k or "\n" in k for k in keys)
+    with sqlite3.connect(world.data / "incidents.sqlite3") as db:
+        (refusal,) = [
+            t for (t,) in db.execute("SELECT text FROM events WHERE kind = 'revert.refused'")
+        ]
+    assert f"1.4.3{MARK}--force {MARK}" in refusal and "line break" in refusal

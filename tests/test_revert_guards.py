@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.actions.audit import read_audit
+from cockpit.actions.audit import attempts, read_audit
 from cockpit.actions.revert import RevertPlan, run_revert
 from cockpit.incident.store import IncidentStore, store_path
 
@@ -108,7 +108,7 @@ def test_two_processes_reverting_at_once_only_one_runs(
                 if proc.stdout:
                     proc.stdout.close()
     assert runs.read_text() == "ran\n"
-    entries = read_audit(tmp_path)
+    entries = attempts(read_audit(tmp_path))
     assert sorted((e["who"], e["result"]) for e in entries) == [
         ("alice", "ok"),
         ("bob", "lock held"),
@@ -155,7 +155,7 @@ async def test_a_stale_lock_record_is_reported_and_the_revert_goes_on(
     assert outcome.ok
     assert lines[0].startswith(f"stale lock from pid {dead_pid} (gone) cleared")
     assert "carol" in lines[0]
-    [entry] = read_audit(tmp_path)
+    [entry] = attempts(read_audit(tmp_path))
     assert entry["notes"] == [lines[0]]
 
 
@@ -177,4 +177,4 @@ async def test_a_command_killed_by_a_signal(tmp_path: Path, store: IncidentStore
     assert "about to die" in lines
     assert [e.kind for e in store.events()] == ["revert.started", "revert.finished"]
     assert "failed: killed by SIGKILL" in store.events()[-1].text
-    assert read_audit(tmp_path)[0]["result"] == "failed"
+    assert attempts(read_audit(tmp_path))[0]["result"] == "failed"

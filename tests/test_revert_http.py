@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from servers import serving
 
-from cockpit.actions.audit import read_audit
+from cockpit.actions.audit import attempts, read_audit
 from cockpit.actions.revert import RevertPlan, plan_revert, run_revert
 from cockpit.config import ConfigError, parse
 from cockpit.incident.store import IncidentStore, store_path
@@ -131,7 +131,7 @@ async def test_the_request_is_sent_as_planned(
     assert outcome.output_tail[-2:] == ('{"rollback": "queued"}', "line two")
 
     assert [e.kind for e in store.events()] == ["revert.started", "revert.finished"]
-    [entry] = read_audit(tmp_path)
+    [entry] = attempts(read_audit(tmp_path))
     assert entry["ok"] is True and entry["http_status"] == 200
     assert entry["plan"]["executor"] == "http"
     assert entry["plan"]["request"]["token"] == "env:DEPLOY_TOKEN"
@@ -164,7 +164,7 @@ async def test_a_5xx_answer_is_a_failure_with_its_body(
     assert lines[-1] == "deploy api overloaded \ufffd(echo: Bearer ***)"  # inert, token hidden
     finished = store.events()[-1]
     assert finished.kind == "revert.finished" and "failed: HTTP 503" in finished.text
-    [entry] = read_audit(tmp_path)
+    [entry] = attempts(read_audit(tmp_path))
     assert entry["result"] == "failed" and TOKEN not in json.dumps(entry)
 
 
@@ -176,7 +176,7 @@ async def test_connection_refused(store: IncidentStore, tmp_path: Path) -> None:
     assert not outcome.ok
     assert outcome.reason == f"connection refused by 127.0.0.1:{port}"
     assert [e.kind for e in store.events()] == ["revert.started", "revert.finished"]
-    assert read_audit(tmp_path)[0]["result"] == "failed"
+    assert attempts(read_audit(tmp_path))[0]["result"] == "failed"
 
 
 async def test_dry_run_sends_nothing(
@@ -224,5 +224,5 @@ async def test_a_server_that_never_answers_times_out(store: IncidentStore, tmp_p
         outcome, _ = await run(plan, store, tmp_path)
     assert not outcome.ok
     assert outcome.reason == f"timed out after 1s: no full answer from 127.0.0.1:{port}"
-    assert read_audit(tmp_path)[0]["result"] == "timed out"
+    assert attempts(read_audit(tmp_path))[0]["result"] == "timed out"
     assert [e.kind for e in store.events()] == ["revert.started", "revert.finished"]

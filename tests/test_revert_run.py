@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.actions.audit import audit_path, read_audit
+from cockpit.actions.audit import attempts, audit_path, read_audit
 from cockpit.actions.lock import ServiceLock
 from cockpit.actions.process import run_command
 from cockpit.actions.revert import RevertOutcome, RevertPlan, run_revert
@@ -99,7 +99,10 @@ async def test_successful_revert(tmp_path: Path, store: IncidentStore) -> None:
     assert events[0].text == "revert files-web 2 -> 1 started by alice"
     assert events[1].text.startswith("revert files-web 2 -> 1 finished: ok")
 
-    [entry] = read_audit(tmp_path)
+    started, entry = read_audit(tmp_path)
+    # Synced before the command ran: a start with no end would say "outcome unknown".
+    assert (started["event"], entry["event"]) == ("started", "finished")
+    assert started["run"] == entry["run"] and started["plan"] == entry["plan"]
     assert set(entry) >= AUDIT_FIELDS
     assert entry["who"] == "alice" and entry["ok"] is True and entry["exit_code"] == 0
     assert entry["plan"]["argv"] == [PY, ok, "1"]
@@ -119,7 +122,7 @@ async def test_failing_revert_reports_the_exit_code(tmp_path: Path, store: Incid
     assert outcome.reason == "exit 3"
     assert "cannot reach deploy api" in lines
     assert store.events()[-1].text.startswith("revert files-web 2 -> 1 finished: failed: exit 3")
-    assert read_audit(tmp_path)[0]["result"] == "failed"
+    assert attempts(read_audit(tmp_path))[0]["result"] == "failed"
 
 
 async def test_missing_program_is_a_failure_not_an_exception(
@@ -141,7 +144,7 @@ async def test_hanging_revert_is_killed_with_its_children(
     assert outcome.exit_code is None
     assert outcome.reason == "timed out after 1s"
     assert store.events()[-1].text.startswith("revert files-web 2 -> 1 finished: failed: timed")
-    assert read_audit(tmp_path)[0]["result"] == "timed out"
+    assert attempts(read_audit(tmp_path))[0]["result"] == "timed out"
     child_pid = int(lines[1])  # lines[0] is the "$ command" line
     assert _ended(child_pid)
 
@@ -170,7 +173,9 @@ async def test_a_command_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
     assert lines == ["ignoring TERM"]
 
 
-async def test_leader_exit_ends_the_wait_even_if_a_child_keeps_the_pipe(tmp_path: Path) -> None:
+async def test_leader_exit_ends_the_wait_even_if_a_child_keeps_the_output(
+    tmp_path: Path,
+) -> None:
     daemonizes = script(
         tmp_path,
         "daemonizes.py",
@@ -181,7 +186,7 @@ async def test_leader_exit_ends_the_wait_even_if_a_child_keeps_the_pipe(tmp_path
         """,
     )
     lines: list[str] = []
-    result = await run_command([PY, daemonizes], timeout=60.0, on_line=lines.append, drain=0.2)
+    result = await run_command([PY, daemonizes], timeout=60.0, on_line=lines.append)
     try:
         assert result.ok and not result.timed_out
     finally:
@@ -203,7 +208,7 @@ async def test_failed_preflight_stops_before_the_command(
     assert not marker.exists()
     assert "replicas not ready" in lines
     assert lines.count("healthy") == 1  # checks after the failing one do not run
-    [entry] = read_audit(tmp_path)
+    [entry] = attempts(read_audit(tmp_path))
     assert entry["result"] == "preflight failed"
     assert [c["exit_code"] for c in entry["preflight"]] == [0, 2]
 
@@ -234,7 +239,7 @@ async def test_dry_run_runs_no_command(tmp_path: Path, store: IncidentStore) -> 
     assert "checked" in lines  # preflight checks are rehearsed too
     assert lines[-1] == f"dry run: would run: {PY} {command} 1"
     assert store.events()[0].text.endswith("started by alice (dry run)")
-    assert read_audit(tmp_path)[0]["result"] == "dry run"
+    assert attempts(read_audit(tmp_path))[0]["result"] == "dry run"
 
 
 async def test_two_concurrent_reverts_one_runs(tmp_path: Path, store: IncidentStore) -> None:
@@ -277,7 +282,7 @@ async def test_two_concurrent_reverts_one_runs(tmp_path: Path, store: IncidentSt
     assert done.ok
     assert runs.read_text() == "ran\n"
     assert [e.text.split(" started by ")[-1] for e in store.events()[:1]] == ["alice"]
-    refused, ran = read_audit(tmp_path)
+    refused, ran = attempts(read_audit(tmp_path))
     assert (refused["result"], refused["who"], ran["result"]) == ("lock held", "bob", "ok")
     assert refused["lock_holder"]["user"] == "alice"
     assert refused["lock_holder"]["pid"] == os.getpid()
@@ -306,7 +311,7 @@ async def test_cancelling_kills_the_command_and_leaves_a_trace(
         await task
     assert _ended(int(lines[-1]))
     assert store.events()[-1].text.startswith("revert files-web 2 -> 1 finished: failed: cancelled")
-    assert read_audit(tmp_path)[0]["result"] == "cancelled"
+    assert attempts(read_audit(tmp_path))[0]["result"] == "cancelled"
     with ServiceLock(tmp_path, "files-web"):
         pass
 
@@ -316,18 +321,26 @@ async def test_audit_lines_are_json_and_appended(tmp_path: Path, store: Incident
     for _ in range(2):
         await revert(plan(PY, ok), store, tmp_path)
     raw = audit_path(tmp_path).read_text().splitlines()
-    assert len(raw) == 2
+    assert len(raw) == 4  # started, finished; started, finished
     for line in raw:
         entry = json.loads(line)
-        assert set(entry) >= AUDIT_FIELDS
-        assert len(entry["output_tail"]) == 50
+        if entry["event"] == "finished":
+            assert set(entry) >= AUDIT_FIELDS
+            assert len(entry["output_tail"]) == 50
 
 
-async def test_an_unwritable_audit_log_is_reported_not_raised(
+async def test_a_revert_that_cannot_be_audited_does_not_run(
     tmp_path: Path, store: IncidentStore
 ) -> None:
     audit_path(tmp_path).mkdir()  # a directory where the log should be: every append fails
-    ok = script(tmp_path, "ok.py", "print('reverted')\n")
-    outcome, _ = await revert(plan(PY, ok), store, tmp_path)
-    assert outcome.ok
-    assert "audit log not written" in outcome.reason
+    marker = tmp_path / "reverted"
+    command = script(tmp_path, "revert.py", f"open({str(marker)!r}, 'w').close()\n")
+    outcome, lines = await revert(plan(PY, command), store, tmp_path)
+    assert not outcome.ok and not outcome.ran
+    assert outcome.result == "not audited"
+    assert "audit log cannot be written" in outcome.reason
+    assert not marker.exists()
+    assert any("audit log cannot be written" in line for line in lines)
+    assert store.events() == []  # nothing started, so the timeline says nothing
+    with ServiceLock(tmp_path, "files-web"):  # and the lock is free again
+        pass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.actions.audit import read_audit
+from cockpit.actions.audit import attempts, read_audit
 from cockpit.actions.revert import (
     RevertError,
     RevertOutcome,
@@ -80,7 +80,7 @@ async def test_releases_switch_points_current_at_the_previous_release(
         f"{root / 'current'} -> releases/20240801100000 (was releases/20240802065200)"
     )
     assert not [p for p in root.iterdir() if p.name.startswith(".current")]  # no temp left
-    [entry] = read_audit(tmp_path / "data")
+    [entry] = attempts(read_audit(tmp_path / "data"))
     assert entry["plan"]["switch"]["target"] == "releases/20240801100000"
     assert [e.kind for e in store.events()] == ["revert.started", "revert.finished"]
 

@@ -128,3 +128,36 @@ def test_a_config_secret_is_registered_when_it_is_read() -> None:
 def test_short_values_are_not_treated_as_secrets() -> None:
     register_secret("abc")
     assert Inert("abc") == "abc"
+
+
+def test_a_basic_auth_header_echoed_back_is_redacted() -> None:
+    import base64
+
+    from cockpit.sources.http_probe import basic_auth
+
+    header = basic_auth("probe", "dav-Secret-77").decode()
+    encoded = base64.b64encode(b"probe:dav-Secret-77").decode()
+    assert header == f"Basic {encoded}"
+    assert Inert(f"401: you sent Authorization: Basic {encoded}") == (
+        f"401: you sent Authorization: Basic {REDACTED}"
+    )
+
+
+def test_log_records_are_inert_whoever_logs_them() -> None:
+    import io
+    import logging
+
+    from cockpit.textsafe import inert_log_records
+
+    register_secret("log-Secret-1234")
+    inert_log_records()
+    inert_log_records()  # once is enough; twice changes nothing
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("test.inert.logs")
+    logger.addHandler(handler)
+    try:
+        logger.warning("server said %s", "\x1b]52;c;SElKQUNL\x07 log-Secret-1234 \u202e")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == f"server said {MARK} {REDACTED} {MARK}\n"

@@ -1,4 +1,9 @@
-"""The top line: what is watched, the incident's state, DRILL / READ-ONLY, and the UTC clock."""
+"""The top line: what is watched, the incident's state, DRILL / READ-ONLY, and the UTC clock.
+
+Under it, only when there is something to say, up to three lines of notices: why the cockpit is
+read-only (a store it cannot open), what is not saved yet, a revert running or whose outcome is
+unknown. The essential words come first, so that 80 columns show them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from textual.widget import Widget
 from cockpit.model import Incident, IncidentStatus
 from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_hm, utc_hm, utcnow
-from widgets.inert import InertContent, Part, cut, text
+from widgets.inert import InertContent, Part, cut, lines, text
 
 
 class CockpitHeader(Widget):
@@ -23,7 +28,20 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
+        self.notices: tuple[tuple[Inert, str], ...] = ()  # (text, style of ours)
         self._shown_minute = ""
+
+    def set_notices(self, notices: tuple[tuple[Inert, str], ...]) -> None:
+        if notices == self.notices:
+            return
+        self.notices = notices
+        self.styles.height = 1 + len(notices)
+        self.refresh()
+
+    def set_read_only(self, read_only: bool) -> None:
+        if read_only != self.read_only:
+            self.read_only = read_only
+            self.refresh()
 
     def on_mount(self) -> None:
         # The clock shows minutes: a repaint a minute, not a second (bytes over SSH).
@@ -50,9 +68,9 @@ class CockpitHeader(Widget):
         self.refresh()
 
     def render(self) -> InertContent:
-        parts: list[Part] = [(one_line(f" {self.service}", 200), "bold")]
+        parts: list[Part] = [(Inert(" " + one_line(self.service, 200)), "bold")]
         if self.environment:
-            parts.append((one_line(f" · {self.environment}", 200), "$text-muted"))
+            parts.append((Inert(" · " + one_line(self.environment, 200)), "$text-muted"))
         if self.drill:
             parts.append((Inert("  DRILL "), "$warning bold reverse"))
         if self.read_only:
@@ -80,4 +98,9 @@ class CockpitHeader(Widget):
         if left.cell_length > room - 1:
             left = cut(left, room - 1)
         gap = Inert(" " * max(1, room - left.cell_length))
-        return text(left, gap, (Inert(clock), "$text-muted"))
+        top = text(left, gap, (Inert(clock), "$text-muted"))
+        if not self.notices:
+            return top
+        width = max(10, self.size.width - 1)
+        rows = [cut(text(Inert(" "), (note, style)), width) for note, style in self.notices]
+        return lines([top, *rows])

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 
 from cockpit.actions.declare import DeclareRequest, parse_when
+from cockpit.actions.guarded import describe_outcome
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.model import SEVERITIES, IncidentStatus
@@ -205,7 +206,9 @@ class RevertScreen(ModalScreen[bool | None]):
     def finish(self, outcome: RevertOutcome) -> None:
         self.running = False
         self.outcome = outcome
-        if outcome.lock_holder is not None:
+        if outcome.unknown or not outcome.ran:
+            said = describe_outcome(outcome)
+        elif outcome.lock_holder is not None:
             said = f"NOT RUN: {outcome.reason}"
         elif outcome.dry_run:
             said = (
@@ -222,8 +225,15 @@ class RevertScreen(ModalScreen[bool | None]):
 
     def action_close(self) -> None:
         if self.running:
-            toast(self, Inert("it is still running; it cannot be abandoned halfway"))
-            return
+            # It runs in its own process: closing only stops watching it.
+            toast(
+                self,
+                one_line(
+                    f"{self.plan.describe()} goes on in its own process; the header shows it, "
+                    "w shows its output again"
+                ),
+                timeout=10,
+            )
         self.dismiss(None if self.outcome is None else self.outcome.ok)
 
 
@@ -272,7 +282,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         parts: list[Part] = []
         for key, description in self.rows:
-            parts += [(one_line(f"{key:>8}  ", 40), "bold"), one_line(description), Inert("\n")]
+            key_shown = Inert(f"{one_line(key, 40):>8}  ")
+            parts += [(key_shown, "bold"), one_line(description), Inert("\n")]
         if self.read_only:
             parts.append((Inert("read-only: declare and revert are disabled\n"), "$warning"))
         parts += [Inert("\n"), (Inert(PANELS_HELP), "$text-muted")]

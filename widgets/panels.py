@@ -7,7 +7,6 @@ Content spans, never parsed as markup.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -42,7 +41,8 @@ COSMETIC_REPAINT = 10.0  # seconds
 
 
 def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
-    """The freshness of a panel's sources in a few words."""
+    """The freshness of a panel's sources in a few words (the border: a stale source's reason
+    is too long for it at 80 columns, so it is written out in the panel, see `stale_rows`)."""
     if not statuses:
         return Inert("not configured")
     stale = [s for s in statuses if s.freshness is Freshness.STALE]
@@ -52,16 +52,48 @@ def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
         since = local_hms(first.stale_since) if first.stale_since else "?"
         others = len(stale) - 1 + len(unconfigured)
         more = f" (+{others})" if others else ""
-        return one_line(f"stale since {since}: {first.reason}{more}")
+        return one_line(f"stale since {since}{more}")
     if unconfigured:
-        # A secret this shell lacks: said as such, never as "fresh".
+        # A secret this shell lacks: said as such, never as "fresh" (the reason is written
+        # out in the panel, see `stale_rows`).
         more = f" (+{len(unconfigured) - 1})" if len(unconfigured) > 1 else ""
-        return one_line(f"{unconfigured[0].reason}{more}")
+        return Inert(f"not configured{more}")
     if any(s.freshness is Freshness.LOADING for s in statuses):
         return Inert("loading")
     # No timestamp while fresh: a clock that ticks with every poll would repaint the border
     # each second for nothing; staleness is what needs a time.
     return Inert("fresh")
+
+
+# Sources whose panel says why they show nothing new: failing, or lacking a secret here.
+NOT_WORKING = (Freshness.STALE, Freshness.UNCONFIGURED)
+
+
+def stale_rows(statuses: Sequence[SourceStatus], width: int, room: int) -> list[list[Part]]:
+    """Why each stale (or not configured) source is not working, whole: the reason first,
+    wrapped to the panel's width (at 80 columns a border would cut it to "127.0.0.1…"), in at
+    most `room` rows; what does not fit is cut in the middle, so the end (a file's name) still
+    shows."""
+    import textwrap
+
+    stale = [s for s in statuses if s.freshness in NOT_WORKING]
+    rows: list[list[Part]] = []
+    span = max(8, width - 2)
+    for i, status in enumerate(stale):
+        left = room - len(rows)
+        if left <= 0:
+            break
+        if left == 1 and i < len(stale) - 1:
+            rows.append([(one_line(f"+{len(stale) - i} more stale sources"), "$warning")])
+            break
+        said = f"{status.reason or 'failing'} ({status.name})"
+        if len(said) > span * left:
+            keep = span * left - 1
+            said = said[: keep // 2] + "…" + said[len(said) - (keep - keep // 2) :]
+        wrapped = textwrap.wrap(said, span, break_on_hyphens=False) or [said]
+        for n, piece in enumerate(wrapped[:left]):
+            rows.append([(one_line(("! " if n == 0 else "  ") + piece), "$warning")])
+    return rows
 
 
 class Panel(Widget):
@@ -163,21 +195,24 @@ class Panel(Widget):
             return [text(Inert("waiting for the first data"))]
         self._items = {}
         statuses = [s for s, _ in self.view.snapshot.of(self.category)]
-        unconfigured = all(s.freshness is Freshness.UNCONFIGURED for s in statuses)
-        if statuses and unconfigured and self.category is not Category.PROBE:
-            # Nothing this panel could show is true ("no issues"), only why it is empty
-            # (probes say it on their own rows).
-            named = len(statuses) > 1
-            rows: list[list[Part]] = [
-                [(Inert(line), "$warning")]
-                for s in statuses
-                for line in textwrap.wrap(
-                    one_line(f"{s.name}: {s.reason}" if named else s.reason), width
-                )
-            ]
+        stale: list[list[Part]] = []
+        if any(s.freshness in NOT_WORKING for s in statuses):
+            # The reason gets the rows the panel does not need, and at least half of them.
+            own = len(self.lines(self.view, width, height))
+            stale = stale_rows(statuses, width, max(height // 2, height - max(1, own)))
+            self._items = {}
+        if all(s.freshness is Freshness.UNCONFIGURED for s in statuses) and (
+            self.category is not Category.PROBE
+        ):
+            # Nothing this panel could show is true ("no unresolved issues"), only why.
+            rows: list[list[Part]] = []
         else:
-            rows = self.lines(self.view, width, height) or [[(Inert("nothing yet"), "$text-muted")]]
-        out = [cut(text(*parts), width) for parts in rows[:height]]
+            rows = self.lines(self.view, width, max(1, height - len(stale))) or [
+                [(Inert("nothing yet"), "$text-muted")]
+            ]
+        # Item rows (the probe or issue each row starts) move down by the stale rows.
+        self._items = {key: row + len(stale) for key, row in self._items.items()}
+        out = [cut(text(*parts), width) for parts in [*stale, *rows][:height]]
         if self.has_focus and self.selected not in self._items:
             self.selected = next(iter(self._items), None)
         if self.has_focus and self.selected in self._items:
@@ -227,8 +262,15 @@ class ProbesPanel(Panel):
         name_w = max(6, min(18, max((len(Inert(n)) for n, _ in shown), default=6)))
         if len(shown) > height:
             # Not all fit: the failing ones first, and a count of the rest.
-            rank = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 1, ProbeState.UP: 2}
-            shown.sort(key=lambda ns: rank[probes[ns[0]].state] if ns[0] in probes else 1)
+            rank = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 2, ProbeState.UP: 3}
+
+            def order(row: tuple[str, SourceStatus]) -> int:
+                name, status = row
+                if status.freshness is Freshness.UNCONFIGURED:
+                    return 1
+                return rank[probes[name].state] if name in probes else 2
+
+            shown.sort(key=order)
             hidden = shown[height - 1 :]
             shown = shown[: height - 1]
         else:
@@ -246,12 +288,17 @@ class ProbesPanel(Panel):
                 rows.append([(Inert("  fails only under concurrency"), "$error")])
                 spare -= 1
             elif probe.state is ProbeState.DOWN and probe.last and probe.last.error:
-                rows.append([(one_line("  " + probe.last.error), "$text-muted")])
+                rows.append([(Inert("  " + one_line(probe.last.error)), "$text-muted")])
                 spare -= 1
         if hidden:
             down = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.DOWN)
-            more = f"+{len(hidden)} more" + (f", {down} failing" if down else ", all ok")
-            rows.append([(Inert(more), "$error" if down else "$text-muted")])
+            off = sum(1 for _, st in hidden if st.freshness is Freshness.UNCONFIGURED)
+            up = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.UP)
+            said = [f"{down} failing"] * bool(down) + [f"{off} not configured"] * bool(off)
+            tail = ", " + ", ".join(said) if said else (", all ok" if up == len(hidden) else "")
+            rows.append(
+                [(Inert(f"+{len(hidden)} more{tail}"), "$error" if down else "$text-muted")]
+            )
         return rows
 
     def title(self, view: View) -> Inert:
@@ -267,7 +314,7 @@ class ProbesPanel(Panel):
                 (Inert(f"{'--':4} "), "$text-muted"),
                 Inert(fit_middle(name, name_w, self.g).ljust(name_w)),
                 Inert(" "),
-                (one_line(status.reason), "$warning"),
+                (Inert("not configured"), "$warning"),  # why: above, with the stale reasons
             ]
         if probe is None or probe.last is None:
             what = "stale" if status.freshness is Freshness.STALE else self.g.ellipsis
@@ -373,8 +420,8 @@ class DeploysPanel(Panel):
             head.append((Inert(f" rollback of {identity(d.reverts)}"), "$success"))
         if suspect:
             head.append((Inert(" SUSPECT"), "$error bold"))
-        summary = f"  {identity(d.service)}: {d.summary}" if d.service else f"  {d.summary}"
-        return [head, [(one_line(summary), "$text-muted")]]
+        summary = f"{identity(d.service)}: {d.summary}" if d.service else d.summary
+        return [head, [(Inert("  " + one_line(summary)), "$text-muted")]]
 
 
 # -- 5xx ------------------------------------------------------------------------------------------

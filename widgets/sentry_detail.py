@@ -82,7 +82,8 @@ def header_text(detail: SentryEventDetail) -> InertContent:
     ]
     shown = [fact for fact in facts if fact]
     if shown:
-        parts += [Inert("\n"), (one_line("  ·  ".join(shown), 1000), "dim")]
+        facts_shown = Inert("  ·  ".join(one_line(fact, 300) for fact in shown))
+        parts += [Inert("\n"), (facts_shown, "dim")]
     parts.append(Inert("\n"))
     if detail.permalink:
         parts += [(one_line(detail.permalink, 1000), "underline")]

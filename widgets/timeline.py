@@ -20,6 +20,8 @@ KIND_STYLES = {
     "declared": "$warning bold",
     "revert.started": "$accent",
     "revert.finished": "$accent",
+    "revert.unknown": "$error bold",
+    "action.unknown": "$error bold",
     "recovered": "$success bold",
     "probe.up": "$success",
     "spike.end": "$success",
@@ -32,10 +34,13 @@ class TimelineStrip(Widget):
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id, classes="panel")
         self.events: tuple[TimelineEvent, ...] = ()
+        self.unsaved: frozenset[str] = frozenset()
 
-    def show(self, events: Sequence[TimelineEvent]) -> None:
-        if tuple(events) != self.events:
+    def show(self, events: Sequence[TimelineEvent], unsaved: frozenset[str] = frozenset()) -> None:
+        """`unsaved`: keys of events the store has not taken yet (marked on their row)."""
+        if tuple(events) != self.events or unsaved != self.unsaved:
             self.events = tuple(events)
+            self.unsaved = unsaved
             self.refresh()
 
     def render(self) -> InertContent:
@@ -49,6 +54,7 @@ class TimelineStrip(Widget):
         rows = []
         for event, stamp in zip(shown, stamps, strict=True):
             kind = one_line(event.kind, 40)
+            unsaved = event.key in self.unsaved
             rows.append(
                 cut(
                     text(
@@ -56,6 +62,7 @@ class TimelineStrip(Widget):
                         Inert(" "),
                         (Inert(f"{kind:<15}"), KIND_STYLES.get(kind, "bold")),
                         Inert(" "),
+                        (Inert("NOT SAVED " if unsaved else ""), "$warning bold"),
                         one_line(event.text),
                     ),
                     width,

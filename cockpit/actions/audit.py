@@ -3,7 +3,12 @@
 O_APPEND makes each single write land whole at the end even with several writers on the host;
 the log is never rewritten or truncated by the cockpit. Values are kept exactly (a version is
 the bytes that were deployed) but written as ASCII JSON, so a control or bidi character is an
-escape (\u001b) that `cat` or `tail -f` cannot act on; configured secrets are redacted.
+escape (\u001b) that `cat` or `tail -f` cannot act on; configured secrets are redacted. In a
+shared data dir it is made (and kept, by its owner) group-writable: every engineer who may
+revert must be able to audit it.
+
+Each attempt leaves a "started" entry, synced before anything runs, and a "finished" entry
+with its result; a "started" with no "finished" is an attempt whose outcome is unknown.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cockpit.datadir import fix_mode, make_dir, open_file
 from cockpit.textsafe import redact
 
 AUDIT_FILENAME = "audit.log"
@@ -26,11 +32,12 @@ def audit_path(data_dir: Path) -> Path:
 def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     """Append `entry` as one JSON line and fsync it; raises OSError if that is impossible."""
     path = audit_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     text = json.dumps(_redacted(entry), ensure_ascii=True, default=str, sort_keys=True)
     line = (text + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
+        fix_mode(fd, path.parent)  # a log made before the dir was shared, if it is ours
         written = os.write(fd, line)
         while written < len(line):  # only on a nearly full disk or a signal
             written += os.write(fd, line[written:])
@@ -48,6 +55,11 @@ def _redacted(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_redacted(item) for item in value]
     return value
+
+
+def attempts(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries that say how an attempt ended (one per attempt)."""
+    return [e for e in entries if e.get("event", "finished") == "finished"]
 
 
 def read_audit(data_dir: Path) -> list[dict[str, Any]]:

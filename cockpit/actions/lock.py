@@ -1,13 +1,15 @@
 """An exclusive per-service lock shared by every cockpit process on the host.
 
-It is an flock(2) on `<data_dir>/locks/<service>.lock`: the kernel drops it when the holder's
-descriptor closes, including when the holder is killed, so a crashed cockpit never leaves a
-lock behind. The descriptor is close-on-exec, so a command started under the lock (which may
-outlive the cockpit) does not keep holding it. The file's content only says who holds it.
+It is an flock(2) on `<data_dir>/locks/<service>.lock`: the kernel drops it when the last
+descriptor of it closes, including when the holder is killed, so a crashed process never
+leaves a lock behind. The descriptor is close-on-exec; a revert's supervisor hands it to the
+command on purpose, so the lock lives exactly as long as the revert runs, and unlocks it
+explicitly when the revert is over. The file's content only says who holds it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -20,6 +22,7 @@ from types import TracebackType
 from urllib.parse import quote
 
 from cockpit.actions.whoami import current_user, host_name
+from cockpit.datadir import make_dir, open_file
 from cockpit.textsafe import one_line
 from cockpit.timeutil import iso_utc, parse_iso, utc_stamp, utcnow
 
@@ -30,6 +33,8 @@ class LockHolder:
     pid: int | None
     host: str
     since: datetime | None
+    what: str = ""  # what runs under the lock: "revert files-web 2026.1-2 -> 2026.1-1"
+    run: str = ""  # the run's id (its folder under <data_dir>/runs)
 
     def gone(self) -> bool:
         """True when the recorded process no longer runs on this host."""
@@ -48,7 +53,8 @@ class LockHolder:
         if self.host:
             where += f" on {self.host}"
         since = f" since {utc_stamp(self.since)}" if self.since else ""
-        return f"{self.user or 'someone'} ({where}){since}"
+        what = f", running {self.what}" if self.what else ""
+        return f"{self.user or 'someone'} ({where}){since}{what}"
 
 
 class LockHeld(Exception):
@@ -83,10 +89,14 @@ class ServiceLock:
     Two objects are two independent claims, even within one process.
     """
 
-    def __init__(self, data_dir: Path, service: str, *, user: str = ""):
+    def __init__(
+        self, data_dir: Path, service: str, *, user: str = "", what: str = "", run: str = ""
+    ):
         self.service = service
         self.path = lock_path(data_dir, service)
         self.user = user
+        self.what = what
+        self.run = run
         self._fd: int | None = None
         self._writable = False
         # Set by acquire(): the record a holder left behind when it died without releasing.
@@ -97,15 +107,21 @@ class ServiceLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def fileno(self) -> int:
+        """The locked descriptor: a command that inherits it keeps the lock while it runs."""
+        if self._fd is None:
+            raise RuntimeError(f"lock for {self.service} is not held")
+        return self._fd
+
     def acquire(self) -> None:
         """Take the lock or raise LockHeld at once; never waits for the holder."""
         if self._fd is not None:
             raise RuntimeError(f"lock for {self.service} is already held by this object")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path.parent)
         # O_NOFOLLOW: a planted symlink must not make us truncate some other file.
         flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(self.path, os.O_RDWR | flags, 0o664)
+            fd = open_file(self.path, os.O_RDWR | flags, 0o664)
             writable = True
         except PermissionError:
             # Another user's lock file in a shared data dir: flock works on a read-only
@@ -140,7 +156,11 @@ class ServiceLock:
         except OSError:
             pass
         finally:
-            os.close(fd)  # closing drops the flock
+            # Unlocking frees the lock for every process sharing this descriptor (a command's
+            # leftover child may still hold a copy); closing alone would not.
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def stale_message(self) -> str:
         """What to tell the person about a stale holder record, or "" when there was none."""
@@ -189,6 +209,8 @@ class ServiceLock:
             "host": host_name(),
             "since": iso_utc(utcnow()),
             "service": self.service,
+            "what": self.what,
+            "run": self.run,
         }
         data = (json.dumps(record) + "\n").encode()
         os.ftruncate(fd, 0)
@@ -222,6 +244,8 @@ def _parse_holder(path: Path) -> LockHolder | None:
             pid=pid if isinstance(pid, int) else None,
             host=one_line(str(record.get("host", "")), limit=255),
             since=parse_iso(since) if isinstance(since, str) else None,
+            what=one_line(str(record.get("what") or ""), limit=300),
+            run=one_line(str(record.get("run") or ""), limit=200),
         )
     except (ValueError, AttributeError):
         return None

@@ -37,6 +37,34 @@ class RevertError(Exception):
         super().__init__(reason)
 
 
+class VersionRefused(RevertError):
+    """A version that cannot be passed on exactly as recorded: no plan is made. The audit log
+    keeps the version's exact bytes (`audit`), for whoever looks into the forged record."""
+
+    def __init__(self, service: str, role: str, deploy: Deploy, why: str):
+        self.service, self.role, self.deploy, self.why = service, role, deploy, why
+        super().__init__(
+            f"refusing to revert {service}: the {role} version {_shown(deploy.version)} "
+            f"from {deploy.source or 'the deploy log'} {why}; a revert passes versions on "
+            "exactly as recorded, never altered, so fix the record first"
+        )
+
+    def audit(self) -> dict[str, Any]:
+        return {
+            "action": "revert",
+            "result": "refused",
+            "ok": False,
+            "service": self.service,
+            "reason": self.reason,
+            "refused_version": {
+                "role": self.role,
+                "version": self.deploy.version,  # exact: the audit log is ASCII JSON
+                "source": self.deploy.source,
+                "at": iso_utc(self.deploy.at),
+            },
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """The HTTP executor's request, fully substituted. 2xx means done."""
@@ -176,11 +204,7 @@ def check_versions(service: str, current: Deploy, previous: Deploy) -> None:
     for role, deploy in (("deployed", current), ("previous", previous)):
         why = unpassable(deploy.version)
         if why is not None:
-            raise RevertError(
-                f"refusing to revert {service}: the {role} version {_shown(deploy.version)} "
-                f"from {deploy.source or 'the deploy log'} {why}; a revert passes versions on "
-                "exactly as recorded, never altered, so fix the record first"
-            )
+            raise VersionRefused(service, role, deploy, why)
 
 
 def substitute(template: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:

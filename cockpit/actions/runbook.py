@@ -91,7 +91,7 @@ def plan_action(
     )
 
 
-async def _execute(attempt: Attempt) -> Done:
+async def execute_action(attempt: Attempt) -> Done:
     plan = attempt.plan
     assert isinstance(plan, ActionPlan)
     return command_done(await attempt.run(plan.name, plan.argv), plan.timeout)
@@ -107,5 +107,5 @@ async def run_action(
 ) -> ActionOutcome:
     """Carry out a runbook action under the service lock; mirrors `run_revert`."""
     return await run_guarded(
-        plan, _execute, store=store, data_dir=data_dir, user=user, on_output=on_output
+        plan, execute_action, store=store, data_dir=data_dir, user=user, on_output=on_output
     )

@@ -18,16 +18,24 @@ def default_path(env: dict[str, str] | None = None) -> Path:
     return user_config_path(APP_NAME) / "config.toml"
 
 
-def data_dir(env: dict[str, str] | None = None, configured: str | None = None) -> Path:
-    """COCKPIT_DATA_DIR, then `[cockpit] data_dir`, then the per-user data dir."""
+def data_dir(
+    env: dict[str, str] | None = None, configured: str | None = None, group: str | None = None
+) -> Path:
+    """COCKPIT_DATA_DIR, then `[cockpit] data_dir`, then the per-user data dir; created if
+    missing. Raises DataDirError (one line, fit to show) when it cannot be used; `group` is
+    `[cockpit] data_group`, the group a shared data dir belongs to."""
+    from cockpit.datadir import ensure_data_dir
+
+    return ensure_data_dir(data_dir_path(env, configured), group)
+
+
+def data_dir_path(env: dict[str, str] | None = None, configured: str | None = None) -> Path:
+    """Where the data dir is, without creating or checking it."""
     env = dict(os.environ) if env is None else env
     if env.get("COCKPIT_DATA_DIR"):
-        path = Path(env["COCKPIT_DATA_DIR"]).expanduser()
-    elif configured:
-        path = Path(configured).expanduser()
-    else:
-        from platformdirs import user_data_path
+        return Path(env["COCKPIT_DATA_DIR"]).expanduser()
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_data_path
 
-        path = user_data_path(APP_NAME)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return user_data_path(APP_NAME)

@@ -24,6 +24,9 @@ class CockpitSection:
     # Shared by every engineer on the host, so that the revert lock and the incident store
     # are seen by all; unset = COCKPIT_DATA_DIR, then the per-user data dir.
     data_dir: str | None = None
+    # The group a shared data dir belongs to: the dir is made setgid to it, and every file the
+    # cockpit creates there is group-writable (unset: a setgid data dir's own group, if any).
+    data_group: str | None = None
 
     def check(self) -> None:
         if not self.service.strip() or Inert(self.service) != self.service:
@@ -43,6 +46,7 @@ class KeysSection:
     note: str = "n"
     status: str = "s"
     timeline: str = "t"
+    watch: str = "w"
     zoom: str = "z"
     help: str = "question_mark"
     quit: str = "q"

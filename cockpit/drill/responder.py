@@ -28,6 +28,7 @@ from cockpit.config.loader import Loader
 from cockpit.drill.report import DrillReport
 from cockpit.drill.scenario import Scenario, _check_clock
 from cockpit.drill.session import DrillSession
+from cockpit.incident.store import IncidentStore
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import utcnow
@@ -166,20 +167,25 @@ class Responder:
         cockpit = self.session.cockpit()
         log.info("responder: %s %s", step.do, step.text)
         if step.do == "declare":
-            cockpit.declare(cockpit.declare_request())
+            await cockpit.declare(cockpit.declare_request())
         elif step.do == "note":
-            cockpit.note(step.text)
+            await cockpit.note(step.text)
         elif step.do == "revert":
             plan = cockpit.plan_revert()
             await cockpit.revert(plan, on_output=_ignore)
         elif step.do == "action":
             await run_action(cockpit, step.text)
         elif step.do == "status":
-            incident = cockpit.store.open_incident()
-            if incident is None:
-                raise LookupError("no open incident to change the status of")
-            cockpit.store.set_status(incident.id, IncidentStatus(step.text))
-            cockpit.refresh()
+            status = IncidentStatus(step.text)
+
+            def move(store: IncidentStore) -> None:
+                incident = store.open_incident()
+                if incident is None:
+                    raise LookupError("no open incident to change the status of")
+                store.set_status(incident.id, status)
+
+            await cockpit.storage.call(move)
+            await cockpit.sync()
 
 
 def _first(
@@ -224,6 +230,7 @@ async def run_headless(
             if not ended:
                 await session.until_scenario(scenario.end)
             cockpit.refresh()
+            await cockpit.sync()  # what was just observed is saved before the report reads it
             return session.finish()
         finally:
             feed.cancel()

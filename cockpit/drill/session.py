@@ -14,6 +14,7 @@ never collides with a real open incident), the world's files with faults.jsonl, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -99,6 +100,9 @@ class DrillCockpit(Cockpit):
         hook, self.before_close = self.before_close, None
         try:
             if hook is not None:
+                # What was observed last is saved before the report reads the store.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.sync(), 10)
                 hook()
         finally:
             await super().aclose()

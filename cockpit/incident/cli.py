@@ -220,7 +220,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from cockpit.cli import data_dir_for
     from cockpit.incident.store import IncidentStore
 
-    with IncidentStore.in_data_dir(data_dir_for(args)) as store:
+    with IncidentStore.for_reading(data_dir_for(args)) as store:
         incidents = store.list()
         if args.json:
             for incident in incidents:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit.datadir import FILE_MODE_SHARED, make_dir, shared
 from cockpit.incident.facts import DETECTED_RULE, IncidentFacts, incident_facts, signed_duration
 from cockpit.incident.store import IncidentStore, IncidentTimes
 from cockpit.model import Incident, TimelineEvent
@@ -288,8 +289,7 @@ def write_export(
         fmt: _RENDERERS[fmt](incident, events, generated_at=generated_at, times=times)
         for fmt in formats
     }
-    folder = export_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dir(export_dir(data_dir))  # group-writable in a shared data dir
     stem = f"incident-{incident.id}-{generated_at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     for attempt in range(1, 1000):
         name = stem if attempt == 1 else f"{stem}-{attempt}"
@@ -318,7 +318,7 @@ def _publish(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, FILE_MODE_SHARED if shared(path.parent) else 0o644)
         os.link(tmp, path)  # atomic and never replaces, unlike rename
     finally:
         os.unlink(tmp)

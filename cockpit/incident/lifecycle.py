@@ -32,6 +32,14 @@ NOTIFIED_STATUSES = {
 }
 
 
+def note_event(user: str, text: str, at: datetime | None = None) -> TimelineEvent:
+    """A person's note as a timeline event; ValueError when there is nothing in it."""
+    clean = one_line(text, limit=MAX_NOTE)
+    if blank(clean):
+        raise ValueError("the note is empty")
+    return TimelineEvent(at or utcnow(), "note", f"{user}: {clean}", "cockpit")
+
+
 class NoOpenIncident(StoreError, LookupError):
     def __init__(self) -> None:
         super().__init__("no open incident: declare one first")
@@ -74,11 +82,8 @@ class Lifecycle:
     def note(
         self, text: str, *, incident_id: int | None = None, at: datetime | None = None
     ) -> TimelineEvent:
-        clean = one_line(text, limit=MAX_NOTE)
-        if blank(clean):
-            raise ValueError("the note is empty")
+        event = note_event(self.user, text, at)
         incident = self.incident(incident_id, latest=True)
-        event = TimelineEvent(at or utcnow(), "note", f"{self.user}: {clean}", "cockpit")
         self.store.add_event(event, incident.id)
         return event
 

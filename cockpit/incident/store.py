@@ -4,11 +4,16 @@ Several cockpits on one bastion (two engineers, or a TUI and `cockpit export`) s
 it runs in WAL mode with a busy timeout, and every write is its own committed transaction before
 the method returns: a kill -9 or a dropped SSH session right after loses nothing reported as saved.
 Times are stored as fixed-width UTC ISO strings, so text order is time order.
+
+Every failure of the file (locked past the busy timeout, disk full, read-only, damaged, not a
+database at all) comes out as a StoreError whose `reason` says it in a few words; callers that
+must stay live (the TUI) run these calls off their event loop (see `store_worker`).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import sqlite3
 import threading
 import time
@@ -25,7 +30,7 @@ from cockpit.textsafe import Inert, blank
 from cockpit.timeutil import local_clock, parse_iso, utc_hms, utc_stamp, utcnow
 
 STORE_FILENAME = "incidents.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 # How far before the impact start an incident's timeline reaches: the change that caused it
 # usually lands minutes before anyone notices.
@@ -90,6 +95,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        # What an event is a state change of ("probe:web", "spike:nginx"): a second cockpit, or
+        # a restarted one, must not record again a state the timeline already shows.
+        "ALTER TABLE events ADD COLUMN family TEXT",
+        "CREATE INDEX events_family ON events (family, at) WHERE family IS NOT NULL",
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -150,8 +161,51 @@ class Notification:
     sent_at: datetime | None
 
 
+# A state change is recorded again only when the family's last recorded state is older than
+# this: a timeline left "down" by a cockpit closed yesterday says nothing about today.
+FAMILY_WINDOW = timedelta(hours=12)
+
+
 class StoreError(Exception):
-    """The store cannot do what was asked; the message is fit to show."""
+    """The store cannot do what was asked; the message is fit to show, `reason` is its gist."""
+
+    def __init__(self, message: str, reason: str = ""):
+        self.reason = reason or message
+        super().__init__(message)
+
+
+class StoreUnavailable(StoreError):
+    """The store is not open (it could not be opened, or it is being reopened)."""
+
+
+# sqlite's words -> what a person on call needs to read (the first match wins).
+_REASONS = (
+    ("database is locked", "locked by another process"),
+    ("database table is locked", "locked by another process"),
+    ("disk is full", "disk full"),
+    ("readonly database", "read-only: this account cannot write it"),
+    ("unable to open database", "cannot be opened (missing, or no permission)"),
+    ("file is not a database", "not an incident store (file is not a database)"),
+    ("malformed", "damaged (database disk image is malformed)"),
+    ("disk i/o error", "disk I/O error"),
+)
+
+
+def store_reason(exc: BaseException) -> str:
+    """The gist of a store failure, in a few words."""
+    text = str(exc)
+    lowered = text.lower()
+    for needle, reason in _REASONS:
+        if needle in lowered:
+            return reason
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return text or type(exc).__name__
+
+
+def _failure(path: Path, exc: BaseException) -> StoreError:
+    reason = store_reason(exc)
+    return StoreError(f"incident store {path}: {reason}", reason)
 
 
 class IncidentAlreadyOpen(StoreError):
@@ -254,33 +308,49 @@ class IncidentStore:
     """Incidents and their timeline events in one SQLite file; safe to share across processes.
 
     One instance may be used from several threads (the TUI writes from workers); calls are
-    serialised on an internal lock.
+    serialised on an internal lock. `read_only` opens an existing file for reading only (a data
+    dir this account may not write); writes then raise StoreError.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, read_only: bool = False, busy_ms: int = BUSY_TIMEOUT_MS):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.Lock()
+        if not read_only:
+            self._create_file()
         try:
-            self._db = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # autocommit; writes use explicit transactions
-                check_same_thread=False,
-            )
+            if read_only:
+                uri = f"file:{self.path.as_posix()}?mode=ro"
+                self._db = sqlite3.connect(
+                    uri,
+                    uri=True,
+                    timeout=busy_ms / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                self._db = sqlite3.connect(
+                    self.path,
+                    timeout=busy_ms / 1000,
+                    isolation_level=None,  # autocommit; writes use explicit transactions
+                    check_same_thread=False,
+                )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open incident store {self.path}: {exc}") from None
+            raise _failure(self.path, exc) from None
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._set_wal()
-            # FULL: the WAL is synced at each commit, so "saved" survives power loss too.
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
+            self._db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            if read_only:
+                self._check_version()
+            else:
+                self._set_wal()
+                # FULL: the WAL is synced at each commit, so "saved" survives power loss too.
+                self._db.execute("PRAGMA synchronous = FULL")
+                self._db.execute("PRAGMA foreign_keys = ON")
+                self._migrate()
+        except sqlite3.Error as exc:
             self._db.close()
-            raise StoreError(f"cannot use incident store {self.path}: {exc}") from None
+            raise _failure(self.path, exc) from None
         except BaseException:
             self._db.close()
             raise
@@ -289,7 +359,44 @@ class IncidentStore:
     def in_data_dir(cls, data_dir: Path) -> IncidentStore:
         return cls(store_path(data_dir))
 
+    @classmethod
+    def for_reading(cls, data_dir: Path) -> IncidentStore:
+        """The store to read from: read-write when this account may write it (so a first use
+        creates it), else read-only; StoreError when neither can be opened."""
+        path = store_path(data_dir)
+        try:
+            return cls(path)
+        except StoreError as first:
+            if not path.exists():
+                raise
+            try:
+                return cls(path, read_only=True)
+            except StoreError:
+                raise first from None
+
     # -- setup ----------------------------------------------------------------------------------
+
+    def _create_file(self) -> None:
+        """Create the file ourselves, so that in a shared data dir it is group-writable: sqlite
+        would make it 0644, and gives its -wal and -shm files the same mode as the file."""
+        from cockpit.datadir import DataDirError, ensure_data_dir, touch
+
+        try:
+            ensure_data_dir(self.path.parent)
+            touch(self.path)
+        except DataDirError as exc:
+            raise StoreError(str(exc)) from None
+        except OSError as exc:
+            raise _failure(self.path, exc) from None
+
+    def _check_version(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, this cockpit needs "
+                f"{SCHEMA_VERSION}; open it once from an account that may write it",
+                "needs a schema upgrade",
+            )
 
     def _set_wal(self) -> None:
         # Switching a fresh file to WAL needs a moment of exclusive access; a second process
@@ -325,18 +432,30 @@ class IncidentStore:
         """One IMMEDIATE transaction, committed before the block's caller returns."""
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise _failure(self.path, exc) from None
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            yield self._db
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise _failure(self.path, exc) from None
 
     # -- incidents ------------------------------------------------------------------------------
 
@@ -545,19 +664,50 @@ class IncidentStore:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def add_event(self, event: TimelineEvent, incident_id: int | None = None) -> bool:
+    def add_event(
+        self, event: TimelineEvent, incident_id: int | None = None, *, family: str = ""
+    ) -> bool:
         """Record an event, attached to `incident_id`, else to the open incident if any.
 
-        Returns False when an event with the same non-empty key is already recorded: two
-        cockpits observing the same probe flip record it once.
+        Returns False when an event with the same non-empty key is already recorded, and, for
+        a state change of `family` (e.g. "probe:web" with kinds probe.down/probe.up), when the
+        family's latest recorded event within FAMILY_WINDOW is already of this kind: a second
+        cockpit, or a restarted one, records an ongoing failure once.
         """
         with self._write() as db:
+            if family and self._family_state(db, family, event.at) == event.kind:
+                return False
             if incident_id is not None:
                 self._row(db, incident_id)
             else:
                 row = self._open_row(db)
                 incident_id = None if row is None else row["id"]
-            return self._insert_event(db, event, incident_id)
+            return self._insert_event(db, event, incident_id, family)
+
+    def family_states(
+        self, since: datetime, families: builtins.list[str] | None = None
+    ) -> dict[str, TimelineEvent]:
+        """The latest event of each family recorded at or after `since` (what a cockpit that
+        starts mid-incident takes over: "probe web down since 06:52")."""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_EVENT_COLUMNS}, family FROM events WHERE family IS NOT NULL "
+                "AND at >= ? ORDER BY at, id",
+                (_ts(since),),
+            ).fetchall()
+        latest = {row["family"]: _event(row) for row in rows}
+        if families is not None:
+            latest = {f: e for f, e in latest.items() if f in families}
+        return latest
+
+    @staticmethod
+    def _family_state(db: sqlite3.Connection, family: str, at: datetime) -> str | None:
+        row = db.execute(
+            "SELECT kind FROM events WHERE family = ? AND at >= ? ORDER BY at DESC, id DESC "
+            "LIMIT 1",
+            (family, _ts(at - FAMILY_WINDOW)),
+        ).fetchone()
+        return None if row is None else str(row["kind"])
 
     def events(
         self,
@@ -716,7 +866,7 @@ class IncidentStore:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, contextlib.suppress(sqlite3.Error):
             self._db.close()
 
     def __enter__(self) -> IncidentStore:
@@ -750,11 +900,11 @@ class IncidentStore:
 
     @staticmethod
     def _insert_event(
-        db: sqlite3.Connection, event: TimelineEvent, incident_id: int | None
+        db: sqlite3.Connection, event: TimelineEvent, incident_id: int | None, family: str = ""
     ) -> bool:
         cursor = db.execute(
-            "INSERT INTO events (at, kind, text, source, key, incident_id, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO events (at, kind, text, source, key, incident_id, recorded_at, family) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
             (
                 _ts(event.at),
                 event.kind,
@@ -763,6 +913,7 @@ class IncidentStore:
                 event.key or None,  # NULL keys never collide: unkeyed events are all kept
                 incident_id,
                 _ts(utcnow()),
+                family or None,
             ),
         )
         return cursor.rowcount == 1

@@ -12,7 +12,9 @@ pairs, so Python code runs once per distinct second, not once per line.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import stat
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -71,6 +73,13 @@ class _Cursor:
     def __init__(self, path: Path, offset: int | None = None):
         self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         info = os.fstat(self.fd)
+        if not stat.S_ISREG(info.st_mode):
+            # A directory opens fine and fails only at the first read: kept as the cursor,
+            # it would keep the source stale after the log is back.
+            os.close(self.fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         self.identity = (info.st_dev, info.st_ino)
         self.offset = info.st_size if offset is None else offset
         self.mark = b""

@@ -26,7 +26,7 @@ from cockpit.conditions import BODY, STATUS
 from cockpit.config.probes import HttpProbeConfig
 from cockpit.sources.sessions import SessionFailed, SessionProbe, os_reason
 from cockpit.sources.tls_probe import expiry_values, tls_context
-from cockpit.textsafe import one_line, redact_url
+from cockpit.textsafe import one_line, redact_url, register_secret
 
 _READ_CHUNK = 65_536
 USER_AGENT = b"oncall-cockpit-probe"
@@ -163,7 +163,11 @@ class HttpConnector:
 
 
 def basic_auth(user: str, password: str) -> bytes:
-    return b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+    credential = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    # A server echoing the header back must not show the password, even encoded.
+    register_secret(password)
+    register_secret(credential)
+    return f"Basic {credential}".encode()
 
 
 def http_reason(exc: BaseException) -> str:
