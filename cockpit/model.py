@@ -110,10 +110,38 @@ class Deploys:
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request went, as far as the log or the metric labels tell: the method and the
+    path with ids and the query left out (`/files/{id}`), the virtual host and the upstream.
+    An empty field is one the source does not record."""
+
+    method: str = ""
+    path: str = ""
+    host: str = ""
+    upstream: str = ""
+
+    def __post_init__(self) -> None:
+        # Every field comes from a client's request line or a proxy's log: outside text.
+        _inert(self, "method", "path", "host", "upstream")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteErrors:
+    """One route's 5xx in one bucket, by exact status (502, 503, ...)."""
+
+    route: Route
+    status: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorBucket:
     start: datetime
     requests: int
     errors_5xx: int
+    # The 5xx of this bucket broken down by route, most first; empty when there were none or
+    # when the source cannot tell routes (then ErrorSeries.routes_known is False).
+    routes_5xx: tuple[RouteErrors, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +154,9 @@ class ErrorSeries:
     unparsed_lines: int = 0
     first_ts: datetime | None = None
     last_ts: datetime | None = None
+    # Whether the buckets' routes_5xx say where the 5xx went; False for a format or a metric
+    # without method/path, where blind spots can only be judged by timing.
+    routes_known: bool = False
 
     @property
     def requests(self) -> int:
