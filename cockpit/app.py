@@ -30,13 +30,14 @@ from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, one_line
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
-from widgets.inert import EMPTY, clip, hit, toast
+from widgets.inert import EMPTY, clip, hit, listed, toast
 from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
 # The headless core and the modal screens (with the form widgets they pull in) load when first
 # needed: the first frame shows the layout before any of it.
 if TYPE_CHECKING:
+    from cockpit.actions.lock import LockHolder
     from cockpit.actions.runs import Run
     from cockpit.config.loader import Config
     from cockpit.runtime import Cockpit, View
@@ -64,30 +65,75 @@ ACTIONS = (
 )
 
 
+class ActionCommands(Provider):
+    """Every action of the cockpit, with the key that does the same."""
+
+    def _commands(self) -> list[tuple[Inert, Callable[[], object], Inert]]:
+        app = self.app
+        if not isinstance(app, CockpitApp):
+            return []
+        return [
+            (
+                one_line(f"{label} ({app.keys_label(action)})"),
+                partial(app.run_action, action),
+                one_line(text),
+            )
+            for action, label, text in ACTIONS
+        ]
+
+    async def discover(self) -> Hits:
+        for command, run, text in self._commands():
+            yield listed(command, run, help=text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command, run, text in self._commands():
+            score = max(matcher.match(command), matcher.match(text) * 0.8)
+            if score > 0:
+                yield hit(score, matcher, command, run, help=text)
+
+
 class FaultCommands(Provider):
     """In a drill or the demo: break the world on purpose, now ("Inject fault: ...")."""
 
-    async def search(self, query: str) -> Hits:
+    def _commands(self) -> list[tuple[Inert, Callable[[], object], Inert]]:
         app = self.app
         if not isinstance(app, CockpitApp) or app.world_dir() is None:
-            return
+            return []
         from cockpit.drill.scenario import FAULTS
 
+        return [
+            (one_line(f"Inject fault: {name}"), partial(app.inject, name), one_line(text))
+            for name, text in FAULTS.items()
+        ]
+
+    async def discover(self) -> Hits:
+        for command, run, text in self._commands():
+            yield listed(command, run, help=text)
+
+    async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, text in FAULTS.items():
-            command = one_line(f"Inject fault: {name}")
+        for command, run, text in self._commands():
             score = matcher.match(command)
             if score > 0:
-                yield hit(score, matcher, command, partial(app.inject, name), help=one_line(text))
+                yield hit(score, matcher, command, run, help=text)
 
 
 class CockpitApp(App[int]):
     CSS_PATH = Path(__file__).parent.parent / "widgets" / "cockpit.tcss"
     TITLE = "oncall-cockpit"
-    COMMANDS = App.COMMANDS | {FaultCommands}
+    COMMANDS = App.COMMANDS | {ActionCommands, FaultCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
-        for action, label, _ in ACTIONS
+        *(
+            Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
+            for action, label, _ in ACTIONS
+        ),
+        # Read-only: the write key is disabled (dimmed in the footer), and pressing it says why
+        # instead of doing nothing without a word.
+        *(
+            Binding(getattr(KeysSection(), a), f"refuse('{a}')", show=False, id=f"{a}!")
+            for a in WRITES
+        ),
     ]
 
     def __init__(
@@ -106,7 +152,8 @@ class CockpitApp(App[int]):
         self.ascii_only = ascii_only
         self.on_close = on_close
         # Before mounting: the footer is composed once with the right keys.
-        self.set_keymap({action: key for action, key in vars(self.keys).items()})
+        keymap = {action: key for action, key in vars(self.keys).items()}
+        self.set_keymap(keymap | {f"{a}!": keymap[a] for a in WRITES if a in keymap})
         self.cockpit: Cockpit | None = None
         self.last_view: View | None = None
         self._graph_width = 0
@@ -194,6 +241,8 @@ class CockpitApp(App[int]):
         init_self_report(config.cockpit.self_report_dsn, secrets=secrets_in(config))
         self.cockpit.record("cockpit.open", "opened the cockpit")
         self.refresh_bindings()
+        if self.cockpit.drill and self.cockpit.data_dir is not None:
+            toast(self, Inert(data_dir_said(self.cockpit)), title=Inert("Drill"), timeout=12)
         async for view in self.cockpit.views():
             try:
                 self.show(view)
@@ -299,16 +348,29 @@ class CockpitApp(App[int]):
     # -- keys ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in WRITES and (self.read_only or self._read_only_shown):
-            return False  # hidden from the footer: read-only mode disables them entirely
+        read_only = self.read_only or self._read_only_shown
+        if action == "refuse":
+            return read_only
+        if action in WRITES and read_only:
+            return None  # shown disabled; the key itself says "read-only" (action_refuse)
         if action in (*WRITES, "export", "timeline", "watch") and self.cockpit is None:
             return None  # shown disabled until the sources are up
         if action == "status" and (self.last_view is None or self.last_view.incident is None):
             return None  # nothing to move along yet
         return True
 
+    def action_refuse(self, action: str) -> None:
+        reason = self.cockpit.read_only_reason() if self.cockpit is not None else ""
+        toast(
+            self,
+            one_line(f"read-only: {action} is disabled ({reason or 'read-only mode'})"),
+            severity="warning",
+            timeout=8,
+        )
+
     def action_help(self) -> None:
-        rows = [(self.keys_label(action), text) for action, _, text in ACTIONS]
+        rows = [("data", data_dir_said(self.cockpit))] if self.cockpit is not None else []
+        rows += [(self.keys_label(action), text) for action, _, text in ACTIONS]
         rows += [
             ("tab", "move between the probe and Sentry panels"),
             ("up/down, enter", "pick a probe or an issue and open its details"),
@@ -340,9 +402,9 @@ class CockpitApp(App[int]):
         if directory is None or self.cockpit is None:
             return
         try:
-            await asyncio.to_thread(send_fault, directory, fault)
+            await asyncio.to_thread(partial(send_fault, directory, fault, strict=True))
         except ControlError as exc:
-            toast(self, one_line(f"inject {fault}: {exc}"), severity="error", timeout=10)
+            toast(self, one_line(f"{fault} not injected: {exc}"), severity="warning", timeout=15)
             return
         self.cockpit.record("drill.inject", f"injected fault {fault}")
         self.show(self.cockpit.view)
@@ -457,7 +519,18 @@ class CockpitApp(App[int]):
             return
         from widgets.modals import RevertScreen
 
-        self.push_screen(RevertScreen(plan), self._revert_closed)
+        self.push_screen(RevertScreen(plan, self.lock_holder(plan.service)), self._revert_closed)
+
+    def lock_holder(self, service: str) -> LockHolder | None:
+        """Who holds the service's revert lock now: said in the plan, before any typing."""
+        from cockpit.actions.lock import ServiceLock
+
+        if self.cockpit is None or self.cockpit.data_dir is None:
+            return None
+        try:
+            return ServiceLock(self.cockpit.data_dir, service).holder()
+        except OSError:
+            return None
 
     def action_runbook(self) -> None:
         assert self.cockpit is not None
@@ -498,7 +571,7 @@ class CockpitApp(App[int]):
             return
         from widgets.modals import RevertScreen
 
-        self.push_screen(RevertScreen(plan), self._revert_closed)
+        self.push_screen(RevertScreen(plan, self.lock_holder(plan.service)), self._revert_closed)
 
     def _revert_closed(self, result: bool | None) -> None:
         if self.cockpit is not None:
@@ -735,6 +808,14 @@ def _said(outcome: object) -> str:
     from cockpit.actions.guarded import RevertOutcome, describe_outcome
 
     return describe_outcome(outcome) if isinstance(outcome, RevertOutcome) else str(outcome)
+
+
+def data_dir_said(cockpit: Cockpit) -> str:
+    if cockpit.data_dir is None:
+        return f"nothing is kept: {cockpit.read_only_reason()}"
+    if cockpit.drill:
+        return f"drill incidents, lock and exports are kept in {cockpit.data_dir}, apart from yours"
+    return f"incidents, lock and exports are kept in {cockpit.data_dir}"
 
 
 def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[Inert, str], ...]:

@@ -97,8 +97,18 @@ def _usable_data_dir(find: Callable[[], Path]) -> tuple[Path | None, str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from cockpit.app import run_tui
+    from cockpit.config.paths import drill_data_dir
 
-    directory, problem = _usable_data_dir(data_dir)
+    def demo_dir() -> Path:
+        if args.data_dir:
+            return drill_data_dir(asked=args.data_dir)
+        # A fresh store per run: yesterday's demo incident is not today's demo's.
+        from cockpit.datadir import ensure_data_dir
+        from cockpit.timeutil import utcnow
+
+        return ensure_data_dir(drill_data_dir() / "demo" / utcnow().strftime("%Y%m%dT%H%M%SZ"))
+
+    directory, problem = _usable_data_dir(demo_dir)
     return run_tui(
         config=None,
         data_dir=directory,
@@ -267,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--bad-deploy-after", type=float, default=20.0, metavar="SECONDS")
     demo.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
     demo.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS)
+    demo.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep the demo's incidents, lock and exports here (default: a drills data dir "
+        "beside yours, never your own)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     world = sub.add_parser("world", help="run only the drill world's servers, headless")

@@ -245,3 +245,30 @@ async def test_the_command_palette_breaks_the_world_on_purpose(
         with IncidentStore(data / "incidents.sqlite3") as store:
             kinds = [e.text for e in store.recent_events(50) if e.kind == "drill.inject"]
         assert kinds == ["oncall-tester: injected fault db_reinstall"]
+
+
+async def test_a_held_revert_lock_is_in_the_plan_before_any_typing(
+    world_config: Config, tmp_path: Path
+) -> None:
+    from cockpit.actions.lock import ServiceLock
+
+    data = tmp_path / "data"
+    data.mkdir()
+    app = make_app(world_config, data)
+    held = ServiceLock(data, "files-web", user="alice", what="revert files-web 9 -> 8")
+    held.acquire()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "SUSPECT" in screen_text(app), describe=lambda: explain(app))
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, RevertScreen))
+            await pilot.pause()
+            plan = " ".join(
+                str(w.render().plain)  # type: ignore[attr-defined]
+                for w in app.screen.query(".plan InertStatic")
+            )
+            assert "HELD by alice" in plan and "since" in plan, plan
+            assert "revert files-web 9 -> 8" in plan, plan
+            assert app.screen.query_one("#confirm").value == ""  # type: ignore[attr-defined]
+    finally:
+        held.release()

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 
 from cockpit.actions.declare import DeclareRequest, parse_when
 from cockpit.actions.guarded import describe_outcome
+from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.model import SEVERITIES, IncidentStatus
@@ -130,9 +131,10 @@ class RevertScreen(ModalScreen[bool | None]):
             super().__init__()
             self.screen = screen
 
-    def __init__(self, plan: RevertPlan | ActionPlan):
+    def __init__(self, plan: RevertPlan | ActionPlan, holder: LockHolder | None = None):
         super().__init__()
         self.plan = plan
+        self.holder = holder  # who held the service's lock when the plan was made
         self.running = False
         self.outcome: RevertOutcome | None = None
 
@@ -167,6 +169,7 @@ class RevertScreen(ModalScreen[bool | None]):
                         (Inert("timeout  "), "$text-muted"),
                         Inert(f"{p.timeout:g}s"),
                         *_preflight_lines(p.preflight),
+                        *_lock_lines(self.holder),
                     )
                 )
             yield InertStatic(
@@ -237,6 +240,28 @@ class RevertScreen(ModalScreen[bool | None]):
         self.dismiss(None if self.outcome is None else self.outcome.ok)
 
 
+def _lock_lines(holder: LockHolder | None) -> list[Part]:
+    if holder is None:
+        return []
+    since = (
+        f" since {local_hms(holder.since)} ({utc_hms(holder.since)} UTC)" if holder.since else ""
+    )
+    where = f" on {holder.host}" if holder.host else ""
+    what = f", running {holder.what}" if holder.what else ""
+    return [
+        Inert("\n"),
+        (Inert("lock     "), "$text-muted"),
+        (
+            one_line(
+                f"HELD by {holder.user or 'someone'}{where}{since}{what}: a confirmation is "
+                "refused until it is released",
+                600,
+            ),
+            "$error bold",
+        ),
+    ]
+
+
 def _preflight_lines(preflight: Sequence[Sequence[str]]) -> list[Part]:
     out: list[Part] = []
     for argv in preflight:
@@ -288,8 +313,12 @@ class HelpScreen(ModalScreen[None]):
             parts.append((Inert("read-only: declare and revert are disabled\n"), "$warning"))
         parts += [Inert("\n"), (Inert(PANELS_HELP), "$text-muted")]
         with Vertical(classes="dialog wide"):
-            yield InertLabel(Inert("Keys"), classes="dialog-title")
-            yield InertStatic(text(*parts))
+            yield InertLabel(Inert("Keys (up/down scroll, Esc closes)"), classes="dialog-title")
+            with VerticalScroll(classes="scroll", can_focus=True):
+                yield InertStatic(text(*parts))
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -39,3 +39,24 @@ def data_dir_path(env: dict[str, str] | None = None, configured: str | None = No
     from platformdirs import user_data_path
 
     return user_data_path(APP_NAME)
+
+
+def drill_data_dir(env: dict[str, str] | None = None, asked: str | None = None) -> Path:
+    """Where the demo and the drills keep their incidents, lock, runs and exports: never the
+    engineer's own data dir (a drill incident would become the real service's open incident).
+    Created if missing; raises DataDirError like `data_dir`."""
+    from cockpit.datadir import ensure_data_dir
+
+    return ensure_data_dir(drill_data_dir_path(env, asked))
+
+
+def drill_data_dir_path(env: dict[str, str] | None = None, asked: str | None = None) -> Path:
+    """`--data-dir` when asked, then COCKPIT_DRILL_DATA_DIR, else a sibling of the user's
+    data dir named `<name>-drills` (beside it, not in it: the real one stays untouched)."""
+    env = dict(os.environ) if env is None else env
+    if asked:
+        return Path(asked).expanduser()
+    if env.get("COCKPIT_DRILL_DATA_DIR"):
+        return Path(env["COCKPIT_DRILL_DATA_DIR"]).expanduser()
+    real = data_dir_path(env)
+    return real.with_name(f"{real.name}-drills")

@@ -47,6 +47,11 @@ def register(sub: Any) -> None:
     run.add_argument("--headless", action="store_true", help="no screen: a script responds")
     run.add_argument("--responder", metavar="SCRIPT", help="responder script (TOML) for --headless")
     run.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS)
+    run.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep the drill's runs here (default: a drills data dir beside yours, never your own)",
+    )
     run.add_argument("--config", default=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
@@ -101,7 +106,8 @@ def cmd_inject(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cockpit.cli import data_dir_for
+    from cockpit.config.paths import drill_data_dir
+    from cockpit.datadir import DataDirError
     from cockpit.drill.scenario import find_scenario
 
     if args.speed is not None and args.speed <= 0:
@@ -110,7 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario = find_scenario(args.name)
     except LookupError as exc:
         return _fail(str(exc.args[0]), 2)
-    data_dir = data_dir_for(args)
+    try:
+        data_dir = drill_data_dir(asked=args.data_dir)
+    except DataDirError as exc:
+        return _fail(str(exc), 2)
     if args.headless:
         if not args.responder:
             return _fail("--headless needs --responder SCRIPT.toml", 2)
