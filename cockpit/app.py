@@ -15,7 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import events, work
 from textual.app import App, ComposeResult
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from cockpit.actions.lock import LockHolder
     from cockpit.actions.runs import Run
     from cockpit.config.loader import Config
+    from cockpit.drill.session import DrillSession
     from cockpit.runtime import Cockpit, View
     from widgets.modals import RevertScreen
 
@@ -425,14 +426,14 @@ class CockpitApp(App[int]):
         self.push_screen(DeclareScreen(self.cockpit.declare_request()), self._declared)
 
     def _declared(self, request: object) -> None:
-        from cockpit.actions.declare import DeclareRequest
+        from cockpit.incident.declare import DeclareRequest
 
         if isinstance(request, DeclareRequest) and self.cockpit is not None:
             self.save_declare(request)
 
     @work(exclusive=True, group="declare", exit_on_error=False)
     async def save_declare(self, request: object) -> None:
-        from cockpit.actions.declare import DeclareRequest
+        from cockpit.incident.declare import DeclareRequest
         from cockpit.incident.store import IncidentAlreadyOpen
 
         assert self.cockpit is not None and isinstance(request, DeclareRequest)
@@ -771,7 +772,10 @@ class CockpitApp(App[int]):
         )
 
     async def action_quit(self) -> None:
-        running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
+        if self.cockpit is not None:
+            running = list(await self.cockpit.active_runs())
+        else:
+            running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
         if running:
             from widgets.run_screen import QuitScreen
 
@@ -903,3 +907,59 @@ def run_app(
         on_close=on_close,
     )
     return int(app.run() or 0)
+
+
+# -- drills ---------------------------------------------------------------------------------
+
+
+def run_drill_tui(
+    scenario: Any,
+    *,
+    data_dir: Path,
+    speed: float | None,
+    notifications: str,
+    ascii_only: bool = False,
+) -> int:
+    """The cockpit on the drill's world, DRILL in its header; when the scenario's clock runs
+    out the drill report opens. Quitting early still writes the report."""
+    from cockpit.drill.session import DrillSession
+
+    session = DrillSession(scenario, data_dir=data_dir, speed=speed, notifications=notifications)
+    app = drill_app(session, ascii_only=ascii_only)
+    code = int(app.run() or 0)
+    if session.report is not None:
+        for path in session.report.files:
+            print(Inert(path))
+    return code
+
+
+def drill_app(session: DrillSession, *, ascii_only: bool = False) -> CockpitApp:
+    """The cockpit app for one drill: it starts the session's world, opens the drill report by
+    itself when the scenario clock reaches the scenario's end, and stops the world on the way
+    out (the cockpit writes the report as it closes if the end was not reached)."""
+    from widgets.drill_report import DrillReportScreen
+
+    ending: list[asyncio.Task[None]] = []
+
+    async def show_report_at_end() -> None:
+        await session.until_scenario(session.scenario.end)
+        cockpit = session.cockpit()
+        # Closing already wrote the report from the cockpit's last state; the store may be
+        # closed by now, so the run is not scored twice.
+        if cockpit.closing:
+            return
+        report = session.finish(app.last_view)
+        app.push_screen(DrillReportScreen(report))
+
+    async def factory() -> Cockpit:
+        await session.start()
+        ending.append(asyncio.create_task(show_report_at_end(), name="drill-end"))
+        return session.cockpit()
+
+    async def on_close() -> None:
+        for task in ending:
+            task.cancel()
+        await session.stop()
+
+    app = CockpitApp(factory, ascii_only=ascii_only, on_close=on_close)
+    return app

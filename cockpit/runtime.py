@@ -24,16 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from cockpit.actions.audit import append_audit
-from cockpit.actions.declare import DeclareRequest
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
 from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
 from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.actions.whoami import current_user, host_name
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings, state_family
 from cockpit.hub import Hub, Snapshot
+from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
 from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
 from cockpit.incident.store_worker import StoreHealth, StoreWorker
@@ -41,6 +40,7 @@ from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
+from cockpit.whoami import current_user, host_name
 
 if TYPE_CHECKING:
     from cockpit.notify.notifier import Notifier
@@ -429,6 +429,14 @@ class Cockpit:
         assessment = self.view.assessment
         deploy: Deploy | None = assessment.suspect or next(iter(assessment.deploys), None)
         return deploy.service if deploy is not None else self.config.cockpit.service
+
+    async def active_runs(self) -> tuple[Run, ...]:
+        """The reverts and actions still going, read from their folders now: the last refresh
+        may be seconds old, and one may have finished since (or started)."""
+        if self.catalog is None:
+            return ()
+        runs = await asyncio.to_thread(self.catalog.scan)
+        return tuple(r for r in runs if r.active)
 
     def running(self, service: str | None = None) -> Run | None:
         """The revert or action running on `service` (any cockpit's), as last seen."""

@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets._toast import Toast
 
 import widgets
-from cockpit.actions.declare import DeclareRequest
 from cockpit.actions.guarded import RevertOutcome
 from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertPlan
@@ -29,6 +28,7 @@ from cockpit.app import CockpitApp
 from cockpit.detect import Assessment, ProbeState, ProbeView
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
 from cockpit.hub import Snapshot
+from cockpit.incident.declare import DeclareRequest
 from cockpit.model import (
     Category,
     Deploy,

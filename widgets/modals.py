@@ -12,11 +12,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from cockpit.actions.declare import DeclareRequest, parse_when
 from cockpit.actions.guarded import describe_outcome
 from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
+from cockpit.incident.declare import DeclareRequest, parse_when
 from cockpit.model import SEVERITIES, IncidentStatus
 from cockpit.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_hms, utc_hms

@@ -13,7 +13,7 @@ import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cockpit.actions.declare import FUTURE_SLACK, DeclareRequest, declare
+from cockpit.incident.declare import FUTURE_SLACK, DeclareRequest, declare
 from cockpit.incident.facts import incident_facts
 from cockpit.incident.store import TIME_FIELDS, IncidentStore, StoreError, UnknownIncident
 from cockpit.model import Incident, IncidentStatus, TimelineEvent

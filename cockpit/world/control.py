@@ -107,11 +107,11 @@ class ControlServer:
         return self._server.base_url
 
     def start(self, directory: Path) -> None:
-        from cockpit.world.configfile import write_atomically
+        from cockpit.files import write_file
 
         self._server.start()
         door = json.dumps({"url": self.url, "token": self.token})
-        write_atomically(directory / CONTROL_FILE, door + "\n", mode=0o600)
+        write_file(directory / CONTROL_FILE, door + "\n", mode=0o600, parents=True)
 
     def stop(self) -> None:
         self._server.stop()

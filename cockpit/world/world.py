@@ -57,6 +57,7 @@ from urllib.parse import urlsplit
 
 import sentry_sdk
 
+from cockpit.files import write_file
 from cockpit.timeutil import utcnow
 from cockpit.world import configfile
 from cockpit.world.accesslog import AccessLog
@@ -312,7 +313,7 @@ class World:
             )
 
         token = secrets.token_urlsafe(32)
-        configfile.write_atomically(directory / TOKEN_FILE, token + "\n", mode=0o600)
+        write_file(directory / TOKEN_FILE, token + "\n", mode=0o600, parents=True)
         self._access_log = AccessLog(directory / ACCESS_LOG)
 
         project = Project(id=SENTRY_PROJECT_ID, slug=scenario.service, name=scenario.service)
@@ -382,7 +383,7 @@ class World:
             python=self.python,
             protocols=protocols,
         )
-        configfile.write_atomically(self.config_path, configfile.render(inputs))
+        write_file(self.config_path, configfile.render(inputs), parents=True)
 
         if self.traffic_enabled:
             self._traffic = BackgroundTraffic(
