@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from cockpit import __version__
 from cockpit.config.base import ConfigError
-from cockpit.config.paths import config_path, data_dir, data_dir_for
+from cockpit.config.paths import config_path, data_dir_for
 from cockpit.textsafe import Inert
 
 if TYPE_CHECKING:
