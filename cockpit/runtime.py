@@ -148,7 +148,7 @@ class Cockpit:
         self._reconciled: set[str] = set()  # run event keys queued by this cockpit
         self._closing = False
         # More Markdown sections for the draft (a drill adds its scored report).
-        self.export_sections: list[Callable[[], str]] = []
+        self.export_sections: list[Callable[[], str]] = [self._probe_history]
 
     @property
     def drill(self) -> bool:
@@ -551,8 +551,15 @@ class Cockpit:
         markdown = await self.storage.call(lambda store: render_incident(store, incident, "md"))
         return self._with_sections(markdown)
 
+    def _probe_history(self) -> str:
+        from cockpit.incident.export import probe_history_markdown
+
+        incident = self.view.incident
+        since = (incident.impact_started_at or incident.declared_at) if incident else None
+        return probe_history_markdown(self.view.assessment.probes, since)
+
     def _with_sections(self, markdown: str) -> str:
-        extra = [section().strip() for section in self.export_sections]
+        extra = [s for s in (section().strip() for section in self.export_sections) if s]
         return "\n\n".join([markdown.rstrip(), *extra]) + "\n" if extra else markdown
 
     async def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:
