@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -28,6 +29,7 @@ from textual.worker import Worker, WorkerState
 from cockpit.config.sections import KeysSection
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, one_line
+from cockpit.timeutil import local_hms
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
 from widgets.inert import EMPTY, clip, hit, listed, toast
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
 CockpitFactory = Callable[[], Awaitable["Cockpit"]]
 DETACH_GRACE = 12.0  # seconds a cockpit told to go (SIGHUP, SIGTERM) has to close cleanly
 T = TypeVar("T")
-WRITES = ("declare", "revert", "note", "status", "runbook")
+WRITES = ("declare", "revert", "note", "status", "mitigate", "correct", "runbook")
 
 # In the footer at 80 columns only the keys of the job; all of them are in the help (?).
 FOOTER = ("declare", "revert", "export", "note", "status", "help", "quit")
@@ -58,6 +60,8 @@ ACTIONS = (
     ("note", "Note", "add a note to the timeline"),
     ("runbook", "Action", "run a runbook action of the service (e.g. failover), guarded like R"),
     ("status", "Status", "incident status: identified, mitigated, resolved; retry notifications"),
+    ("mitigate", "Mitigated", "mark the incident mitigated (or resolved) at the verified recovery"),
+    ("correct", "Correct", "correct a recorded time: impact start, detected, declared, mitigated"),
     ("timeline", "Timeline", "the whole timeline, scrollable, filtered by kind (f)"),
     ("watch", "Watch", "watch the revert or action running (or whose outcome is unknown)"),
     ("zoom", "Zoom", "5xx graph window: 5 min, 30 min, 3 h"),
@@ -263,8 +267,13 @@ class CockpitApp(App[int]):
             drill=self.cockpit.drill,
             incident=view.incident,
             degraded=view.assessment.degraded,
+            status_times=view.status_times,
         )
-        header.set_notices(notices(view, self._unsaved_action, self.keys_label("watch")))
+        header.set_notices(
+            notices(
+                view, self._unsaved_action, self.keys_label("watch"), self.keys_label("mitigate")
+            )
+        )
         read_only = bool(view.read_only)
         if read_only != self._read_only_shown:
             self._read_only_shown = read_only
@@ -356,7 +365,9 @@ class CockpitApp(App[int]):
             return None  # shown disabled; the key itself says "read-only" (action_refuse)
         if action in (*WRITES, "export", "timeline", "watch") and self.cockpit is None:
             return None  # shown disabled until the sources are up
-        if action == "status" and (self.last_view is None or self.last_view.incident is None):
+        if action in ("status", "mitigate", "correct") and (
+            self.last_view is None or self.last_view.incident is None
+        ):
             return None  # nothing to move along yet
         return True
 
@@ -656,7 +667,33 @@ class CockpitApp(App[int]):
         from widgets.modals import StatusScreen
 
         failed = await self.cockpit.failed_notifications()
-        self.push_screen(StatusScreen(incident.status, failed), self._status_chosen)
+        view = self.cockpit.view
+        from cockpit.incident.lifecycle import recovery_time
+
+        recovered = recovery_time(view.timeline, view.status_times)
+        self.push_screen(
+            StatusScreen(incident.status, failed, recovered=recovered), self._status_chosen
+        )
+
+    def action_mitigate(self) -> None:
+        """One key after a verified recovery: mitigated (then resolved) at the recovery's time,
+        shown in the form to edit before Enter."""
+        assert self.cockpit is not None
+        view = self.cockpit.view
+        incident = view.incident
+        if incident is None:
+            toast(self, Inert("no open incident: declare one first"), severity="warning")
+            return
+        from widgets.modals import StatusScreen
+
+        done = incident.status in (IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
+        wanted = IncidentStatus.RESOLVED if done else IncidentStatus.MITIGATED
+        from cockpit.incident.lifecycle import recovery_time
+
+        recovered = recovery_time(view.timeline, view.status_times)
+        self.push_screen(
+            StatusScreen(incident.status, recovered=recovered, focus=wanted), self._status_chosen
+        )
 
     def _status_chosen(self, choice: object) -> None:
         if self.cockpit is None or choice is None:
@@ -664,21 +701,59 @@ class CockpitApp(App[int]):
         if choice == "retry":
             self.retry_notifications()
             return
-        self.save_status(IncidentStatus(str(choice)))
+        if isinstance(choice, tuple):
+            status, at = choice
+            self.save_status(IncidentStatus(status), at)
+
+    def action_correct(self) -> None:
+        assert self.cockpit is not None
+        view = self.cockpit.view
+        incident = view.incident
+        if incident is None:
+            toast(self, Inert("no open incident to correct"), severity="warning")
+            return
+        from widgets.modals import CorrectScreen
+
+        times: dict[str, datetime | None] = {
+            "impact-start": incident.impact_started_at,
+            "declared": incident.declared_at,
+        }
+        for status, at in view.status_times.items():
+            times.setdefault(status.value, at)
+        self.push_screen(CorrectScreen(times), self._corrected)
+
+    def _corrected(self, choice: object) -> None:
+        if self.cockpit is not None and isinstance(choice, tuple):
+            self.save_correction(*choice)
+
+    @work(exclusive=True, group="correct", exit_on_error=False)
+    async def save_correction(self, field: str, when: datetime) -> None:
+        assert self.cockpit is not None
+        try:
+            event = await self.until_saved(
+                f"correction of {field}",
+                lambda: self.cockpit.correct(field, when),  # type: ignore[union-attr]
+            )
+        except Exception as exc:
+            toast(self, one_line(f"not corrected: {exc}"), severity="error", timeout=15)
+            return
+        self.show(self.cockpit.view)
+        toast(self, one_line(event.text), title=Inert("Corrected"), timeout=8)
 
     @work(exclusive=True, group="status", exit_on_error=False)
-    async def save_status(self, status: IncidentStatus) -> None:
+    async def save_status(self, status: IncidentStatus, at: datetime | None = None) -> None:
         assert self.cockpit is not None
         try:
             incident = await self.until_saved(
                 f"status {status.value}",
-                lambda: self.cockpit.set_status(status),  # type: ignore[union-attr]
+                lambda: self.cockpit.set_status(status, at),  # type: ignore[union-attr]
             )
         except Exception as exc:
             toast(self, one_line(f"status change failed: {exc}"), severity="error")
             return
         self.show(self.cockpit.view)
-        toast(self, Inert(f"incident #{incident.id} is {incident.status}"), timeout=5)
+        when = f" as of {local_hms(at)}" if at is not None else ""
+        toast(self, Inert(f"incident #{incident.id} is {incident.status}{when}"), timeout=5)
 
     @work(exclusive=True, group="notify", exit_on_error=False)
     async def retry_notifications(self) -> None:
@@ -822,7 +897,9 @@ def data_dir_said(cockpit: Cockpit) -> str:
     return f"incidents, lock and exports are kept in {cockpit.data_dir}"
 
 
-def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[Inert, str], ...]:
+def notices(
+    view: View, unsaved_action: str, watch_key: str, mitigate_key: str = "m"
+) -> tuple[tuple[Inert, str], ...]:
     """The header's lines under the title, most urgent first: why nothing can be changed, what
     is not saved, and every revert running or whose outcome is unknown."""
     from cockpit.actions.runs import RunStatus
@@ -835,6 +912,20 @@ def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[Iner
         out.append((f"NOT SAVED: {problem}" if view.store.pending else problem, "$warning"))
     if unsaved_action:
         out.append((unsaved_action, "$warning bold"))
+    incident = view.incident
+    open_statuses = (IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED)
+    if incident is not None and incident.status in open_statuses:
+        from cockpit.incident.lifecycle import recovery_time
+
+        recovered = recovery_time(view.timeline, view.status_times)
+        if recovered is not None:
+            out.append(
+                (
+                    f"{recovered.text}: {mitigate_key} marks the incident mitigated at "
+                    f"{local_hms(recovered.at)}",
+                    "$success bold",
+                )
+            )
     for run in view.runs:
         word = run.kind.upper()
         if run.status is RunStatus.UNKNOWN:

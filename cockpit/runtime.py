@@ -379,10 +379,11 @@ class Cockpit:
         self._writable("declaring an incident")
         return await self._life(lambda life: life.declare(request))
 
-    async def set_status(self, status: IncidentStatus) -> Incident:
-        """investigating -> identified -> mitigated -> resolved; resolving closes the page."""
+    async def set_status(self, status: IncidentStatus, at: datetime | None = None) -> Incident:
+        """investigating -> identified -> mitigated -> resolved; resolving closes the page.
+        `at`: when it happened (a verified recovery), else now."""
         self._writable("changing the incident's status")
-        return await self._life(lambda life: life.set_status(status))
+        return await self._life(lambda life: life.set_status(status, at=at))
 
     async def correct(self, field: str, new: datetime) -> TimelineEvent:
         self._writable("correcting a time")

@@ -52,6 +52,7 @@ from widgets.header import CockpitHeader
 from widgets.inert import toast
 from widgets.modals import (
     ChoiceScreen,
+    CorrectScreen,
     DeclareScreen,
     HelpScreen,
     NoteScreen,
@@ -375,6 +376,15 @@ def screens(view: View, tmp: Path) -> Walk:
         (NoteScreen, NoteScreen),
         (HelpScreen, lambda: HelpScreen([(hostile("k"), hostile("help"))], read_only=True)),
         (StatusScreen, lambda: StatusScreen(IncidentStatus.INVESTIGATING, 2)),
+        (
+            StatusScreen,
+            lambda: StatusScreen(
+                IncidentStatus.IDENTIFIED,
+                recovered=TimelineEvent(NOW, "recovered", hostile("recovered at")),
+                focus=IncidentStatus.MITIGATED,
+            ),
+        ),
+        (CorrectScreen, lambda: CorrectScreen({"impact-start": NOW, "declared": None})),
         (
             ChoiceScreen,
             lambda: ChoiceScreen(hostile("Run an action on"), [(hostile("a"), hostile("fail"))]),
