@@ -7,6 +7,7 @@ stable keys so that two cockpits watching the same world record each observation
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -41,12 +42,37 @@ if TYPE_CHECKING:
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
 # How far back the quiet buckets that make a 5xx baseline reach.
 BASELINE_SECONDS = 1800
+# Runs of like results kept per probe (each state change and each new error text starts one):
+# with results every few seconds a whole incident's changes fit, in bounded memory.
+RUNS = 400
 
 
 class ProbeState(StrEnum):
     UNKNOWN = "unknown"
     UP = "up"
     DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRun:
+    """Consecutive results alike (same outcome, sessions and error text but for its figures):
+    the first, verbatim, and how many followed until when."""
+
+    first: ProbeResult
+    last_at: datetime
+    count: int = 1
+
+    def takes(self, result: ProbeResult) -> bool:
+        first = self.first
+        return (
+            result.ok == first.ok
+            and result.sessions_ok == first.sessions_ok
+            and _error_shape(result.error) == _error_shape(first.error)
+        )
+
+
+def _error_shape(error: str | None) -> str:
+    return re.sub(r"\d+(?:\.\d+)?", "#", error or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +87,7 @@ class ProbeView:
     latencies: tuple[float, ...]  # recent successful latencies, oldest first
     only_under_concurrency: bool = False
     history: tuple[ProbeResult, ...] = ()  # recent results, oldest first, for the detail screen
+    runs: tuple[ProbeRun, ...] = ()  # every change since watching began (RUNS), oldest first
 
     @property
     def p50_ms(self) -> float | None:
@@ -144,6 +171,14 @@ class _ProbeTrack:
     last: ProbeResult | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     history: deque[ProbeResult] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    runs: deque[ProbeRun] = field(default_factory=lambda: deque(maxlen=RUNS))
+
+    def add_run(self, result: ProbeResult) -> None:
+        if self.runs and self.runs[-1].takes(result):
+            run = self.runs[-1]
+            self.runs[-1] = ProbeRun(run.first, result.at, run.count + 1)
+        else:
+            self.runs.append(ProbeRun(result, result.at))
 
 
 class Detector:
@@ -196,6 +231,7 @@ class Detector:
         track.history.append(result)
         if len(track.history) == 1 and track.state is ProbeState.UNKNOWN:
             track.failing_at_open = not result.ok
+        track.add_run(result)
         if result.ok and result.latency_ms is not None:
             track.latencies.append(result.latency_ms)
         fail_after, ok_after = self._thresholds_for(result.name)
@@ -282,6 +318,7 @@ class Detector:
                     tuple(track.latencies),
                     only,
                     tuple(track.history),
+                    tuple(track.runs),
                 )
             )
         return tuple(views)

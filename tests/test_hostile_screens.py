@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets._toast import Toast
 
 import widgets
-from cockpit.actions.declare import DeclareRequest
 from cockpit.actions.guarded import RevertOutcome
 from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertPlan
@@ -29,6 +28,7 @@ from cockpit.app import CockpitApp
 from cockpit.detect import Assessment, ProbeState, ProbeView
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
 from cockpit.hub import Snapshot
+from cockpit.incident.declare import DeclareRequest
 from cockpit.model import (
     Category,
     Deploy,
@@ -52,6 +52,7 @@ from widgets.header import CockpitHeader
 from widgets.inert import toast
 from widgets.modals import (
     ChoiceScreen,
+    CorrectScreen,
     DeclareScreen,
     HelpScreen,
     NoteScreen,
@@ -375,6 +376,15 @@ def screens(view: View, tmp: Path) -> Walk:
         (NoteScreen, NoteScreen),
         (HelpScreen, lambda: HelpScreen([(hostile("k"), hostile("help"))], read_only=True)),
         (StatusScreen, lambda: StatusScreen(IncidentStatus.INVESTIGATING, 2)),
+        (
+            StatusScreen,
+            lambda: StatusScreen(
+                IncidentStatus.IDENTIFIED,
+                recovered=TimelineEvent(NOW, "recovered", hostile("recovered at")),
+                focus=IncidentStatus.MITIGATED,
+            ),
+        ),
+        (CorrectScreen, lambda: CorrectScreen({"impact-start": NOW, "declared": None})),
         (
             ChoiceScreen,
             lambda: ChoiceScreen(hostile("Run an action on"), [(hostile("a"), hostile("fail"))]),

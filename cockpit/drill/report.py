@@ -415,11 +415,11 @@ def render_json(report: DrillReport) -> str:
 
 def write_report(directory: Path, report: DrillReport) -> DrillReport:
     """Write drill-report.md and drill-report.json in the run's directory."""
-    from cockpit.world.configfile import write_atomically
+    from cockpit.files import write_file
 
     directory.mkdir(parents=True, exist_ok=True)
     paths = (directory / f"{REPORT_STEM}.md", directory / f"{REPORT_STEM}.json")
     report = replace(report, files=paths)
-    write_atomically(paths[0], render_markdown(report))
-    write_atomically(paths[1], render_json(report))
+    write_file(paths[0], render_markdown(report), parents=True)
+    write_file(paths[1], render_json(report), parents=True)
     return report
