@@ -128,6 +128,13 @@ async def check_round(config: Config, timeout_cap: float | None = None) -> Round
 
 
 def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str, Any]]:
+    from cockpit.detect import concurrency_twins
+
+    results = [r for r in snapshot.readings.values() if isinstance(r, ProbeResult)]
+    for fleet in snapshot.readings.values():
+        if isinstance(fleet, ProbeResults):
+            results.extend(fleet.results)
+    twins = concurrency_twins(results)
     out: list[dict[str, Any]] = []
     for name, status in snapshot.statuses.items():
         reading = snapshot.readings.get(name)
@@ -138,4 +145,10 @@ def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str,
             )
         else:
             out.append(source_report(status, reading, targets.get(name, "")))
+    for report in out:
+        if "concurrency" in report:
+            # Fails with N sessions while one session to the same endpoint passes.
+            twin = twins.get(str(report["name"]))
+            report["only_under_concurrency"] = twin is not None
+            report["single_session_twin"] = twin
     return out
