@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.hub import Hub, Snapshot
 from cockpit.model import (
+    Alerts,
     Category,
     Deploys,
     ErrorSeries,
@@ -87,6 +88,13 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
                 iso_utc(reading.rate_limited_until) if reading.rate_limited_until else None
             ),
             top=[i.short_id for i in reading.issues[:5]],
+        )
+    elif isinstance(reading, Alerts):
+        out.update(
+            alerts=len(reading.alerts),
+            firing=len(reading.firing),
+            silences=sum(1 for s in reading.silences if s.state == "active"),
+            unreachable=list(reading.unreachable),
         )
     return out
 
