@@ -113,3 +113,45 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "silenced_by": list(alert.silenced_by),
         "inhibited_by": list(alert.inhibited_by),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsView:
+    """What the alerts panel, the header and the alerts screen show."""
+
+    configured: bool = False  # some [[alerts]] source exists
+    alerts: tuple[Alert, ...] = ()
+    silences: tuple[Silence, ...] = ()
+    groups: tuple[AlertGroup, ...] = ()
+    unreachable: tuple[str, ...] = ()  # members that did not answer while others did
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for a in self.alerts if not a.suppressed)
+
+    @property
+    def suppressed(self) -> int:
+        return len(self.alerts) - self.firing
+
+    def covering(self, alert: Alert) -> tuple[Silence, ...]:
+        return covering(alert, self.silences)
+
+    def alert(self, fingerprint: str) -> Alert | None:
+        return next((a for a in self.alerts if a.fingerprint == fingerprint), None)
+
+    def group(self, key: str) -> AlertGroup | None:
+        return next((g for g in self.groups if g.key == key), None)
+
+
+def alerts_view(readings: Iterable[tuple[object, object]]) -> AlertsView:
+    """From the snapshot's (status, reading) pairs of the alerts category."""
+    pairs = list(readings)
+    found = [r for _, r in pairs if isinstance(r, Alerts)]
+    alerts = all_alerts(found)
+    return AlertsView(
+        configured=bool(pairs),
+        alerts=alerts,
+        silences=all_silences(found),
+        groups=groups(alerts),
+        unreachable=tuple(u for r in found for u in r.unreachable),
+    )
