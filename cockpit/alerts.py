@@ -11,6 +11,7 @@ from typing import Any
 
 from cockpit.matchers import covers, shown
 from cockpit.model import Alert, Alerts, Silence
+from cockpit.textsafe import identity
 from cockpit.timeutil import iso_utc
 
 SEVERITY_ORDER = ("critical", "page", "error", "high", "warning", "warn", "info", "none", "")
@@ -91,7 +92,7 @@ def covering(alert: Alert, silences: Iterable[Silence]) -> tuple[Silence, ...]:
 def silence_json(silence: Silence) -> dict[str, Any]:
     return {
         "id": silence.id,
-        "matchers": shown(silence.matchers),
+        "matchers": identity(shown(silence.matchers), 10_000),
         "starts_at": iso_utc(silence.starts_at),
         "ends_at": iso_utc(silence.ends_at),
         "created_by": silence.created_by,
@@ -108,7 +109,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "state": alert.state,
         "starts_at": iso_utc(alert.starts_at),
         "ends_at": iso_utc(alert.ends_at) if alert.ends_at else None,
-        "labels": dict(alert.labels),
+        "labels": {identity(k): identity(v, 10_000) for k, v in alert.labels},
         "annotations": dict(alert.annotations),
         "silenced_by": list(alert.silenced_by),
         "inhibited_by": list(alert.inhibited_by),

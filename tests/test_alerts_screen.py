@@ -108,7 +108,9 @@ async def test_taller_terminal_shows_every_group(am: Alertmanager, tmp_path: Pat
     feed(am)
     app = make_app(cockpit_config(am.url), tmp_path / "data")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: "WebdavSlow" in panel_text(app), describe=lambda: panel_text(app))
+        await until(
+            pilot, lambda: "WebdavSlow" in panel_text(app), describe=lambda: panel_text(app)
+        )
         shown = panel_text(app)
         assert "more: Enter" not in shown and "Alerts: 4 firing" in shown
 
@@ -119,7 +121,9 @@ async def test_alertmanager_gone_strip_stale_rest_lives(am: Alertmanager, tmp_pa
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: "FilesWeb5xxHigh" in panel_text(app))
         am.stop()
-        await until(pilot, lambda: "stale since" in panel_text(app), describe=lambda: panel_text(app))
+        await until(
+            pilot, lambda: "stale since" in panel_text(app), describe=lambda: panel_text(app)
+        )
         assert "connection refused" in panel_text(app)
         probes = app.query_one(ProbesPanel)
         # The probe panel goes on being judged: its probe's round still lands.
