@@ -188,9 +188,15 @@ class SentryIssue:
     # Events per interval over the stats period, oldest first ("rising" is read from it).
     trend: tuple[int, ...] = ()
     project: str = ""
+    # When the trend's first bucket began and how long each is (0: not known), so that "rose
+    # since the failure began" can be judged against the issue's own history before it.
+    trend_from: datetime | None = None
+    trend_seconds: int = 0
+    # What the issue's metadata names (exception type and value, file, function), one line.
+    metadata: str = ""
 
     def __post_init__(self) -> None:
-        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project")
+        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project", "metadata")
 
 
 @dataclass(frozen=True, slots=True)
