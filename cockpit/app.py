@@ -13,9 +13,10 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import events, work
 from textual.app import App, ComposeResult
@@ -28,24 +29,28 @@ from textual.worker import Worker, WorkerState
 from cockpit.config.sections import KeysSection
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, one_line
+from cockpit.timeutil import local_hms
+from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
-from widgets.inert import EMPTY, clip, hit, toast
+from widgets.inert import EMPTY, clip, hit, listed, toast
 from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
 # The headless core and the modal screens (with the form widgets they pull in) load when first
 # needed: the first frame shows the layout before any of it.
 if TYPE_CHECKING:
+    from cockpit.actions.lock import LockHolder
     from cockpit.actions.runs import Run
     from cockpit.config.loader import Config
+    from cockpit.drill.session import DrillSession
     from cockpit.runtime import Cockpit, View
     from widgets.modals import RevertScreen
 
 CockpitFactory = Callable[[], Awaitable["Cockpit"]]
 DETACH_GRACE = 12.0  # seconds a cockpit told to go (SIGHUP, SIGTERM) has to close cleanly
 T = TypeVar("T")
-WRITES = ("declare", "revert", "note", "status", "runbook")
+WRITES = ("declare", "revert", "note", "status", "mitigate", "correct", "runbook")
 
 # In the footer at 80 columns only the keys of the job; all of them are in the help (?).
 FOOTER = ("declare", "revert", "export", "note", "status", "help", "quit")
@@ -56,6 +61,8 @@ ACTIONS = (
     ("note", "Note", "add a note to the timeline"),
     ("runbook", "Action", "run a runbook action of the service (e.g. failover), guarded like R"),
     ("status", "Status", "incident status: identified, mitigated, resolved; retry notifications"),
+    ("mitigate", "Mitigated", "mark the incident mitigated (or resolved) at the verified recovery"),
+    ("correct", "Correct", "correct a recorded time: impact start, detected, declared, mitigated"),
     ("timeline", "Timeline", "the whole timeline, scrollable, filtered by kind (f)"),
     ("watch", "Watch", "watch the revert or action running (or whose outcome is unknown)"),
     ("zoom", "Zoom", "5xx graph window: 5 min, 30 min, 3 h"),
@@ -64,30 +71,75 @@ ACTIONS = (
 )
 
 
+class ActionCommands(Provider):
+    """Every action of the cockpit, with the key that does the same."""
+
+    def _commands(self) -> list[tuple[Inert, Callable[[], object], Inert]]:
+        app = self.app
+        if not isinstance(app, CockpitApp):
+            return []
+        return [
+            (
+                one_line(f"{label} ({app.keys_label(action)})"),
+                partial(app.run_action, action),
+                one_line(text),
+            )
+            for action, label, text in ACTIONS
+        ]
+
+    async def discover(self) -> Hits:
+        for command, run, text in self._commands():
+            yield listed(command, run, help=text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command, run, text in self._commands():
+            score = max(matcher.match(command), matcher.match(text) * 0.8)
+            if score > 0:
+                yield hit(score, matcher, command, run, help=text)
+
+
 class FaultCommands(Provider):
     """In a drill or the demo: break the world on purpose, now ("Inject fault: ...")."""
 
-    async def search(self, query: str) -> Hits:
+    def _commands(self) -> list[tuple[Inert, Callable[[], object], Inert]]:
         app = self.app
         if not isinstance(app, CockpitApp) or app.world_dir() is None:
-            return
+            return []
         from cockpit.drill.scenario import FAULTS
 
+        return [
+            (one_line(f"Inject fault: {name}"), partial(app.inject, name), one_line(text))
+            for name, text in FAULTS.items()
+        ]
+
+    async def discover(self) -> Hits:
+        for command, run, text in self._commands():
+            yield listed(command, run, help=text)
+
+    async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, text in FAULTS.items():
-            command = one_line(f"Inject fault: {name}")
+        for command, run, text in self._commands():
             score = matcher.match(command)
             if score > 0:
-                yield hit(score, matcher, command, partial(app.inject, name), help=one_line(text))
+                yield hit(score, matcher, command, run, help=text)
 
 
 class CockpitApp(App[int]):
     CSS_PATH = Path(__file__).parent.parent / "widgets" / "cockpit.tcss"
     TITLE = "oncall-cockpit"
-    COMMANDS = App.COMMANDS | {FaultCommands}
+    COMMANDS = App.COMMANDS | {ActionCommands, FaultCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
-        for action, label, _ in ACTIONS
+        *(
+            Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
+            for action, label, _ in ACTIONS
+        ),
+        # Read-only: the write key is disabled (dimmed in the footer), and pressing it says why
+        # instead of doing nothing without a word.
+        *(
+            Binding(getattr(KeysSection(), a), f"refuse('{a}')", show=False, id=f"{a}!")
+            for a in WRITES
+        ),
     ]
 
     def __init__(
@@ -106,7 +158,8 @@ class CockpitApp(App[int]):
         self.ascii_only = ascii_only
         self.on_close = on_close
         # Before mounting: the footer is composed once with the right keys.
-        self.set_keymap({action: key for action, key in vars(self.keys).items()})
+        keymap = {action: key for action, key in vars(self.keys).items()}
+        self.set_keymap(keymap | {f"{a}!": keymap[a] for a in WRITES if a in keymap})
         self.cockpit: Cockpit | None = None
         self.last_view: View | None = None
         self._graph_width = 0
@@ -115,6 +168,7 @@ class CockpitApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(read_only=self.read_only, id="header")
+        yield AlertsPanel(ascii_only=self.ascii_only, id="alerts")
         with Grid(id="panels"):
             yield ProbesPanel(ascii_only=self.ascii_only, id="probes")
             yield DeploysPanel(ascii_only=self.ascii_only, id="deploys")
@@ -151,6 +205,10 @@ class CockpitApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_class(self.ascii_only, "-ascii")
+        if self.ascii_only:
+            from widgets.glyphs import ascii_scrollbars
+
+            ascii_scrollbars()
         self.call_after_refresh(self.feed)  # the layout first, then the sources
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -194,6 +252,8 @@ class CockpitApp(App[int]):
         init_self_report(config.cockpit.self_report_dsn, secrets=secrets_in(config))
         self.cockpit.record("cockpit.open", "opened the cockpit")
         self.refresh_bindings()
+        if self.cockpit.drill and self.cockpit.data_dir is not None:
+            toast(self, Inert(data_dir_said(self.cockpit)), title=Inert("Drill"), timeout=12)
         async for view in self.cockpit.views():
             try:
                 self.show(view)
@@ -213,8 +273,14 @@ class CockpitApp(App[int]):
             drill=self.cockpit.drill,
             incident=view.incident,
             degraded=view.assessment.degraded,
+            status_times=view.status_times,
+            alerts=view.alerts.firing,
         )
-        header.set_notices(notices(view, self._unsaved_action, self.keys_label("watch")))
+        header.set_notices(
+            notices(
+                view, self._unsaved_action, self.keys_label("watch"), self.keys_label("mitigate")
+            )
+        )
         read_only = bool(view.read_only)
         if read_only != self._read_only_shown:
             self._read_only_shown = read_only
@@ -243,6 +309,8 @@ class CockpitApp(App[int]):
             self.push_screen(ProbeDetailScreen(message.key, self.last_view))
         elif isinstance(message.panel, SentryPanel):
             self.open_sentry_issue(message.key)
+        elif isinstance(message.panel, AlertsPanel):
+            self.push_screen(AlertsScreen(self.last_view, message.key))
 
     @work(exclusive=True, group="sentry-detail", exit_on_error=False)
     async def open_sentry_issue(self, issue_id: str) -> None:
@@ -299,16 +367,31 @@ class CockpitApp(App[int]):
     # -- keys ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in WRITES and (self.read_only or self._read_only_shown):
-            return False  # hidden from the footer: read-only mode disables them entirely
+        read_only = self.read_only or self._read_only_shown
+        if action == "refuse":
+            return read_only
+        if action in WRITES and read_only:
+            return None  # shown disabled; the key itself says "read-only" (action_refuse)
         if action in (*WRITES, "export", "timeline", "watch") and self.cockpit is None:
             return None  # shown disabled until the sources are up
-        if action == "status" and (self.last_view is None or self.last_view.incident is None):
+        if action in ("status", "mitigate", "correct") and (
+            self.last_view is None or self.last_view.incident is None
+        ):
             return None  # nothing to move along yet
         return True
 
+    def action_refuse(self, action: str) -> None:
+        reason = self.cockpit.read_only_reason() if self.cockpit is not None else ""
+        toast(
+            self,
+            one_line(f"read-only: {action} is disabled ({reason or 'read-only mode'})"),
+            severity="warning",
+            timeout=8,
+        )
+
     def action_help(self) -> None:
-        rows = [(self.keys_label(action), text) for action, _, text in ACTIONS]
+        rows = [("data", data_dir_said(self.cockpit))] if self.cockpit is not None else []
+        rows += [(self.keys_label(action), text) for action, _, text in ACTIONS]
         rows += [
             ("tab", "move between the probe and Sentry panels"),
             ("up/down, enter", "pick a probe or an issue and open its details"),
@@ -340,9 +423,9 @@ class CockpitApp(App[int]):
         if directory is None or self.cockpit is None:
             return
         try:
-            await asyncio.to_thread(send_fault, directory, fault)
+            await asyncio.to_thread(partial(send_fault, directory, fault, strict=True))
         except ControlError as exc:
-            toast(self, one_line(f"inject {fault}: {exc}"), severity="error", timeout=10)
+            toast(self, one_line(f"{fault} not injected: {exc}"), severity="warning", timeout=15)
             return
         self.cockpit.record("drill.inject", f"injected fault {fault}")
         self.show(self.cockpit.view)
@@ -363,14 +446,14 @@ class CockpitApp(App[int]):
         self.push_screen(DeclareScreen(self.cockpit.declare_request()), self._declared)
 
     def _declared(self, request: object) -> None:
-        from cockpit.actions.declare import DeclareRequest
+        from cockpit.incident.declare import DeclareRequest
 
         if isinstance(request, DeclareRequest) and self.cockpit is not None:
             self.save_declare(request)
 
     @work(exclusive=True, group="declare", exit_on_error=False)
     async def save_declare(self, request: object) -> None:
-        from cockpit.actions.declare import DeclareRequest
+        from cockpit.incident.declare import DeclareRequest
         from cockpit.incident.store import IncidentAlreadyOpen
 
         assert self.cockpit is not None and isinstance(request, DeclareRequest)
@@ -457,7 +540,18 @@ class CockpitApp(App[int]):
             return
         from widgets.modals import RevertScreen
 
-        self.push_screen(RevertScreen(plan), self._revert_closed)
+        self.push_screen(RevertScreen(plan, self.lock_holder(plan.service)), self._revert_closed)
+
+    def lock_holder(self, service: str) -> LockHolder | None:
+        """Who holds the service's revert lock now: said in the plan, before any typing."""
+        from cockpit.actions.lock import ServiceLock
+
+        if self.cockpit is None or self.cockpit.data_dir is None:
+            return None
+        try:
+            return ServiceLock(self.cockpit.data_dir, service).holder()
+        except OSError:
+            return None
 
     def action_runbook(self) -> None:
         assert self.cockpit is not None
@@ -498,7 +592,7 @@ class CockpitApp(App[int]):
             return
         from widgets.modals import RevertScreen
 
-        self.push_screen(RevertScreen(plan), self._revert_closed)
+        self.push_screen(RevertScreen(plan, self.lock_holder(plan.service)), self._revert_closed)
 
     def _revert_closed(self, result: bool | None) -> None:
         if self.cockpit is not None:
@@ -582,7 +676,33 @@ class CockpitApp(App[int]):
         from widgets.modals import StatusScreen
 
         failed = await self.cockpit.failed_notifications()
-        self.push_screen(StatusScreen(incident.status, failed), self._status_chosen)
+        view = self.cockpit.view
+        from cockpit.incident.lifecycle import recovery_time
+
+        recovered = recovery_time(view.timeline, view.status_times)
+        self.push_screen(
+            StatusScreen(incident.status, failed, recovered=recovered), self._status_chosen
+        )
+
+    def action_mitigate(self) -> None:
+        """One key after a verified recovery: mitigated (then resolved) at the recovery's time,
+        shown in the form to edit before Enter."""
+        assert self.cockpit is not None
+        view = self.cockpit.view
+        incident = view.incident
+        if incident is None:
+            toast(self, Inert("no open incident: declare one first"), severity="warning")
+            return
+        from widgets.modals import StatusScreen
+
+        done = incident.status in (IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
+        wanted = IncidentStatus.RESOLVED if done else IncidentStatus.MITIGATED
+        from cockpit.incident.lifecycle import recovery_time
+
+        recovered = recovery_time(view.timeline, view.status_times)
+        self.push_screen(
+            StatusScreen(incident.status, recovered=recovered, focus=wanted), self._status_chosen
+        )
 
     def _status_chosen(self, choice: object) -> None:
         if self.cockpit is None or choice is None:
@@ -590,21 +710,59 @@ class CockpitApp(App[int]):
         if choice == "retry":
             self.retry_notifications()
             return
-        self.save_status(IncidentStatus(str(choice)))
+        if isinstance(choice, tuple):
+            status, at = choice
+            self.save_status(IncidentStatus(status), at)
+
+    def action_correct(self) -> None:
+        assert self.cockpit is not None
+        view = self.cockpit.view
+        incident = view.incident
+        if incident is None:
+            toast(self, Inert("no open incident to correct"), severity="warning")
+            return
+        from widgets.modals import CorrectScreen
+
+        times: dict[str, datetime | None] = {
+            "impact-start": incident.impact_started_at,
+            "declared": incident.declared_at,
+        }
+        for status, at in view.status_times.items():
+            times.setdefault(status.value, at)
+        self.push_screen(CorrectScreen(times), self._corrected)
+
+    def _corrected(self, choice: object) -> None:
+        if self.cockpit is not None and isinstance(choice, tuple):
+            self.save_correction(*choice)
+
+    @work(exclusive=True, group="correct", exit_on_error=False)
+    async def save_correction(self, field: str, when: datetime) -> None:
+        assert self.cockpit is not None
+        try:
+            event = await self.until_saved(
+                f"correction of {field}",
+                lambda: self.cockpit.correct(field, when),  # type: ignore[union-attr]
+            )
+        except Exception as exc:
+            toast(self, one_line(f"not corrected: {exc}"), severity="error", timeout=15)
+            return
+        self.show(self.cockpit.view)
+        toast(self, one_line(event.text), title=Inert("Corrected"), timeout=8)
 
     @work(exclusive=True, group="status", exit_on_error=False)
-    async def save_status(self, status: IncidentStatus) -> None:
+    async def save_status(self, status: IncidentStatus, at: datetime | None = None) -> None:
         assert self.cockpit is not None
         try:
             incident = await self.until_saved(
                 f"status {status.value}",
-                lambda: self.cockpit.set_status(status),  # type: ignore[union-attr]
+                lambda: self.cockpit.set_status(status, at),  # type: ignore[union-attr]
             )
         except Exception as exc:
             toast(self, one_line(f"status change failed: {exc}"), severity="error")
             return
         self.show(self.cockpit.view)
-        toast(self, Inert(f"incident #{incident.id} is {incident.status}"), timeout=5)
+        when = f" as of {local_hms(at)}" if at is not None else ""
+        toast(self, Inert(f"incident #{incident.id} is {incident.status}{when}"), timeout=5)
 
     @work(exclusive=True, group="notify", exit_on_error=False)
     async def retry_notifications(self) -> None:
@@ -698,7 +856,10 @@ class CockpitApp(App[int]):
         )
 
     async def action_quit(self) -> None:
-        running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
+        if self.cockpit is not None:
+            running = list(await self.cockpit.active_runs())
+        else:
+            running = [r for r in (self.last_view.runs if self.last_view else ()) if r.active]
         if running:
             from widgets.run_screen import QuitScreen
 
@@ -737,7 +898,17 @@ def _said(outcome: object) -> str:
     return describe_outcome(outcome) if isinstance(outcome, RevertOutcome) else str(outcome)
 
 
-def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[Inert, str], ...]:
+def data_dir_said(cockpit: Cockpit) -> str:
+    if cockpit.data_dir is None:
+        return f"nothing is kept: {cockpit.read_only_reason()}"
+    if cockpit.drill:
+        return f"drill incidents, lock and exports are kept in {cockpit.data_dir}, apart from yours"
+    return f"incidents, lock and exports are kept in {cockpit.data_dir}"
+
+
+def notices(
+    view: View, unsaved_action: str, watch_key: str, mitigate_key: str = "m"
+) -> tuple[tuple[Inert, str], ...]:
     """The header's lines under the title, most urgent first: why nothing can be changed, what
     is not saved, and every revert running or whose outcome is unknown."""
     from cockpit.actions.runs import RunStatus
@@ -750,6 +921,20 @@ def notices(view: View, unsaved_action: str, watch_key: str) -> tuple[tuple[Iner
         out.append((f"NOT SAVED: {problem}" if view.store.pending else problem, "$warning"))
     if unsaved_action:
         out.append((unsaved_action, "$warning bold"))
+    incident = view.incident
+    open_statuses = (IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED)
+    if incident is not None and incident.status in open_statuses:
+        from cockpit.incident.lifecycle import recovery_time
+
+        recovered = recovery_time(view.timeline, view.status_times)
+        if recovered is not None:
+            out.append(
+                (
+                    f"{recovered.text}: {mitigate_key} marks the incident mitigated at "
+                    f"{local_hms(recovered.at)}",
+                    "$success bold",
+                )
+            )
     for run in view.runs:
         word = run.kind.upper()
         if run.status is RunStatus.UNKNOWN:
@@ -822,3 +1007,59 @@ def run_app(
         on_close=on_close,
     )
     return int(app.run() or 0)
+
+
+# -- drills ---------------------------------------------------------------------------------
+
+
+def run_drill_tui(
+    scenario: Any,
+    *,
+    data_dir: Path,
+    speed: float | None,
+    notifications: str,
+    ascii_only: bool = False,
+) -> int:
+    """The cockpit on the drill's world, DRILL in its header; when the scenario's clock runs
+    out the drill report opens. Quitting early still writes the report."""
+    from cockpit.drill.session import DrillSession
+
+    session = DrillSession(scenario, data_dir=data_dir, speed=speed, notifications=notifications)
+    app = drill_app(session, ascii_only=ascii_only)
+    code = int(app.run() or 0)
+    if session.report is not None:
+        for path in session.report.files:
+            print(Inert(path))
+    return code
+
+
+def drill_app(session: DrillSession, *, ascii_only: bool = False) -> CockpitApp:
+    """The cockpit app for one drill: it starts the session's world, opens the drill report by
+    itself when the scenario clock reaches the scenario's end, and stops the world on the way
+    out (the cockpit writes the report as it closes if the end was not reached)."""
+    from widgets.drill_report import DrillReportScreen
+
+    ending: list[asyncio.Task[None]] = []
+
+    async def show_report_at_end() -> None:
+        await session.until_scenario(session.scenario.end)
+        cockpit = session.cockpit()
+        # Closing already wrote the report from the cockpit's last state; the store may be
+        # closed by now, so the run is not scored twice.
+        if cockpit.closing:
+            return
+        report = session.finish(app.last_view)
+        app.push_screen(DrillReportScreen(report))
+
+    async def factory() -> Cockpit:
+        await session.start()
+        ending.append(asyncio.create_task(show_report_at_end(), name="drill-end"))
+        return session.cockpit()
+
+    async def on_close() -> None:
+        for task in ending:
+            task.cancel()
+        await session.stop()
+
+    app = CockpitApp(factory, ascii_only=ascii_only, on_close=on_close)
+    return app

@@ -9,11 +9,11 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from cockpit import __version__
 from cockpit.config.base import ConfigError
-from cockpit.config.paths import data_dir, default_path
+from cockpit.config.paths import config_path, data_dir_for
 from cockpit.textsafe import Inert
 
 if TYPE_CHECKING:
@@ -22,27 +22,10 @@ if TYPE_CHECKING:
 EXAMPLE_CONFIG = Path(__file__).with_name("example_config.toml")
 
 
-def _config_path(arg: str | None) -> Path:
-    return Path(arg).expanduser() if arg else default_path()
-
-
 def _load(arg: str | None) -> Config:
     from cockpit.config.loader import load
 
-    return load(_config_path(arg))
-
-
-def _data_dir(args: argparse.Namespace, config: Config | None = None) -> Path:
-    """The configured data dir when a config exists (a broken one is an error), else the
-    default: commands that only read the store work without a config."""
-    if config is None:
-        path = _config_path(args.config)
-        config = _load(str(path)) if path.exists() else None
-    section = config.cockpit if config else None
-    return data_dir(
-        configured=section.data_dir if section else None,
-        group=section.data_group if section else None,
-    )
+    return load(config_path(arg))
 
 
 def _say(text: object, *, file: TextIO | None = None) -> None:
@@ -74,7 +57,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         return _fail(empty, 2)
     from cockpit.app import run_tui
 
-    directory, problem = _usable_data_dir(lambda: _data_dir(args, config))
+    directory, problem = _usable_data_dir(lambda: data_dir_for(args.config, config))
     return run_tui(
         config=config,
         data_dir=directory,
@@ -97,8 +80,18 @@ def _usable_data_dir(find: Callable[[], Path]) -> tuple[Path | None, str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from cockpit.app import run_tui
+    from cockpit.config.paths import drill_data_dir
 
-    directory, problem = _usable_data_dir(data_dir)
+    def demo_dir() -> Path:
+        if args.data_dir:
+            return drill_data_dir(asked=args.data_dir)
+        # A fresh store per run: yesterday's demo incident is not today's demo's.
+        from cockpit.datadir import ensure_data_dir
+        from cockpit.timeutil import utcnow
+
+        return ensure_data_dir(drill_data_dir() / "demo" / utcnow().strftime("%Y%m%dT%H%M%SZ"))
+
+    directory, problem = _usable_data_dir(demo_dir)
     return run_tui(
         config=None,
         data_dir=directory,
@@ -107,6 +100,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ascii=args.ascii,
         bad_deploy_after=args.bad_deploy_after,
     )
+
+
+def _open_drill_tui(scenario: Any, **options: Any) -> int:
+    from cockpit.app import run_drill_tui
+
+    return run_drill_tui(scenario, **options)
 
 
 def cmd_world(args: argparse.Namespace) -> int:
@@ -173,7 +172,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from cockpit.files import WriteError, reason, write_file
 
-    path = _config_path(args.config)
+    path = config_path(args.config)
     if path.exists() and not path.is_dir() and not args.force:
         return _fail(f"{path} exists; use --force to overwrite it", 1)
     try:
@@ -207,7 +206,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if bad:
             names = ", ".join(str(t) for t, _ in bad)
             return _fail(f"cannot write {names}: {'; '.join(dict.fromkeys(p for _, p in bad))}", 2)
-    directory = _data_dir(args)
+    directory = data_dir_for(args.config)
     now = utcnow()
     with IncidentStore.for_reading(directory) as store:
         incident = store.get(args.incident) if args.incident else None
@@ -243,12 +242,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 # Command groups that live beside what they drive. Each module has
 # `register(sub: argparse._SubParsersAction) -> None`, which adds its parser(s) with
 # `set_defaults(func=...)`; a func receives the parsed args and returns the exit status, and may
-# call `data_dir_for(args)` for the data dir. These modules must import nothing heavy at top.
+# call `cockpit.config.paths.data_dir_for(args.config)` for the data dir. These modules must
+# import nothing heavy at top, and nothing of the TUI (the layer contracts in pyproject.toml).
 COMMAND_MODULES: tuple[str, ...] = ("cockpit.drill.cli", "cockpit.incident.cli", "cockpit.doctor")
-
-
-def data_dir_for(args: argparse.Namespace) -> Path:
-    return _data_dir(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,13 +256,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="config file (default: $COCKPIT_CONFIG, then user dir)")
     parser.add_argument("--read-only", action="store_true", help="disable declare and revert")
     parser.add_argument("--ascii", action="store_true", help="ASCII-only rendering")
-    parser.set_defaults(func=cmd_tui)
+    parser.set_defaults(func=cmd_tui, open_drill_tui=_open_drill_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="start the drill world and the cockpit on it")
     demo.add_argument("--bad-deploy-after", type=float, default=20.0, metavar="SECONDS")
     demo.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
     demo.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS)
+    demo.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep the demo's incidents, lock and exports here (default: a drills data dir "
+        "beside yours, never your own)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     world = sub.add_parser("world", help="run only the drill world's servers, headless")

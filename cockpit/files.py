@@ -13,9 +13,16 @@ class WriteError(Exception):
     """The file was not written; the message names it and says why."""
 
 
-def write_file(path: Path, text: str, *, mode: int = 0o644) -> None:
+def write_file(path: Path, text: str, *, mode: int = 0o644, parents: bool = False) -> None:
     """Write `text` to `path` through a temporary file in the same folder and a rename, so
-    `path` holds the old content or the new one, never half of it. Raises WriteError."""
+    `path` holds the old content or the new one, never half of it (readers, such as a drill's
+    world reading its control file, never see half a file). `parents` creates missing folders.
+    Raises WriteError."""
+    if parents:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(f"cannot write {path}: {reason(exc)}") from None
     problem = unwritable(path)
     if problem:
         raise WriteError(f"cannot write {path}: {problem}")

@@ -4,8 +4,8 @@ Every datetime here is timezone-aware UTC; conversion to local time happens only
 Text from outside is made Inert (cockpit.textsafe) when an object is made, whichever source made
 it: what the screen, `check`, the store and the exports read from these objects is already
 inert and holds no secret. The exceptions are identities that must stay exact: a deploy's
-service, version and reverted version (a revert passes them on as they were deployed), issue ids
-and event keys.
+service, version and reverted version (a revert passes them on as they were deployed), issue ids,
+event keys, and an alert's labels and a silence's matchers (a silence matches them exactly).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class Category(StrEnum):
     DEPLOYS = "deploys"
     ERRORS = "errors"
     SENTRY = "sentry"
+    ALERTS = "alerts"
 
 
 class Freshness(StrEnum):
@@ -187,9 +188,15 @@ class SentryIssue:
     # Events per interval over the stats period, oldest first ("rising" is read from it).
     trend: tuple[int, ...] = ()
     project: str = ""
+    # When the trend's first bucket began and how long each is (0: not known), so that "rose
+    # since the failure began" can be judged against the issue's own history before it.
+    trend_from: datetime | None = None
+    trend_seconds: int = 0
+    # What the issue's metadata names (exception type and value, file, function), one line.
+    metadata: str = ""
 
     def __post_init__(self) -> None:
-        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project")
+        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project", "metadata")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +209,119 @@ class SentryIssues:
     matched: int | None = None  # issues matched across every page read (X-Hits when given)
 
 
-Reading = ProbeResult | ProbeResults | Deploys | ErrorSeries | SentryIssues
+Labels = tuple[tuple[str, str], ...]  # (name, value), sorted by name
+
+
+def _labels(raw: Labels) -> Labels:
+    # Label names and values identify an alert exactly: a silence matches them as they are, so
+    # they are kept exact like a deploy's version, and shown through `identity`.
+    return tuple(sorted((str(k), str(v)) for k, v in raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One Alertmanager matcher: name = value, != , =~ (anchored regex) or !~."""
+
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    # name and value stay exact (they are sent back to Alertmanager): shown through `identity`.
+
+    @property
+    def op(self) -> str:
+        return ("=" if self.is_equal else "!") + ("~" if self.is_regex else "")
+
+    def __str__(self) -> str:
+        op = {"=": "=", "!": "!=", "=~": "=~", "!~": "!~"}[self.op]
+        value = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.name}{op}"{value}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert as Alertmanager holds it. `state` is Alertmanager's: active (firing and
+    notified), suppressed (silenced or inhibited) or unprocessed."""
+
+    fingerprint: str
+    labels: Labels
+    annotations: Labels
+    starts_at: datetime
+    ends_at: datetime | None
+    state: str = "active"
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    generator_url: str = ""
+    source: str = ""  # the [[alerts]] source that read it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", escaped_key(self.fingerprint))
+        object.__setattr__(self, "labels", _labels(self.labels))
+        object.__setattr__(
+            self, "annotations", tuple((escaped_key(k), Inert(v)) for k, v in self.annotations)
+        )
+        object.__setattr__(self, "silenced_by", tuple(escaped_key(s) for s in self.silenced_by))
+        object.__setattr__(self, "inhibited_by", tuple(escaped_key(s) for s in self.inhibited_by))
+        _inert(self, "state", "generator_url")
+
+    def label(self, name: str) -> str:
+        return next((v for k, v in self.labels if k == name), "")
+
+    def annotation(self, name: str) -> Inert:
+        return Inert(next((v for k, v in self.annotations if k == name), ""))
+
+    @property
+    def alertname(self) -> str:
+        return self.label("alertname")
+
+    @property
+    def severity(self) -> str:
+        return self.label("severity")
+
+    @property
+    def suppressed(self) -> bool:
+        return self.state == "suppressed" or bool(self.silenced_by or self.inhibited_by)
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    state: str = "active"  # active, pending or expired
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", escaped_key(self.id))
+        _inert(self, "created_by", "comment", "state")
+
+
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    """What the Alertmanagers of one cluster hold for the configured matchers: alerts
+    deduplicated by fingerprint, silences by id. `unreachable` names the members that did not
+    answer this round (with why) while others did."""
+
+    source: str
+    alerts: tuple[Alert, ...]
+    silences: tuple[Silence, ...] = ()
+    members: tuple[str, ...] = ()
+    unreachable: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "unreachable", tuple(Inert(u) for u in self.unreachable))
+        object.__setattr__(self, "members", tuple(Inert(u) for u in self.members))
+
+    @property
+    def firing(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if not a.suppressed)
+
+
+Reading = ProbeResult | ProbeResults | Deploys | ErrorSeries | SentryIssues | Alerts
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,23 +24,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from cockpit.actions.audit import append_audit
-from cockpit.actions.declare import DeclareRequest
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
 from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
 from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.actions.whoami import current_user, host_name
+from cockpit.alerts import AlertsView, alerts_view
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings, state_family
 from cockpit.hub import Hub, Snapshot
+from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
 from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
 from cockpit.incident.store_worker import StoreHealth, StoreWorker
-from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
+from cockpit.model import Category, Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
+from cockpit.whoami import current_user, host_name
 
 if TYPE_CHECKING:
     from cockpit.notify.notifier import Notifier
@@ -75,6 +76,7 @@ class View:
     unsaved: frozenset[str] = frozenset()  # keys of timeline events not saved yet
     runs: tuple[Run, ...] = ()  # reverts and actions running, or whose outcome is unknown
     read_only: str = ""  # why nothing can be changed ("" when the cockpit may act)
+    alerts: AlertsView = field(default_factory=AlertsView)  # the page: Alertmanager's alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ class Cockpit:
         self._reconciled: set[str] = set()  # run event keys queued by this cockpit
         self._closing = False
         # More Markdown sections for the draft (a drill adds its scored report).
-        self.export_sections: list[Callable[[], str]] = []
+        self.export_sections: list[Callable[[], str]] = [self._probe_history, self._page]
 
     @property
     def drill(self) -> bool:
@@ -206,6 +208,7 @@ class Cockpit:
             frozenset(e.key for e in unsaved),
             stored.runs,
             self.read_only_reason(),
+            alerts_view(snapshot.of(Category.ALERTS)),
         )
 
     @property
@@ -379,10 +382,11 @@ class Cockpit:
         self._writable("declaring an incident")
         return await self._life(lambda life: life.declare(request))
 
-    async def set_status(self, status: IncidentStatus) -> Incident:
-        """investigating -> identified -> mitigated -> resolved; resolving closes the page."""
+    async def set_status(self, status: IncidentStatus, at: datetime | None = None) -> Incident:
+        """investigating -> identified -> mitigated -> resolved; resolving closes the page.
+        `at`: when it happened (a verified recovery), else now."""
         self._writable("changing the incident's status")
-        return await self._life(lambda life: life.set_status(status))
+        return await self._life(lambda life: life.set_status(status, at=at))
 
     async def correct(self, field: str, new: datetime) -> TimelineEvent:
         self._writable("correcting a time")
@@ -429,6 +433,14 @@ class Cockpit:
         assessment = self.view.assessment
         deploy: Deploy | None = assessment.suspect or next(iter(assessment.deploys), None)
         return deploy.service if deploy is not None else self.config.cockpit.service
+
+    async def active_runs(self) -> tuple[Run, ...]:
+        """The reverts and actions still going, read from their folders now: the last refresh
+        may be seconds old, and one may have finished since (or started)."""
+        if self.catalog is None:
+            return ()
+        runs = await asyncio.to_thread(self.catalog.scan)
+        return tuple(r for r in runs if r.active)
 
     def running(self, service: str | None = None) -> Run | None:
         """The revert or action running on `service` (any cockpit's), as last seen."""
@@ -543,8 +555,22 @@ class Cockpit:
         markdown = await self.storage.call(lambda store: render_incident(store, incident, "md"))
         return self._with_sections(markdown)
 
+    def _probe_history(self) -> str:
+        from cockpit.incident.export import probe_history_markdown
+
+        incident = self.view.incident
+        since = (incident.impact_started_at or incident.declared_at) if incident else None
+        return probe_history_markdown(self.view.assessment.probes, since)
+
+    def _page(self) -> str:
+        from cockpit.alerts import detection_markdown
+
+        view = self.view
+        impact = view.incident.impact_started_at if view.incident else None
+        return detection_markdown(view.alerts.alerts, view.timeline, impact)
+
     def _with_sections(self, markdown: str) -> str:
-        extra = [section().strip() for section in self.export_sections]
+        extra = [s for s in (section().strip() for section in self.export_sections) if s]
         return "\n\n".join([markdown.rstrip(), *extra]) + "\n" if extra else markdown
 
     async def export(self, formats: Sequence[str] = ("md",)) -> list[Path]:

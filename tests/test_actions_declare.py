@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.actions.declare import DeclareError, DeclareRequest, declare
+from cockpit.incident.declare import DeclareError, DeclareRequest, declare
 from cockpit.incident.store import IncidentAlreadyOpen, IncidentStore, store_path
 
 NOW = datetime(2024, 8, 2, 14, 35, tzinfo=UTC)
@@ -70,7 +70,7 @@ def test_declare_refuses_a_bad_request(tmp_path: Path) -> None:
 
 
 def test_parse_when_takes_iso_with_a_zone_or_a_local_clock_time() -> None:
-    from cockpit.actions.declare import parse_when
+    from cockpit.incident.declare import parse_when
 
     assert parse_when("2024-08-02T06:50:00-07:00") == datetime(2024, 8, 2, 13, 50, tzinfo=UTC)
     assert parse_when("2024-08-02T13:50Z") == datetime(2024, 8, 2, 13, 50, tzinfo=UTC)

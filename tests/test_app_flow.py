@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from cockpit.detect import DetectSettings, ProbeState
 from cockpit.incident.store import IncidentStore
 from cockpit.model import SentryIssues
 from cockpit.runtime import Cockpit
+from cockpit.timeutil import duration, local_hm, local_hms
 from cockpit.world_process import WorldProcess
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
@@ -150,12 +152,31 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
                 describe=lambda: explain(app),
             )
         await until(pilot, lambda: "recovered" in screen_text(app))
+        recovered = next(e for e in reversed(app.last_view.timeline) if e.kind == "recovered")  # type: ignore[union-attr]
+        # The header offers the one key that records it mitigated at the recovery's time.
+        await until(
+            pilot,
+            lambda: "m marks the incident mitigated" in app.query_one(CockpitHeader).render().plain,
+        )
 
-        # s: the incident is mitigated (the revert worked)
-        await pilot.press("s")
-        assert isinstance(app.screen, StatusScreen)
-        await pilot.click("#status-mitigated")
-        await until(pilot, lambda: "mitigated" in app.query_one(CockpitHeader).render().plain)
+        # m: mitigated at the verified recovery (the field holds its time, editable), even
+        # though the key is pressed some seconds later
+        await pilot.pause(1.2)
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        assert app.screen.query_one("#at").value == local_hms(recovered.at)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, StatusScreen))
+        await until(
+            pilot,
+            lambda: (
+                f"mitigated {local_hm(recovered.at)}" in app.query_one(CockpitHeader).render().plain
+            ),
+            describe=lambda: app.query_one(CockpitHeader).render().plain,
+        )
+        with IncidentStore(data / "incidents.sqlite3") as store:
+            times = store.times(incident.id)
+        assert times.mitigated == recovered.at
 
         # t: the whole timeline, filtered by kind
         await pilot.press("t")
@@ -175,6 +196,12 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
         draft = exports[0].read_text()
         for expected in ("declared", "revert", "recovered", "probe.down", "suspect", "UTC"):
             assert expected in draft, expected
+        # Durations come from the recorded times, not from when keys were pressed.
+        start = incident.impact_started_at or incident.declared_at
+        mitigate = duration((recovered.at - start).total_seconds())
+        assert f"- **Time to mitigate:** {mitigate} (= mitigated - impact start)" in draft, draft
+        assert f"| Mitigated | {recovered.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} |" in draft
+        assert "## Probe history" in draft
         assert json.loads(exports[0].with_suffix(".json").read_text())
 
         with IncidentStore(data / "incidents.sqlite3") as store:
@@ -245,3 +272,30 @@ async def test_the_command_palette_breaks_the_world_on_purpose(
         with IncidentStore(data / "incidents.sqlite3") as store:
             kinds = [e.text for e in store.recent_events(50) if e.kind == "drill.inject"]
         assert kinds == ["oncall-tester: injected fault db_reinstall"]
+
+
+async def test_a_held_revert_lock_is_in_the_plan_before_any_typing(
+    world_config: Config, tmp_path: Path
+) -> None:
+    from cockpit.actions.lock import ServiceLock
+
+    data = tmp_path / "data"
+    data.mkdir()
+    app = make_app(world_config, data)
+    held = ServiceLock(data, "files-web", user="alice", what="revert files-web 9 -> 8")
+    held.acquire()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "SUSPECT" in screen_text(app), describe=lambda: explain(app))
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, RevertScreen))
+            await pilot.pause()
+            plan = " ".join(
+                str(w.render().plain)  # type: ignore[attr-defined]
+                for w in app.screen.query(".plan InertStatic")
+            )
+            assert "HELD by alice" in plan and "since" in plan, plan
+            assert "revert files-web 9 -> 8" in plan, plan
+            assert app.screen.query_one("#confirm").value == ""  # type: ignore[attr-defined]
+    finally:
+        held.release()

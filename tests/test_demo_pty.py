@@ -228,3 +228,78 @@ def test_inside_gnu_screen(world: LocalWorld, tmp_path: Path) -> None:
             lines = text.rstrip("\n").split("\n")
     finally:
         subprocess.run(["screen", "-S", name, "-X", "quit"], check=False, timeout=20)
+
+
+# -- the demo keeps to its own data dir ----------------------------------------------------------
+
+
+def tree_bytes(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file and folder under root: its mode and, for files, its bytes."""
+    out: dict[str, tuple[int, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        data = path.read_bytes() if path.is_file() else b""
+        out[str(path.relative_to(root))] = (path.stat().st_mode, data)
+    return out
+
+
+def test_the_demo_run_twice_leaves_the_users_data_dir_alone(tmp_path: Path) -> None:
+    """A user with a real config and a real open incident runs the demo twice, declares and
+    exports in it: their data dir is the same byte for byte, and the demo said where its own
+    incidents went."""
+    real = tmp_path / "data"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[cockpit]\nservice = "shop"\ndata_dir = "{real}"\n\n'
+        '[[probes]]\nname = "web"\nkind = "http"\nurl = "http://127.0.0.1:9/"\n'
+    )
+    env = {"COCKPIT_CONFIG": str(config), "COCKPIT_DATA_DIR": str(real)}
+    declared = subprocess.run(
+        [str(COCKPIT), "incident", "declare", "--title", "real checkout outage"],
+        env=user_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert declared.returncode == 0, declared.stderr
+    before = tree_bytes(real)
+    assert any(name.endswith(".sqlite3") or "incident" in name for name in before), before
+    for _ in range(2):
+        run = PtyRun(
+            [str(COCKPIT), "demo", "--bad-deploy-after", "1"],
+            cols=80,
+            rows=24,
+            env=user_env(TERM="xterm", **env),
+        )
+        try:
+            assert run.wait_for(lambda t: "SUSPECT" in t, 40), run.text()
+            assert "real checkout outage" not in run.text()
+            run.send(b"?")
+            assert run.wait_for(lambda t: "apart from yours" in t, 10), run.text()
+            assert "data-drill" in run.text(), run.text()
+            run.send(b"?")
+            assert run.wait_for(lambda t: "Keys" not in t, 10), run.text()
+            # Each demo run starts with no incident (its own store), and declares one.
+            run.send(b"d")
+            assert run.wait_for(lambda t: "Declare an incident" in t, 10), run.text()
+            run.send(b"\r")
+            assert run.wait_for(lambda t: "INCIDENT #1" in t, 15), run.text()
+            run.send(b"x")
+            assert run.wait_for(lambda t: "Save to" in t, 40), run.text()
+            run.send(b"s")
+            assert run.wait_for(lambda t: "written to" in t, 40), run.text()
+            assert "data-drill" in run.text(), run.text()
+            run.send(b"q")
+            assert run.wait_exit(20) == 0, run.text()
+        finally:
+            run.stop()
+    assert tree_bytes(real) == before
+    drills = tmp_path / "data-drills"
+    assert any(drills.rglob("*")), "the demo kept its incidents in its own data dir"
+    listed = subprocess.run(
+        [str(COCKPIT), "incident", "list"],
+        env=user_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "real checkout outage" in listed.stdout and "degraded" not in listed.stdout

@@ -310,6 +310,7 @@ async def test_slow_dependency_drill_declared_late_never_reverted(tmp_path: Path
         await until(pilot, lambda: shown(session, "recovered"))
         await until(pilot, lambda: app.last_view is not None and app.last_view.incident is not None)
         pressed_s = session.scenario_now()
+        verified = next(e for e, _ in session.cockpit().shown if e.kind == "recovered")
         await pilot.press("s")
         assert isinstance(app.screen, StatusScreen)
         # identified has the focus; resolved is two buttons on
@@ -335,7 +336,9 @@ async def test_slow_dependency_drill_declared_late_never_reverted(tmp_path: Path
     assert recover.at >= restore.at
     assert [a.kind for a in report.acts if a.kind.startswith(("revert", "action"))] == []
     status = the_act(report, "status.resolved")
-    assert pressed_s <= status.at <= resolved
-    assert recover.at <= status.at
+    # Recorded at the recovery the cockpit saw (the form's default), not when s was pressed.
+    assert status.at <= pressed_s <= resolved
+    assert abs((status.at - session.scenario_at(verified.at)).total_seconds()) < 1
+    assert abs(recover.at - status.at) < timedelta(minutes=1)  # the recovery it was shown
     assert report.still_failing == () and report.lingering == ()
     assert (declare.real_minutes, declare.best_minutes) == (5, 3)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pilot_wait import until
 
-from cockpit.drill.cli import drill_app
+from cockpit.app import drill_app
 from cockpit.drill.scenario import SCENARIOS_ENV, Scenario, find_scenario
 from cockpit.drill.session import DrillSession
 from widgets.drill_report import DrillReportScreen, report_lines

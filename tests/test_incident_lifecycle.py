@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.actions.declare import DeclareError, DeclareRequest
+from cockpit.incident.declare import DeclareError, DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, NoOpenIncident
 from cockpit.incident.store import (
     IncidentAlreadyOpen,

@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 from servers import serving
 
-from cockpit.actions.declare import DeclareRequest
 from cockpit.config import ConfigError, parse
+from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle
 from cockpit.incident.store import IncidentStore, store_path
 from cockpit.model import IncidentStatus

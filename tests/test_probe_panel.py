@@ -127,3 +127,74 @@ async def test_when_probes_do_not_fit_the_failing_ones_stay_and_the_rest_are_cou
         assert len(lines) == 3
         assert lines[0].startswith("FAIL ftp-login-x4")
         assert lines[-1] == "+2 more, all ok"
+
+
+def rounds(outcomes: list[tuple[bool, str]], start_ago: timedelta) -> list[View]:
+    """Views of ftp-login-x4 after each round, every 2 s, ending now."""
+    detector = Detector(CONFIG, DetectSettings())
+    out = []
+    step = start_ago / max(1, len(outcomes))
+    for i, (ok, error) in enumerate(outcomes):
+        at = NOW - start_ago + step * i
+        result = ProbeResult(
+            "ftp-login-x4", "ftp", "ftp://127.0.0.1:21/", 4, 4 if ok else 1, ok, 5.0, error, at
+        )
+        statuses = {
+            "ftp-login-x4": SourceStatus("ftp-login-x4", "ftp", Category.PROBE, Freshness.FRESH, at)
+        }
+        snapshot = Snapshot(at, i + 1, statuses, {"ftp-login-x4": result})  # type: ignore[arg-type]
+        out.append(View(snapshot, detector.observe(snapshot), None, ()))
+    return out
+
+
+async def test_a_round_that_failed_below_the_threshold_is_not_a_plain_ok() -> None:
+    # Two failures in a row make a probe down; one is not enough, but the row must say so.
+    views_ = rounds([(True, ""), (True, ""), (False, "530 Login incorrect")], timedelta(seconds=6))
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        panel.show(views_[-1])
+        await pilot.pause()
+        text = "\n".join(line.plain for line in panel._render_lines())
+        assert "ok   ftp-login-x4" not in text, text
+        assert "warn ftp-login-x4" in text, text
+        assert "last 1 round failed, not down yet: 530 Login incorrect" in text, text
+
+
+async def test_probe_history_outlasts_the_incident_in_bounded_memory() -> None:
+    """An hour of rounds every 2 s: down at minute 5 with one error, another error at minute
+    20, back up at minute 40. Every change and its verbatim error is still in the detail screen
+    and the export at the end, while the memory kept stays bounded."""
+    from cockpit.detect import RUNS
+    from cockpit.incident.export import probe_history_markdown
+
+    outcomes: list[tuple[bool, str]] = []
+    for i in range(1800):
+        minute = i * 2 / 60
+        if 5 <= minute < 20:
+            outcomes.append((False, f"550 session {i} refused: pooled handle reused"))
+        elif 20 <= minute < 40:
+            outcomes.append((False, "421 Too many connections (8) from this IP"))
+        else:
+            outcomes.append((True, ""))
+    views_ = rounds(outcomes, timedelta(hours=1))
+    probe = views_[-1].assessment.probes[0]
+    assert len(probe.history) <= 60 and len(probe.runs) <= RUNS
+    assert [(r.first.ok, r.count) for r in probe.runs] == [
+        (True, 150),
+        (False, 450),
+        (False, 600),
+        (True, 600),
+    ]
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.view = views_[-1]  # type: ignore[attr-defined]
+        await app.push_screen(ProbeDetailScreen("ftp-login-x4", views_[-1]))
+        await pilot.pause()
+        rows = str(app.screen.query_one("#rows").render())
+        assert "550 session 150 refused: pooled handle reused" in rows
+        assert "421 Too many connections (8) from this IP" in rows
+    markdown = probe_history_markdown(views_[-1].assessment.probes, NOW - timedelta(hours=2))
+    assert "550 session 150 refused: pooled handle reused" in markdown
+    assert "421 Too many connections (8) from this IP" in markdown
+    assert "| FAIL | 1/4 | 450 |" in markdown

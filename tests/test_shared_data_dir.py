@@ -122,7 +122,7 @@ def revert_as(world: RevertWorld, user: str) -> str:
         run.send(b"\x1b")
         assert run.wait_for(main_screen, 15), run.text()
         run.send(b"q")
-        assert run.wait_exit(20) == 0
+        assert run.wait_exit(20) == 0, run.text()
         return screen
     finally:
         run.stop()

@@ -159,3 +159,34 @@ async def test_drifting_figures_wait_but_a_change_of_state_repaints_at_once() ->
         panel.show(changed)
         assert panel._painted_at > painted
         assert panels.COSMETIC_REPAINT >= 5
+
+
+async def test_sentry_not_configured_is_never_no_unresolved_issues() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(SentryPanel)
+        base = view()
+        nothing = Snapshot(NOW, 1, {}, {})
+        panel.show(View(nothing, Assessment(), None, ()))
+        await pilot.pause()
+        shown = plain(panel)
+        assert "Sentry not configured" in shown and "no unresolved issues" not in shown
+        # Configured but never read yet (failing from the start): not "no issues" either.
+        failing = SourceStatus(
+            "sentry",
+            "sentry",
+            Category.SENTRY,
+            Freshness.STALE,
+            None,
+            stale_since=NOW,
+            reason="HTTP 401",
+        )
+        panel.show(View(Snapshot(NOW, 2, {"sentry": failing}, {}), Assessment(), None, ()))
+        await pilot.pause()
+        shown = plain(panel)
+        assert "HTTP 401" in shown and "no unresolved issues" not in shown, shown
+        fresh = base.snapshot.statuses["sentry"]
+        empty = Snapshot(NOW, 3, {"sentry": fresh}, {"sentry": SentryIssues("sentry", ())})
+        panel.show(View(empty, Assessment(), None, ()))
+        await pilot.pause()
+        assert "no unresolved issues" in plain(panel)

@@ -260,3 +260,19 @@ def test_traffic_tells_each_faults_story_in_the_access_log(tmp_path: Path) -> No
             timeout=30,
             what="2xx after the restore",
         )
+
+
+def test_a_fault_that_cannot_apply_says_why_when_asked_strictly(world: World) -> None:
+    """`Inject fault: bad_deploy` after the bad release shipped (and was rolled back) must not
+    answer "injected" while nothing happens: the strict door says why."""
+    assert world.directory is not None
+    send_fault(world.directory, "bad_deploy", strict=True)
+    with pytest.raises(ControlError, match="already shipped once"):
+        send_fault(world.directory, "bad_deploy", strict=True)
+    with pytest.raises(ControlError, match="already healthy"):
+        send_fault(world.directory, "restore", strict=True)
+    send_fault(world.directory, "failover", strict=True)
+    with pytest.raises(ControlError, match="already failed over"):
+        send_fault(world.directory, "failover", strict=True)
+    send_fault(world.directory, "failover")  # deployctl's lever: a second failover is no error
+    assert [name for _, name in world.faults] == ["bad_deploy", "failover"]

@@ -1,4 +1,5 @@
-"""The top line: what is watched, the incident's state, DRILL / READ-ONLY, and the UTC clock.
+"""The top line: what is watched, DRILL / READ-ONLY, how many alerts fire, the incident's
+state, and the UTC clock.
 
 Under it, only when there is something to say, up to three lines of notices: why the cockpit is
 read-only (a store it cannot open), what is not saved yet, a revert running or whose outcome is
@@ -6,6 +7,9 @@ unknown. The essential words come first, so that 80 columns show them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
 
 from textual.widget import Widget
 
@@ -28,7 +32,9 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
+        self.alerts = 0  # firing alerts (Alertmanager), not silenced
         self.notices: tuple[tuple[Inert, str], ...] = ()  # (text, style of ours)
+        self.status_times: dict[IncidentStatus, datetime] = {}
         self._shown_minute = ""
 
     def set_notices(self, notices: tuple[tuple[Inert, str], ...]) -> None:
@@ -59,13 +65,49 @@ class CockpitHeader(Widget):
         drill: bool,
         incident: Incident | None,
         degraded: bool,
+        status_times: Mapping[IncidentStatus, datetime] | None = None,
+        alerts: int = 0,
     ) -> None:
-        fields = (service, environment, drill, incident, degraded)
-        if fields == (self.service, self.environment, self.drill, self.incident, self.degraded):
+        times = dict(status_times or {})
+        fields = (service, environment, drill, incident, degraded, times, alerts)
+        shown = (
+            self.service,
+            self.environment,
+            self.drill,
+            self.incident,
+            self.degraded,
+            self.status_times,
+            self.alerts,
+        )
+        if fields == shown:
             return  # unchanged: no repaint
         self.service, self.environment, self.drill = service, environment, drill
-        self.incident, self.degraded = incident, degraded
+        self.incident, self.degraded, self.status_times = incident, degraded, times
+        self.alerts = alerts
         self.refresh()
+
+    def _incident_words(self, incident: Incident, room: int) -> Inert:
+        """The incident and each status with its own time, as many as fit: the current one
+        first ("mitigated 06:04"), then the earlier ones ("declared 05:58")."""
+        times = self.status_times
+        current = times.get(incident.status)
+        if incident.status is IncidentStatus.INVESTIGATING or current is None:
+            current = incident.declared_at
+        head = f"INCIDENT #{incident.id} {incident.severity} {incident.status} {local_hm(current)}"
+        earlier = [
+            f"{status.value} {local_hm(at)}"
+            for status, at in sorted(times.items(), key=lambda item: item[1], reverse=True)
+            if status is not incident.status and status is not IncidentStatus.INVESTIGATING
+        ]
+        if incident.status is not IncidentStatus.INVESTIGATING:
+            earlier.append(f"declared {local_hm(incident.declared_at)}")
+        best = head
+        for n in range(1, len(earlier) + 1):
+            longer = f"{head} ({', '.join(earlier[:n])})"
+            if len(longer) > room:
+                break
+            best = longer
+        return one_line(best)
 
     def render(self) -> InertContent:
         parts: list[Part] = [(Inert(" " + one_line(self.service, 200)), "bold")]
@@ -75,15 +117,17 @@ class CockpitHeader(Widget):
             parts.append((Inert("  DRILL "), "$warning bold reverse"))
         if self.read_only:
             parts.append((Inert("  READ-ONLY "), "$accent bold reverse"))
+        if self.alerts:
+            word = "ALERT" if self.alerts == 1 else "ALERTS"
+            parts.append((Inert(f"  {self.alerts} {word} "), "$error bold reverse"))
         parts.append(Inert("  "))
         incident = self.incident
+        clock_room = self.size.width - len(f"{utc_hm(utcnow())} UTC ") - 1
         if incident is not None and incident.status is not IncidentStatus.RESOLVED:
+            head = text(*parts)
             parts.append(
                 (
-                    one_line(
-                        f"INCIDENT #{incident.id} {incident.severity} {incident.status} "
-                        f"since {local_hm(incident.declared_at)}"
-                    ),
+                    self._incident_words(incident, clock_room - head.cell_length),
                     "$error bold",
                 )
             )

@@ -21,7 +21,7 @@ from textual.widgets import Label, Static
 from cockpit.textsafe import Inert
 
 if TYPE_CHECKING:
-    from textual.command import Hit, Matcher
+    from textual.command import DiscoveryHit, Hit, Matcher
     from textual.dom import DOMNode
     from textual.widget import Widget
 
@@ -123,6 +123,16 @@ def hit(
     # returns Content untouched.
     help_content = cast(str, text(Inert(help))) if help else None
     return Hit(score, prompt, callback, text=command, help=help_content)
+
+
+def listed(
+    command: Inert, callback: Callable[[], Any], *, help: Inert | None = None
+) -> DiscoveryHit:
+    """A command palette entry shown before anything is typed, as Content like `hit`."""
+    from textual.command import DiscoveryHit
+
+    help_content = cast(str, text(Inert(help))) if help else None
+    return DiscoveryHit(text(Inert(command)), callback, text=Inert(command), help=help_content)
 
 
 class InertLabel(Label):

@@ -12,11 +12,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from cockpit.actions.declare import DeclareRequest, parse_when
 from cockpit.actions.guarded import describe_outcome
+from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
-from cockpit.model import SEVERITIES, IncidentStatus
+from cockpit.incident.declare import DeclareRequest, parse_when
+from cockpit.model import SEVERITIES, IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_hms, utc_hms
 from widgets.inert import InertLabel, InertStatic, Part, text, toast
@@ -36,24 +37,38 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
         d = self.defaults
         with Vertical(classes="dialog"):
             yield InertLabel(Inert("Declare an incident"), classes="dialog-title")
-            yield InertInput(Inert(d.title), placeholder=Inert("title"), id="title")
-            yield InertSelect(
-                [(Inert(s), s) for s in SEVERITIES],
-                value=d.severity,
-                allow_blank=False,
-                id="severity",
-            )
-            yield InertInput(Inert(d.commander), placeholder=Inert("commander"), id="commander")
-            yield InertInput(
-                Inert(d.summary), placeholder=Inert("summary (optional)"), id="summary"
-            )
-            yield InertInput(
-                Inert(local_hms(d.impact_started_at) if d.impact_started_at else ""),
-                placeholder=Inert(
-                    "impact started (local HH:MM[:SS] or ISO with zone; empty = now)"
-                ),
-                id="impact",
-            )
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("title"), classes="label")
+                yield InertInput(
+                    Inert(d.title), placeholder=Inert("what is broken"), id="title", compact=True
+                )
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("severity"), classes="label")
+                yield InertSelect(
+                    [(Inert(s), s) for s in SEVERITIES],
+                    value=d.severity,
+                    allow_blank=False,
+                    id="severity",
+                    compact=True,
+                )
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("commander"), classes="label")
+                yield InertInput(
+                    Inert(d.commander), placeholder=Inert("who leads"), id="commander", compact=True
+                )
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("summary"), classes="label")
+                yield InertInput(
+                    Inert(d.summary), placeholder=Inert("optional"), id="summary", compact=True
+                )
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("impact from"), classes="label")
+                yield InertInput(
+                    Inert(local_hms(d.impact_started_at) if d.impact_started_at else ""),
+                    placeholder=Inert("local HH:MM[:SS] or ISO with zone; empty = now"),
+                    id="impact",
+                    compact=True,
+                )
             started = (
                 f"impact start defaults to the first failure: {local_hms(d.impact_started_at)} "
                 f"({utc_hms(d.impact_started_at)} UTC)"
@@ -63,8 +78,8 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
             yield InertStatic(Inert(started), classes="hint")
             yield InertStatic(id="problems", classes="problems")
             with Horizontal(classes="buttons"):
-                yield InertButton(Inert("Declare"), variant="error", id="declare")
-                yield InertButton(Inert("Cancel"), id="cancel")
+                yield InertButton(Inert("Declare"), variant="error", id="declare", compact=True)
+                yield InertButton(Inert("Cancel"), id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#title", InertInput).focus()
@@ -130,9 +145,10 @@ class RevertScreen(ModalScreen[bool | None]):
             super().__init__()
             self.screen = screen
 
-    def __init__(self, plan: RevertPlan | ActionPlan):
+    def __init__(self, plan: RevertPlan | ActionPlan, holder: LockHolder | None = None):
         super().__init__()
         self.plan = plan
+        self.holder = holder  # who held the service's lock when the plan was made
         self.running = False
         self.outcome: RevertOutcome | None = None
 
@@ -167,13 +183,14 @@ class RevertScreen(ModalScreen[bool | None]):
                         (Inert("timeout  "), "$text-muted"),
                         Inert(f"{p.timeout:g}s"),
                         *_preflight_lines(p.preflight),
+                        *_lock_lines(self.holder),
                     )
                 )
             yield InertStatic(
                 text(Inert("Type "), (service, "bold"), Inert(" to confirm, Escape to cancel:")),
                 id="prompt",
             )
-            yield InertInput(placeholder=service, id="confirm")
+            yield InertInput(placeholder=service, id="confirm", compact=True)
             yield InertStatic(id="problems", classes="problems")
             yield InertLog(id="output", max_lines=500, classes="output")
 
@@ -237,6 +254,28 @@ class RevertScreen(ModalScreen[bool | None]):
         self.dismiss(None if self.outcome is None else self.outcome.ok)
 
 
+def _lock_lines(holder: LockHolder | None) -> list[Part]:
+    if holder is None:
+        return []
+    since = (
+        f" since {local_hms(holder.since)} ({utc_hms(holder.since)} UTC)" if holder.since else ""
+    )
+    where = f" on {holder.host}" if holder.host else ""
+    what = f", running {holder.what}" if holder.what else ""
+    return [
+        Inert("\n"),
+        (Inert("lock     "), "$text-muted"),
+        (
+            one_line(
+                f"HELD by {holder.user or 'someone'}{where}{since}{what}: a confirmation is "
+                "refused until it is released",
+                600,
+            ),
+            "$error bold",
+        ),
+    ]
+
+
 def _preflight_lines(preflight: Sequence[Sequence[str]]) -> list[Part]:
     out: list[Part] = []
     for argv in preflight:
@@ -250,7 +289,10 @@ class NoteScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield InertLabel(Inert("Add a note to the timeline"), classes="dialog-title")
-            yield InertInput(placeholder=Inert("what happened, what you tried"), id="note")
+            yield InertInput(
+                placeholder=Inert("what happened, what you tried"), id="note", compact=True
+            )
+            yield InertStatic(Inert("Enter adds it, Esc cancels"), classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#note", InertInput).focus()
@@ -288,29 +330,61 @@ class HelpScreen(ModalScreen[None]):
             parts.append((Inert("read-only: declare and revert are disabled\n"), "$warning"))
         parts += [Inert("\n"), (Inert(PANELS_HELP), "$text-muted")]
         with Vertical(classes="dialog wide"):
-            yield InertLabel(Inert("Keys"), classes="dialog-title")
-            yield InertStatic(text(*parts))
+            yield InertLabel(Inert("Keys (up/down scroll, Esc closes)"), classes="dialog-title")
+            with VerticalScroll(classes="scroll", can_focus=True):
+                yield InertStatic(text(*parts))
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-class StatusScreen(ModalScreen[IncidentStatus | str | None]):
-    """Move the incident along: identified, mitigated, resolved (each time-stamped now), or
-    retry the notifications that failed. Dismisses with the status, "retry", or None."""
+class StatusScreen(ModalScreen["tuple[IncidentStatus, datetime | None] | str | None"]):
+    """Move the incident along: identified, mitigated, resolved, at the time in the field
+    (the verified recovery when there is one, else now; editable), or retry the notifications
+    that failed. Dismisses with (status, time or None for now), "retry", or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     NEXT = (IncidentStatus.IDENTIFIED, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
 
-    def __init__(self, current: IncidentStatus, failed_notifications: int = 0):
+    def __init__(
+        self,
+        current: IncidentStatus,
+        failed_notifications: int = 0,
+        *,
+        recovered: TimelineEvent | None = None,
+        focus: IncidentStatus | None = None,
+    ):
         super().__init__()
         self.current = current
         self.failed = failed_notifications
+        self.recovered = recovered
+        self.focus_status = focus
 
     def compose(self) -> ComposeResult:
         order = list(IncidentStatus)
+        r = self.recovered
         with Vertical(classes="dialog"):
             yield InertLabel(Inert(f"Incident is {self.current}"), classes="dialog-title")
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("at"), classes="label")
+                yield InertInput(
+                    Inert(local_hms(r.at) if r else ""),
+                    placeholder=Inert("local HH:MM[:SS] or ISO with zone; empty = now"),
+                    id="at",
+                    compact=True,
+                )
+            yield InertStatic(
+                one_line(
+                    f"{r.text}: the time above is when it happened ({utc_hms(r.at)} UTC)"
+                    if r
+                    else "empty: the time recorded is now (correct it later with c)"
+                ),
+                classes="hint",
+            )
+            yield InertStatic(id="problems", classes="problems")
             with Horizontal(classes="buttons"):
                 for status in self.NEXT:
                     yield InertButton(
@@ -318,22 +392,42 @@ class StatusScreen(ModalScreen[IncidentStatus | str | None]):
                         id=f"status-{status.value}",
                         variant="error" if status is IncidentStatus.RESOLVED else "primary",
                         disabled=order.index(status) <= order.index(self.current),
+                        compact=True,
                     )
             if self.failed:
                 yield InertStatic(
                     Inert(f"{self.failed} notification(s) failed to send"), classes="problems"
                 )
                 with Horizontal(classes="buttons"):
-                    yield InertButton(Inert("Retry notifications"), id="retry")
-            yield InertStatic(
-                Inert("Esc cancel; the time recorded is now (correct it later if needed)"),
-                classes="hint",
-            )
+                    yield InertButton(Inert("Retry notifications"), id="retry", compact=True)
+            yield InertStatic(Inert("Enter picks the focused button, Esc cancels"), classes="hint")
 
     def on_mount(self) -> None:
         enabled = [b for b in self.query(InertButton) if not b.disabled]
-        if enabled:
-            enabled[0].focus()
+        wanted = f"status-{self.focus_status.value}" if self.focus_status else ""
+        chosen = next((b for b in enabled if b.id == wanted), enabled[0] if enabled else None)
+        if chosen is not None:
+            chosen.focus()
+
+    def _at(self) -> datetime | None:
+        typed = self.query_one("#at", InertInput).value.strip()
+        if not typed:
+            return None
+        if self.recovered is not None and typed == local_hms(self.recovered.at):
+            return self.recovered.at  # untouched: the exact time the check saw
+        return parse_when(typed)
+
+    def on_input_submitted(self, event: InertInput.Submitted) -> None:
+        event.stop()
+        focused = next(
+            (b for b in self.query(InertButton) if not b.disabled and b.id != "retry"), None
+        )
+        wanted = f"status-{self.focus_status.value}" if self.focus_status else ""
+        chosen = next(
+            (b for b in self.query(InertButton) if b.id == wanted and not b.disabled), focused
+        )
+        if chosen is not None:
+            chosen.press()
 
     def on_button_pressed(self, event: InertButton.Pressed) -> None:
         event.stop()
@@ -341,7 +435,81 @@ class StatusScreen(ModalScreen[IncidentStatus | str | None]):
         if button == "retry":
             self.dismiss("retry")
         elif button.startswith("status-"):
-            self.dismiss(IncidentStatus(button.removeprefix("status-")))
+            try:
+                at = self._at()
+            except ValueError as exc:
+                self.query_one("#problems", InertStatic).update(one_line(f"at: {exc}"))
+                return
+            self.dismiss((IncidentStatus(button.removeprefix("status-")), at))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+CORRECTABLE = ("impact-start", "detected", "declared", "identified", "mitigated", "resolved")
+
+
+class CorrectScreen(ModalScreen["tuple[str, datetime] | None"]):
+    """Correct one recorded time (as `cockpit incident correct`): the field, the new time.
+    Dismisses with (field, time) or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, times: dict[str, datetime | None]):
+        super().__init__()
+        self.times = times  # field -> as recorded now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield InertLabel(Inert("Correct a recorded time"), classes="dialog-title")
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("which"), classes="label")
+                yield InertSelect(
+                    [(Inert(f"{f}  (now {self._shown(f)})"), f) for f in CORRECTABLE],
+                    value="impact-start",
+                    allow_blank=False,
+                    id="field",
+                    compact=True,
+                )
+            with Horizontal(classes="field"):
+                yield InertLabel(Inert("new time"), classes="label")
+                yield InertInput(
+                    placeholder=Inert("local HH:MM[:SS] or ISO with zone"), id="when", compact=True
+                )
+            yield InertStatic(
+                Inert("the correction is itself on the timeline, with your name"), classes="hint"
+            )
+            yield InertStatic(id="problems", classes="problems")
+            with Horizontal(classes="buttons"):
+                yield InertButton(Inert("Correct"), variant="primary", id="correct", compact=True)
+                yield InertButton(Inert("Cancel"), id="cancel", compact=True)
+
+    def _shown(self, field: str) -> str:
+        at = self.times.get(field)
+        return local_hms(at) if at else "unknown"
+
+    def on_mount(self) -> None:
+        self.query_one("#when", InertInput).focus()
+
+    def _submit(self) -> None:
+        field = str(self.query_one("#field", InertSelect).value)
+        try:
+            when = parse_when(self.query_one("#when", InertInput).value)
+        except ValueError as exc:
+            self.query_one("#problems", InertStatic).update(one_line(f"new time: {exc}"))
+            return
+        self.dismiss((field, when))
+
+    def on_input_submitted(self, event: InertInput.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: InertButton.Pressed) -> None:
+        event.stop()
+        if event.button.id == "correct":
+            self._submit()
+        else:
+            self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -361,7 +529,9 @@ class ChoiceScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield InertLabel(one_line(self.title_text), classes="dialog-title")
             for i, (_, label) in enumerate(self.choices):
-                yield InertButton(one_line(label, 200), id=f"choice-{i}", classes="choice")
+                yield InertButton(
+                    one_line(label, 200), id=f"choice-{i}", classes="choice", compact=True
+                )
             yield InertStatic(Inert("Esc cancel"), classes="hint")
 
     def on_mount(self) -> None:

@@ -201,11 +201,17 @@ class Panel(Widget):
             own = len(self.lines(self.view, width, height))
             stale = stale_rows(statuses, width, max(height // 2, height - max(1, own)))
             self._items = {}
-        if all(s.freshness is Freshness.UNCONFIGURED for s in statuses) and (
+        if not statuses and self.category is Category.SENTRY:
+            # No [[sentry]] at all: saying "no unresolved issues" would be a guess.
+            rows: list[list[Part]] = [
+                [(Inert("Sentry not configured"), "$warning bold")],
+                [(Inert("  add [[sentry]] to the config to see issues here"), "$text-muted")],
+            ]
+        elif all(s.freshness is Freshness.UNCONFIGURED for s in statuses) and (
             self.category is not Category.PROBE
         ):
             # Nothing this panel could show is true ("no unresolved issues"), only why.
-            rows: list[list[Part]] = []
+            rows = []
         else:
             rows = self.lines(self.view, width, max(1, height - len(stale))) or [
                 [(Inert("nothing yet"), "$text-muted")]
@@ -290,6 +296,12 @@ class ProbesPanel(Panel):
             elif probe.state is ProbeState.DOWN and probe.last and probe.last.error:
                 rows.append([(Inert("  " + one_line(probe.last.error)), "$text-muted")])
                 spare -= 1
+            elif _failing_unconfirmed(probe) and probe.last is not None:
+                failed = _failed_in_a_row(probe)
+                note = f"  last {failed} round{'s' * (failed > 1)} failed, not down yet"
+                error = f": {one_line(probe.last.error)}" if probe.last.error else ""
+                rows.append([(Inert(note + error), "$warning")])
+                spare -= 1
         if hidden:
             down = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.DOWN)
             off = sum(1 for _, st in hidden if st.freshness is Freshness.UNCONFIGURED)
@@ -329,6 +341,9 @@ class ProbesPanel(Panel):
             ProbeState.DOWN: (Inert("FAIL"), "$error bold"),
             ProbeState.UNKNOWN: (Inert("... "), "$text-muted"),
         }[probe.state]
+        if _failing_unconfirmed(probe):
+            # Up by the thresholds, yet its last round failed: never a plain "ok".
+            state = (Inert("warn"), "$warning bold")
         last = probe.last
         sessions = f"{last.sessions_ok}/{last.concurrency}"
         latency = f"{last.latency_ms:.0f}ms" if last.latency_ms is not None else "-"
@@ -360,6 +375,20 @@ class ProbesPanel(Panel):
         if status.freshness is Freshness.STALE:
             parts.append((Inert(" stale"), "$warning"))
         return parts
+
+
+def _failing_unconfirmed(probe: ProbeView) -> bool:
+    """Its last round failed, but not yet often enough in a row to count as down."""
+    return probe.state is not ProbeState.DOWN and probe.last is not None and not probe.last.ok
+
+
+def _failed_in_a_row(probe: ProbeView) -> int:
+    count = 0
+    for result in reversed(probe.history):
+        if result.ok:
+            break
+        count += 1
+    return max(count, 1)
 
 
 def probe_rows(view: View) -> list[tuple[str, SourceStatus]]:
@@ -639,6 +668,10 @@ class SentryPanel(Panel):
                 rows += [row, [Inert("  "), title]]
             else:
                 rows.append([*row, Inert("  "), title])
-        if not issues:
+        read = any(
+            s.freshness is Freshness.FRESH or s.updated_at is not None
+            for s, _ in view.snapshot.of(Category.SENTRY)
+        )
+        if not issues and read:
             rows.append([(Inert("no unresolved issues"), "$text-muted")])
         return rows

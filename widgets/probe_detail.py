@@ -93,6 +93,25 @@ def summary_content(probe: ProbeView, view: View) -> InertContent:
 
 def results_content(probe: ProbeView, view: View) -> InertContent:
     rows: list[InertContent] = []
+    if probe.runs:
+        rows.append(text((Inert("Every change since watching began, newest first"), "bold")))
+    for run in reversed(probe.runs):
+        result = run.first
+        mark = (Inert("ok  "), "$success") if result.ok else (Inert("FAIL"), "$error bold")
+        until = f"-{local_hms(run.last_at)}" if run.count > 1 else " " * 9
+        rows.append(
+            text(
+                (Inert(f"{local_hms(result.at)}{until}"), "$text-muted"),
+                Inert(" "),
+                mark,
+                Inert(f" {result.sessions_ok}/{result.concurrency}".ljust(7)),
+                (Inert(f"x{run.count}".rjust(6)), "$text-muted"),
+            )
+        )
+        if result.error:
+            rows.append(text(Inert("    "), (Inert(result.error), "$text-muted")))
+    if probe.history:
+        rows.append(text((Inert("Latest results, newest first"), "bold")))
     for result in reversed(probe.history):
         mark = (Inert("ok  "), "$success") if result.ok else (Inert("FAIL"), "$error bold")
         latency = f"{result.latency_ms:.0f}ms" if result.latency_ms is not None else "-"

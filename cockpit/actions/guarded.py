@@ -35,11 +35,11 @@ from typing import Any, Protocol
 from cockpit.actions.audit import append_audit
 from cockpit.actions.lock import LockHeld, LockHolder, ServiceLock
 from cockpit.actions.process import CommandResult, run_command
-from cockpit.actions.whoami import host_name
 from cockpit.incident.store import StoreError
 from cockpit.model import TimelineEvent
 from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import duration, iso_utc, utcnow
+from cockpit.whoami import host_name
 
 log = logging.getLogger(__name__)
 

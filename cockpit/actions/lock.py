@@ -21,10 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
-from cockpit.actions.whoami import current_user, host_name
 from cockpit.datadir import make_dir, open_file
 from cockpit.textsafe import one_line
 from cockpit.timeutil import iso_utc, parse_iso, utc_stamp, utcnow
+from cockpit.whoami import current_user, host_name
 
 
 @dataclass(frozen=True, slots=True)

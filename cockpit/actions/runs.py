@@ -41,11 +41,11 @@ from cockpit.actions.guarded import (
 )
 from cockpit.actions.lock import LockHolder, ServiceLock
 from cockpit.actions.process import FileReader
-from cockpit.actions.whoami import host_name
 from cockpit.datadir import make_dir, open_file, write_atomic
 from cockpit.model import TimelineEvent
 from cockpit.textsafe import one_line
 from cockpit.timeutil import iso_utc_precise, local_hms, parse_iso, utcnow
+from cockpit.whoami import host_name
 
 RUNS_DIR = "runs"
 JOB, STATE, RESULT, OUTPUT = "job.json", "state.json", "result.json", "output.log"

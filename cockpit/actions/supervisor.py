@@ -23,9 +23,9 @@ from typing import Any
 
 from cockpit.actions.guarded import Execute, GuardedPlan, RevertOutcome, run_guarded
 from cockpit.actions.runs import OUTPUT, RAW, RAW_READ, RESULT, STATE
-from cockpit.actions.whoami import host_name
 from cockpit.datadir import open_file, write_atomic
 from cockpit.timeutil import iso_utc, iso_utc_precise, utcnow
+from cockpit.whoami import host_name
 
 log = logging.getLogger("cockpit.supervisor")
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.config.base import APP_NAME
+
+if TYPE_CHECKING:
+    from cockpit.config.loader import Config
 
 
 def default_path(env: dict[str, str] | None = None) -> Path:
@@ -16,6 +20,27 @@ def default_path(env: dict[str, str] | None = None) -> Path:
     from platformdirs import user_config_path
 
     return user_config_path(APP_NAME) / "config.toml"
+
+
+def config_path(arg: str | None) -> Path:
+    """The config a command reads: --config when given, else the default."""
+    return Path(arg).expanduser() if arg else default_path()
+
+
+def data_dir_for(config_arg: str | None, config: Config | None = None) -> Path:
+    """The data dir a command uses: the configured one when a config exists (a broken one is
+    an error), else the default, so commands that only read the store work without a config."""
+    if config is None:
+        path = config_path(config_arg)
+        if path.exists():
+            from cockpit.config.loader import load
+
+            config = load(path)
+    section = config.cockpit if config else None
+    return data_dir(
+        configured=section.data_dir if section else None,
+        group=section.data_group if section else None,
+    )
 
 
 def data_dir(
@@ -39,3 +64,24 @@ def data_dir_path(env: dict[str, str] | None = None, configured: str | None = No
     from platformdirs import user_data_path
 
     return user_data_path(APP_NAME)
+
+
+def drill_data_dir(env: dict[str, str] | None = None, asked: str | None = None) -> Path:
+    """Where the demo and the drills keep their incidents, lock, runs and exports: never the
+    engineer's own data dir (a drill incident would become the real service's open incident).
+    Created if missing; raises DataDirError like `data_dir`."""
+    from cockpit.datadir import ensure_data_dir
+
+    return ensure_data_dir(drill_data_dir_path(env, asked))
+
+
+def drill_data_dir_path(env: dict[str, str] | None = None, asked: str | None = None) -> Path:
+    """`--data-dir` when asked, then COCKPIT_DRILL_DATA_DIR, else a sibling of the user's
+    data dir named `<name>-drills` (beside it, not in it: the real one stays untouched)."""
+    env = dict(os.environ) if env is None else env
+    if asked:
+        return Path(asked).expanduser()
+    if env.get("COCKPIT_DRILL_DATA_DIR"):
+        return Path(env["COCKPIT_DRILL_DATA_DIR"]).expanduser()
+    real = data_dir_path(env)
+    return real.with_name(f"{real.name}-drills")

@@ -45,6 +45,8 @@ class KeysSection:
     export: str = "x"
     note: str = "n"
     status: str = "s"
+    mitigate: str = "m"
+    correct: str = "c"
     timeline: str = "t"
     watch: str = "w"
     zoom: str = "z"

@@ -16,16 +16,11 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cockpit.config.base import ConfigError
 from cockpit.config.sections import DRILL_NOTIFY_POLICIES
 from cockpit.textsafe import Inert
-
-if TYPE_CHECKING:
-    from cockpit.app import CockpitApp
-    from cockpit.drill.session import DrillSession
-    from cockpit.runtime import Cockpit
 
 
 def register(sub: Any) -> None:
@@ -47,6 +42,11 @@ def register(sub: Any) -> None:
     run.add_argument("--headless", action="store_true", help="no screen: a script responds")
     run.add_argument("--responder", metavar="SCRIPT", help="responder script (TOML) for --headless")
     run.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS)
+    run.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep the drill's runs here (default: a drills data dir beside yours, never your own)",
+    )
     run.add_argument("--config", default=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
@@ -101,7 +101,8 @@ def cmd_inject(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cockpit.cli import data_dir_for
+    from cockpit.config.paths import drill_data_dir
+    from cockpit.datadir import DataDirError
     from cockpit.drill.scenario import find_scenario
 
     if args.speed is not None and args.speed <= 0:
@@ -110,7 +111,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario = find_scenario(args.name)
     except LookupError as exc:
         return _fail(str(exc.args[0]), 2)
-    data_dir = data_dir_for(args)
+    try:
+        data_dir = drill_data_dir(asked=args.data_dir)
+    except DataDirError as exc:
+        return _fail(str(exc), 2)
     if args.headless:
         if not args.responder:
             return _fail("--headless needs --responder SCRIPT.toml", 2)
@@ -132,64 +136,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         for path in report.files:
             print(Inert(path))
         return 0
-    return run_tui(
-        scenario,
-        data_dir=data_dir,
-        speed=args.speed,
-        notifications=args.notifications,
-        ascii_only=bool(getattr(args, "ascii", False)),
+    # The screen belongs to the TUI layer above this one: `cockpit.cli` hands its opener in.
+    return int(
+        args.open_drill_tui(
+            scenario,
+            data_dir=data_dir,
+            speed=args.speed,
+            notifications=args.notifications,
+            ascii_only=bool(getattr(args, "ascii", False)),
+        )
     )
-
-
-def run_tui(
-    scenario: Any,
-    *,
-    data_dir: Path,
-    speed: float | None,
-    notifications: str,
-    ascii_only: bool = False,
-) -> int:
-    """The cockpit on the drill's world, DRILL in its header; when the scenario's clock runs
-    out the drill report opens. Quitting early still writes the report."""
-    from cockpit.drill.session import DrillSession
-
-    session = DrillSession(scenario, data_dir=data_dir, speed=speed, notifications=notifications)
-    app = drill_app(session, ascii_only=ascii_only)
-    code = int(app.run() or 0)
-    if session.report is not None:
-        for path in session.report.files:
-            print(Inert(path))
-    return code
-
-
-def drill_app(session: DrillSession, *, ascii_only: bool = False) -> CockpitApp:
-    """The cockpit app for one drill: it starts the session's world, opens the drill report by
-    itself when the scenario clock reaches the scenario's end, and stops the world on the way
-    out (the cockpit writes the report as it closes if the end was not reached)."""
-    from cockpit.app import CockpitApp
-    from widgets.drill_report import DrillReportScreen
-
-    ending: list[asyncio.Task[None]] = []
-
-    async def show_report_at_end() -> None:
-        await session.until_scenario(session.scenario.end)
-        cockpit = session.cockpit()
-        # Closing already wrote the report from the cockpit's last state; the store may be
-        # closed by now, so the run is not scored twice.
-        if cockpit.closing:
-            return
-        report = session.finish(app.last_view)
-        app.push_screen(DrillReportScreen(report))
-
-    async def factory() -> Cockpit:
-        await session.start()
-        ending.append(asyncio.create_task(show_report_at_end(), name="drill-end"))
-        return session.cockpit()
-
-    async def on_close() -> None:
-        for task in ending:
-            task.cancel()
-        await session.stop()
-
-    app = CockpitApp(factory, ascii_only=ascii_only, on_close=on_close)
-    return app

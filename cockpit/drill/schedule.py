@@ -118,9 +118,11 @@ def plan(clock: DrillClock, schedule: Iterable[ScheduledFault]) -> list[DueFault
 
 
 def write_clock(directory: Path, clock: DrillClock, extra: dict[str, Any]) -> None:
-    from cockpit.world.configfile import write_atomically
+    from cockpit.files import write_file
 
-    write_atomically(directory / CLOCK_FILE, json.dumps({**clock.to_json(), **extra}) + "\n")
+    write_file(
+        directory / CLOCK_FILE, json.dumps({**clock.to_json(), **extra}) + "\n", parents=True
+    )
 
 
 def read_clock(directory: Path) -> DrillClock:

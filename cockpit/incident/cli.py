@@ -13,7 +13,6 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.textsafe import Inert
@@ -48,14 +47,14 @@ def _warn(message: str) -> None:
 
 def _config(args: argparse.Namespace) -> Config | None:
     from cockpit.config.loader import load
-    from cockpit.config.paths import default_path
+    from cockpit.config.paths import config_path
 
-    path = Path(args.config).expanduser() if getattr(args, "config", None) else default_path()
+    path = config_path(getattr(args, "config", None))
     return load(path) if path.exists() else None
 
 
 def _when(text: str | None) -> Any:
-    from cockpit.actions.declare import parse_when
+    from cockpit.incident.declare import parse_when
 
     if text is None:
         return None
@@ -96,8 +95,8 @@ Action = Callable[["Lifecycle", argparse.Namespace], None]
 
 
 def _declare(lifecycle: Lifecycle, args: argparse.Namespace) -> None:
-    from cockpit.actions.declare import DeclareError, DeclareRequest
-    from cockpit.actions.whoami import current_user
+    from cockpit.incident.declare import DeclareError, DeclareRequest
+    from cockpit.whoami import current_user
 
     request = DeclareRequest(
         title=args.title,
@@ -141,13 +140,13 @@ def _correct(lifecycle: Lifecycle, args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace, action: Action) -> int:
-    from cockpit.actions.whoami import current_user
-    from cockpit.cli import data_dir_for
+    from cockpit.config.paths import data_dir_for
     from cockpit.incident.lifecycle import Lifecycle
     from cockpit.incident.store import IncidentStore, StoreError
+    from cockpit.whoami import current_user
 
     config = _config(args)
-    with IncidentStore.in_data_dir(data_dir_for(args)) as store:
+    with IncidentStore.in_data_dir(data_dir_for(getattr(args, "config", None))) as store:
         notifier = _notifier(store, config)
         lifecycle = Lifecycle(
             store,
@@ -200,11 +199,11 @@ def cmd_correct(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from cockpit.cli import data_dir_for
+    from cockpit.config.paths import data_dir_for
     from cockpit.incident.store import IncidentStore
 
     config = _config(args)
-    with IncidentStore.in_data_dir(data_dir_for(args)) as store:
+    with IncidentStore.in_data_dir(data_dir_for(getattr(args, "config", None))) as store:
         notifier = _notifier(store, config)
         if notifier is None:
             _warn("no [[notify]] channels configured; nothing to retry")
@@ -217,10 +216,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from cockpit.cli import data_dir_for
+    from cockpit.config.paths import data_dir_for
     from cockpit.incident.store import IncidentStore
 
-    with IncidentStore.for_reading(data_dir_for(args)) as store:
+    with IncidentStore.for_reading(data_dir_for(getattr(args, "config", None))) as store:
         incidents = store.list()
         if args.json:
             for incident in incidents:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.datadir import FILE_MODE_SHARED, make_dir, shared
 from cockpit.incident.facts import DETECTED_RULE, IncidentFacts, incident_facts, signed_duration
@@ -21,6 +21,9 @@ from cockpit.incident.store import IncidentStore, IncidentTimes
 from cockpit.model import Incident, TimelineEvent
 from cockpit.textsafe import one_line, strip_controls
 from cockpit.timeutil import duration, iso_utc, local_hms, local_stamp, utc_stamp, utcnow
+
+if TYPE_CHECKING:
+    from cockpit.detect import ProbeView
 
 FORMATS = ("md", "json")
 # Event kinds (before the first dot) that count as a change to the system: deploys, the
@@ -358,3 +361,33 @@ def export_incident(
         generated_at=generated_at,
         times=store.times(incident.id),
     )
+
+
+# -- probe history (from the live cockpit) --------------------------------------------------------
+
+
+def probe_history_markdown(probes: Sequence[ProbeView], since: datetime | None) -> str:
+    """Each probe that failed since `since` (or ever, when None): every run of like results the
+    cockpit saw, its first error verbatim. "" when no probe failed."""
+    sections: list[str] = []
+    for probe in probes:
+        runs = [r for r in probe.runs if since is None or r.last_at >= since]
+        if not any(not r.first.ok for r in runs):
+            continue
+        rows = [
+            f"### {_inline(probe.name)} ({_inline(probe.kind)}, {probe.concurrency} at once)",
+            "",
+            "| from (UTC) | to (UTC) | local | result | sessions | rounds | error |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for run in runs:
+            first = run.first
+            rows.append(
+                f"| {_utc_cell(first.at)} | {_utc_cell(run.last_at)} | {local_hms(first.at)} "
+                f"| {'ok' if first.ok else 'FAIL'} | {first.sessions_ok}/{first.concurrency} "
+                f"| {run.count} | {_cell(first.error or '')} |"
+            )
+        sections.append("\n".join(rows))
+    if not sections:
+        return ""
+    return "\n\n".join(["## Probe history (every change the cockpit saw)", *sections])

@@ -10,10 +10,11 @@ must run inside an event loop (the TUI's, or `asyncio.run` in a script, which th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cockpit.actions.declare import FUTURE_SLACK, DeclareRequest, declare
+from cockpit.incident.declare import FUTURE_SLACK, DeclareRequest, declare
 from cockpit.incident.facts import incident_facts
 from cockpit.incident.store import TIME_FIELDS, IncidentStore, StoreError, UnknownIncident
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
@@ -135,3 +136,14 @@ class Lifecycle:
         if self.notifier is None:
             return None
         return self.notifier.start(incident, event)
+
+
+def recovery_time(
+    timeline: Sequence[TimelineEvent], status_times: Mapping[IncidentStatus, datetime]
+) -> TimelineEvent | None:
+    """The latest "recovered" on the timeline (the detector's, or the check after a revert or
+    an action) since the incident last changed status: the moment to record it mitigated or
+    resolved at, rather than the moment someone got round to pressing the key."""
+    since = max(status_times.values(), default=None)
+    found = [e for e in timeline if e.kind == "recovered" and (since is None or e.at > since)]
+    return max(found, key=lambda e: e.at, default=None)

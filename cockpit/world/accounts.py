@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from cockpit.world.configfile import write_atomically
+from cockpit.files import write_file
 
 PASSWORD_FILE = "files.password"
 FILES_DIR = "files"
@@ -65,7 +65,7 @@ class Accounts:
     def create(cls, directory: Path) -> Accounts:
         """Fresh accounts for a world; the password goes to `directory/files.password`."""
         password = secrets.token_urlsafe(18)
-        write_atomically(directory / PASSWORD_FILE, password + "\n", mode=0o600)
+        write_file(directory / PASSWORD_FILE, password + "\n", mode=0o600, parents=True)
         return cls((DRILL_USER, *CUSTOMERS, *MONITORS), password)
 
     def password_for(self, user: str) -> str:

@@ -7,8 +7,6 @@ for DEL, which TOML wants escaped; paths are absolute so the file works from any
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -223,17 +221,3 @@ revert = {toml_array(revert)}
 preflight = [{toml_array(preflight)}]
 revert_timeout = 30
 {actions}"""
-
-
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Readers see the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

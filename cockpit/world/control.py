@@ -29,8 +29,16 @@ class UnknownFault(ValueError):
     pass
 
 
-def send_fault(directory: Path, fault: str, *, timeout: float = _TIMEOUT) -> None:
-    """Ask the world running in `directory` to apply `fault`; returns once it has."""
+class FaultNotApplicable(ValueError):
+    """The fault is known but cannot happen now; the message says why (answered 409)."""
+
+
+def send_fault(
+    directory: Path, fault: str, *, timeout: float = _TIMEOUT, strict: bool = False
+) -> None:
+    """Ask the world running in `directory` to apply `fault`; returns once it has. `strict`:
+    a fault that would change nothing now is refused, with the world's reason, instead of
+    being taken as done (someone injecting it by hand wants to know)."""
     path = directory / CONTROL_FILE
     try:
         door = json.loads(path.read_text(encoding="utf-8"))
@@ -44,7 +52,8 @@ def send_fault(directory: Path, fault: str, *, timeout: float = _TIMEOUT) -> Non
         raise ControlError(f"{path} does not point at a local world")
     connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=timeout)
     try:
-        connection.request("POST", f"/faults/{fault}", headers={"Authorization": f"Bearer {token}"})
+        path_asked = f"/faults/{fault}" + ("?strict=1" if strict else "")
+        connection.request("POST", path_asked, headers={"Authorization": f"Bearer {token}"})
         response = connection.getresponse()
         body = response.read()
     except (OSError, http.client.HTTPException) as exc:
@@ -62,7 +71,7 @@ def send_fault(directory: Path, fault: str, *, timeout: float = _TIMEOUT) -> Non
 class ControlServer:
     """Calls `apply(fault)` for each authorised request; UnknownFault answers 404."""
 
-    def __init__(self, apply: Callable[[str], None]):
+    def __init__(self, apply: Callable[[str, bool], None]):
         from cockpit.world.loopback import LoopbackServer, QuietHandler
 
         token = secrets.token_urlsafe(24)
@@ -75,14 +84,18 @@ class ControlServer:
                 if not hmac.compare_digest(given.encode(), token.encode()):
                     self.send_json(401, {"error": "bad or missing token"}, close=True)
                     return
-                fault = self.path.removeprefix("/faults/")
-                if not self.path.startswith("/faults/") or not fault:
+                path, _, query = self.path.partition("?")
+                fault = path.removeprefix("/faults/")
+                if not path.startswith("/faults/") or not fault:
                     self.send_json(404, {"error": "not found"}, close=True)
                     return
                 try:
-                    apply(fault)
+                    apply(fault, query == "strict=1")
                 except UnknownFault as exc:
                     self.send_json(404, {"error": str(exc)}, close=True)
+                    return
+                except FaultNotApplicable as exc:
+                    self.send_json(409, {"error": str(exc)}, close=True)
                     return
                 self.send_json(200, {"applied": fault}, close=True)
 
@@ -94,11 +107,11 @@ class ControlServer:
         return self._server.base_url
 
     def start(self, directory: Path) -> None:
-        from cockpit.world.configfile import write_atomically
+        from cockpit.files import write_file
 
         self._server.start()
         door = json.dumps({"url": self.url, "token": self.token})
-        write_atomically(directory / CONTROL_FILE, door + "\n", mode=0o600)
+        write_file(directory / CONTROL_FILE, door + "\n", mode=0o600, parents=True)
 
     def stop(self) -> None:
         self._server.stop()

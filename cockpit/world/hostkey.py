@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cockpit.world.configfile import write_atomically
+from cockpit.files import write_file
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,6 @@ def make_host_key(private_path: Path, known_hosts: Path, port: int) -> HostKey:
         .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
         .decode()
     )
-    write_atomically(private_path, private.decode(), mode=0o600)
-    write_atomically(known_hosts, f"[127.0.0.1]:{port} {public}\n")
+    write_file(private_path, private.decode(), mode=0o600, parents=True)
+    write_file(known_hosts, f"[127.0.0.1]:{port} {public}\n", parents=True)
     return HostKey(private, public)

@@ -57,12 +57,13 @@ from urllib.parse import urlsplit
 
 import sentry_sdk
 
+from cockpit.files import write_file
 from cockpit.timeutil import utcnow
 from cockpit.world import configfile
 from cockpit.world.accesslog import AccessLog
 from cockpit.world.accounts import FILES_DIR, PASSWORD_FILE, Accounts, make_files
 from cockpit.world.backend import FilesBackend
-from cockpit.world.control import CONTROL_FILE, ControlServer, UnknownFault
+from cockpit.world.control import CONTROL_FILE, ControlServer, FaultNotApplicable, UnknownFault
 from cockpit.world.database import SLOW_DELAY, Database
 from cockpit.world.hostkey import HostKey, make_host_key
 from cockpit.world.releases import CURRENT_LINK, DEPLOY_LOG, RELEASES_DIR, ReleaseRoot
@@ -312,7 +313,7 @@ class World:
             )
 
         token = secrets.token_urlsafe(32)
-        configfile.write_atomically(directory / TOKEN_FILE, token + "\n", mode=0o600)
+        write_file(directory / TOKEN_FILE, token + "\n", mode=0o600, parents=True)
         self._access_log = AccessLog(directory / ACCESS_LOG)
 
         project = Project(id=SENTRY_PROJECT_ID, slug=scenario.service, name=scenario.service)
@@ -382,7 +383,7 @@ class World:
             python=self.python,
             protocols=protocols,
         )
-        configfile.write_atomically(self.config_path, configfile.render(inputs))
+        write_file(self.config_path, configfile.render(inputs), parents=True)
 
         if self.traffic_enabled:
             self._traffic = BackgroundTraffic(
@@ -571,12 +572,38 @@ class World:
         if changed:
             log.info("fault applied: %s", fault)
 
-    def _apply_from_control(self, fault: str) -> None:
+    def _apply_from_control(self, fault: str, strict: bool = False) -> None:
         # The door is the service action's lever (deployctl failover) and, in practice mode,
         # the cockpit's "inject fault" command; its token file is readable by its owner only.
         if fault not in FAULTS:
             raise UnknownFault(f"unknown fault {fault!r}; one of: {', '.join(FAULTS)}")
+        why = self.why_not(fault) if strict else ""
+        if why:
+            raise FaultNotApplicable(why)  # said before, rather than "injected" and nothing
         self.apply(fault)
+
+    def why_not(self, fault: str) -> str:
+        """Why `fault` would change nothing now ("" when it would apply)."""
+        from cockpit.world.database import DatabaseState
+
+        database = self.backend.database
+        if fault == "bad_deploy" and self.bad_deployed.is_set():
+            return (
+                f"the bad release {self.bad_version} already shipped once in this world; it "
+                "does not ship again after a revert"
+            )
+        state = database.state
+        if fault == "db_reinstall" and state is DatabaseState.REINSTALLED:
+            return "the database is already reinstalled (restore first)"
+        if fault == "failover" and state is DatabaseState.FAILED_OVER:
+            return "the database has already failed over (restore first)"
+        if fault == "slow_dependency" and database.slow:
+            return "the database is already slow (restore first)"
+        if fault == "restore" and state is DatabaseState.UP and not database.slow:
+            return (
+                "the database is already healthy; restore does not undo a bad release (revert it)"
+            )
+        return ""
 
     def _record(self, fault: str) -> None:
         with self._fault_lock:
