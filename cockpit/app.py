@@ -203,6 +203,10 @@ class CockpitApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_class(self.ascii_only, "-ascii")
+        if self.ascii_only:
+            from widgets.glyphs import ascii_scrollbars
+
+            ascii_scrollbars()
         self.call_after_refresh(self.feed)  # the layout first, then the sources
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):

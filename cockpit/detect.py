@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from math import ceil
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,10 +21,12 @@ from cockpit.config.sections import DetectSettings
 from cockpit.model import (
     Deploy,
     Deploys,
+    ErrorBucket,
     ErrorSeries,
     Freshness,
     ProbeResult,
     ProbeResults,
+    Route,
     SentryIssue,
     SentryIssues,
     TimelineEvent,
@@ -38,6 +41,10 @@ if TYPE_CHECKING:
     from cockpit.hub import Snapshot
 
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
+# How far back the quiet buckets that make a 5xx baseline reach.
+BASELINE_SECONDS = 1800
+ISSUE_SAMPLES = 200  # counts kept per Sentry issue
+RISE_FACTOR, RISE_FLOOR = 2.0, 3  # an issue rose: this many times its rate, and events
 # Runs of like results kept per probe (each state change and each new error text starts one):
 # with results every few seconds a whole incident's changes fit, in bounded memory.
 RUNS = 400
@@ -101,6 +108,9 @@ class Spike:
     peak_at: datetime
     bucket_seconds: int = 0
     baseline: float = 0.0  # the 5xx ratio before the spike opened
+    # False when the data begin inside the spike: it started at `start` or before.
+    start_known: bool = True
+    found_on_open: bool = False  # already under way in what was read back at start
 
     @property
     def latest_start(self) -> datetime:
@@ -109,13 +119,56 @@ class Spike:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteShare:
+    route: Route
+    count: int  # 5xx since the failure began
+    share: float  # of all 5xx since then
+
+
+@dataclass
+class _ErrorTrack:
+    """One error source judged bucket by bucket, as if watched all along: a series read back
+    at start is replayed in order, so a spike under way is dated by its own first bucket and
+    judged against the buckets before it. Spike buckets never join the baseline."""
+
+    recent: int
+    last: datetime | None = None  # start of the newest bucket judged
+    window: deque[ErrorBucket] = field(default_factory=deque)
+    quiet: deque[tuple[int, int]] = field(default_factory=deque)  # (requests, 5xx), baseline
+    seen_quiet: bool = False  # a bucket with traffic was judged outside any spike
+    spike: Spike | None = None
+    replayed: bool = False  # the first series (what was read back) has been judged
+
+    def baseline(self) -> float:
+        requests = sum(r for r, _ in self.quiet)
+        return sum(e for _, e in self.quiet) / requests if requests else 0.0
+
+    def leave(self, bucket: ErrorBucket, keep: int) -> None:
+        """A bucket leaving the judged window joins the baseline unless it was in a spike."""
+        if self.spike is None or bucket.start < self.spike.start:
+            self.quiet.append((bucket.requests, bucket.errors_5xx))
+            while len(self.quiet) > keep:
+                self.quiet.popleft()
+            self.seen_quiet = self.seen_quiet or bucket.requests > 0
+
+
+@dataclass(frozen=True, slots=True)
 class Assessment:
     probes: tuple[ProbeView, ...] = ()
     deploys: tuple[Deploy, ...] = ()  # merged from every deploy source, newest first
     suspect: Deploy | None = None
     first_failure_at: datetime | None = None
+    # The latest moment the first failure can have begun (the end of the bucket that showed
+    # it); equal to first_failure_at when a probe saw the moment itself.
+    first_failure_by: datetime | None = None
+    first_failure_known: bool = True  # False: it began at first_failure_at or before
+    found_on_open: bool = False  # the failure was under way when the cockpit opened
     spikes: tuple[Spike, ...] = ()  # open spikes
     blind_spot: str | None = None
+    # What fails with no Sentry issue naming it: routes with their 5xx and share of the 5xx
+    # since the failure began, and probes. Empty routes with a blind spot: judged by timing.
+    blind_routes: tuple[RouteShare, ...] = ()
+    blind_probes: tuple[str, ...] = ()
     degraded: bool = False
     events: tuple[TimelineEvent, ...] = ()  # new since the previous assessment
 
@@ -127,6 +180,7 @@ class _ProbeTrack:
     streak_ok: int = 0
     streak_fail: int = 0
     first_fail: ProbeResult | None = None
+    failing_at_open: bool = False  # its very first result failed: it began before we looked
     last_at: datetime | None = None
     last: ProbeResult | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
@@ -149,12 +203,21 @@ class Detector:
         }
         self._probes: dict[str, _ProbeTrack] = {}
         self._spikes: dict[str, Spike] = {}
+        self._tracks: dict[str, _ErrorTrack] = {}
         self._failure_started: datetime | None = None
         self._failure_bound: datetime | None = None
+        self._failure_known = True
+        self._found_on_open = False
         self._suspect: Deploy | None = None
         self._blind_spot: str | None = None
         self._degraded = False
         self._seen_issues: set[str] = set()
+        self._series: dict[str, ErrorSeries] = {}
+        # Each issue's event count as seen poll by poll: "rose since the failure began" is
+        # judged against its own rate before then when the cockpit watched it.
+        self._issue_counts: dict[str, deque[tuple[datetime, int]]] = {}
+        self._blind_routes: tuple[RouteShare, ...] = ()
+        self._blind_probes: tuple[str, ...] = ()
         self._emitted: set[str] = set()
         self._ended_spikes: list[tuple[datetime, datetime]] = []  # during the current failure
         self._adopted_spikes: dict[str, TimelineEvent] = {}  # recorded open, not yet seen
@@ -186,6 +249,8 @@ class Detector:
         track.last_at = result.at
         track.last = result
         track.history.append(result)
+        if len(track.history) == 1 and track.state is ProbeState.UNKNOWN:
+            track.failing_at_open = not result.ok
         track.add_run(result)
         if result.ok and result.latency_ms is not None:
             track.latencies.append(result.latency_ms)
@@ -194,6 +259,7 @@ class Detector:
             track.streak_ok += 1
             track.streak_fail = 0
             track.first_fail = None
+            track.failing_at_open = False
             if track.state is not ProbeState.UP and track.streak_ok >= ok_after:
                 if track.state is ProbeState.DOWN:
                     out.append(
@@ -212,11 +278,16 @@ class Detector:
             track.first_fail = track.first_fail or result
             if track.state is not ProbeState.DOWN and track.streak_fail >= fail_after:
                 first = track.first_fail
+                since = (
+                    f"failing when first probed at {local_hms(first.at)} (found on open)"
+                    if track.failing_at_open
+                    else f"failing since {local_hms(first.at)}"
+                )
                 out.append(
                     TimelineEvent(
                         first.at,
                         "probe.down",
-                        f"probe {result.name} failing since {local_hms(first.at)}: "
+                        f"probe {result.name} {since}: "
                         f"{_sessions(first)}, {first.error or 'failed'}",
                         result.name,
                         f"probe:{result.name}:down:{iso_utc(first.at)}",
@@ -276,96 +347,135 @@ class Detector:
 
     def _errors(self, series: ErrorSeries, out: list[TimelineEvent]) -> None:
         s = self.settings
-        buckets = series.buckets
-        if len(buckets) < s.spike_recent_buckets + 1:
-            return
+        track = self._tracks.get(series.source)
+        if track is None:
+            track = self._tracks[series.source] = _ErrorTrack(s.spike_recent_buckets)
+        on_open = not track.replayed
         # The newest bucket is still filling; judge on the complete ones before it.
-        complete = buckets[:-1]
-        recent = complete[-s.spike_recent_buckets :]
-        older = complete[: -s.spike_recent_buckets]
-        req = sum(b.requests for b in recent)
-        err = sum(b.errors_5xx for b in recent)
-        ratio = err / req if req else 0.0
-        base_req = sum(b.requests for b in older)
-        open_spike = self._spikes.get(series.source)
-        # While a spike is open its own buckets must not raise the bar it is judged against.
-        if open_spike is not None:
-            baseline = open_spike.baseline
+        for bucket in series.buckets[:-1]:
+            if track.last is not None and bucket.start <= track.last:
+                continue
+            track.last = bucket.start
+            self._judge(series, track, bucket, on_open, out)
+        track.replayed = True
+        if track.spike is not None:
+            self._spikes[series.source] = track.spike
         else:
-            baseline = sum(b.errors_5xx for b in older) / base_req if base_req else 0.0
-        hot = err >= s.spike_min_errors and ratio >= max(
-            s.spike_min_ratio, baseline * s.spike_factor
-        )
+            self._spikes.pop(series.source, None)
         adopted = self._adopted_spikes.pop(series.source, None)
-        if adopted is not None and open_spike is None:
-            if err >= s.spike_min_errors and ratio >= s.spike_min_ratio:
-                # Still failing: the recorded spike goes on (judged on the absolute bar, as the
-                # baseline from before it is not in view any more).
-                self._spikes[series.source] = Spike(
-                    series.source, adopted.at, ratio, recent[-1].start, series.bucket_seconds, 0.0
-                )
+        if adopted is None or not on_open:
+            return
+        spike = track.spike
+        if spike is not None and not spike.start_known and adopted.at < spike.start:
+            # Recorded by a cockpit that saw it begin: that start is the true one.
+            track.spike = self._spikes[series.source] = replace(
+                spike, start=adopted.at, start_known=True
+            )
+        elif spike is None and not any(e.kind == "spike.end" for e in out):
+            seen = next((b.start for b in series.buckets if b.requests), None)
+            if seen is None:
                 return
             out.append(
                 TimelineEvent(
-                    recent[0].start,
+                    seen,
                     "spike.end",
                     f"5xx spike on {series.source} from {local_hms(adopted.at)} over by "
-                    f"{local_hms(recent[0].start)} (it ended while no cockpit watched)",
+                    f"{local_hms(seen)} (it ended while no cockpit watched)",
                     series.source,
                     f"spike:{series.source}:end:{iso_utc(adopted.at)}",
                 )
             )
-        if open_spike is None and hot:
+
+    def _judge(
+        self,
+        series: ErrorSeries,
+        track: _ErrorTrack,
+        bucket: ErrorBucket,
+        on_open: bool,
+        out: list[TimelineEvent],
+    ) -> None:
+        s = self.settings
+        keep = max(
+            s.spike_recent_buckets + 1, ceil(BASELINE_SECONDS / max(1, series.bucket_seconds))
+        )
+        track.window.append(bucket)
+        while len(track.window) > s.spike_recent_buckets:
+            track.leave(track.window.popleft(), keep)
+        window = track.window
+        req = sum(b.requests for b in window)
+        err = sum(b.errors_5xx for b in window)
+        ratio = err / req if req else 0.0
+        spike = track.spike
+        # While a spike is open its own buckets must not raise the bar it is judged against.
+        baseline = spike.baseline if spike is not None else track.baseline()
+        bar = max(s.spike_min_ratio, baseline * s.spike_factor)
+        hot = err >= s.spike_min_errors and ratio >= bar
+        found = " (found on open)" if on_open else ""
+        if spike is None and hot:
             # The spike starts at the first bucket over the bar on its own: an earlier bucket
             # holding only the usual stray error (thin traffic can make one look like a high
             # ratio) is not part of it.
-            bar = max(s.spike_min_ratio, baseline * s.spike_factor)
-            start = next(
-                (b.start for b in recent if b.errors_5xx >= 2 and b.errors_5xx / b.requests >= bar),
-                next(b.start for b in recent if b.errors_5xx),
+            first = next(
+                (b for b in window if b.errors_5xx >= 2 and b.errors_5xx >= bar * b.requests),
+                next(b for b in window if b.errors_5xx),
             )
-            self._spikes[series.source] = Spike(
-                series.source, start, ratio, recent[-1].start, series.bucket_seconds, baseline
+            known = track.seen_quiet or any(b.requests and b.start < first.start for b in window)
+            for b in [b for b in window if b.start < first.start]:
+                window.remove(b)
+                track.leave(b, keep)
+            track.spike = Spike(
+                series.source,
+                first.start,
+                ratio,
+                bucket.start,
+                series.bucket_seconds,
+                baseline,
+                known,
+                on_open,
             )
+            since = (
+                f"since {local_hms(first.start)}"
+                if known
+                else f"under way since before {local_hms(first.start)} (the data begin there)"
+            )
+            base = f"baseline {baseline:.1%}" if known else "no baseline in view"
             out.append(
                 TimelineEvent(
-                    start,
+                    first.start,
                     "spike.start",
-                    f"5xx spike on {series.source}: {ratio:.0%} of requests "
-                    f"(baseline {baseline:.1%})",
+                    f"5xx spike on {series.source} {since}: {ratio:.0%} of requests "
+                    f"({base}){found}",
                     series.source,
-                    f"spike:{series.source}:start:{iso_utc(start)}",
+                    f"spike:{series.source}:start:{iso_utc(first.start)}",
                 )
             )
-        elif open_spike is not None and hot and ratio > open_spike.peak_ratio:
-            self._spikes[series.source] = replace(
-                open_spike, peak_ratio=ratio, peak_at=recent[-1].start
-            )
-        elif open_spike is not None and not hot:
-            end = recent[0].start
+        elif spike is not None and hot and ratio > spike.peak_ratio:
+            track.spike = replace(spike, peak_ratio=ratio, peak_at=bucket.start)
+        elif spike is not None and not hot:
+            end = window[0].start
             out.append(
                 TimelineEvent(
-                    open_spike.peak_at,
+                    spike.peak_at,
                     "spike.peak",
-                    f"5xx spike on {series.source} peaked at {open_spike.peak_ratio:.0%} "
-                    f"of requests (baseline {open_spike.baseline:.1%})",
+                    f"5xx spike on {series.source} peaked at {spike.peak_ratio:.0%} "
+                    f"of requests (baseline {spike.baseline:.1%}){found}",
                     series.source,
-                    f"spike:{series.source}:peak:{iso_utc(open_spike.start)}",
+                    f"spike:{series.source}:peak:{iso_utc(spike.start)}",
                 )
             )
-            self._ended_spikes.append((open_spike.start, end))
+            self._ended_spikes.append((spike.start, end))
             out.append(
                 TimelineEvent(
                     end,
                     "spike.end",
-                    f"5xx spike on {series.source} over: {local_hms(open_spike.start)}-"
-                    f"{local_hms(end)}, peak {open_spike.peak_ratio:.0%} "
-                    f"at {local_hms(open_spike.peak_at)}",
+                    f"5xx spike on {series.source} over: {local_hms(spike.start)}-"
+                    f"{local_hms(end)}, peak {spike.peak_ratio:.0%} "
+                    f"at {local_hms(spike.peak_at)}{found}",
                     series.source,
-                    f"spike:{series.source}:end:{iso_utc(open_spike.start)}",
+                    f"spike:{series.source}:end:{iso_utc(spike.start)}",
                 )
             )
-            del self._spikes[series.source]
+            track.spike = None
 
     # -- deploys and Sentry --------------------------------------------------------------------
 
@@ -426,6 +536,7 @@ class Detector:
             elif isinstance(reading, Deploys):
                 deploy_readings.append(reading)
             elif isinstance(reading, ErrorSeries):
+                self._series[reading.source] = reading
                 self._errors(reading, out)
             elif isinstance(reading, SentryIssues):
                 issues.extend(reading.issues)
@@ -437,22 +548,33 @@ class Detector:
         deploys = list(merge_deploys(deploy_readings))
         self._deploy_events(deploys, out)
         self._sentry_events(issues, now, out)
+        if sentry_fresh:
+            self._count_issues(issues, now)
         views = self._probe_views(results, out)
 
         down = [v for v in views if v.state is ProbeState.DOWN]
-        # (when it was first seen failing, the latest moment the failure can have begun)
-        failures = [(v.since, v.since) for v in down if v.since] + [
-            (s.start, s.latest_start) for s in self._spikes.values()
+        # (when it was first seen failing, the latest moment the failure can have begun,
+        # whether the data show its beginning, whether it was under way at open)
+        failures = [
+            (v.since, v.since, not self._probes[v.name].failing_at_open, self._opened_down(v))
+            for v in down
+            if v.since
+        ] + [
+            (s.start, s.latest_start, s.start_known, s.found_on_open) for s in self._spikes.values()
         ]
         degraded = bool(failures)
         if degraded:
-            first, bound = min(failures)
+            first, bound, known, on_open = min(failures)
             if self._failure_started is None or first < self._failure_started:
                 self._failure_started = first
                 self._failure_bound = bound
+                self._failure_known = known
+                self._found_on_open = on_open
             self._suspect_event(deploys, out)
-            self._blind_spot_check(issues, sentry_fresh, now, out)
-        elif self._degraded:
+            self._blind_spot_check(issues, sentry_fresh, now, down, out)
+        elif not self._degraded:
+            self._ended_spikes.clear()  # spikes over before the cockpit looked: history only
+        else:
             if self._blind_spot is not None:
                 out.append(self._blind_spot_summary(now))
             out.append(
@@ -466,15 +588,21 @@ class Detector:
             )
             self._failure_started = self._failure_bound = None
             self._blind_spot = None
+            self._blind_routes, self._blind_probes = (), ()
             self._ended_spikes.clear()
         self._degraded = degraded
         return Assessment(
             probes=views,
             deploys=tuple(deploys),
             suspect=self._suspect,
-            first_failure_at=self._failure_started,
+            first_failure_at=self._impact_start(),
+            first_failure_by=self._failure_bound,
+            first_failure_known=self._failure_known,
+            found_on_open=self._found_on_open and degraded,
             spikes=tuple(self._spikes.values()),
             blind_spot=self._blind_spot if degraded else None,
+            blind_routes=self._blind_routes if degraded else (),
+            blind_probes=self._blind_probes if degraded else (),
             degraded=degraded,
             events=tuple(sorted(self._fresh(out), key=lambda e: e.at)),
         )
@@ -485,10 +613,39 @@ class Detector:
         self._emitted.update(e.key for e in new if e.key)
         return new
 
+    def _opened_down(self, view: ProbeView) -> bool:
+        return self._probes[view.name].failing_at_open
+
+    def _impact_start(self) -> datetime | None:
+        """When the failure began, as far as the data tell: the start of the bucket that
+        showed it, but never before the suspect change inside that bucket (it came first)."""
+        start, bound, suspect = self._failure_started, self._failure_bound, self._suspect
+        if (
+            start is not None
+            and bound is not None
+            and suspect is not None
+            and start < suspect.at <= bound
+        ):
+            return suspect.at
+        return start
+
+    def failure_span(self) -> str:
+        """The failure's start in words: a time, "between A and B", or "before A"."""
+        start, bound = self._impact_start(), self._failure_bound
+        if start is None or bound is None:
+            return ""
+        if not self._failure_known:
+            return f"before {local_hms(start)}"
+        if bound > start:
+            return f"between {local_hms(start)} and {local_hms(bound)}"
+        return local_hms(start)
+
     def _suspect_event(self, deploys: list[Deploy], out: list[TimelineEvent]) -> None:
         start, bound = self._failure_started, self._failure_bound
         assert start is not None and bound is not None
-        # A deploy long before the failure is listed, not blamed: the fault may lie elsewhere.
+        # The last change before the failure began (or inside the bucket that showed it); a
+        # deploy long before it is listed, not blamed: the fault may lie elsewhere, and one
+        # made during the failure did not cause it.
         since = start - timedelta(minutes=self.settings.suspect_minutes)
         before = [d for d in deploys if since <= d.at <= bound and not d.reverts]
         suspect = before[0] if before else None
@@ -497,20 +654,44 @@ class Detector:
         self._suspect = suspect
         out.append(
             TimelineEvent(
-                start,
+                self._impact_start() or start,
                 "suspect",
                 f"suspect deploy {identity(suspect.service)} {identity(suspect.version)} "
                 f"by {suspect.who}: "
-                f"deployed {local_hms(suspect.at)}, first failure "
-                # A failure seen only by its time bucket may start before the deploy inside it.
-                + (f"{local_hms(start)}" if start >= suspect.at else f"by {local_hms(bound)}"),
+                f"deployed {local_hms(suspect.at)}, first failure {self.failure_span()}"
+                + (" (found on open)" if self._found_on_open else ""),
                 "detect",
                 f"suspect:{suspect.service}:{suspect.version}:{iso_utc(suspect.at)}",
             )
         )
 
+    def _count_issues(self, issues: Iterable[SentryIssue], now: datetime) -> None:
+        for issue in issues:
+            seen = self._issue_counts.setdefault(issue.id, deque(maxlen=ISSUE_SAMPLES))
+            if not seen or seen[-1][1] != issue.count:
+                seen.append((now, issue.count))
+
+    def rose_since(self, issue: SentryIssue, start: datetime, now: datetime) -> bool:
+        """Whether an issue's events came faster since `start` than in its own history before
+        it. An issue whose whole history lies after `start`'s bucket cannot be shown to have
+        risen by its trend (a young issue is not a rising one)."""
+        seen: deque[tuple[datetime, int]] = self._issue_counts.get(issue.id) or deque()
+        before = [(at, n) for at, n in seen if at < start]
+        if before and issue.first_seen is not None and issue.first_seen < before[-1][0]:
+            (t0, c0), (t1, c1) = before[-1], seen[-1]
+            life, span = (t0 - issue.first_seen).total_seconds(), (t1 - t0).total_seconds()
+            if span <= 0 or c1 - c0 < RISE_FLOOR:
+                return False
+            return (c1 - c0) / span >= RISE_FACTOR * c0 / max(life, 1.0)
+        return _trend_rose(issue, start)
+
     def _blind_spot_check(
-        self, issues: list[SentryIssue], sentry_fresh: bool, now: datetime, out: list
+        self,
+        issues: list[SentryIssue],
+        sentry_fresh: bool,
+        now: datetime,
+        down: list[ProbeView],
+        out: list,
     ) -> None:
         start = self._failure_started
         if start is None or self._blind_spot or not sentry_fresh:
@@ -520,11 +701,37 @@ class Detector:
         since = start - timedelta(seconds=self.settings.blind_spot_window)
         if self._suspect is not None:
             since = max(since, self._suspect.at)
-        if any(_matches(i, since) for i in issues):
+        # Issues that came with the failure: new since it began, or risen since then.
+        fresh = [
+            i
+            for i in issues
+            if (i.first_seen is not None and i.first_seen >= since)
+            or (i.last_seen is not None and i.last_seen >= start and self.rose_since(i, start, now))
+        ]
+        parts: list[str] = []
+        routes: tuple[RouteShare, ...] = ()
+        if self._spikes:
+            failing, known = self._failing_routes(start)
+            if known:
+                routes = tuple(
+                    r for r in failing if not any(_names_route(i, r.route) for i in fresh)
+                )
+                if routes:
+                    shown = ", ".join(
+                        f"{_route_text(r.route)} ({r.share:.0%} of 5xx)" for r in routes[:3]
+                    )
+                    more = f" and {len(routes) - 3} more" if len(routes) > 3 else ""
+                    parts.append(f"5xx on {shown}{more}")
+            elif not fresh:
+                parts.append("5xx spike (judged by timing only: the 5xx source tells no routes)")
+        probes = tuple(v.name for v in down if not any(_names_probe(i, v) for i in fresh))
+        if probes:
+            parts.append("probes " + ", ".join(probes))
+        if not parts:
             return
-        what = "5xx spike" if self._spikes else "probe failures"
+        self._blind_routes, self._blind_probes = routes, probes
         self._blind_spot = (
-            f"{what} since {local_hms(start)} with no matching Sentry issue: "
+            f"{'; '.join(parts)} since {self.failure_span()} with no matching Sentry issue: "
             "the failing code path may not report errors"
         )
         out.append(
@@ -532,6 +739,37 @@ class Detector:
                 now, "blind_spot", self._blind_spot, "detect", f"blind_spot:{iso_utc(start)}"
             )
         )
+
+    def _failing_routes(self, start: datetime) -> tuple[list[RouteShare], bool]:
+        """The routes whose 5xx rose since `start` (against their own rate before it) over the
+        sources in a spike, most first, with their share of the 5xx since then; and whether
+        any of these sources tells routes at all."""
+        after: dict[Route, int] = {}
+        before: dict[Route, int] = {}
+        spans = [0.0, 0.0]  # seconds of data before and since start
+        known = False
+        total = 0
+        for source in self._spikes:
+            series = self._series.get(source)
+            if series is None:
+                continue
+            known = known or series.routes_known
+            step = timedelta(seconds=series.bucket_seconds)
+            for bucket in series.buckets:
+                since = bucket.start + step > start
+                spans[since] += series.bucket_seconds
+                counts = after if since else before
+                total += bucket.errors_5xx if since else 0
+                for r in bucket.routes_5xx:
+                    counts[r.route] = counts.get(r.route, 0) + r.count
+        rose = [
+            (route, n)
+            for route, n in after.items()
+            if n >= RISE_FLOOR
+            and n / max(spans[1], 1.0) >= RISE_FACTOR * before.get(route, 0) / max(spans[0], 1.0)
+        ]
+        rose.sort(key=lambda kv: -kv[1])
+        return [RouteShare(route, n, n / total if total else 0.0) for route, n in rose], known
 
     def _blind_spot_summary(self, now: datetime) -> TimelineEvent:
         """When the failure is over: what Sentry never saw, as a closed range."""
@@ -563,18 +801,106 @@ def state_family(event: TimelineEvent) -> str:
     return f"{what}:{event.source}" if what else ""
 
 
-def _matches(issue: SentryIssue, since: datetime) -> bool:
-    """An issue explains a failure when it is new since then, or spiking since then."""
-    if issue.first_seen is not None and issue.first_seen >= since:
+def _trend_rose(issue: SentryIssue, start: datetime) -> bool:
+    """From the issue's trend alone: its buckets from the one holding `start` on, against the
+    buckets before, which must hold some of its history (else nothing shows it rose)."""
+    trend, step, first = issue.trend, issue.trend_seconds, issue.trend_from
+    if step <= 0 or first is None:
+        # No bucket times: the trend's latest part against the rest, for an issue known
+        # from before that part only.
+        recent = max(1, len(trend) // 12)
+        older_than = issue.last_seen or start
+        span = timedelta(hours=24) * recent / max(1, len(trend))
+        young = issue.first_seen is None or issue.first_seen >= older_than - span
+        return not young and is_rising(trend, RISE_FACTOR, RISE_FLOOR)
+    index = int((start - first).total_seconds() // step)
+    if index <= 0 or index >= len(trend):
+        return False
+    before, after = trend[:index], trend[index:]
+    if issue.first_seen is None or issue.first_seen >= first + timedelta(seconds=step * index):
+        return False  # all of its history lies after the start's bucket began
+    rate_before = sum(before) / len(before)
+    return sum(after) >= RISE_FLOOR and sum(after) / len(after) >= RISE_FACTOR * rate_before
+
+
+_PATH_IN_TEXT = re.compile(r"(?:^|[\s'\"(=])(/[^\s'\"()?#]*)")
+_PLACEHOLDER = re.compile(r"^(?:\{[^}]*\}|<[^>]*>|:\w+|\*)$")
+
+
+def _paths_named(issue: SentryIssue) -> list[str]:
+    """Request paths an issue names: its culprit (the transaction, e.g. "/files/{id}" or
+    "GET /files/{id}"), its title and metadata."""
+    found: list[str] = []
+    for text in (str(issue.culprit), str(issue.title), str(issue.metadata)):
+        found.extend(m.group(1).rstrip("/") for m in _PATH_IN_TEXT.finditer(text))
+    return [p for p in found if p]
+
+
+def _same_path(named: str, path: str) -> bool:
+    """`/files` names `/files/{id}`; segments that are placeholders match any segment."""
+    a, b = named.strip("/").split("/"), path.rstrip("/").strip("/").split("/")
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return all(
+        x == y or _PLACEHOLDER.match(x) or _PLACEHOLDER.match(y)
+        for x, y in zip(short, long, strict=False)
+    )
+
+
+def _names_route(issue: SentryIssue, route: Route) -> bool:
+    path = str(route.path)
+    return bool(path) and any(_same_path(p, path) for p in _paths_named(issue))
+
+
+def _names_probe(issue: SentryIssue, probe: ProbeView) -> bool:
+    """An issue names a probe by its name, its protocol (ftp, sftp, webdav: not http, which
+    every URL says) or the path it requests."""
+    text = f"{issue.culprit} {issue.title} {issue.metadata}".lower()
+    words = set(re.findall(r"[a-z0-9_.-]+", text))
+    if str(probe.name).lower() in words:
         return True
-    return issue.last_seen is not None and issue.last_seen >= since and is_rising(issue.trend)
+    kind = str(probe.kind).lower()
+    if kind not in ("http", "https", "tcp", "tls") and kind in words:
+        return True
+    path = urlsplit(str(probe.target)).path.rstrip("/")
+    return bool(path) and any(_same_path(p, path) for p in _paths_named(issue))
+
+
+def _route_text(route: Route) -> str:
+    return " ".join(str(p) for p in (route.method, route.host + route.path) if p)
 
 
 def _endpoint(target: str) -> str:
-    """Where a probe goes, without query or fragment: probes of one endpoint as different
-    users are still twins."""
+    """Where a probe goes, without account, query or fragment: probes of one endpoint as
+    different users are still twins."""
     parts = urlsplit(target)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else target
+    if not parts.scheme or not parts.netloc:
+        return target
+    host = parts.netloc.rpartition("@")[2].lower()
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def concurrency_twins(results: Iterable[ProbeResult]) -> dict[str, str]:
+    """Concurrent probes that fail while a single-session twin to the same endpoint passes,
+    judged on these results alone (one round: `cockpit check`): name -> the passing twin."""
+    rounds = list(results)
+    out: dict[str, str] = {}
+    for result in rounds:
+        if result.concurrency <= 1 or result.ok:
+            continue
+        twin = next(
+            (
+                other.name
+                for other in rounds
+                if other.concurrency == 1
+                and other.ok
+                and other.kind == result.kind
+                and _endpoint(other.target) == _endpoint(result.target)
+            ),
+            None,
+        )
+        if twin is not None:
+            out[result.name] = twin
+    return out
 
 
 def _sessions(result: ProbeResult) -> str:

@@ -29,6 +29,7 @@ class Category(StrEnum):
     DEPLOYS = "deploys"
     ERRORS = "errors"
     SENTRY = "sentry"
+    ALERTS = "alerts"
 
 
 class Freshness(StrEnum):
@@ -187,9 +188,15 @@ class SentryIssue:
     # Events per interval over the stats period, oldest first ("rising" is read from it).
     trend: tuple[int, ...] = ()
     project: str = ""
+    # When the trend's first bucket began and how long each is (0: not known), so that "rose
+    # since the failure began" can be judged against the issue's own history before it.
+    trend_from: datetime | None = None
+    trend_seconds: int = 0
+    # What the issue's metadata names (exception type and value, file, function), one line.
+    metadata: str = ""
 
     def __post_init__(self) -> None:
-        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project")
+        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project", "metadata")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +209,120 @@ class SentryIssues:
     matched: int | None = None  # issues matched across every page read (X-Hits when given)
 
 
-Reading = ProbeResult | ProbeResults | Deploys | ErrorSeries | SentryIssues
+Labels = tuple[tuple[str, str], ...]  # (name, value), sorted by name
+
+
+def _labels(raw: Labels) -> Labels:
+    # Label names and values identify an alert exactly (a silence matches them as they are):
+    # kept exact when clean, hostile characters written as escapes, never raw.
+    return tuple(sorted((escaped_key(str(k)), escaped_key(str(v))) for k, v in raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One Alertmanager matcher: name = value, != , =~ (anchored regex) or !~."""
+
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", escaped_key(self.name))
+        object.__setattr__(self, "value", escaped_key(self.value))
+
+    @property
+    def op(self) -> str:
+        return ("=" if self.is_equal else "!") + ("~" if self.is_regex else "")
+
+    def __str__(self) -> str:
+        op = {"=": "=", "!": "!=", "=~": "=~", "!~": "!~"}[self.op]
+        value = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.name}{op}"{value}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert as Alertmanager holds it. `state` is Alertmanager's: active (firing and
+    notified), suppressed (silenced or inhibited) or unprocessed."""
+
+    fingerprint: str
+    labels: Labels
+    annotations: Labels
+    starts_at: datetime
+    ends_at: datetime | None
+    state: str = "active"
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    generator_url: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", escaped_key(self.fingerprint))
+        object.__setattr__(self, "labels", _labels(self.labels))
+        object.__setattr__(
+            self, "annotations", tuple((escaped_key(k), Inert(v)) for k, v in self.annotations)
+        )
+        object.__setattr__(self, "silenced_by", tuple(escaped_key(s) for s in self.silenced_by))
+        object.__setattr__(self, "inhibited_by", tuple(escaped_key(s) for s in self.inhibited_by))
+        _inert(self, "state", "generator_url")
+
+    def label(self, name: str) -> str:
+        return next((v for k, v in self.labels if k == name), "")
+
+    def annotation(self, name: str) -> Inert:
+        return Inert(next((v for k, v in self.annotations if k == name), ""))
+
+    @property
+    def alertname(self) -> str:
+        return self.label("alertname")
+
+    @property
+    def severity(self) -> str:
+        return self.label("severity")
+
+    @property
+    def suppressed(self) -> bool:
+        return self.state == "suppressed" or bool(self.silenced_by or self.inhibited_by)
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    state: str = "active"  # active, pending or expired
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", escaped_key(self.id))
+        _inert(self, "created_by", "comment", "state")
+
+
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    """What the Alertmanagers of one cluster hold for the configured matchers: alerts
+    deduplicated by fingerprint, silences by id. `unreachable` names the members that did not
+    answer this round (with why) while others did."""
+
+    source: str
+    alerts: tuple[Alert, ...]
+    silences: tuple[Silence, ...] = ()
+    members: tuple[str, ...] = ()
+    unreachable: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "unreachable", tuple(Inert(u) for u in self.unreachable))
+        object.__setattr__(self, "members", tuple(Inert(u) for u in self.members))
+
+    @property
+    def firing(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if not a.suppressed)
+
+
+Reading = ProbeResult | ProbeResults | Deploys | ErrorSeries | SentryIssues | Alerts
 
 
 @dataclass(frozen=True, slots=True)

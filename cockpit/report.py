@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.hub import Hub, Snapshot
 from cockpit.model import (
+    Alerts,
     Category,
     Deploys,
     ErrorSeries,
@@ -88,6 +89,13 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             ),
             top=[i.short_id for i in reading.issues[:5]],
         )
+    elif isinstance(reading, Alerts):
+        out.update(
+            alerts=len(reading.alerts),
+            firing=len(reading.firing),
+            silences=sum(1 for s in reading.silences if s.state == "active"),
+            unreachable=list(reading.unreachable),
+        )
     return out
 
 
@@ -120,6 +128,13 @@ async def check_round(config: Config, timeout_cap: float | None = None) -> Round
 
 
 def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str, Any]]:
+    from cockpit.detect import concurrency_twins
+
+    results = [r for r in snapshot.readings.values() if isinstance(r, ProbeResult)]
+    for fleet in snapshot.readings.values():
+        if isinstance(fleet, ProbeResults):
+            results.extend(fleet.results)
+    twins = concurrency_twins(results)
     out: list[dict[str, Any]] = []
     for name, status in snapshot.statuses.items():
         reading = snapshot.readings.get(name)
@@ -130,4 +145,10 @@ def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str,
             )
         else:
             out.append(source_report(status, reading, targets.get(name, "")))
+    for report in out:
+        if "concurrency" in report:
+            # Fails with N sessions while one session to the same endpoint passes.
+            twin = twins.get(str(report["name"]))
+            report["only_under_concurrency"] = twin is not None
+            report["single_session_twin"] = twin
     return out

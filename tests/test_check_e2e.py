@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 PROBE_FIELDS = {"name", "kind", "target", "concurrency", "ok", "sessions_ok", "latency_ms", "error"}
 SOURCE_FIELDS = {"source", "kind", "ok", "error"}
+WORLD = [sys.executable, "-m", "cockpit", "world"]
+BAD_NOW = ["--bad-deploy-after", "0"]
 
 
 @pytest.fixture
@@ -108,3 +111,34 @@ def test_check_exits_1_when_a_source_fails(world: tuple[Path, Path], tmp_path: P
     dead = next(r for r in rows if r.get("name") == "nothing-there")
     assert dead["ok"] is False and dead["sessions_ok"] == 0 and dead["error"]
     assert all(r["ok"] for r in rows if r.get("name") != "nothing-there")
+
+
+def test_check_json_says_which_probes_fail_only_under_concurrency(tmp_path: Path) -> None:
+    # The bad release is out before the round: each -x4 probe fails while its single-session
+    # twin (another account, the same endpoint) passes, and the JSON says so by name.
+    config = tmp_path / "world.toml"
+    proc = subprocess.Popen(
+        [*WORLD, "--dir", str(tmp_path / "w"), "--write-config", str(config), *BAD_NOW],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("ready ")
+        deploys = tmp_path / "w" / "deploys.jsonl"
+        deadline = time.monotonic() + 20
+        # The bad release (by alice) is out once the deploy log names it.
+        while "alice" not in deploys.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        code, rows, stderr = check(config)
+        assert code == 1, (rows, stderr)
+        probes = {r["name"]: r for r in rows if "name" in r}
+        for single in ("ftp-login", "sftp-list", "webdav-propfind"):
+            many = probes[f"{single}-x4"]
+            assert many["ok"] is False
+            assert many["only_under_concurrency"] is True
+            assert many["single_session_twin"] == single
+            assert probes[single]["only_under_concurrency"] is False
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0

@@ -177,7 +177,7 @@ def _uncommented(lines: list[str]) -> list[str]:
 def test_every_example_block_loads_once_uncommented(block: tuple[str, str, list[str]]) -> None:
     """What the example documents is true: each block, uncommented, is a valid config."""
     section, kind, lines = block
-    double = section in ("probes", "deploys", "errors", "sentry", "notify", "services")
+    double = section in ("probes", "deploys", "errors", "sentry", "alerts", "notify", "services")
     header = f"[[{section}]]" if double else f"[{section}]"
     body = _uncommented(lines)
     text = "\n".join([header, *body]) + "\n"

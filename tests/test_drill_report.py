@@ -78,3 +78,78 @@ def test_figures_in_scenario_minutes_with_flaps_and_a_long_tail(tmp_path: Path) 
     data = json.loads(report.files[1].read_text())
     assert data["format"] == "oncall-cockpit.drill-report"
     assert data["lingering"] == ["mobile"]
+
+
+def test_a_signal_the_scenario_cannot_cause_is_not_in_the_report() -> None:
+    """Dropbox: after the failover a four-session probe fails more often than a single one by
+    chance; "fails only under concurrency" did not happen in that scenario."""
+    scenario = find_scenario("dropbox-2014", {})
+    clock = DrillClock(scenario.start, REAL, SPEED)
+    shown = [
+        (event("probe.down", "web-health"), real(2)),
+        (event("probe.up", "web-health"), real(20)),
+        (event("probe.down", "sftp-list-x4"), real(25)),
+        (
+            event("concurrency", "sftp-list-x4", "sftp-list-x4 fails only under concurrency"),
+            real(25),
+        ),
+    ]
+    faults = [
+        FaultRecord(real(1), "db_reinstall", "schedule", True),
+        FaultRecord(real(18), "failover", "control", True),
+    ]
+    report = build_report(
+        scenario,
+        clock,
+        faults=faults,
+        events=[],
+        shown=shown,
+        incidents=[],
+        last_view=None,
+        ended_at=real(40),
+    )
+    assert "concurrency" not in [s.name for s in report.signals]
+    assert "fails only under concurrency" not in render_markdown(report)
+
+
+def test_texts_use_the_scenario_clock_and_the_cockpit_is_told_apart_from_the_responder() -> None:
+    scenario = find_scenario("files-com-2024", {})
+    clock = DrillClock(scenario.start, REAL, SPEED)
+    impact = real(7)  # 06:52 on the scenario clock
+    wall = real(10).astimezone().strftime("%H:%M:%S")  # what the detector wrote, wall clock
+    shown = [
+        (event("probe.down", "x4", f"probe x4 failing since {wall}: 1/4 sessions"), real(10)),
+        (event("probe.up", "x4"), real(30)),
+        (TimelineEvent(real(31), "recovered", "recovered at 1 (12 s after the revert)"), real(31)),
+    ]
+    acts = [
+        TimelineEvent(real(20), "declared", "SEV2 declared"),
+        TimelineEvent(real(25), "revert.started", "revert files-web"),
+        TimelineEvent(real(32), "status.resolved", "resolved"),
+    ]
+    incident = Incident(1, "t", "SEV2", "me", IncidentStatus.INVESTIGATING, real(20), drill=True)
+    report = build_report(
+        scenario,
+        clock,
+        faults=[FaultRecord(impact, "bad_deploy", "schedule", True)],
+        events=acts,
+        shown=shown,
+        incidents=[incident],
+        last_view=None,
+        ended_at=real(40),
+    )
+    text = report.signals[0].text
+    assert "failing since 06:55:00" in text, text  # 10 real s at 60x = 06:55 scenario
+    markdown = render_markdown(report)
+    assert wall not in markdown or wall == "06:55:00"
+    detect, declare, mitigate, recover = report.milestones
+    assert (detect.shown_minutes, detect.acted_minutes) == (3, 13)
+    assert (declare.shown_minutes, declare.acted_minutes) == (None, 13)
+    assert (mitigate.shown_minutes, mitigate.acted_minutes) == (23, 18)
+    assert mitigate.acted_what == "revert.started"
+    assert (recover.shown_minutes, recover.acted_minutes) == (24, 25)
+    assert "## The cockpit showed it, you acted" in markdown
+    assert (
+        "| mitigate | 23.0 min: a failing probe passing for good | 18.0 min: revert.started |"
+        in markdown
+    )

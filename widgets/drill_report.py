@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 
-from cockpit.drill.report import DrillReport, milestone_rows
+from cockpit.drill.report import DrillReport, milestone_rows, split_rows
 from cockpit.textsafe import Inert, one_line
 from widgets.inert import InertLabel, InertStatic
 
@@ -33,6 +33,10 @@ def report_lines(report: DrillReport) -> list[str]:
         lines.append(f"{label:<9} {drill:<22} {real:<10} {best:<10}")
         if versus:
             lines.append(f"{'':<9} {versus}")
+    lines += ["", "The cockpit showed it / you acted (scenario minutes after impact):"]
+    for label, shown, acted in split_rows(report):
+        lines.append(f"  {label:<9} cockpit {shown}")
+        lines.append(f"  {'':<9} you     {acted}")
     lines += ["", "Signals (scenario time shown, minutes after impact):"]
     for signal in report.signals:
         lines.append(f"  {signal.shown_at:%H:%M:%S} {signal.minutes:5.1f}m {signal.name}")

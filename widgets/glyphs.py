@@ -66,3 +66,15 @@ def fit_middle(raw: str, width: int, g: Glyphs) -> Inert:
     keep = width - len(g.ellipsis)
     head = keep // 2
     return Inert(text[:head] + g.ellipsis + text[len(text) - (keep - head) :])
+
+
+def ascii_scrollbars() -> None:
+    """Scrollbars without the block glyphs Textual draws a thumb's fractional ends with: an
+    ASCII terminal shows the thumb by its colour alone."""
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    class AsciiScrollBarRender(ScrollBarRender):
+        VERTICAL_BARS = [" "] * 8
+        HORIZONTAL_BARS = [" "] * 8
+
+    ScrollBar.renderer = AsciiScrollBarRender

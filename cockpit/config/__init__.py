@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cockpit.config.alerts import ALERT_KINDS, AlertmanagerConfig
     from cockpit.config.base import APP_NAME, ConfigError, FieldError, Secret
     from cockpit.config.deploys import DEPLOY_KINDS, DeploySourceConfig, JsonlDeployLogConfig
     from cockpit.config.errors import ERROR_KINDS, AccessLogConfig, ErrorSourceConfig
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from cockpit.config.services import ServiceConfig
 
 _HOMES = {
+    "alerts": ("ALERT_KINDS", "AlertmanagerConfig"),
     "base": ("APP_NAME", "ConfigError", "FieldError", "Secret"),
     "deploys": ("DEPLOY_KINDS", "DeploySourceConfig", "JsonlDeployLogConfig"),
     "errors": ("ERROR_KINDS", "AccessLogConfig", "ErrorSourceConfig"),
@@ -36,6 +38,7 @@ _HOMES = {
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
+    "ALERT_KINDS",
     "APP_NAME",
     "DEPLOY_KINDS",
     "ERROR_KINDS",
@@ -43,6 +46,7 @@ __all__ = [
     "PROBE_KINDS",
     "SENTRY_KINDS",
     "AccessLogConfig",
+    "AlertmanagerConfig",
     "CockpitSection",
     "Config",
     "ConfigError",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
+from cockpit.config.alerts import ALERT_KINDS, AlertmanagerConfig
 from cockpit.config.base import ConfigError, ConfigWarning, FieldError, Secret
 from cockpit.config.deploys import DEFAULT_DEPLOY_KIND, DEPLOY_KINDS, DeploySourceConfig
 from cockpit.config.errors import DEFAULT_ERROR_KIND, ERROR_KINDS, ErrorSourceConfig
@@ -28,7 +29,9 @@ from cockpit.config.sentry import SENTRY_KINDS, SentryConfig
 from cockpit.config.services import ServiceConfig
 from cockpit.textsafe import Inert
 
-SourceConfig = ProbeConfig | DeploySourceConfig | ErrorSourceConfig | SentryConfig
+SourceConfig = (
+    ProbeConfig | DeploySourceConfig | ErrorSourceConfig | SentryConfig | AlertmanagerConfig
+)
 MAX_NESTING = 32  # arrays and inline tables inside each other; no option needs more than 3
 MAX_NAME = 100
 EMPTY_HINT = (
@@ -42,6 +45,7 @@ _LISTS: dict[str, tuple[dict[str, type], str | None]] = {
     "deploys": (DEPLOY_KINDS, DEFAULT_DEPLOY_KIND),
     "errors": (ERROR_KINDS, DEFAULT_ERROR_KIND),
     "sentry": (SENTRY_KINDS, "sentry"),
+    "alerts": (ALERT_KINDS, "alertmanager"),
     "notify": (NOTIFY_KINDS, None),
 }
 # scheme://user[:password]@ at the start of a URL (the userinfo ends before any / ? #).
@@ -56,12 +60,13 @@ _DISABLED = {
     "deploys": "this source shows as not configured until it is",
     "errors": "this source shows as not configured until it is",
     "sentry": "this source shows as not configured until it is",
+    "alerts": "this source shows as not configured until it is",
     "notify": "this channel is not notified until it is (`cockpit incident retry` then sends)",
     "services": "this service's HTTP revert cannot run until it is",
     "cockpit": "the PostgreSQL incident store cannot be reached until it is",
 }
 # Lists whose entries are named and feed the hub; names must be unique across all of them.
-_SOURCE_LISTS = ("probes", "deploys", "errors", "sentry")
+_SOURCE_LISTS = ("probes", "deploys", "errors", "sentry", "alerts")
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Config:
     deploys: tuple[DeploySourceConfig, ...] = ()
     errors: tuple[ErrorSourceConfig, ...] = ()
     sentry: tuple[SentryConfig, ...] = ()
+    alerts: tuple[AlertmanagerConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
     notify: tuple[NotifyConfig, ...] = ()
     # What the config names but this environment lacks (a secret not set): each disables only
@@ -81,7 +87,7 @@ class Config:
     warnings: tuple[ConfigWarning, ...] = ()
 
     def sources(self) -> tuple[SourceConfig, ...]:
-        return (*self.probes, *self.deploys, *self.errors, *self.sentry)
+        return (*self.probes, *self.deploys, *self.errors, *self.sentry, *self.alerts)
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)

@@ -14,9 +14,10 @@ Signals count from when the cockpit first showed them, not from the older eviden
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from cockpit.drill.scenario import MILESTONES, Scenario
 from cockpit.drill.schedule import DrillClock, FaultRecord
 from cockpit.model import Incident, TimelineEvent
 from cockpit.textsafe import one_line, strip_controls
-from cockpit.timeutil import iso_utc, utc_stamp
+from cockpit.timeutil import duration, iso_utc, utc_stamp
 
 if TYPE_CHECKING:
     from cockpit.runtime import View
@@ -51,6 +52,37 @@ _SIGNAL_OF = {kind: name for name, kinds in SIGNALS.items() for kind in kinds}
 _FAILING = ("probe.down", "spike.start")
 # What a responder does, by the first part of the event kind.
 ACT_KINDS = frozenset({"declared", "note", "revert", "action", "status", "export", "notify"})
+# The faults that break sessions only when several are open at once: a "fails only under
+# concurrency" signal under any other fault is the detector reading chance (a failover's
+# lingering tail fails a four-session probe more often than a single one), not the scenario.
+CONCURRENCY_FAULTS = frozenset({"bad_deploy"})
+_CLOCK_IN_TEXT = re.compile(r"(?<![\d.:])(\d{2}):(\d{2})(?::(\d{2}))?(?!\d|:\d)")
+_SECONDS_AFTER = re.compile(r"\b(\d+) s after\b")
+
+
+def on_scenario_clock(text: str, real: datetime, clock: DrillClock) -> str:
+    """An event's text with its wall-clock times ("failing since 06:48:10", "10 s after the
+    revert") told on the scenario clock, like every other figure of the report."""
+    local = real.astimezone()
+    zone = clock.scenario_start.tzinfo
+
+    def clock_time(match: re.Match[str]) -> str:
+        hour, minute = int(match[1]), int(match[2])
+        second = int(match[3]) if match[3] is not None else 0
+        if hour > 23 or minute > 59 or second > 59:
+            return match[0]
+        said = local.replace(hour=hour, minute=minute, second=second, microsecond=0)
+        if said > local + timedelta(hours=12):
+            said -= timedelta(days=1)
+        elif said < local - timedelta(hours=12):
+            said += timedelta(days=1)
+        scenario = clock.scenario_at(said.astimezone(UTC)).astimezone(zone)
+        return scenario.strftime("%H:%M:%S" if match[3] is not None else "%H:%M")
+
+    def seconds_after(match: re.Match[str]) -> str:
+        return f"{duration(int(match[1]) * clock.speed)} after"
+
+    return _SECONDS_AFTER.sub(seconds_after, _CLOCK_IN_TEXT.sub(clock_time, text))
 
 
 @dataclass(frozen=True)
@@ -61,6 +93,12 @@ class Milestone:
     minutes: float | None  # after the impact start
     real_minutes: float | None  # the real incident's
     best_minutes: float | None
+    # The milestone split in two: what the cockpit showed (the tool) and what the responder
+    # did (the person); either may be None (nothing to show for a declaration).
+    shown_minutes: float | None = None
+    shown_what: str = ""
+    acted_minutes: float | None = None
+    acted_what: str = ""
 
     @property
     def versus_real(self) -> float | None:
@@ -150,16 +188,19 @@ def build_report(
         ((e, at) for e, at in shown if impact is not None and at >= impact), key=lambda p: p[1]
     )
     signals = []
+    concurrency_from = min((f.at for f in applied if f.fault in CONCURRENCY_FAULTS), default=None)
     for event, at in detector:
         name = _SIGNAL_OF.get(event.kind)
         # A Sentry issue first seen before the fault is the unrelated one, not a signal.
         if name is None or (event.kind == "sentry.new" and impact and event.at < impact):
             continue
+        if event.kind == "concurrency" and (concurrency_from is None or at < concurrency_from):
+            continue  # no fault of the scenario fails only under concurrency
         signals.append(
             Signal(
                 name,
                 event.kind,
-                one_line(event.text, 300),
+                one_line(on_scenario_clock(event.text, event.at, clock), 300),
                 clock.scenario_at(at),
                 minutes(at) or 0.0,
             )
@@ -181,6 +222,18 @@ def build_report(
         "mitigated": cleared,
         "resolved": recovered,
     }
+    acted_events = [
+        e
+        for e in sorted(events, key=lambda e: e.at)
+        if e.kind.split(".", 1)[0] in ACT_KINDS and e.at >= clock.real_start
+    ]
+    split = _split(
+        detected=reached["detected"],
+        cleared=cleared,
+        recovered=recovered,
+        acts=[e for e in acted_events if impact is None or e.at >= impact],
+        declared=reached["declared"],
+    )
     milestones = tuple(
         Milestone(
             name,
@@ -189,13 +242,21 @@ def build_report(
             None if when is None else minutes(when),
             scenario.real_minutes(name),
             scenario.best.get(name),
+            shown_minutes=None if (seen := split[name][0]) is None else minutes(seen[0]),
+            shown_what=seen[1] if seen else "",
+            acted_minutes=None if (did := split[name][1]) is None else minutes(did[0]),
+            acted_what=did[1] if did else "",
         )
         for name in MILESTONES
     )
     acts = tuple(
-        Act(e.kind, one_line(e.text, 300), clock.scenario_at(e.at), minutes(e.at))
-        for e in sorted(events, key=lambda e: e.at)
-        if e.kind.split(".", 1)[0] in ACT_KINDS and e.at >= clock.real_start
+        Act(
+            e.kind,
+            one_line(on_scenario_clock(e.text, e.at, clock), 300),
+            clock.scenario_at(e.at),
+            minutes(e.at),
+        )
+        for e in acted_events
     )
     fired = {s.name for s in signals}
     still = _still_failing(last_view)
@@ -227,6 +288,44 @@ def build_report(
         reference_notes=scenario.reference_notes,
         best_source=scenario.best_source,
     )
+
+
+Moment = tuple[datetime, str]
+
+
+def _split(
+    *,
+    detected: datetime | None,
+    cleared: datetime | None,
+    recovered: datetime | None,
+    acts: Sequence[TimelineEvent],
+    declared: datetime | None,
+) -> dict[str, tuple[Moment | None, Moment | None]]:
+    """Each milestone as (what the cockpit showed, what the responder did), real times."""
+
+    def first(*kinds: str, before: datetime | None = None) -> Moment | None:
+        found = [e for e in acts if e.kind.startswith(kinds)]
+        if before is not None:
+            found = [e for e in found if e.at <= before] or found
+            found = found[-1:]  # the fix that preceded the clearing
+        return (found[0].at, found[0].kind) if found else None
+
+    fixes = ("revert.started", "action.started")
+    return {
+        "detected": (
+            (detected, "first failure signal") if detected else None,
+            first("declared", "note", "revert", "action", "status"),
+        ),
+        "declared": (None, (declared, "declared") if declared else None),
+        "mitigated": (
+            (cleared, "a failing probe passing for good") if cleared else None,
+            first(*fixes, before=cleared),
+        ),
+        "resolved": (
+            (recovered, "everything passing") if recovered else None,
+            first("status.resolved") or first("status.mitigated"),
+        ),
+    }
 
 
 def _cleared_for_good(detector: Sequence[tuple[TimelineEvent, datetime]]) -> datetime | None:
@@ -300,6 +399,19 @@ def milestone_rows(report: DrillReport) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def split_rows(report: DrillReport) -> list[tuple[str, str, str]]:
+    """(milestone, what the cockpit showed and when, what the responder did and when), in
+    scenario minutes after the impact."""
+
+    def said(minutes: float | None, what: str) -> str:
+        return "—" if minutes is None else f"{_minutes(minutes)}: {what}"
+
+    return [
+        (m.label, said(m.shown_minutes, m.shown_what), said(m.acted_minutes, m.acted_what))
+        for m in report.milestones
+    ]
+
+
 def export_section(report: DrillReport) -> str:
     """The drill's figures as a Markdown section an incident export can include."""
     offset = report.scenario_start.strftime("%z")
@@ -324,8 +436,8 @@ def render_markdown(report: DrillReport) -> str:
         "",
         _cell(report.title),
         "",
-        f"- **Run:** {utc_stamp(report.real_start)} at {report.speed:g}x "
-        "(scenario seconds per real second)",
+        f"- **Run:** {utc_stamp(report.real_start)} on the wall clock, at {report.speed:g}x "
+        "(scenario seconds per real second); every other time here is on the scenario clock",
         f"- **Scenario clock:** {_clock(report.scenario_start)} to {_clock(report.ended_at)}",
         f"- **Impact started:** {_clock(report.impact_start)}",
         f"- **Incident:** #{report.incident_id}"
@@ -334,6 +446,13 @@ def render_markdown(report: DrillReport) -> str:
         "",
     ]
     out += export_section(report).splitlines()[2:]
+    out += ["", "## The cockpit showed it, you acted", ""]
+    out += [
+        "| Milestone | The cockpit showed it | You acted |",
+        "|---|---|---|",
+    ]
+    for label, shown, acted in split_rows(report):
+        out.append(f"| {_cell(label)} | {_cell(shown)} | {_cell(acted)} |")
     out += [
         "",
         "Detect: first failure signal shown. Declare: the declaration. Mitigate: the first "

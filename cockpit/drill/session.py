@@ -40,6 +40,13 @@ from cockpit.timeutil import utcnow
 from cockpit.world_process import WorldChild, WorldError
 
 MIN_BUCKET = 1
+MIN_GRACE = 2.0  # real seconds for a Sentry event to be ingested and polled back
+MIN_VERIFY_MINUTES = 0.5  # real minutes a revert's recovery check waits at least
+
+
+def noticing_factor(speed: float) -> float:
+    """How much shorter the cockpit's noticing delays get at `speed`: 1/speed, never longer."""
+    return min(1.0, 1.0 / speed)
 
 
 class DrillError(Exception):
@@ -47,30 +54,43 @@ class DrillError(Exception):
 
 
 def drill_config(config: Config, speed: float, notifications: str = "mark") -> Config:
-    """The world's config as a drill cockpit uses it: marked as a drill, and polling, timing out
-    and judging fast enough that a compressed minute is seen at about the same granularity."""
+    """The world's config as a drill cockpit uses it: marked as a drill, and noticing on the
+    drill's clock. What the cockpit needs to notice a failure (probe intervals, log buckets,
+    Sentry and deploy polling, the detector's windows) shrinks by the speed itself, down to
+    floors, so the tool's own latency in scenario minutes stays what it is at 1x and the drill
+    scores the responder, not the tool. Deadlines shrink only as the world's delays do
+    (`time_factor`): a slow answer must stay a failed probe at every speed."""
     if notifications not in DRILL_NOTIFY_POLICIES:
         raise ValueError(f"notifications: one of {', '.join(DRILL_NOTIFY_POLICIES)}")
     factor = time_factor(speed)
+    clock = noticing_factor(speed)
 
     def faster(section: Any, *, deadline: bool = False) -> Any:
         changes: dict[str, Any] = {}
         if deadline and hasattr(section, "timeout"):
             changes["timeout"] = max(MIN_TIMEOUT, min(section.timeout, section.timeout * factor))
         if hasattr(section, "interval"):
-            changes["interval"] = max(
-                MIN_INTERVAL, min(section.interval, section.interval * factor)
-            )
+            changes["interval"] = max(MIN_INTERVAL, min(section.interval, section.interval * clock))
         if hasattr(section, "bucket_seconds"):
-            changes["bucket_seconds"] = max(MIN_BUCKET, round(section.bucket_seconds * factor))
+            changes["bucket_seconds"] = max(MIN_BUCKET, round(section.bucket_seconds * clock))
         return replace(section, **changes)
 
     detect = config.detect
+    recent = detect.spike_recent_buckets
+    buckets = [b for e in config.errors if (b := getattr(e, "bucket_seconds", None))]
+    if buckets:
+        # A spike is judged on the same stretch of scenario time as at 1x, in whole buckets
+        # (an access log's clock has one-second steps: the bucket floor is a second).
+        window = recent * min(buckets) * clock
+        bucket = min(max(MIN_BUCKET, round(b * clock)) for b in buckets)
+        recent = max(1, min(recent, round(window / bucket)))
     detect = replace(
         detect,
-        blind_spot_grace=detect.blind_spot_grace * factor,
-        blind_spot_window=detect.blind_spot_window * factor,
-        verify_minutes=detect.verify_minutes * factor,
+        spike_recent_buckets=recent,
+        # Sentry's own ingestion takes real time: the grace never drops below it.
+        blind_spot_grace=max(MIN_GRACE, detect.blind_spot_grace * clock),
+        blind_spot_window=detect.blind_spot_window * clock,
+        verify_minutes=max(MIN_VERIFY_MINUTES, detect.verify_minutes * clock),
     )
     return replace(
         config,

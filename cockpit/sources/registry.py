@@ -55,8 +55,10 @@ class Unavailable(NotConfigured):
 
 def _where(cfg: SourceConfig) -> str:
     """What a source that was not built would watch, as its target would say it."""
-    for key in ("url", "base_url", "path", "repo", "root"):
+    for key in ("url", "base_url", "urls", "path", "repo", "root"):
         value = getattr(cfg, key, None)
+        if isinstance(value, tuple):
+            value = value[0] if value else None
         if value:
             return redact_url(str(value))
     host = getattr(cfg, "host", "")
@@ -77,6 +79,7 @@ def build_sources(configs: Sequence[SourceConfig]) -> list[Source]:
 
 
 def category_of(cfg: SourceConfig) -> Category:
+    from cockpit.config.alerts import ALERT_KINDS
     from cockpit.config.deploys import DEPLOY_KINDS
     from cockpit.config.errors import ERROR_KINDS
     from cockpit.config.probes import PROBE_KINDS
@@ -88,6 +91,8 @@ def category_of(cfg: SourceConfig) -> Category:
         return Category.DEPLOYS
     if kind in ERROR_KINDS.values():
         return Category.ERRORS
+    if kind in ALERT_KINDS.values():
+        return Category.ALERTS
     return Category.SENTRY
 
 
