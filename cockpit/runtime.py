@@ -33,6 +33,7 @@ from cockpit.alerts import AlertsView, alerts_view
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings, state_family
 from cockpit.hub import Hub, Snapshot
+from cockpit.incident.backend import opener, store_target
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
 from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
@@ -140,7 +141,9 @@ class Cockpit:
             on_error=_report_source_bug,
         )
         self.detector = Detector(config, detect)
-        self.storage = StoreWorker(data_dir, spool_dir=spool_dir, unusable=data_dir_problem)
+        self.storage = StoreWorker(
+            data_dir, spool_dir=spool_dir, unusable=data_dir_problem, opener=opener(config)
+        )
         self.catalog = RunCatalog(data_dir) if data_dir is not None else None
         self.notifier: Notifier | None = None
         self._stored = _Stored()
@@ -533,7 +536,11 @@ class Cockpit:
         self._writable(what)
         if self.data_dir is None:
             raise RunError("no data dir to run it in")
-        run = await start_run(self.data_dir, plan, self.user)
+        try:
+            target = store_target(self.config)
+        except StoreError as exc:
+            raise RunError(f"not started: {exc}") from None
+        run = await start_run(self.data_dir, plan, self.user, store=target)
         await self.sync()
         return run
 
