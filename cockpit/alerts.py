@@ -11,6 +11,7 @@ from typing import Any
 
 from cockpit.matchers import covers, shown
 from cockpit.model import Alert, Alerts, Silence
+from cockpit.textsafe import identity
 from cockpit.timeutil import iso_utc
 
 SEVERITY_ORDER = ("critical", "page", "error", "high", "warning", "warn", "info", "none", "")
@@ -91,7 +92,7 @@ def covering(alert: Alert, silences: Iterable[Silence]) -> tuple[Silence, ...]:
 def silence_json(silence: Silence) -> dict[str, Any]:
     return {
         "id": silence.id,
-        "matchers": shown(silence.matchers),
+        "matchers": identity(shown(silence.matchers), 10_000),
         "starts_at": iso_utc(silence.starts_at),
         "ends_at": iso_utc(silence.ends_at),
         "created_by": silence.created_by,
@@ -108,8 +109,50 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "state": alert.state,
         "starts_at": iso_utc(alert.starts_at),
         "ends_at": iso_utc(alert.ends_at) if alert.ends_at else None,
-        "labels": dict(alert.labels),
+        "labels": {identity(k): identity(v, 10_000) for k, v in alert.labels},
         "annotations": dict(alert.annotations),
         "silenced_by": list(alert.silenced_by),
         "inhibited_by": list(alert.inhibited_by),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsView:
+    """What the alerts panel, the header and the alerts screen show."""
+
+    configured: bool = False  # some [[alerts]] source exists
+    alerts: tuple[Alert, ...] = ()
+    silences: tuple[Silence, ...] = ()
+    groups: tuple[AlertGroup, ...] = ()
+    unreachable: tuple[str, ...] = ()  # members that did not answer while others did
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for a in self.alerts if not a.suppressed)
+
+    @property
+    def suppressed(self) -> int:
+        return len(self.alerts) - self.firing
+
+    def covering(self, alert: Alert) -> tuple[Silence, ...]:
+        return covering(alert, self.silences)
+
+    def alert(self, fingerprint: str) -> Alert | None:
+        return next((a for a in self.alerts if a.fingerprint == fingerprint), None)
+
+    def group(self, key: str) -> AlertGroup | None:
+        return next((g for g in self.groups if g.key == key), None)
+
+
+def alerts_view(readings: Iterable[tuple[object, object]]) -> AlertsView:
+    """From the snapshot's (status, reading) pairs of the alerts category."""
+    pairs = list(readings)
+    found = [r for _, r in pairs if isinstance(r, Alerts)]
+    alerts = all_alerts(found)
+    return AlertsView(
+        configured=bool(pairs),
+        alerts=alerts,
+        silences=all_silences(found),
+        groups=groups(alerts),
+        unreachable=tuple(u for r in found for u in r.unreachable),
+    )

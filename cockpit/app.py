@@ -30,6 +30,7 @@ from cockpit.config.sections import KeysSection
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
+from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
 from widgets.inert import EMPTY, clip, hit, listed, toast
@@ -167,6 +168,7 @@ class CockpitApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(read_only=self.read_only, id="header")
+        yield AlertsPanel(ascii_only=self.ascii_only, id="alerts")
         with Grid(id="panels"):
             yield ProbesPanel(ascii_only=self.ascii_only, id="probes")
             yield DeploysPanel(ascii_only=self.ascii_only, id="deploys")
@@ -272,6 +274,7 @@ class CockpitApp(App[int]):
             incident=view.incident,
             degraded=view.assessment.degraded,
             status_times=view.status_times,
+            alerts=view.alerts.firing,
         )
         header.set_notices(
             notices(
@@ -306,6 +309,8 @@ class CockpitApp(App[int]):
             self.push_screen(ProbeDetailScreen(message.key, self.last_view))
         elif isinstance(message.panel, SentryPanel):
             self.open_sentry_issue(message.key)
+        elif isinstance(message.panel, AlertsPanel):
+            self.push_screen(AlertsScreen(self.last_view, message.key))
 
     @work(exclusive=True, group="sentry-detail", exit_on_error=False)
     async def open_sentry_issue(self, issue_id: str) -> None:

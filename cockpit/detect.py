@@ -26,6 +26,7 @@ from cockpit.model import (
     Freshness,
     ProbeResult,
     ProbeResults,
+    Route,
     SentryIssue,
     SentryIssues,
     TimelineEvent,
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
 # How far back the quiet buckets that make a 5xx baseline reach.
 BASELINE_SECONDS = 1800
+ISSUE_SAMPLES = 200  # counts kept per Sentry issue
+RISE_FACTOR, RISE_FLOOR = 2.0, 3  # an issue rose: this many times its rate, and events
 # Runs of like results kept per probe (each state change and each new error text starts one):
 # with results every few seconds a whole incident's changes fit, in bounded memory.
 RUNS = 400
@@ -115,6 +118,13 @@ class Spike:
         return self.start + timedelta(seconds=self.bucket_seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class RouteShare:
+    route: Route
+    count: int  # 5xx since the failure began
+    share: float  # of all 5xx since then
+
+
 @dataclass
 class _ErrorTrack:
     """One error source judged bucket by bucket, as if watched all along: a series read back
@@ -155,6 +165,10 @@ class Assessment:
     found_on_open: bool = False  # the failure was under way when the cockpit opened
     spikes: tuple[Spike, ...] = ()  # open spikes
     blind_spot: str | None = None
+    # What fails with no Sentry issue naming it: routes with their 5xx and share of the 5xx
+    # since the failure began, and probes. Empty routes with a blind spot: judged by timing.
+    blind_routes: tuple[RouteShare, ...] = ()
+    blind_probes: tuple[str, ...] = ()
     degraded: bool = False
     events: tuple[TimelineEvent, ...] = ()  # new since the previous assessment
 
@@ -198,6 +212,12 @@ class Detector:
         self._blind_spot: str | None = None
         self._degraded = False
         self._seen_issues: set[str] = set()
+        self._series: dict[str, ErrorSeries] = {}
+        # Each issue's event count as seen poll by poll: "rose since the failure began" is
+        # judged against its own rate before then when the cockpit watched it.
+        self._issue_counts: dict[str, deque[tuple[datetime, int]]] = {}
+        self._blind_routes: tuple[RouteShare, ...] = ()
+        self._blind_probes: tuple[str, ...] = ()
         self._emitted: set[str] = set()
         self._ended_spikes: list[tuple[datetime, datetime]] = []  # during the current failure
         self._adopted_spikes: dict[str, TimelineEvent] = {}  # recorded open, not yet seen
@@ -516,6 +536,7 @@ class Detector:
             elif isinstance(reading, Deploys):
                 deploy_readings.append(reading)
             elif isinstance(reading, ErrorSeries):
+                self._series[reading.source] = reading
                 self._errors(reading, out)
             elif isinstance(reading, SentryIssues):
                 issues.extend(reading.issues)
@@ -527,6 +548,8 @@ class Detector:
         deploys = list(merge_deploys(deploy_readings))
         self._deploy_events(deploys, out)
         self._sentry_events(issues, now, out)
+        if sentry_fresh:
+            self._count_issues(issues, now)
         views = self._probe_views(results, out)
 
         down = [v for v in views if v.state is ProbeState.DOWN]
@@ -548,7 +571,7 @@ class Detector:
                 self._failure_known = known
                 self._found_on_open = on_open
             self._suspect_event(deploys, out)
-            self._blind_spot_check(issues, sentry_fresh, now, out)
+            self._blind_spot_check(issues, sentry_fresh, now, down, out)
         elif not self._degraded:
             self._ended_spikes.clear()  # spikes over before the cockpit looked: history only
         else:
@@ -565,6 +588,7 @@ class Detector:
             )
             self._failure_started = self._failure_bound = None
             self._blind_spot = None
+            self._blind_routes, self._blind_probes = (), ()
             self._ended_spikes.clear()
         self._degraded = degraded
         return Assessment(
@@ -577,6 +601,8 @@ class Detector:
             found_on_open=self._found_on_open and degraded,
             spikes=tuple(self._spikes.values()),
             blind_spot=self._blind_spot if degraded else None,
+            blind_routes=self._blind_routes if degraded else (),
+            blind_probes=self._blind_probes if degraded else (),
             degraded=degraded,
             events=tuple(sorted(self._fresh(out), key=lambda e: e.at)),
         )
@@ -639,8 +665,33 @@ class Detector:
             )
         )
 
+    def _count_issues(self, issues: Iterable[SentryIssue], now: datetime) -> None:
+        for issue in issues:
+            seen = self._issue_counts.setdefault(issue.id, deque(maxlen=ISSUE_SAMPLES))
+            if not seen or seen[-1][1] != issue.count:
+                seen.append((now, issue.count))
+
+    def rose_since(self, issue: SentryIssue, start: datetime, now: datetime) -> bool:
+        """Whether an issue's events came faster since `start` than in its own history before
+        it. An issue whose whole history lies after `start`'s bucket cannot be shown to have
+        risen by its trend (a young issue is not a rising one)."""
+        seen: deque[tuple[datetime, int]] = self._issue_counts.get(issue.id) or deque()
+        before = [(at, n) for at, n in seen if at < start]
+        if before and issue.first_seen is not None and issue.first_seen < before[-1][0]:
+            (t0, c0), (t1, c1) = before[-1], seen[-1]
+            life, span = (t0 - issue.first_seen).total_seconds(), (t1 - t0).total_seconds()
+            if span <= 0 or c1 - c0 < RISE_FLOOR:
+                return False
+            return (c1 - c0) / span >= RISE_FACTOR * c0 / max(life, 1.0)
+        return _trend_rose(issue, start)
+
     def _blind_spot_check(
-        self, issues: list[SentryIssue], sentry_fresh: bool, now: datetime, out: list
+        self,
+        issues: list[SentryIssue],
+        sentry_fresh: bool,
+        now: datetime,
+        down: list[ProbeView],
+        out: list,
     ) -> None:
         start = self._failure_started
         if start is None or self._blind_spot or not sentry_fresh:
@@ -650,11 +701,37 @@ class Detector:
         since = start - timedelta(seconds=self.settings.blind_spot_window)
         if self._suspect is not None:
             since = max(since, self._suspect.at)
-        if any(_matches(i, since) for i in issues):
+        # Issues that came with the failure: new since it began, or risen since then.
+        fresh = [
+            i
+            for i in issues
+            if (i.first_seen is not None and i.first_seen >= since)
+            or (i.last_seen is not None and i.last_seen >= start and self.rose_since(i, start, now))
+        ]
+        parts: list[str] = []
+        routes: tuple[RouteShare, ...] = ()
+        if self._spikes:
+            failing, known = self._failing_routes(start)
+            if known:
+                routes = tuple(
+                    r for r in failing if not any(_names_route(i, r.route) for i in fresh)
+                )
+                if routes:
+                    shown = ", ".join(
+                        f"{_route_text(r.route)} ({r.share:.0%} of 5xx)" for r in routes[:3]
+                    )
+                    more = f" and {len(routes) - 3} more" if len(routes) > 3 else ""
+                    parts.append(f"5xx on {shown}{more}")
+            elif not fresh:
+                parts.append("5xx spike (judged by timing only: the 5xx source tells no routes)")
+        probes = tuple(v.name for v in down if not any(_names_probe(i, v) for i in fresh))
+        if probes:
+            parts.append("probes " + ", ".join(probes))
+        if not parts:
             return
-        what = "5xx spike" if self._spikes else "probe failures"
+        self._blind_routes, self._blind_probes = routes, probes
         self._blind_spot = (
-            f"{what} since {local_hms(start)} with no matching Sentry issue: "
+            f"{'; '.join(parts)} since {self.failure_span()} with no matching Sentry issue: "
             "the failing code path may not report errors"
         )
         out.append(
@@ -662,6 +739,37 @@ class Detector:
                 now, "blind_spot", self._blind_spot, "detect", f"blind_spot:{iso_utc(start)}"
             )
         )
+
+    def _failing_routes(self, start: datetime) -> tuple[list[RouteShare], bool]:
+        """The routes whose 5xx rose since `start` (against their own rate before it) over the
+        sources in a spike, most first, with their share of the 5xx since then; and whether
+        any of these sources tells routes at all."""
+        after: dict[Route, int] = {}
+        before: dict[Route, int] = {}
+        spans = [0.0, 0.0]  # seconds of data before and since start
+        known = False
+        total = 0
+        for source in self._spikes:
+            series = self._series.get(source)
+            if series is None:
+                continue
+            known = known or series.routes_known
+            step = timedelta(seconds=series.bucket_seconds)
+            for bucket in series.buckets:
+                since = bucket.start + step > start
+                spans[since] += series.bucket_seconds
+                counts = after if since else before
+                total += bucket.errors_5xx if since else 0
+                for r in bucket.routes_5xx:
+                    counts[r.route] = counts.get(r.route, 0) + r.count
+        rose = [
+            (route, n)
+            for route, n in after.items()
+            if n >= RISE_FLOOR
+            and n / max(spans[1], 1.0) >= RISE_FACTOR * before.get(route, 0) / max(spans[0], 1.0)
+        ]
+        rose.sort(key=lambda kv: -kv[1])
+        return [RouteShare(route, n, n / total if total else 0.0) for route, n in rose], known
 
     def _blind_spot_summary(self, now: datetime) -> TimelineEvent:
         """When the failure is over: what Sentry never saw, as a closed range."""
@@ -693,11 +801,72 @@ def state_family(event: TimelineEvent) -> str:
     return f"{what}:{event.source}" if what else ""
 
 
-def _matches(issue: SentryIssue, since: datetime) -> bool:
-    """An issue explains a failure when it is new since then, or spiking since then."""
-    if issue.first_seen is not None and issue.first_seen >= since:
+def _trend_rose(issue: SentryIssue, start: datetime) -> bool:
+    """From the issue's trend alone: its buckets from the one holding `start` on, against the
+    buckets before, which must hold some of its history (else nothing shows it rose)."""
+    trend, step, first = issue.trend, issue.trend_seconds, issue.trend_from
+    if step <= 0 or first is None:
+        # No bucket times: the trend's latest part against the rest, for an issue known
+        # from before that part only.
+        recent = max(1, len(trend) // 12)
+        older_than = issue.last_seen or start
+        span = timedelta(hours=24) * recent / max(1, len(trend))
+        young = issue.first_seen is None or issue.first_seen >= older_than - span
+        return not young and is_rising(trend, RISE_FACTOR, RISE_FLOOR)
+    index = int((start - first).total_seconds() // step)
+    if index <= 0 or index >= len(trend):
+        return False
+    before, after = trend[:index], trend[index:]
+    if issue.first_seen is None or issue.first_seen >= first + timedelta(seconds=step * index):
+        return False  # all of its history lies after the start's bucket began
+    rate_before = sum(before) / len(before)
+    return sum(after) >= RISE_FLOOR and sum(after) / len(after) >= RISE_FACTOR * rate_before
+
+
+_PATH_IN_TEXT = re.compile(r"(?:^|[\s'\"(=])(/[^\s'\"()?#]*)")
+_PLACEHOLDER = re.compile(r"^(?:\{[^}]*\}|<[^>]*>|:\w+|\*)$")
+
+
+def _paths_named(issue: SentryIssue) -> list[str]:
+    """Request paths an issue names: its culprit (the transaction, e.g. "/files/{id}" or
+    "GET /files/{id}"), its title and metadata."""
+    found: list[str] = []
+    for text in (str(issue.culprit), str(issue.title), str(issue.metadata)):
+        found.extend(m.group(1).rstrip("/") for m in _PATH_IN_TEXT.finditer(text))
+    return [p for p in found if p]
+
+
+def _same_path(named: str, path: str) -> bool:
+    """`/files` names `/files/{id}`; segments that are placeholders match any segment."""
+    a, b = named.strip("/").split("/"), path.rstrip("/").strip("/").split("/")
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return all(
+        x == y or _PLACEHOLDER.match(x) or _PLACEHOLDER.match(y)
+        for x, y in zip(short, long, strict=False)
+    )
+
+
+def _names_route(issue: SentryIssue, route: Route) -> bool:
+    path = str(route.path)
+    return bool(path) and any(_same_path(p, path) for p in _paths_named(issue))
+
+
+def _names_probe(issue: SentryIssue, probe: ProbeView) -> bool:
+    """An issue names a probe by its name, its protocol (ftp, sftp, webdav: not http, which
+    every URL says) or the path it requests."""
+    text = f"{issue.culprit} {issue.title} {issue.metadata}".lower()
+    words = set(re.findall(r"[a-z0-9_.-]+", text))
+    if str(probe.name).lower() in words:
         return True
-    return issue.last_seen is not None and issue.last_seen >= since and is_rising(issue.trend)
+    kind = str(probe.kind).lower()
+    if kind not in ("http", "https", "tcp", "tls") and kind in words:
+        return True
+    path = urlsplit(str(probe.target)).path.rstrip("/")
+    return bool(path) and any(_same_path(p, path) for p in _paths_named(issue))
+
+
+def _route_text(route: Route) -> str:
+    return " ".join(str(p) for p in (route.method, route.host + route.path) if p)
 
 
 def _endpoint(target: str) -> str:

@@ -4,8 +4,8 @@ Every datetime here is timezone-aware UTC; conversion to local time happens only
 Text from outside is made Inert (cockpit.textsafe) when an object is made, whichever source made
 it: what the screen, `check`, the store and the exports read from these objects is already
 inert and holds no secret. The exceptions are identities that must stay exact: a deploy's
-service, version and reverted version (a revert passes them on as they were deployed), issue ids
-and event keys.
+service, version and reverted version (a revert passes them on as they were deployed), issue ids,
+event keys, and an alert's labels and a silence's matchers (a silence matches them exactly).
 """
 
 from __future__ import annotations
@@ -188,9 +188,15 @@ class SentryIssue:
     # Events per interval over the stats period, oldest first ("rising" is read from it).
     trend: tuple[int, ...] = ()
     project: str = ""
+    # When the trend's first bucket began and how long each is (0: not known), so that "rose
+    # since the failure began" can be judged against the issue's own history before it.
+    trend_from: datetime | None = None
+    trend_seconds: int = 0
+    # What the issue's metadata names (exception type and value, file, function), one line.
+    metadata: str = ""
 
     def __post_init__(self) -> None:
-        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project")
+        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project", "metadata")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +213,9 @@ Labels = tuple[tuple[str, str], ...]  # (name, value), sorted by name
 
 
 def _labels(raw: Labels) -> Labels:
-    # Label names and values identify an alert exactly (a silence matches them as they are):
-    # kept exact when clean, hostile characters written as escapes, never raw.
-    return tuple(sorted((escaped_key(str(k)), escaped_key(str(v))) for k, v in raw))
+    # Label names and values identify an alert exactly: a silence matches them as they are, so
+    # they are kept exact like a deploy's version, and shown through `identity`.
+    return tuple(sorted((str(k), str(v)) for k, v in raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +227,7 @@ class Matcher:
     is_regex: bool = False
     is_equal: bool = True
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", escaped_key(self.name))
-        object.__setattr__(self, "value", escaped_key(self.value))
+    # name and value stay exact (they are sent back to Alertmanager): shown through `identity`.
 
     @property
     def op(self) -> str:

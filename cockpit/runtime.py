@@ -29,6 +29,7 @@ from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
 from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
+from cockpit.alerts import AlertsView, alerts_view
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings, state_family
 from cockpit.hub import Hub, Snapshot
@@ -36,7 +37,7 @@ from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
 from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
 from cockpit.incident.store_worker import StoreHealth, StoreWorker
-from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
+from cockpit.model import Category, Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
@@ -75,6 +76,7 @@ class View:
     unsaved: frozenset[str] = frozenset()  # keys of timeline events not saved yet
     runs: tuple[Run, ...] = ()  # reverts and actions running, or whose outcome is unknown
     read_only: str = ""  # why nothing can be changed ("" when the cockpit may act)
+    alerts: AlertsView = field(default_factory=AlertsView)  # the page: Alertmanager's alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +208,7 @@ class Cockpit:
             frozenset(e.key for e in unsaved),
             stored.runs,
             self.read_only_reason(),
+            alerts_view(snapshot.of(Category.ALERTS)),
         )
 
     @property

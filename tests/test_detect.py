@@ -141,6 +141,7 @@ def test_a_sentry_issue_after_the_deploy_is_no_blind_spot() -> None:
         9,
         T0 + timedelta(minutes=3),
         T0 + timedelta(minutes=5),
+        culprit="/session",  # the transaction that fails
     )
     for minute in range(6):
         a = w.observe(minute, **readings(minute, minute < 3, issues=(OLD_ISSUE, new)))
@@ -156,11 +157,20 @@ def test_an_older_issue_spiking_since_the_failure_is_no_blind_spot() -> None:
         first_seen=T0 - timedelta(days=3),
         last_seen=T0 + timedelta(minutes=5),
         trend=(1, 0, 1, 1, 0, 1, 9, 14),
+        culprit="GET /session",
     )
     quiet = replace(spiking, id="4", short_id="FILES-4", trend=(1, 0, 1, 1, 0, 1, 1, 0))
     assert is_rising(spiking.trend) and not is_rising(quiet.trend)
     for minute in range(6):
-        a = w.observe(minute, **readings(minute, minute < 3, issues=(spiking,)))
+        # Watched: a handful of events over three days, then ten a minute since the failure.
+        now = replace(spiking, count=5 + 10 * max(0, minute - 2))
+        a = w.observe(minute, **readings(minute, minute < 3, issues=(now,)))
+    assert a.degraded and a.blind_spot is None
+
+    # Opened after the failure began: its hourly trend, against its own history before.
+    w = World()
+    for minute in range(3, 6):
+        a = w.observe(minute, **readings(minute, False, issues=(spiking,)))
     assert a.degraded and a.blind_spot is None
 
     w = World()

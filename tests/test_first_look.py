@@ -20,6 +20,10 @@ from cockpit.model import (
     Freshness,
     ProbeResult,
     Reading,
+    Route,
+    RouteErrors,
+    SentryIssue,
+    SentryIssues,
     SourceStatus,
 )
 from cockpit.timeutil import local_hms
@@ -50,6 +54,7 @@ _CATEGORY = {
     ProbeResult: Category.PROBE,
     Deploys: Category.DEPLOYS,
     ErrorSeries: Category.ERRORS,
+    SentryIssues: Category.SENTRY,
 }
 
 
@@ -245,3 +250,140 @@ def test_a_probe_failing_at_the_first_round_is_found_on_open() -> None:
     assert a.degraded and a.found_on_open and a.suspect == before
     down = next(e for e in a.events if e.kind == "probe.down")
     assert down.at == OPEN and "found on open" in down.text
+
+
+SESSION = Route("GET", "/session")
+REPORT = Route("GET", "/report")
+FILES = Route("GET", "/files/{id}")
+
+
+def by_route(began: datetime, *, routes: bool = True) -> ErrorSeries:
+    """The demo's shape: /report fails now and then all along (the unrelated bug Sentry
+    knows), then /session fails with 503 from `began` (nothing reports it), some /files too."""
+    newest = OPEN - timedelta(seconds=OPEN.timestamp() % BUCKET)
+    count = WINDOW // BUCKET
+    buckets = []
+    for i in range(count):
+        start = newest - timedelta(seconds=BUCKET * (count - 1 - i))
+        failing = [RouteErrors(REPORT, 500, 1)] if i % 4 == 0 else []
+        if start >= began:
+            failing = [RouteErrors(SESSION, 503, 9), RouteErrors(FILES, 502, 1), *failing]
+        errors = sum(r.count for r in failing)
+        buckets.append(
+            ErrorBucket(
+                start, 40 if start < newest else 3, errors, tuple(failing) if routes else ()
+            )
+        )
+    return ErrorSeries("edge", BUCKET, tuple(buckets), routes_known=routes)
+
+
+BEGAN = OPEN - timedelta(minutes=4)
+BAD = deploy("v42", BEGAN - timedelta(seconds=30))
+HOUR = 3600
+TREND_FROM = OPEN.replace(minute=0, second=0) - timedelta(hours=23)
+# Young: first seen a minute before the bad deploy, every event of its life since.
+YOUNG = SentryIssue(
+    "1",
+    "FILES-1",
+    "ValueError: end before start",
+    "error",
+    90,
+    3,
+    BAD.at - timedelta(minutes=1),
+    OPEN,
+    culprit="/report",
+    trend=(0,) * 23 + (90,),
+    trend_from=TREND_FROM,
+    trend_seconds=HOUR,
+)
+# Busy and old: steady for days, nothing to do with the failure.
+BUSY = SentryIssue(
+    "2",
+    "FILES-2",
+    "TimeoutError: thumbnailer",
+    "error",
+    9000,
+    400,
+    OPEN - timedelta(days=9),
+    OPEN,
+    culprit="thumbs.render in resize",
+    trend=(30,) * 24,
+    trend_from=TREND_FROM,
+    trend_seconds=HOUR,
+)
+# Names the failing route and is new since the failure began.
+MATCHING = SentryIssue(
+    "3",
+    "FILES-3",
+    "SessionConflict: handle reused",
+    "error",
+    40,
+    9,
+    BEGAN + timedelta(seconds=20),
+    OPEN,
+    culprit="GET /session",
+)
+
+
+def judged(series: ErrorSeries, *issues: SentryIssue):
+    detector = Detector(CONFIG, DetectSettings(blind_spot_grace=0))
+    readings: dict[str, Reading] = {
+        "edge": series,
+        "log": Deploys("log", (BAD,)),
+        "sentry": SentryIssues("sentry", issues),
+    }
+    return detector.observe(snapshot(OPEN, readings))
+
+
+def test_an_unrelated_young_or_busy_issue_does_not_cancel_the_blind_spot() -> None:
+    a = judged(by_route(BEGAN), YOUNG, BUSY)
+    assert a.degraded and a.suspect == BAD and a.blind_spot is not None
+    assert [r.route for r in a.blind_routes] == [SESSION, FILES]
+    assert a.blind_routes[0].share == pytest.approx(0.9, abs=0.05)
+    assert "GET /session (" in a.blind_spot and "% of 5xx)" in a.blind_spot
+    assert "/report" not in a.blind_spot  # Sentry knows that one
+
+
+def test_an_issue_naming_the_failing_route_covers_it() -> None:
+    a = judged(by_route(BEGAN), YOUNG, MATCHING)
+    assert a.blind_spot is not None
+    assert [r.route for r in a.blind_routes] == [FILES]  # /session is reported, /files not
+    files_issue = SentryIssue(
+        "4",
+        "FILES-4",
+        "BadGateway",
+        "error",
+        8,
+        2,
+        BEGAN + timedelta(seconds=30),
+        OPEN,
+        culprit="/files",
+    )
+    assert judged(by_route(BEGAN), YOUNG, MATCHING, files_issue).blind_spot is None
+
+
+def test_a_busy_issue_that_rose_since_the_failure_covers_what_it_names() -> None:
+    rising = SentryIssue(
+        "5",
+        "FILES-5",
+        "SessionConflict",
+        "error",
+        9000,
+        400,
+        OPEN - timedelta(days=9),
+        OPEN,
+        culprit="/session",
+        trend=(3,) * 23 + (80,),
+        trend_from=TREND_FROM,
+        trend_seconds=HOUR,
+    )
+    a = judged(by_route(BEGAN), rising)
+    assert [r.route for r in a.blind_routes] == [FILES]
+
+
+def test_without_route_information_the_blind_spot_is_judged_by_timing_and_says_so() -> None:
+    a = judged(by_route(BEGAN, routes=False), YOUNG, BUSY)
+    assert a.blind_spot is not None and "judged by timing only" in a.blind_spot
+    assert a.blind_routes == ()
+    # By timing, an issue new since the failure explains it, whatever it names.
+    assert judged(by_route(BEGAN, routes=False), YOUNG, MATCHING).blind_spot is None

@@ -40,6 +40,7 @@ def parse_issue(item: Any, trend_period: str = "24h") -> SentryIssue | None:
     if not isinstance(issue_id, str | int) or isinstance(issue_id, bool) or issue_id == "":
         return None
     project = item.get("project")
+    start, step = trend_times(item.get("stats"), trend_period)
     return SentryIssue(
         id=one_line(str(issue_id), 40),
         short_id=_text(item.get("shortId"), 60),
@@ -53,18 +54,51 @@ def parse_issue(item: Any, trend_period: str = "24h") -> SentryIssue | None:
         culprit=_text(item.get("culprit"), 200),
         trend=parse_trend(item.get("stats"), trend_period),
         project=_text(project.get("slug"), 80) if isinstance(project, dict) else "",
+        trend_from=start,
+        trend_seconds=step,
+        metadata=_metadata(item.get("metadata")),
     )
+
+
+def trend_times(stats: Any, period: str = "24h") -> tuple[datetime | None, int]:
+    """(start of the first bucket kept, seconds per bucket) of `stats`, (None, 0) if unknown."""
+    series = _trend_series(stats, period)[-_MAX_TREND:]
+    stamps = [
+        p[0]
+        for p in series
+        if isinstance(p, list | tuple) and len(p) == 2 and isinstance(p[0], int | float)
+    ]
+    if len(stamps) < 2 or len(stamps) != len(series):
+        return None, 0
+    step = int(stamps[1] - stamps[0])
+    if step <= 0:
+        return None, 0
+    try:
+        return datetime.fromtimestamp(stamps[0], UTC), step
+    except (OverflowError, OSError, ValueError):
+        return None, 0
+
+
+def _metadata(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    parts = [value.get(k) for k in ("type", "value", "filename", "function", "title")]
+    return one_line(" ".join(p for p in parts if isinstance(p, str) and p), 300)
+
+
+def _trend_series(stats: Any, period: str) -> list[Any]:
+    if not isinstance(stats, dict):
+        return []
+    series = stats.get(period)
+    if not isinstance(series, list):
+        series = next((stats[p] for p in TREND_PERIODS if isinstance(stats.get(p), list)), [])
+    return series
 
 
 def parse_trend(stats: Any, period: str = "24h") -> tuple[int, ...]:
     """Events per bucket, oldest first, from `stats` = {"24h": [[epoch, count], ...]}."""
-    if not isinstance(stats, dict):
-        return ()
-    series = stats.get(period)
-    if not isinstance(series, list):
-        series = next((stats[p] for p in TREND_PERIODS if isinstance(stats.get(p), list)), [])
     out = []
-    for point in series[-_MAX_TREND:]:
+    for point in _trend_series(stats, period)[-_MAX_TREND:]:
         if isinstance(point, list | tuple) and len(point) == 2:
             out.append(_count(point[1]))
     return tuple(out)
