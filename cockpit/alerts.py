@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.matchers import covers, shown
-from cockpit.model import Alert, Alerts, Silence
-from cockpit.textsafe import identity
-from cockpit.timeutil import iso_utc
+from cockpit.model import Alert, Alerts, Silence, TimelineEvent
+from cockpit.textsafe import identity, one_line
+from cockpit.timeutil import duration, iso_utc, local_stamp
 
 SEVERITY_ORDER = ("critical", "page", "error", "high", "warning", "warn", "info", "none", "")
 
@@ -156,3 +156,23 @@ def alerts_view(readings: Iterable[tuple[object, object]]) -> AlertsView:
         groups=groups(alerts),
         unreachable=tuple(u for r in found for u in r.unreachable),
     )
+
+
+def detection_markdown(
+    alerts: Iterable[Alert], events: Iterable[TimelineEvent], impact_start: datetime | None
+) -> str:
+    """The export's word on the page: which alert fired first, and when against the impact."""
+    fired: list[tuple[datetime, str]] = [
+        (e.at, e.text) for e in events if e.kind == "alert.firing"
+    ] + [(a.starts_at, f"alert {a.alertname}") for a in alerts]
+    if not fired:
+        return ""
+    at, what = min(fired, key=lambda f: f[0])
+    line = f"- First alert: {one_line(what, 300)}, at {iso_utc(at)} ({local_stamp(at)} local)"
+    if impact_start is not None:
+        lag = (at - impact_start).total_seconds()
+        if lag >= 0:
+            line += f", {duration(lag)} after the impact began ({iso_utc(impact_start)})"
+        else:
+            line += f", {duration(-lag)} before the impact start ({iso_utc(impact_start)})"
+    return "## Detection: the page\n\n" + line + "\n"

@@ -254,6 +254,7 @@ class Alert:
     inhibited_by: tuple[str, ...] = ()
     updated_at: datetime | None = None
     generator_url: str = ""
+    source: str = ""  # the [[alerts]] source that read it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fingerprint", escaped_key(self.fingerprint))

@@ -150,7 +150,7 @@ class Cockpit:
         self._reconciled: set[str] = set()  # run event keys queued by this cockpit
         self._closing = False
         # More Markdown sections for the draft (a drill adds its scored report).
-        self.export_sections: list[Callable[[], str]] = [self._probe_history]
+        self.export_sections: list[Callable[[], str]] = [self._probe_history, self._page]
 
     @property
     def drill(self) -> bool:
@@ -561,6 +561,13 @@ class Cockpit:
         incident = self.view.incident
         since = (incident.impact_started_at or incident.declared_at) if incident else None
         return probe_history_markdown(self.view.assessment.probes, since)
+
+    def _page(self) -> str:
+        from cockpit.alerts import detection_markdown
+
+        view = self.view
+        impact = view.incident.impact_started_at if view.incident else None
+        return detection_markdown(view.alerts.alerts, view.timeline, impact)
 
     def _with_sections(self, markdown: str) -> str:
         extra = [s for s in (section().strip() for section in self.export_sections) if s]

@@ -31,10 +31,11 @@ from cockpit.config.errors import (
     NginxJsonLogConfig,
     RegexLogConfig,
 )
-from cockpit.model import Category, ErrorBucket, ErrorSeries
+from cockpit.model import Category, ErrorBucket, ErrorSeries, RouteErrors
 from cockpit.sources import log_formats
 from cockpit.sources.base import SourceError
 from cockpit.sources.log_formats import LogFormat, parse_time_local
+from cockpit.sources.routes import RouteCounts
 from cockpit.timeutil import from_epoch, utcnow
 
 __all__ = ["AccessLogTail", "log_format_for", "parse_time_local"]
@@ -181,6 +182,7 @@ class AccessLogTail:
         self._ring_bucket = [-1] * ring
         self._ring_requests = [0] * ring
         self._ring_errors = [0] * ring
+        self._ring_routes: list[RouteCounts | None] = [None] * ring
         self._stamps: dict[bytes, int | None] = {}
         self.unparsed_lines = 0
         self._first_ts: int | None = None
@@ -300,13 +302,15 @@ class AccessLogTail:
         self.unparsed_lines += skipped
         if not data:
             return
-        found = self._format.scan(b"\n" + data)
+        text = b"\n" + data
+        found = self._format.scan(text)
         self.unparsed_lines += data.count(b"\n") - len(found)
         span = self._span
         ring = len(self._ring_bucket)
         now_bucket = now // span
         oldest, newest = now_bucket - self._shown + 1, now_bucket + self._ahead
         timed = self._format.timed
+        fives = False
         for (stamp, status_class), count in Counter(found).items():
             epoch = self._epoch(stamp) if timed else now
             if epoch is None:
@@ -327,9 +331,46 @@ class AccessLogTail:
                 self._ring_bucket[slot] = bucket
                 self._ring_requests[slot] = 0
                 self._ring_errors[slot] = 0
+                self._ring_routes[slot] = None
             self._ring_requests[slot] += count
             if status_class == b"5":
                 self._ring_errors[slot] += count
+                fives = True
+        if fives and self._format.route_of is not None:
+            self._count_routes(text, now, oldest, newest)
+
+    def _count_routes(self, text: bytes, now: int, oldest: int, newest: int) -> None:
+        """Each 5xx line's route into its bucket. Only lines the format's fast search points at
+        are read in full, so a chunk of 2xx costs one more C-level search, no Python per line."""
+        five, route_of = self._format.five, self._format.route_of
+        assert five is not None and route_of is not None
+        span, ring = self._span, len(self._ring_bucket)
+        timed = self._format.timed
+        last_start = -2
+        find, rfind = text.find, text.rfind
+        for hit in five.finditer(text):
+            start = rfind(b"\n", 0, hit.start())
+            if start == last_start:
+                continue  # a second hit on a line already read
+            last_start = start
+            end = find(b"\n", hit.end())
+            got = route_of(text[start + 1 : end])
+            if got is None:
+                continue
+            stamp, status, where = got
+            epoch = self._epoch(stamp) if timed else now
+            if epoch is None:
+                continue
+            bucket = epoch // span
+            if not oldest <= bucket <= newest:
+                continue
+            slot = bucket % ring
+            if self._ring_bucket[slot] != bucket:
+                continue
+            counts = self._ring_routes[slot]
+            if counts is None:
+                counts = self._ring_routes[slot] = RouteCounts()
+            counts.add(where, status)
 
     def _series(self, now: int) -> ErrorSeries:
         span = self._span
@@ -338,11 +379,14 @@ class AccessLogTail:
         buckets = []
         for bucket in range(now_bucket - self._shown + 1, now_bucket + 1):
             slot = bucket % ring
+            where: tuple[RouteErrors, ...] = ()
             if self._ring_bucket[slot] == bucket:
                 requests, errors = self._ring_requests[slot], self._ring_errors[slot]
+                counts = self._ring_routes[slot]
+                where = counts.most() if counts is not None else ()
             else:
                 requests = errors = 0
-            buckets.append(ErrorBucket(from_epoch(bucket * span), requests, errors))
+            buckets.append(ErrorBucket(from_epoch(bucket * span), requests, errors, where))
         return ErrorSeries(
             source=self.name,
             bucket_seconds=span,
@@ -350,4 +394,5 @@ class AccessLogTail:
             unparsed_lines=self.unparsed_lines,
             first_ts=from_epoch(self._first_ts) if self._first_ts is not None else None,
             last_ts=from_epoch(self._last_ts) if self._last_ts is not None else None,
+            routes_known=self._format.route_of is not None,
         )
