@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -98,7 +97,7 @@ class TimelineScreen(Screen[None]):
         # Two cells of padding per column and a scrollbar.
         event = max(20, self.size.width - fixed - 2 * len(names) - 2)
         for name in names:
-            table.add_column(Text(name), width=widths.get(name, event))
+            table.add_sized_column(Inert(name), widths.get(name, event))
 
     def on_data_table_row_highlighted(self, event: InertTable.RowHighlighted) -> None:
         rows = self.shown_events()
