@@ -944,7 +944,7 @@ def data_dir_said(cockpit: Cockpit) -> str:
     if cockpit.data_dir is None:
         return f"nothing is kept: {cockpit.read_only_reason()}"
     if cockpit.drill:
-        return f"drill incidents, lock and exports are kept in {cockpit.data_dir}, apart from yours"
+        return f"drill data (incidents, lock, exports) apart from yours: {cockpit.data_dir}"
     return f"incidents, lock and exports are kept in {cockpit.data_dir}"
 
 
