@@ -188,9 +188,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from cockpit.config.loader import load
+    from cockpit.config.paths import config_path
     from cockpit.files import WriteError, reason, unwritable, write_file
+    from cockpit.incident.backend import for_reading
     from cockpit.incident.export import export_incident, render_incident
-    from cockpit.incident.store import IncidentStore
     from cockpit.timeutil import utcnow
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -208,7 +210,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             return _fail(f"cannot write {names}: {'; '.join(dict.fromkeys(p for _, p in bad))}", 2)
     directory = data_dir_for(args.config)
     now = utcnow()
-    with IncidentStore.for_reading(directory) as store:
+    path = config_path(args.config)
+    with for_reading(load(path) if path.exists() else None, directory) as store:
         incident = store.get(args.incident) if args.incident else None
         if args.incident and incident is None:
             return _fail(f"no incident #{args.incident}", 1)
@@ -244,7 +247,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 # `set_defaults(func=...)`; a func receives the parsed args and returns the exit status, and may
 # call `cockpit.config.paths.data_dir_for(args.config)` for the data dir. These modules must
 # import nothing heavy at top, and nothing of the TUI (the layer contracts in pyproject.toml).
-COMMAND_MODULES: tuple[str, ...] = ("cockpit.drill.cli", "cockpit.incident.cli", "cockpit.doctor")
+COMMAND_MODULES: tuple[str, ...] = (
+    "cockpit.drill.cli",
+    "cockpit.incident.cli",
+    "cockpit.doctor",
+    "cockpit.alerts_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pilot_wait import until
@@ -24,21 +24,28 @@ from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.actions.runs import Run, RunStatus
+from cockpit.actions.silence import plan_silence
+from cockpit.alerts import alerts_view
 from cockpit.app import CockpitApp
+from cockpit.config.alerts import AlertmanagerConfig
 from cockpit.detect import Assessment, ProbeState, ProbeView
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
 from cockpit.hub import Snapshot
 from cockpit.incident.declare import DeclareRequest
 from cockpit.model import (
+    Alert,
+    Alerts,
     Category,
     Deploy,
     Deploys,
     Freshness,
     Incident,
     IncidentStatus,
+    Matcher,
     ProbeResult,
     SentryIssue,
     SentryIssues,
+    Silence,
     SourceStatus,
     TimelineEvent,
 )
@@ -46,6 +53,7 @@ from cockpit.runtime import Cockpit, View
 from cockpit.sentry_event import SentryEventDetail, SentryException, SentryFrame
 from cockpit.textsafe import MARK
 from cockpit.timeutil import utcnow
+from widgets.alerts import AlertsScreen
 from widgets.drill_report import DrillReportScreen
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
@@ -63,6 +71,7 @@ from widgets.panels import Panel
 from widgets.probe_detail import ProbeDetailScreen
 from widgets.run_screen import QuitScreen, RunScreen
 from widgets.sentry_detail import SentryDetailScreen
+from widgets.silence import SilenceScreen
 from widgets.timeline import TimelineStrip
 from widgets.timeline_view import TimelineScreen
 
@@ -178,11 +187,13 @@ def hostile_view() -> View:
             failures=2,
         ),
         "sentry": SourceStatus("sentry", "sentry", Category.SENTRY, Freshness.FRESH, NOW),
+        "alerts": SourceStatus("am", "alertmanager", Category.ALERTS, Freshness.FRESH, NOW),
     }
     readings = {
         "probe": result,
         "deploys": Deploys("deploys", (deploy,)),
         "sentry": SentryIssues("sentry", (issue,)),
+        "alerts": hostile_alerts(since),
     }
     incident = Incident(
         1,
@@ -212,7 +223,34 @@ def hostile_view() -> View:
         timeline,
         runs=(hostile_run(RunStatus.RUNNING), hostile_run(RunStatus.UNKNOWN)),
         read_only=hostile("read-only because"),
+        alerts=alerts_view([(statuses["alerts"], readings["alerts"])]),
     )
+
+
+def hostile_alerts(since: datetime) -> Alerts:
+    labels = (
+        ("alertname", hostile("Alert")),
+        ("instance", hostile("web-1")),
+        ("severity", hostile("critical")),
+        (hostile("label"), hostile("value")),
+    )
+    alert = Alert(
+        "fp1",
+        labels,
+        (("summary", hostile("summary")), (hostile("note"), hostile("annotation"))),
+        since,
+        None,
+        silenced_by=("s1",),
+    )
+    silence = Silence(
+        "s1",
+        (Matcher("instance", hostile("web-1")),),
+        since,
+        NOW + timedelta(hours=1),
+        hostile("creator"),
+        hostile("comment"),
+    )
+    return Alerts("am", (alert,), (silence,), unreachable=(hostile("member down"),))
 
 
 def hostile_run(status: RunStatus, path: Path = Path("/nonexistent/run")) -> Run:
@@ -390,6 +428,19 @@ def screens(view: View, tmp: Path) -> Walk:
             lambda: ChoiceScreen(hostile("Run an action on"), [(hostile("a"), hostile("fail"))]),
         ),
         (ProbeDetailScreen, lambda: ProbeDetailScreen(view.assessment.probes[0].name, view)),
+        (AlertsScreen, lambda: AlertsScreen(view, view.alerts.groups[0].key)),
+        (
+            SilenceScreen,
+            lambda: SilenceScreen(
+                plan_silence(
+                    AlertmanagerConfig("am", ("http://127.0.0.1:9",)),
+                    view.alerts.alerts,
+                    view.alerts.alerts,
+                    hostile("creator"),
+                ),
+                view.alerts.alerts,
+            ),
+        ),
         (SentryDetailScreen, lambda: SentryDetailScreen(hostile_detail(), env={"SSH_TTY": "x"})),
         (TimelineScreen, lambda: TimelineScreen(view.timeline, title=hostile("T"), now=NOW)),
         (
