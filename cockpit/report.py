@@ -77,7 +77,11 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             unparsed_lines=reading.unparsed_lines,
             first_ts=iso_utc(reading.first_ts) if reading.first_ts else None,
             last_ts=iso_utc(reading.last_ts) if reading.last_ts else None,
+            complete=not reading.behind,
         )
+        if reading.behind:
+            # Partial counts are not a verdict: say what was not read.
+            out.update(ok=False, error=reading.behind)
     elif isinstance(reading, SentryIssues):
         out.update(
             issues=reading.matched if reading.matched is not None else len(reading.issues),
