@@ -306,6 +306,10 @@ class CockpitApp(App[int]):
             self.push_screen(ProbeDetailScreen(message.key, self.last_view))
         elif isinstance(message.panel, SentryPanel):
             self.open_sentry_issue(message.key)
+        elif isinstance(message.panel, ErrorsPanel):
+            from widgets.routes_detail import RoutesScreen
+
+            self.push_screen(RoutesScreen(self.last_view))
 
     @work(exclusive=True, group="sentry-detail", exit_on_error=False)
     async def open_sentry_issue(self, issue_id: str) -> None:
