@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.matchers import covers, shown
-from cockpit.model import Alert, Alerts, Silence
-from cockpit.timeutil import iso_utc
+from cockpit.model import Alert, Alerts, Silence, TimelineEvent
+from cockpit.textsafe import identity, one_line
+from cockpit.timeutil import duration, iso_utc, local_stamp
 
 SEVERITY_ORDER = ("critical", "page", "error", "high", "warning", "warn", "info", "none", "")
 
@@ -91,7 +92,7 @@ def covering(alert: Alert, silences: Iterable[Silence]) -> tuple[Silence, ...]:
 def silence_json(silence: Silence) -> dict[str, Any]:
     return {
         "id": silence.id,
-        "matchers": shown(silence.matchers),
+        "matchers": identity(shown(silence.matchers), 10_000),
         "starts_at": iso_utc(silence.starts_at),
         "ends_at": iso_utc(silence.ends_at),
         "created_by": silence.created_by,
@@ -108,8 +109,70 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "state": alert.state,
         "starts_at": iso_utc(alert.starts_at),
         "ends_at": iso_utc(alert.ends_at) if alert.ends_at else None,
-        "labels": dict(alert.labels),
+        "labels": {identity(k): identity(v, 10_000) for k, v in alert.labels},
         "annotations": dict(alert.annotations),
         "silenced_by": list(alert.silenced_by),
         "inhibited_by": list(alert.inhibited_by),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsView:
+    """What the alerts panel, the header and the alerts screen show."""
+
+    configured: bool = False  # some [[alerts]] source exists
+    alerts: tuple[Alert, ...] = ()
+    silences: tuple[Silence, ...] = ()
+    groups: tuple[AlertGroup, ...] = ()
+    unreachable: tuple[str, ...] = ()  # members that did not answer while others did
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for a in self.alerts if not a.suppressed)
+
+    @property
+    def suppressed(self) -> int:
+        return len(self.alerts) - self.firing
+
+    def covering(self, alert: Alert) -> tuple[Silence, ...]:
+        return covering(alert, self.silences)
+
+    def alert(self, fingerprint: str) -> Alert | None:
+        return next((a for a in self.alerts if a.fingerprint == fingerprint), None)
+
+    def group(self, key: str) -> AlertGroup | None:
+        return next((g for g in self.groups if g.key == key), None)
+
+
+def alerts_view(readings: Iterable[tuple[object, object]]) -> AlertsView:
+    """From the snapshot's (status, reading) pairs of the alerts category."""
+    pairs = list(readings)
+    found = [r for _, r in pairs if isinstance(r, Alerts)]
+    alerts = all_alerts(found)
+    return AlertsView(
+        configured=bool(pairs),
+        alerts=alerts,
+        silences=all_silences(found),
+        groups=groups(alerts),
+        unreachable=tuple(u for r in found for u in r.unreachable),
+    )
+
+
+def detection_markdown(
+    alerts: Iterable[Alert], events: Iterable[TimelineEvent], impact_start: datetime | None
+) -> str:
+    """The export's word on the page: which alert fired first, and when against the impact."""
+    fired: list[tuple[datetime, str]] = [
+        (e.at, e.text) for e in events if e.kind == "alert.firing"
+    ] + [(a.starts_at, f"alert {a.alertname}") for a in alerts]
+    if not fired:
+        return ""
+    at, what = min(fired, key=lambda f: f[0])
+    line = f"- First alert: {one_line(what, 300)}, at {iso_utc(at)} ({local_stamp(at)} local)"
+    if impact_start is not None:
+        lag = (at - impact_start).total_seconds()
+        if lag >= 0:
+            line += f", {duration(lag)} after the impact began ({iso_utc(impact_start)})"
+        else:
+            line += f", {duration(-lag)} before the impact start ({iso_utc(impact_start)})"
+    return "## Detection: the page\n\n" + line + "\n"

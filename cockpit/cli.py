@@ -188,9 +188,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from cockpit.config.loader import load
+    from cockpit.config.paths import config_path
     from cockpit.files import WriteError, reason, unwritable, write_file
+    from cockpit.incident.backend import for_reading
     from cockpit.incident.export import export_incident, render_incident
-    from cockpit.incident.store import IncidentStore
     from cockpit.timeutil import utcnow
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -208,7 +210,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             return _fail(f"cannot write {names}: {'; '.join(dict.fromkeys(p for _, p in bad))}", 2)
     directory = data_dir_for(args.config)
     now = utcnow()
-    with IncidentStore.for_reading(directory) as store:
+    path = config_path(args.config)
+    with for_reading(load(path) if path.exists() else None, directory) as store:
         incident = store.get(args.incident) if args.incident else None
         if args.incident and incident is None:
             return _fail(f"no incident #{args.incident}", 1)

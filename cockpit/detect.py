@@ -17,9 +17,11 @@ from math import ceil
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from cockpit.alert_signals import AlertSignals
 from cockpit.config.sections import DetectSettings
 from cockpit.errors_by_route import RouteShare, route_text
 from cockpit.model import (
+    Alerts,
     Deploy,
     Deploys,
     ErrorBucket,
@@ -207,6 +209,7 @@ class Detector:
         self._degraded = False
         self._seen_issues: set[str] = set()
         self._series: dict[str, ErrorSeries] = {}
+        self._alerts = AlertSignals()  # firing alerts as failures (cockpit.alert_signals)
         # Each issue's event count as seen poll by poll: "rose since the failure began" is
         # judged against its own rate before then when the cockpit watched it.
         self._issue_counts: dict[str, deque[tuple[datetime, int]]] = {}
@@ -532,6 +535,8 @@ class Detector:
             elif isinstance(reading, ErrorSeries):
                 self._series[reading.source] = reading
                 self._errors(reading, out)
+            elif isinstance(reading, Alerts):
+                self._alerts.read(status, reading)
             elif isinstance(reading, SentryIssues):
                 issues.extend(reading.issues)
                 # A rate-limited Sentry shows old issues: it cannot prove that none is new.
@@ -556,6 +561,7 @@ class Detector:
         ] + [
             (s.start, s.latest_start, s.start_known, s.found_on_open) for s in self._spikes.values()
         ]
+        failures += self._alerts.observe(now, out)  # a firing alert fails like a probe
         degraded = bool(failures)
         if degraded:
             first, bound, known, on_open = min(failures)
@@ -721,6 +727,7 @@ class Detector:
         probes = tuple(v.name for v in down if not any(_names_probe(i, v) for i in fresh))
         if probes:
             parts.append("probes " + ", ".join(probes))
+        parts += self._alerts.blind_parts(len(fresh))
         if not parts:
             return
         self._blind_routes, self._blind_probes = routes, probes

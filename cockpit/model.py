@@ -4,8 +4,8 @@ Every datetime here is timezone-aware UTC; conversion to local time happens only
 Text from outside is made Inert (cockpit.textsafe) when an object is made, whichever source made
 it: what the screen, `check`, the store and the exports read from these objects is already
 inert and holds no secret. The exceptions are identities that must stay exact: a deploy's
-service, version and reverted version (a revert passes them on as they were deployed), issue ids
-and event keys.
+service, version and reverted version (a revert passes them on as they were deployed), issue ids,
+event keys, and an alert's labels and a silence's matchers (a silence matches them exactly).
 """
 
 from __future__ import annotations
@@ -213,9 +213,9 @@ Labels = tuple[tuple[str, str], ...]  # (name, value), sorted by name
 
 
 def _labels(raw: Labels) -> Labels:
-    # Label names and values identify an alert exactly (a silence matches them as they are):
-    # kept exact when clean, hostile characters written as escapes, never raw.
-    return tuple(sorted((escaped_key(str(k)), escaped_key(str(v))) for k, v in raw))
+    # Label names and values identify an alert exactly: a silence matches them as they are, so
+    # they are kept exact like a deploy's version, and shown through `identity`.
+    return tuple(sorted((str(k), str(v)) for k, v in raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,9 +227,7 @@ class Matcher:
     is_regex: bool = False
     is_equal: bool = True
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", escaped_key(self.name))
-        object.__setattr__(self, "value", escaped_key(self.value))
+    # name and value stay exact (they are sent back to Alertmanager): shown through `identity`.
 
     @property
     def op(self) -> str:
@@ -256,6 +254,7 @@ class Alert:
     inhibited_by: tuple[str, ...] = ()
     updated_at: datetime | None = None
     generator_url: str = ""
+    source: str = ""  # the [[alerts]] source that read it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fingerprint", escaped_key(self.fingerprint))

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from cockpit.actions.audit import append_audit
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
@@ -29,21 +29,25 @@ from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
 from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
+from cockpit.alerts import AlertsView, alerts_view
 from cockpit.config import Config
 from cockpit.detect import Assessment, Detector, DetectSettings, state_family
 from cockpit.hub import Hub, Snapshot
+from cockpit.incident.backend import opener, store_target
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
 from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
 from cockpit.incident.store_worker import StoreHealth, StoreWorker
-from cockpit.model import Deploy, Incident, IncidentStatus, TimelineEvent
+from cockpit.model import Category, Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
 from cockpit.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
 from cockpit.whoami import current_user, host_name
 
 if TYPE_CHECKING:
+    from cockpit.actions.silence import SilenceMade, SilencePlan
     from cockpit.notify.notifier import Notifier
+    from cockpit.sources.alertmanager_api import AlertmanagerClient
 
 T = TypeVar("T")
 
@@ -75,6 +79,7 @@ class View:
     unsaved: frozenset[str] = frozenset()  # keys of timeline events not saved yet
     runs: tuple[Run, ...] = ()  # reverts and actions running, or whose outcome is unknown
     read_only: str = ""  # why nothing can be changed ("" when the cockpit may act)
+    alerts: AlertsView = field(default_factory=AlertsView)  # the page: Alertmanager's alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +141,9 @@ class Cockpit:
             on_error=_report_source_bug,
         )
         self.detector = Detector(config, detect)
-        self.storage = StoreWorker(data_dir, spool_dir=spool_dir, unusable=data_dir_problem)
+        self.storage = StoreWorker(
+            data_dir, spool_dir=spool_dir, unusable=data_dir_problem, opener=opener(config)
+        )
         self.catalog = RunCatalog(data_dir) if data_dir is not None else None
         self.notifier: Notifier | None = None
         self._stored = _Stored()
@@ -147,8 +154,9 @@ class Cockpit:
         self._adopted = False
         self._reconciled: set[str] = set()  # run event keys queued by this cockpit
         self._closing = False
+        self._silenced: list[str] = []  # ids of the silences this cockpit made
         # More Markdown sections for the draft (a drill adds its scored report).
-        self.export_sections: list[Callable[[], str]] = [self._probe_history]
+        self.export_sections: list[Callable[[], str]] = [self._probe_history, self._page]
 
     @property
     def drill(self) -> bool:
@@ -206,6 +214,7 @@ class Cockpit:
             frozenset(e.key for e in unsaved),
             stored.runs,
             self.read_only_reason(),
+            alerts_view(snapshot.of(Category.ALERTS)),
         )
 
     @property
@@ -425,6 +434,58 @@ class Cockpit:
         await self.sync()
         return event
 
+    # -- alerts: silences ----------------------------------------------------------------------
+
+    def plan_silence(self, fingerprint: str, whole_group: bool = False) -> SilencePlan:
+        """The silence `s` (one alert) or `g` (its group) would make, with its reach over the
+        current alerts; ReadOnlyError in read-only mode, SilenceRefused when it cannot be."""
+        from cockpit.actions.silence import SilenceRefused, plan_silence
+
+        self._writable("silencing an alert")
+        alerts = self.view.alerts
+        alert = alerts.alert(fingerprint)
+        if alert is None:
+            raise SilenceRefused("that alert is no longer listed")
+        cfg = next((c for c in self.config.alerts if c.name == alert.source), None)
+        if cfg is None:
+            raise SilenceRefused(f"no [[alerts]] source {alert.source!r}")
+        group = next((g for g in alerts.groups if alert in g.alerts), None)
+        selected = group.alerts if whole_group and group else (alert,)
+        same = [a for a in alerts.alerts if a.source == alert.source]
+        return plan_silence(cfg, selected, same, self.user)
+
+    def _alert_client(self, source: str) -> AlertmanagerClient:
+        from cockpit.actions.silence import SilenceRefused
+
+        found = next((s for s in self.hub.sources if s.name == source), None)
+        client = getattr(found, "client", None)
+        if client is None:
+            why = getattr(found, "not_configured", "") or "not available"
+            raise SilenceRefused(f"alerts source {source}: {why}")
+        return cast("AlertmanagerClient", client)
+
+    async def silence(self, plan: SilencePlan, comment: str, minutes: float) -> SilenceMade:
+        """Make the silence (audited before and after), record it on the timeline."""
+        from cockpit.actions.silence import create_silence
+
+        self._writable("silencing an alert")
+        made = await create_silence(
+            plan, comment, minutes, self._alert_client(plan.source), self.data_dir
+        )
+        self.record_event(made.event)
+        self._silenced.append(made.id)
+        return made
+
+    async def expire_silence(self, silence_id: str, source: str) -> TimelineEvent:
+        from cockpit.actions.silence import expire_silence
+
+        self._writable("expiring a silence")
+        event = await expire_silence(
+            silence_id, source, self.user, self._alert_client(source), self.data_dir
+        )
+        self.record_event(event)
+        return event
+
     def revert_target(self) -> str:
         """The service `R` acts on: the suspect deploy's, else the latest deploy's."""
         assessment = self.view.assessment
@@ -475,7 +536,11 @@ class Cockpit:
         self._writable(what)
         if self.data_dir is None:
             raise RunError("no data dir to run it in")
-        run = await start_run(self.data_dir, plan, self.user)
+        try:
+            target = store_target(self.config)
+        except StoreError as exc:
+            raise RunError(f"not started: {exc}") from None
+        run = await start_run(self.data_dir, plan, self.user, store=target)
         await self.sync()
         return run
 
@@ -558,6 +623,13 @@ class Cockpit:
         incident = self.view.incident
         since = (incident.impact_started_at or incident.declared_at) if incident else None
         return probe_history_markdown(self.view.assessment.probes, since)
+
+    def _page(self) -> str:
+        from cockpit.alerts import detection_markdown
+
+        view = self.view
+        impact = view.incident.impact_started_at if view.incident else None
+        return detection_markdown(view.alerts.alerts, view.timeline, impact)
 
     def _with_sections(self, markdown: str) -> str:
         extra = [s for s in (section().strip() for section in self.export_sections) if s]

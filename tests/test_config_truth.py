@@ -132,6 +132,7 @@ def test_every_accepted_key_is_in_the_readme_reference() -> None:
 _ALTERNATIVES = (
     # (a key the block writes, keys that are its alternatives: left out when it is written)
     ("password_env", ("password_file",)),
+    ("store_password_env", ("store_password_file",)),
     ("token_env", ("token_file",)),
     ("url_env", ("url_file",)),
     ("routing_key_env", ("routing_key_file",)),

@@ -9,7 +9,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pilot_wait import until
@@ -24,13 +24,18 @@ from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.actions.runs import Run, RunStatus
+from cockpit.actions.silence import plan_silence
+from cockpit.alerts import alerts_view
 from cockpit.app import CockpitApp
+from cockpit.config.alerts import AlertmanagerConfig
 from cockpit.detect import Assessment, ProbeState, ProbeView
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
 from cockpit.errors_by_route import RouteShare
 from cockpit.hub import Snapshot
 from cockpit.incident.declare import DeclareRequest
 from cockpit.model import (
+    Alert,
+    Alerts,
     Category,
     Deploy,
     Deploys,
@@ -39,11 +44,13 @@ from cockpit.model import (
     Freshness,
     Incident,
     IncidentStatus,
+    Matcher,
     ProbeResult,
     Route,
     RouteErrors,
     SentryIssue,
     SentryIssues,
+    Silence,
     SourceStatus,
     TimelineEvent,
 )
@@ -51,6 +58,7 @@ from cockpit.runtime import Cockpit, View
 from cockpit.sentry_event import SentryEventDetail, SentryException, SentryFrame
 from cockpit.textsafe import MARK
 from cockpit.timeutil import utcnow
+from widgets.alerts import AlertsScreen
 from widgets.drill_report import DrillReportScreen
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
@@ -69,6 +77,7 @@ from widgets.probe_detail import ProbeDetailScreen
 from widgets.routes_detail import RoutesScreen
 from widgets.run_screen import QuitScreen, RunScreen
 from widgets.sentry_detail import SentryDetailScreen
+from widgets.silence import SilenceScreen
 from widgets.timeline import TimelineStrip
 from widgets.timeline_view import TimelineScreen
 
@@ -185,6 +194,7 @@ def hostile_view() -> View:
         ),
         "sentry": SourceStatus("sentry", "sentry", Category.SENTRY, Freshness.FRESH, NOW),
         "edge": SourceStatus("edge", "nginx_combined", Category.ERRORS, Freshness.FRESH, NOW),
+        "alerts": SourceStatus("am", "alertmanager", Category.ALERTS, Freshness.FRESH, NOW),
     }
     route = Route(hostile("GET"), hostile("/path"), hostile("host"), hostile("upstream"))
     buckets = tuple(
@@ -196,6 +206,7 @@ def hostile_view() -> View:
         "deploys": Deploys("deploys", (deploy,)),
         "sentry": SentryIssues("sentry", (issue,)),
         "edge": ErrorSeries("edge", 10, buckets, routes_known=True),
+        "alerts": hostile_alerts(since),
     }
     incident = Incident(
         1,
@@ -227,7 +238,34 @@ def hostile_view() -> View:
         timeline,
         runs=(hostile_run(RunStatus.RUNNING), hostile_run(RunStatus.UNKNOWN)),
         read_only=hostile("read-only because"),
+        alerts=alerts_view([(statuses["alerts"], readings["alerts"])]),
     )
+
+
+def hostile_alerts(since: datetime) -> Alerts:
+    labels = (
+        ("alertname", hostile("Alert")),
+        ("instance", hostile("web-1")),
+        ("severity", hostile("critical")),
+        (hostile("label"), hostile("value")),
+    )
+    alert = Alert(
+        "fp1",
+        labels,
+        (("summary", hostile("summary")), (hostile("note"), hostile("annotation"))),
+        since,
+        None,
+        silenced_by=("s1",),
+    )
+    silence = Silence(
+        "s1",
+        (Matcher("instance", hostile("web-1")),),
+        since,
+        NOW + timedelta(hours=1),
+        hostile("creator"),
+        hostile("comment"),
+    )
+    return Alerts("am", (alert,), (silence,), unreachable=(hostile("member down"),))
 
 
 def hostile_run(status: RunStatus, path: Path = Path("/nonexistent/run")) -> Run:
@@ -406,6 +444,19 @@ def screens(view: View, tmp: Path) -> Walk:
         ),
         (ProbeDetailScreen, lambda: ProbeDetailScreen(view.assessment.probes[0].name, view)),
         (RoutesScreen, lambda: RoutesScreen(view)),
+        (AlertsScreen, lambda: AlertsScreen(view, view.alerts.groups[0].key)),
+        (
+            SilenceScreen,
+            lambda: SilenceScreen(
+                plan_silence(
+                    AlertmanagerConfig("am", ("http://127.0.0.1:9",)),
+                    view.alerts.alerts,
+                    view.alerts.alerts,
+                    hostile("creator"),
+                ),
+                view.alerts.alerts,
+            ),
+        ),
         (SentryDetailScreen, lambda: SentryDetailScreen(hostile_detail(), env={"SSH_TTY": "x"})),
         (TimelineScreen, lambda: TimelineScreen(view.timeline, title=hostile("T"), now=NOW)),
         (

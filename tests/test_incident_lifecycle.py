@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +15,6 @@ from cockpit.incident.store import (
     StoreError,
     UnknownIncident,
     parse_correction_key,
-    store_path,
 )
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.timeutil import local_clock
@@ -28,8 +27,8 @@ def at(minutes: float) -> datetime:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with IncidentStore(store_path(tmp_path)) as s:
+def store(open_store: Callable[[], IncidentStore]):
+    with open_store() as s:
         yield s
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -37,8 +38,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):
-    with IncidentStore(db_path) as s:
+def store(open_store: Callable[[], IncidentStore]):
+    with open_store() as s:
         yield s
 
 
@@ -109,8 +110,10 @@ def test_keyed_events_are_recorded_once(store: IncidentStore) -> None:
     assert [e.kind for e in store.events()] == ["probe.down", "note", "note"]
 
 
-def test_two_instances_on_one_file_see_each_other(db_path: Path) -> None:
-    with IncidentStore(db_path) as one, IncidentStore(db_path) as two:
+def test_two_instances_on_one_store_see_each_other(
+    open_store: Callable[[], IncidentStore],
+) -> None:
+    with open_store() as one, open_store() as two:
         incident = one.declare("shared", "SEV2", "alice", at=at(0))
         assert two.open_incident() == incident
         flip = TimelineEvent(at(1), "probe.down", "down", key="probe:sftp:down:1")

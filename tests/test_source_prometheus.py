@@ -14,7 +14,7 @@ from prometheus_servers import ERRORS_PER_S, REQUESTS_PER_S, Prometheus, running
 
 from cockpit.cli import main
 from cockpit.config.prometheus import PrometheusErrorsConfig, PrometheusProbesConfig
-from cockpit.model import ErrorSeries
+from cockpit.model import ErrorSeries, Route
 from cockpit.sources.base import SourceError
 from cockpit.sources.prometheus_errors import PrometheusErrors
 from cockpit.sources.prometheus_probes import PrometheusProbes
@@ -246,3 +246,26 @@ selector = 'job="known"'
     assert errors["ratio"] == 0.2
     first, last = (datetime.fromisoformat(errors[k]) for k in ("first_ts", "last_ts"))
     assert first < last <= utcnow()
+
+
+async def test_5xx_by_route_where_the_labels_name_one(prometheus: Prometheus) -> None:
+    by_route = (
+        'label_replace(label_replace(sum by (code) (irate(http_requests_total{code=~"5.."}[10s])),'
+        ' "handler", "/files/8812?dl=1", "", ""), "method", "GET", "", "")'
+    )
+    source = errors_source(prometheus, errors_query=by_route)
+    plain = errors_source(prometheus)
+    try:
+        series, _ = await filled(source)
+        summed, _ = await filled(plain)
+    finally:
+        await source.aclose()
+        await plain.aclose()
+    assert series.routes_known and not summed.routes_known
+    full = [b for b in series.buckets if b.errors_5xx]
+    assert full
+    for bucket in full:
+        assert sum(r.count for r in bucket.routes_5xx) == bucket.errors_5xx
+        assert {r.route for r in bucket.routes_5xx} == {Route("GET", "/files/{id}")}
+        assert all(500 <= r.status < 600 for r in bucket.routes_5xx)
+    assert all(not b.routes_5xx for b in summed.buckets)

@@ -1,4 +1,5 @@
-"""The top line: what is watched, the incident's state, DRILL / READ-ONLY, and the UTC clock.
+"""The top line: what is watched, DRILL / READ-ONLY, how many alerts fire, the incident's
+state, and the UTC clock.
 
 Under it, only when there is something to say, up to three lines of notices: why the cockpit is
 read-only (a store it cannot open), what is not saved yet, a revert running or whose outcome is
@@ -31,6 +32,7 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
+        self.alerts = 0  # firing alerts (Alertmanager), not silenced
         self.notices: tuple[tuple[Inert, str], ...] = ()  # (text, style of ours)
         self.status_times: dict[IncidentStatus, datetime] = {}
         self._shown_minute = ""
@@ -64,9 +66,10 @@ class CockpitHeader(Widget):
         incident: Incident | None,
         degraded: bool,
         status_times: Mapping[IncidentStatus, datetime] | None = None,
+        alerts: int = 0,
     ) -> None:
         times = dict(status_times or {})
-        fields = (service, environment, drill, incident, degraded, times)
+        fields = (service, environment, drill, incident, degraded, times, alerts)
         shown = (
             self.service,
             self.environment,
@@ -74,11 +77,13 @@ class CockpitHeader(Widget):
             self.incident,
             self.degraded,
             self.status_times,
+            self.alerts,
         )
         if fields == shown:
             return  # unchanged: no repaint
         self.service, self.environment, self.drill = service, environment, drill
         self.incident, self.degraded, self.status_times = incident, degraded, times
+        self.alerts = alerts
         self.refresh()
 
     def _incident_words(self, incident: Incident, room: int) -> Inert:
@@ -112,6 +117,9 @@ class CockpitHeader(Widget):
             parts.append((Inert("  DRILL "), "$warning bold reverse"))
         if self.read_only:
             parts.append((Inert("  READ-ONLY "), "$accent bold reverse"))
+        if self.alerts:
+            word = "ALERT" if self.alerts == 1 else "ALERTS"
+            parts.append((Inert(f"  {self.alerts} {word} "), "$error bold reverse"))
         parts.append(Inert("  "))
         incident = self.incident
         clock_room = self.size.width - len(f"{utc_hm(utcnow())} UTC ") - 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.actions.guarded import (
     OUTPUT_TAIL_LINES,
@@ -43,6 +43,9 @@ from cockpit.actions.lock import LockHolder, ServiceLock
 from cockpit.actions.process import FileReader
 from cockpit.datadir import make_dir, open_file, write_atomic
 from cockpit.model import TimelineEvent
+
+if TYPE_CHECKING:
+    from cockpit.incident.pg.connect import PgTarget
 from cockpit.textsafe import one_line
 from cockpit.timeutil import iso_utc_precise, local_hms, parse_iso, utcnow
 from cockpit.whoami import host_name
@@ -376,12 +379,15 @@ def prepare_run(data_dir: Path, plan: GuardedPlan, user: str) -> Path:
     return folder
 
 
-def spawn_supervisor(folder: Path, plan: GuardedPlan, user: str, data_dir: Path) -> int:
+def spawn_supervisor(
+    folder: Path, plan: GuardedPlan, user: str, data_dir: Path, store: PgTarget | None = None
+) -> int:
     """Start the supervisor detached: its own session (no controlling terminal, so no SIGHUP
     when the link drops), stdin closed after the job is handed over, output to a file.
 
     The plan goes over stdin, not into job.json: it may carry a secret (an HTTP revert's
-    token). Returns the supervisor's pid. Blocking.
+    token), and so does the shared store's target (its password). Returns the supervisor's
+    pid. Blocking.
     """
     log_fd = open_file(folder / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
@@ -398,7 +404,8 @@ def spawn_supervisor(folder: Path, plan: GuardedPlan, user: str, data_dir: Path)
         os.close(log_fd)
     assert process.stdin is not None
     try:
-        pickle.dump({"plan": plan, "user": user, "data_dir": str(data_dir)}, process.stdin)
+        job = {"plan": plan, "user": user, "data_dir": str(data_dir), "store": store}
+        pickle.dump(job, process.stdin)
         process.stdin.close()
     except OSError as exc:
         process.kill()
@@ -410,12 +417,14 @@ def spawn_supervisor(folder: Path, plan: GuardedPlan, user: str, data_dir: Path)
     return process.pid
 
 
-async def start_run(data_dir: Path, plan: GuardedPlan, user: str) -> Run:
+async def start_run(
+    data_dir: Path, plan: GuardedPlan, user: str, store: PgTarget | None = None
+) -> Run:
     """Start a supervised run and return it once its supervisor is alive (or has already
     refused, e.g. the lock is held). Raises RunError when it cannot even start."""
     try:
         folder = await asyncio.to_thread(prepare_run, data_dir, plan, user)
-        pid = await asyncio.to_thread(spawn_supervisor, folder, plan, user, data_dir)
+        pid = await asyncio.to_thread(spawn_supervisor, folder, plan, user, data_dir, store)
     except OSError as exc:
         raise RunError(f"cannot start the {plan.event_kind}: {exc.strerror or exc}") from None
     deadline = asyncio.get_running_loop().time() + START_WAIT

@@ -90,9 +90,9 @@ async def supervise(folder: Path, job: dict[str, Any]) -> RevertOutcome:
     _write_state(folder, "locking", started)
 
     def open_store() -> Any:
-        from cockpit.incident.store import IncidentStore
+        from cockpit.incident.backend import open_target
 
-        return IncidentStore.in_data_dir(data_dir)
+        return open_target(job.get("store"), data_dir)  # the cockpit's store, SQLite or not
 
     output_fd = open_file(folder / OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     # Read-write: the command appends to it, and its lines are read back from it.

@@ -63,6 +63,7 @@ _DISABLED = {
     "alerts": "this source shows as not configured until it is",
     "notify": "this channel is not notified until it is (`cockpit incident retry` then sends)",
     "services": "this service's HTTP revert cannot run until it is",
+    "cockpit": "the PostgreSQL incident store cannot be reached until it is",
 }
 # Lists whose entries are named and feed the hub; names must be unique across all of them.
 _SOURCE_LISTS = ("probes", "deploys", "errors", "sentry", "alerts")

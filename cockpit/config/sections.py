@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from urllib.parse import parse_qsl, urlsplit
 
-from cockpit.config.base import FieldError
+from cockpit.config.base import FieldError, Secret
 from cockpit.textsafe import Inert
 
 DRILL_NOTIFY_POLICIES = ("mark", "suppress")
+STORE_SCHEMES = ("postgresql", "postgres")
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,32 @@ class CockpitSection:
     # The group a shared data dir belongs to: the dir is made setgid to it, and every file the
     # cockpit creates there is group-writable (unset: a setgid data dir's own group, if any).
     data_group: str | None = None
+    # Unset: the incident store is SQLite in the data dir (one host). A PostgreSQL URL
+    # ("postgresql://cockpit@db.internal:5432/oncall"): one store, one timeline and one
+    # revert lock for every cockpit of a team, on any host. Never a password in it.
+    store: str | None = None
+    store_password: Secret | None = None  # store_password_env / store_password_file
+    store_sslmode: str | None = None  # libpq's sslmode: "verify-full" checks name and CA
+    store_sslrootcert: str | None = None  # the CA file the server's certificate is checked by
 
     def check(self) -> None:
         if not self.service.strip() or Inert(self.service) != self.service:
             raise FieldError("service", "a service name, without control or invisible characters")
+        if self.store is not None:
+            parts = urlsplit(self.store)
+            if parts.scheme not in STORE_SCHEMES or not (parts.hostname or "host=" in parts.query):
+                raise FieldError(
+                    "store", 'a PostgreSQL URL ("postgresql://user@host:5432/dbname"), or unset'
+                )
+            query = {k.lower() for k, _ in parse_qsl(parts.query)}
+            if parts.password is not None or query & {"password", "sslpassword"}:
+                raise FieldError(
+                    "store",
+                    "credentials are not written in the config, not even in a URL; give the "
+                    "password in store_password_env or store_password_file",
+                )
+        if self.store_sslmode is not None and self.store_sslmode not in SSL_MODES:
+            raise FieldError("store_sslmode", f"one of: {', '.join(SSL_MODES)}")
         if self.drill_notifications not in DRILL_NOTIFY_POLICIES:
             raise FieldError("drill_notifications", f"one of: {', '.join(DRILL_NOTIFY_POLICIES)}")
 

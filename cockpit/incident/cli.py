@@ -141,12 +141,13 @@ def _correct(lifecycle: Lifecycle, args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace, action: Action) -> int:
     from cockpit.config.paths import data_dir_for
+    from cockpit.incident.backend import open_store
     from cockpit.incident.lifecycle import Lifecycle
-    from cockpit.incident.store import IncidentStore, StoreError
+    from cockpit.incident.store import StoreError
     from cockpit.whoami import current_user
 
     config = _config(args)
-    with IncidentStore.in_data_dir(data_dir_for(getattr(args, "config", None))) as store:
+    with open_store(config, data_dir_for(getattr(args, "config", None))) as store:
         notifier = _notifier(store, config)
         lifecycle = Lifecycle(
             store,
@@ -200,10 +201,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     from cockpit.config.paths import data_dir_for
-    from cockpit.incident.store import IncidentStore
+    from cockpit.incident.backend import open_store
 
     config = _config(args)
-    with IncidentStore.in_data_dir(data_dir_for(getattr(args, "config", None))) as store:
+    with open_store(config, data_dir_for(getattr(args, "config", None))) as store:
         notifier = _notifier(store, config)
         if notifier is None:
             _warn("no [[notify]] channels configured; nothing to retry")
@@ -217,9 +218,9 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from cockpit.config.paths import data_dir_for
-    from cockpit.incident.store import IncidentStore
+    from cockpit.incident.backend import for_reading
 
-    with IncidentStore.for_reading(data_dir_for(getattr(args, "config", None))) as store:
+    with for_reading(_config(args), data_dir_for(getattr(args, "config", None))) as store:
         incidents = store.list()
         if args.json:
             for incident in incidents:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Protocol
 
 from cockpit.model import SEVERITIES, Incident, IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, blank
@@ -166,6 +167,28 @@ class Notification:
 FAMILY_WINDOW = timedelta(hours=12)
 
 
+class Row(Protocol):
+    """A result row, by column name or position (sqlite3.Row, and the PostgreSQL backend's)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> builtins.list[Any]: ...
+
+
+class Db(Protocol):
+    """What the queries need of a connection: sqlite3's, or the PostgreSQL backend's adapter
+    (same SQL, "?" placeholders)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+
 class StoreError(Exception):
     """The store cannot do what was asked; the message is fit to show, `reason` is its gist."""
 
@@ -242,7 +265,7 @@ def _opt_dt(text: str | None) -> datetime | None:
     return None if text is None else parse_iso(text)
 
 
-def _incident(row: sqlite3.Row) -> Incident:
+def _incident(row: Row) -> Incident:
     return Incident(
         id=row["id"],
         title=row["title"],
@@ -257,7 +280,7 @@ def _incident(row: sqlite3.Row) -> Incident:
     )
 
 
-def _notification(row: sqlite3.Row) -> Notification:
+def _notification(row: Row) -> Notification:
     return Notification(
         incident_id=row["incident_id"],
         channel=row["channel"],
@@ -294,7 +317,7 @@ def _clock(when: datetime) -> str:
     return local_clock(when, seconds=when.second != 0 or when.microsecond != 0)
 
 
-def _event(row: sqlite3.Row) -> TimelineEvent:
+def _event(row: Row) -> TimelineEvent:
     return TimelineEvent(
         at=parse_iso(row["at"]),
         kind=row["kind"],
@@ -428,7 +451,7 @@ class IncidentStore:
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Db]:
         """One IMMEDIATE transaction, committed before the block's caller returns."""
         with self._lock:
             db = self._db
@@ -450,7 +473,7 @@ class IncidentStore:
                 raise _failure(self.path, exc) from None
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Db]:
         with self._lock:
             try:
                 yield self._db
@@ -486,7 +509,7 @@ class IncidentStore:
             cursor = db.execute(
                 "INSERT INTO incidents (title, severity, commander, status, declared_at, "
                 "impact_started_at, summary, drill, investigating_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     title,
                     severity,
@@ -499,8 +522,7 @@ class IncidentStore:
                     declared_at,
                 ),
             )
-            incident_id = cursor.lastrowid
-            assert incident_id is not None
+            incident_id: int = cursor.fetchone()[0]
             drill_note = " (drill)" if drill else ""
             self._insert_event(
                 db,
@@ -547,10 +569,14 @@ class IncidentStore:
                 if other is not None:
                     raise IncidentAlreadyOpen(_incident(other))
             resolved_at = when if status == IncidentStatus.RESOLVED else None
+            # One assignment per column (resolving sets resolved_at once): PostgreSQL refuses
+            # a column assigned twice.
+            values = {"status": status.value, "resolved_at": resolved_at}
+            values[_STATUS_COLUMN[status]] = when
+            assignments = ", ".join(f"{column} = ?" for column in values)
             db.execute(
-                f"UPDATE incidents SET status = ?, resolved_at = ?, {_STATUS_COLUMN[status]} = ? "
-                "WHERE id = ?",
-                (status.value, resolved_at, when, incident_id),
+                f"UPDATE incidents SET {assignments} WHERE id = ?",
+                (*values.values(), incident_id),
             )
             reopened = " (reopened)" if old == IncidentStatus.RESOLVED else ""
             self._insert_event(
@@ -701,7 +727,7 @@ class IncidentStore:
         return latest
 
     @staticmethod
-    def _family_state(db: sqlite3.Connection, family: str, at: datetime) -> str | None:
+    def _family_state(db: Db, family: str, at: datetime) -> str | None:
         row = db.execute(
             "SELECT kind FROM events WHERE family = ? AND at >= ? ORDER BY at DESC, id DESC "
             "LIMIT 1",
@@ -799,7 +825,7 @@ class IncidentStore:
                 "INSERT INTO notifications (incident_id, channel, event, status, attempts, "
                 "updated_at) VALUES (?, ?, ?, 'sending', 1, ?) "
                 "ON CONFLICT (incident_id, channel, event) DO UPDATE SET status = 'sending', "
-                "attempts = attempts + 1, updated_at = excluded.updated_at",
+                "attempts = notifications.attempts + 1, updated_at = excluded.updated_at",
                 (incident_id, channel, event, now),
             )
             return self._notification_row(db, incident_id, channel, event)
@@ -827,7 +853,7 @@ class IncidentStore:
                 "attempts, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) "
                 "ON CONFLICT (incident_id, channel, event) DO UPDATE SET status = "
                 "excluded.status, error = excluded.error, updated_at = excluded.updated_at, "
-                "sent_at = COALESCE(excluded.sent_at, sent_at)",
+                "sent_at = COALESCE(excluded.sent_at, notifications.sent_at)",
                 (incident_id, channel, event, status, error, now, sent_at),
             )
             return self._notification_row(db, incident_id, channel, event)
@@ -853,9 +879,7 @@ class IncidentStore:
         return [_notification(row) for row in rows]
 
     @staticmethod
-    def _notification_row(
-        db: sqlite3.Connection, incident_id: int, channel: str, event: str
-    ) -> Notification:
+    def _notification_row(db: Db, incident_id: int, channel: str, event: str) -> Notification:
         row = db.execute(
             f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
             "WHERE incident_id = ? AND channel = ? AND event = ?",
@@ -883,15 +907,15 @@ class IncidentStore:
     # -- helpers --------------------------------------------------------------------------------
 
     @staticmethod
-    def _open_row(db: sqlite3.Connection) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = db.execute(
+    def _open_row(db: Db) -> Row | None:
+        row: Row | None = db.execute(
             f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {_OPEN} ORDER BY id DESC LIMIT 1"
         ).fetchone()
         return row
 
     @staticmethod
-    def _row(db: sqlite3.Connection, incident_id: int) -> sqlite3.Row:
-        row: sqlite3.Row | None = db.execute(
+    def _row(db: Db, incident_id: int) -> Row:
+        row: Row | None = db.execute(
             f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
         ).fetchone()
         if row is None:
@@ -900,7 +924,7 @@ class IncidentStore:
 
     @staticmethod
     def _insert_event(
-        db: sqlite3.Connection, event: TimelineEvent, incident_id: int | None, family: str = ""
+        db: Db, event: TimelineEvent, incident_id: int | None, family: str = ""
     ) -> bool:
         cursor = db.execute(
             "INSERT INTO events (at, kind, text, source, key, incident_id, recorded_at, family) "

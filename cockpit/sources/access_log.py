@@ -31,10 +31,12 @@ from cockpit.config.errors import (
     NginxJsonLogConfig,
     RegexLogConfig,
 )
-from cockpit.model import Category, ErrorBucket, ErrorSeries
+from cockpit.model import Category, ErrorBucket, ErrorSeries, RouteErrors
 from cockpit.sources import log_formats
 from cockpit.sources.base import SourceError
 from cockpit.sources.log_formats import LogFormat, parse_time_local
+from cockpit.sources.log_health import LogHealth
+from cockpit.sources.routes import RouteCounts
 from cockpit.timeutil import from_epoch, utcnow
 
 __all__ = ["AccessLogTail", "log_format_for", "parse_time_local"]
@@ -48,6 +50,7 @@ _MARK = 64
 _HEAD = 256
 FUTURE_SECONDS = 120  # lines this far ahead of our clock still count (clock skew)
 _STAMP_CACHE_MAX = 8192
+_ZONE_SKEW = 1800
 
 
 def log_format_for(cfg: AccessLogBase) -> LogFormat:
@@ -158,7 +161,30 @@ def _first_line_since(fd: int, size: int, since: int, fmt: LogFormat) -> int:
             hi = mid
         else:
             lo = mid + 1
-    return first_stamp_from(lo)[0] if lo < size else size
+    found = first_stamp_from(lo)[0] if lo < size else size
+    return _back_over_unstamped(fd, found, fmt)
+
+
+def _back_over_unstamped(fd: int, offset: int, fmt: LogFormat) -> int:
+    """Where the lines just before `offset` that have no readable time begin: they may be
+    within the read-back window, so they are read (and counted unparsed), never skipped.
+    Looks back at most _PROBE_BYTES: a log of nothing but unreadable lines is then read from
+    there, enough for the source to say what it reads."""
+    if offset == 0:
+        return 0
+    start = max(0, offset - _PROBE_BYTES)
+    chunk = os.pread(fd, offset - start, start)
+    lines = chunk.split(b"\n")
+    # chunk ends at a line start: the last item is empty; the first may be a partial line.
+    pos = offset
+    for line in reversed(lines[1:-1] if start else lines[:-1]):
+        if any(
+            not fmt.timed or fmt.epoch(stamp) is not None
+            for stamp, _ in fmt.scan(b"\n" + line + b"\n")
+        ):
+            return pos
+        pos -= len(line) + 1
+    return pos
 
 
 class AccessLogTail:
@@ -181,7 +207,9 @@ class AccessLogTail:
         self._ring_bucket = [-1] * ring
         self._ring_requests = [0] * ring
         self._ring_errors = [0] * ring
+        self._ring_routes: list[RouteCounts | None] = [None] * ring
         self._stamps: dict[bytes, int | None] = {}
+        self._health = LogHealth(self._format)
         self.unparsed_lines = 0
         self._first_ts: int | None = None
         self._last_ts: int | None = None
@@ -227,6 +255,10 @@ class AccessLogTail:
                 raise SourceError(f"no such file: {self.path}") from None
             except OSError as exc:
                 raise SourceError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            # Counted so far, but a log read as the wrong format is not a healthy source.
+            misread = self._health.judge(now)
+            if misread:
+                raise SourceError(f"{self.path}: {misread}")
             return self._series(now)
 
     def _open(self, now: int) -> _Cursor:
@@ -298,20 +330,31 @@ class AccessLogTail:
 
     def _ingest(self, data: bytes, skipped: int, now: int) -> None:
         self.unparsed_lines += skipped
+        self._health.read(skipped, skipped)
         if not data:
             return
-        found = self._format.scan(b"\n" + data)
-        self.unparsed_lines += data.count(b"\n") - len(found)
+        text = b"\n" + data
+        found = self._format.scan(text)
+        lines = data.count(b"\n")
+        self.unparsed_lines += lines - len(found)
+        self._health.read(lines, lines - len(found))
+        self._health.sample(data, lines - len(found))
         span = self._span
         ring = len(self._ring_bucket)
         now_bucket = now // span
         oldest, newest = now_bucket - self._shown + 1, now_bucket + self._ahead
+        # Older than anything asked for by more than a zone offset: read in the wrong zone.
+        too_old = now - max(self.cfg.window, self.cfg.read_back) - _ZONE_SKEW
         timed = self._format.timed
+        fives = False
         for (stamp, status_class), count in Counter(found).items():
             epoch = self._epoch(stamp) if timed else now
             if epoch is None:
                 self.unparsed_lines += count
+                self._health.read(0, count)
                 continue
+            if epoch > now + FUTURE_SECONDS or epoch < too_old:
+                self._health.skewed(count, epoch - now)
             if self._first_ts is None or epoch < self._first_ts:
                 self._first_ts = epoch
             if self._last_ts is None or epoch > self._last_ts:
@@ -327,9 +370,46 @@ class AccessLogTail:
                 self._ring_bucket[slot] = bucket
                 self._ring_requests[slot] = 0
                 self._ring_errors[slot] = 0
+                self._ring_routes[slot] = None
             self._ring_requests[slot] += count
             if status_class == b"5":
                 self._ring_errors[slot] += count
+                fives = True
+        if fives and self._format.route_of is not None:
+            self._count_routes(text, now, oldest, newest)
+
+    def _count_routes(self, text: bytes, now: int, oldest: int, newest: int) -> None:
+        """Each 5xx line's route into its bucket. Only lines the format's fast search points at
+        are read in full, so a chunk of 2xx costs one more C-level search, no Python per line."""
+        five, route_of = self._format.five, self._format.route_of
+        assert five is not None and route_of is not None
+        span, ring = self._span, len(self._ring_bucket)
+        timed = self._format.timed
+        last_start = -2
+        find, rfind = text.find, text.rfind
+        for hit in five.finditer(text):
+            start = rfind(b"\n", 0, hit.start())
+            if start == last_start:
+                continue  # a second hit on a line already read
+            last_start = start
+            end = find(b"\n", hit.end())
+            got = route_of(text[start + 1 : end])
+            if got is None:
+                continue
+            stamp, status, where = got
+            epoch = self._epoch(stamp) if timed else now
+            if epoch is None:
+                continue
+            bucket = epoch // span
+            if not oldest <= bucket <= newest:
+                continue
+            slot = bucket % ring
+            if self._ring_bucket[slot] != bucket:
+                continue
+            counts = self._ring_routes[slot]
+            if counts is None:
+                counts = self._ring_routes[slot] = RouteCounts()
+            counts.add(where, status)
 
     def _series(self, now: int) -> ErrorSeries:
         span = self._span
@@ -338,11 +418,14 @@ class AccessLogTail:
         buckets = []
         for bucket in range(now_bucket - self._shown + 1, now_bucket + 1):
             slot = bucket % ring
+            where: tuple[RouteErrors, ...] = ()
             if self._ring_bucket[slot] == bucket:
                 requests, errors = self._ring_requests[slot], self._ring_errors[slot]
+                counts = self._ring_routes[slot]
+                where = counts.most() if counts is not None else ()
             else:
                 requests = errors = 0
-            buckets.append(ErrorBucket(from_epoch(bucket * span), requests, errors))
+            buckets.append(ErrorBucket(from_epoch(bucket * span), requests, errors, where))
         return ErrorSeries(
             source=self.name,
             bucket_seconds=span,
@@ -350,4 +433,5 @@ class AccessLogTail:
             unparsed_lines=self.unparsed_lines,
             first_ts=from_epoch(self._first_ts) if self._first_ts is not None else None,
             last_ts=from_epoch(self._last_ts) if self._last_ts is not None else None,
+            routes_known=self._format.route_of is not None,
         )

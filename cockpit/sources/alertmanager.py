@@ -9,6 +9,7 @@ them down or answering garbage makes the poll fail, so the panel is stale with t
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from cockpit.config.alerts import AlertmanagerConfig
 from cockpit.matchers import covers
@@ -83,6 +84,7 @@ class AlertmanagerSource:
         if not good:
             raise SourceError("; ".join(down))
         alerts, silences = merge(good)
+        alerts = tuple(replace(a, source=self.name) for a in alerts)
         return Alerts(self.name, alerts, silences, tuple(members), tuple(down))
 
     async def aclose(self) -> None:

@@ -15,14 +15,20 @@ The status class is one byte: b"1".."5", or b"0"/b"-" for a request that got no 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cockpit.model import Route
+from cockpit.sources import routes
+
 Scan = Callable[[bytes], list[tuple[bytes, bytes]]]
 Stamp = Callable[[bytes], int | None]
+# One line (no newline) -> (stamp as `scan` gives it, exact status, route); None if not a 5xx.
+RouteOf = Callable[[bytes], "tuple[bytes, int, Route] | None"]
 
 _MONTHS = {
     name.encode(): number
@@ -43,6 +49,10 @@ class LogFormat:
     epoch: Stamp
     # False for a custom regex without a time group: its lines are counted at the time read.
     timed: bool = True
+    # Where a 5xx line may be (a fast search over the chunk; each hit is checked by
+    # `route_of` on its whole line), and the line's route. None: the format tells no route.
+    five: re.Pattern[bytes] | None = None
+    route_of: RouteOf | None = None
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -143,10 +153,33 @@ def strptime_parser(time_format: str, default_zone: tzinfo | None) -> Stamp:
 
 # -- built-in formats ---------------------------------------------------------------------------
 
-# nginx `combined`. nginx escapes '"' inside $request (as \x22), so the request cannot hide a
-# quote. A literal first byte lets the engine skip ahead fast: about three times faster than
-# `^` with MULTILINE.
-NGINX_COMBINED = re.compile(rb'\n[^\n\[]*\[([^\]\n]*)\] "[^"\n]*" ([1-5])\d\d(?=[ \n])')
+# nginx `combined` (and the common log format it extends). nginx writes '"' inside a field as
+# \x22 (`escape=default`) or \" (`escape=json`), Apache's %r as \": a quoted field is read
+# as "no quote or backslash, or a backslash and any byte", so the request cannot hide a quote.
+# The time is `[` + the common-log time + `] "`: $remote_user (any client's Basic auth) may hold
+# `[` or spaces, never '"'. A literal first byte lets the engine skip ahead fast, and the first
+# alternative (no `[` before the time) is the common line's fast path.
+_CLF_TIME = rb"(\d\d/[A-Z][a-z][a-z]/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)"
+_QUOTED = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+_QUOTED_GROUP = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
+_COMBINED_HEAD = rb"\n(?:[^\n\[]*|[^\n]*?)\[" + _CLF_TIME + rb"\] "
+NGINX_COMBINED = re.compile(_COMBINED_HEAD + _QUOTED + rb" ([1-5])\d\d(?=[ \n])")
+_COMBINED_ROUTE = re.compile(_COMBINED_HEAD + _QUOTED_GROUP + rb" (5\d\d)(?=[ \n]|$)")
+# A 5xx status right after a quoted field: where a combined or Envoy 5xx line may be.
+_FIVE_AFTER_QUOTE = re.compile(rb'" 5\d\d(?=[ \n])')
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _combined_route(line: bytes) -> tuple[bytes, int, Route] | None:
+    match = _COMBINED_ROUTE.match(b"\n" + line)
+    if match is None:
+        return None
+    stamp, request, status = match.groups()
+    return stamp, int(status), routes.from_request(_text(request))
+
 
 # HAProxy `option httplog`, with or without a syslog header in front:
 #   haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1
@@ -156,6 +189,22 @@ HAPROXY_HTTPLOG = re.compile(
     rb"\n(?:[^\n]*? )?[^\s\[]+ \[(\d\d/[A-Z][a-z][a-z]/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\] "
     rb"\S+ \S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ (?=-1 |[1-5]\d\d )(-|\d)"
 )
+# The same line with the backend and the request: HAProxy writes '"' in the request and in
+# captured headers as #22, so the first quoted field after the status is the request.
+_HAPROXY_ROUTE = re.compile(
+    rb"\n(?:[^\n]*? )?[^\s\[]+ \[(\d\d/[A-Z][a-z][a-z]/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\] "
+    rb'\S+ ([^\s/]+)/\S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ (5\d\d) [^\n"]*"([^"\n]*)"'
+)
+_FIVE_AFTER_TIMERS = re.compile(rb"/\+?-?\d+ 5\d\d ")
+
+
+def _haproxy_route(line: bytes) -> tuple[bytes, int, Route] | None:
+    match = _HAPROXY_ROUTE.match(b"\n" + line)
+    if match is None:
+        return None
+    stamp, backend, status, request = match.groups()
+    return stamp, int(status), routes.from_request(_text(request), upstream=_text(backend))
+
 
 # Envoy's default access log format (START_TIME is UTC):
 #   [2016-04-15T20:17:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 "10.0.35.28"
@@ -163,6 +212,20 @@ HAPROXY_HTTPLOG = re.compile(
 ENVOY_DEFAULT = re.compile(
     rb'\n\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z\] "[^"\n]*" (?=0 |[1-5]\d\d )(\d)'
 )
+# ... with the request, and the :authority (the fourth quoted field after the numbers).
+_ENVOY_ROUTE = re.compile(
+    rb'\n\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z\] "([^"\n]*)" (5\d\d) '
+    rb'[^"\n]*(?:"[^"\n]*" ){3}"([^"\n]*)"'
+)
+
+
+def _envoy_route(line: bytes) -> tuple[bytes, int, Route] | None:
+    match = _ENVOY_ROUTE.match(b"\n" + line)
+    if match is None:
+        return None
+    stamp, request, status, authority = match.groups()
+    return stamp, int(status), routes.from_request(_text(request), host=_text(authority))
+
 
 # A JSON value that is a time: ISO 8601, common-log time, or epoch digits (the fraction of
 # $msec or Caddy's float `ts` is left out of the stamp on purpose).
@@ -196,25 +259,103 @@ def json_line(time_key: str, status_key: str, must_have: bytes = b"") -> re.Patt
 CADDY_ACCESS = json_line("ts", "status", rb'[^\n]*?"logger"[ \t]*:[ \t]*"http\.log\.access[".]')
 
 
+def _json_five(status_key: str) -> re.Pattern[bytes]:
+    return re.compile(rb'"' + re.escape(status_key.encode()) + rb'"[ \t]*:[ \t]*"?5\d\d\b')
+
+
+def _field(obj: dict[str, object], *keys: str) -> str:
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str) and value not in ("", "-"):
+            return value
+    return ""
+
+
+def json_route(scan: Scan, status_key: str, caddy_shape: bool = False) -> RouteOf:
+    """A 5xx JSON line's route: nginx's `request` or `request_method` + `request_uri`/`uri`,
+    `host`/`http_host`/`server_name`, `upstream`/`upstream_name`; Caddy's `request` object."""
+
+    def route_of(line: bytes) -> tuple[bytes, int, Route] | None:
+        found = scan(b"\n" + line + b"\n")
+        if not found or found[0][1] != b"5":
+            return None
+        try:
+            obj = json.loads(line)
+            status = int(obj[status_key])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(obj, dict):
+            return None
+        request = obj.get("request")
+        if caddy_shape and isinstance(request, dict):
+            where = routes.route(
+                _field(request, "method"), _field(request, "uri"), _field(request, "host")
+            )
+        elif isinstance(request, str) and request not in ("", "-"):
+            where = routes.from_request(
+                request,
+                host=_field(obj, "host", "http_host", "server_name"),
+                upstream=_field(obj, "upstream_name", "upstream"),
+            )
+        else:
+            where = routes.route(
+                _field(obj, "request_method", "method"),
+                _field(obj, "request_uri", "uri", "path"),
+                _field(obj, "host", "http_host", "server_name"),
+                _field(obj, "upstream_name", "upstream"),
+            )
+        return found[0][0], status, where
+
+    return route_of
+
+
 def nginx_combined() -> LogFormat:
-    return LogFormat("nginx_combined", NGINX_COMBINED.findall, parse_time_local)
+    return LogFormat(
+        "nginx_combined",
+        NGINX_COMBINED.findall,
+        parse_clf,
+        five=_FIVE_AFTER_QUOTE,
+        route_of=_combined_route,
+    )
 
 
 def nginx_json(time_key: str = "time_iso8601", status_key: str = "status") -> LogFormat:
-    return LogFormat("nginx_json", json_line(time_key, status_key).findall, parse_any)
+    scan = json_line(time_key, status_key).findall
+    return LogFormat(
+        "nginx_json",
+        scan,
+        parse_any,
+        five=_json_five(status_key),
+        route_of=json_route(scan, status_key),
+    )
 
 
 def haproxy(timezone_name: str = "UTC") -> LogFormat:
     where = zone(timezone_name)
-    return LogFormat("haproxy", HAPROXY_HTTPLOG.findall, lambda stamp: parse_clf(stamp, where))
+    return LogFormat(
+        "haproxy",
+        HAPROXY_HTTPLOG.findall,
+        lambda stamp: parse_clf(stamp, where),
+        five=_FIVE_AFTER_TIMERS,
+        route_of=_haproxy_route,
+    )
 
 
 def caddy() -> LogFormat:
-    return LogFormat("caddy", CADDY_ACCESS.findall, parse_any)
+    scan = CADDY_ACCESS.findall
+    return LogFormat(
+        "caddy",
+        scan,
+        parse_any,
+        five=_json_five("status"),
+        route_of=json_route(scan, "status", caddy_shape=True),
+    )
 
 
 def envoy() -> LogFormat:
-    return LogFormat("envoy", ENVOY_DEFAULT.findall, parse_iso)
+    return LogFormat(
+        "envoy", ENVOY_DEFAULT.findall, parse_iso, five=_FIVE_AFTER_QUOTE, route_of=_envoy_route
+    )
 
 
 # -- custom regex ---------------------------------------------------------------------------------
@@ -262,4 +403,30 @@ def custom(pattern: str, time_format: str = "", timezone_name: str = "UTC") -> L
         def parse(stamp: bytes) -> int | None:
             return parse_any(stamp, where)
 
-    return LogFormat("regex", scan, parse, timed=timed)
+    groups = compiled.groupindex
+    if not {"request", "path"} & groups.keys():
+        return LogFormat("regex", scan, parse, timed=timed)
+
+    def group(match: re.Match[bytes], name: str) -> str:
+        value = match.group(name) if name in groups else None
+        return _text(value) if value else ""
+
+    def route_of(line: bytes) -> tuple[bytes, int, Route] | None:
+        match = search(line)
+        if match is None:
+            return None
+        status = match.group("status") or b""
+        if len(status) != 3 or not status.isdigit() or status[:1] != b"5":
+            return None
+        stamp = (match.group("time") or b"") if timed else b""
+        host, upstream = group(match, "host"), group(match, "upstream")
+        request = group(match, "request")
+        if request:
+            where = routes.from_request(request, host, upstream)
+        else:
+            where = routes.route(group(match, "method"), group(match, "path"), host, upstream)
+        return stamp, int(status), where
+
+    return LogFormat(
+        "regex", scan, parse, timed=timed, five=re.compile(rb"5\d\d"), route_of=route_of
+    )

@@ -20,10 +20,19 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cockpit.config.prometheus import MAX_POINTS, PrometheusErrorsConfig
-from cockpit.model import Category, ErrorBucket, ErrorSeries
+from cockpit.model import Category, ErrorBucket, ErrorSeries, Route
+from cockpit.sources import routes
 from cockpit.sources.base import SourceError
 from cockpit.sources.prometheus_api import PrometheusApi, Series
+from cockpit.sources.routes import RouteCounts
 from cockpit.timeutil import from_epoch, utcnow
+
+# Labels that name where a request went, first found wins (client libraries differ).
+_PATH_LABELS = ("path", "handler", "route", "uri", "endpoint")
+_METHOD_LABELS = ("method", "http_method")
+_HOST_LABELS = ("host", "vhost", "server_name")
+_UPSTREAM_LABELS = ("upstream", "service", "backend")
+_STATUS_LABELS = ("code", "status", "status_code")
 
 # Finish (or fail with a reason) before the hub's own timeout cancels the poll.
 _ROUND_SHARE = 0.9
@@ -50,6 +59,46 @@ def bucket_counts(
             first = at if first is None or at < first else first
             last = at if last is None or at > last else last
     return totals, bad, first, last
+
+
+def _label(labels: dict[str, str], names: tuple[str, ...]) -> str:
+    return next((labels[n] for n in names if labels.get(n)), "")
+
+
+def route_of(labels: dict[str, str]) -> tuple[Route, int] | None:
+    """The route and exact status a series' labels name; None without a path-like label. A
+    status label like "5xx" (grouped by class) reads as 500."""
+    path = _label(labels, _PATH_LABELS)
+    if not path:
+        return None
+    code = _label(labels, _STATUS_LABELS)
+    status = int(code) if code.isdigit() else 500
+    return (
+        routes.route(
+            _label(labels, _METHOD_LABELS),
+            path,
+            _label(labels, _HOST_LABELS),
+            _label(labels, _UPSTREAM_LABELS),
+        ),
+        status,
+    )
+
+
+def route_counts(
+    series: list[Series], first_end: float, step: int, count: int
+) -> list[RouteCounts] | None:
+    """Per bucket, the 5xx of each series by the route its labels name; None when no series
+    names one (the query summed the labels away)."""
+    named = [(got, one) for one in series if (got := route_of(one.labels)) is not None]
+    if not named:
+        return None
+    out = [RouteCounts() for _ in range(count)]
+    for (where, status), one in named:
+        for at, value in one.points:
+            index = round((at - first_end) / step)
+            if 0 <= index < count and value is not None and (n := round(value * step)) > 0:
+                out[index].add(where, status, n)
+    return out
 
 
 class PrometheusErrors:
@@ -99,6 +148,7 @@ class PrometheusErrors:
                 f"no answer from {self._api.host} within {self.cfg.timeout:g}s"
             ) from None
         errors, bad, first, last = bucket_counts(answers[0], first_end, step, count)
+        by_route = route_counts(answers[0], first_end, step, count)
         if len(answers) > 1:
             requests, bad_requests, first_r, last_r = bucket_counts(
                 answers[1], first_end, step, count
@@ -114,7 +164,10 @@ class PrometheusErrors:
             # Two roundings must not make more errors than requests (a ratio over 1).
             buckets.append(
                 ErrorBucket(
-                    from_epoch(oldest + i * step), max(round(requests[i]), errors_5xx), errors_5xx
+                    from_epoch(oldest + i * step),
+                    max(round(requests[i]), errors_5xx),
+                    errors_5xx,
+                    by_route[i].most() if by_route is not None else (),
                 )
             )
         return ErrorSeries(
@@ -126,4 +179,5 @@ class PrometheusErrors:
             # no newer than now.
             first_ts=from_epoch(min(first, now)) if first is not None else None,
             last_ts=from_epoch(min(last, now)) if last is not None else None,
+            routes_known=by_route is not None,
         )

@@ -1,0 +1,35 @@
+"""Fixtures shared by the store tests: one real PostgreSQL for the whole run (started only
+when a test asks for it), and a store of either backend, so the same tests run on both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pg_server import PASSWORD, PgServer, pg_server
+
+from cockpit.incident.store import IncidentStore, store_path
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A PostgreSQL server shared by the tests that only use it (each gets its own database);
+    a test that stops or restarts the server starts its own with `pg_server()`."""
+    with pg_server() as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], IncidentStore]:
+    """Opens (another instance of) one store of the backend the test is run with."""
+    if request.param == "sqlite":
+        return lambda: IncidentStore(store_path(tmp_path))
+    from cockpit.incident.pg.connect import PgTarget
+    from cockpit.incident.pg.store import PgIncidentStore
+
+    server: PgServer = request.getfixturevalue("pg")
+    target = PgTarget(server.url(server.new_database()), password=PASSWORD)
+    return lambda: PgIncidentStore(target)

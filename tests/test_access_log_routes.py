@@ -1,0 +1,206 @@
+"""Where the 5xx went: each access-log format gives the route of every 5xx line, path ids
+folded, checked against what a real nginx logged (read the plain way: split on quotes)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from nginx_servers import Nginx, running_nginx, wait_for_lines
+
+from cockpit.config.errors import AccessLogBase, AccessLogConfig, NginxJsonLogConfig
+from cockpit.model import Route, RouteErrors
+from cockpit.sources import log_formats
+from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.routes import MAX_ROUTES, OTHER, RouteCounts, normalise_path
+
+UUID = "7f1d8a2c-9b3e-4c5d-8e6f-0a1b2c3d4e5f"
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[Nginx]:
+    with running_nginx(tmp_path) as server:
+        yield server
+
+
+def test_paths_fold_ids_and_drop_the_query() -> None:
+    assert normalise_path("/files/8812/report.pdf?dl=1#top") == "/files/{id}/report.pdf"
+    assert normalise_path(f"/users/{UUID}/avatar") == "/users/{id}/avatar"
+    assert normalise_path("/blobs/3f786850e387550fdab836ed7e6dc881de23001b") == "/blobs/{id}"
+    assert normalise_path("/api/v2/health") == "/api/v2/health"  # "v2" and words stay
+    assert normalise_path("/deadbeefcafe/x") == "/deadbeefcafe/x"  # a short hex word stays
+    assert normalise_path("http://example.com/a/12?q") == "/a/{id}"  # a proxy's absolute URI
+
+
+def test_a_bucket_keeps_a_bounded_number_of_routes() -> None:
+    counts = RouteCounts()
+    for i in range(MAX_ROUTES * 10):
+        counts.add(Route("GET", f"/scan/word{i}"), 503)
+    counts.add(Route("GET", "/scan/word0"), 503, 50)
+    assert len(counts.counts) == MAX_ROUTES + 1  # the rest under OTHER
+    most = counts.most()
+    assert most[0] == RouteErrors(Route("GET", "/scan/word0"), 503, 51)
+    assert most[-1].route == OTHER
+    assert sum(r.count for r in most) == MAX_ROUTES * 10 + 50
+
+
+def _auth(user: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:pw".encode()).decode()}
+
+
+def _drive(nginx: Nginx) -> Counter[tuple[str, str, int]]:
+    """5xx on three routes (one with a `[` in its Basic auth user), 2xx around them."""
+    asked: Counter[tuple[str, str, int]] = Counter()
+    with httpx.Client(base_url=nginx.url, timeout=10) as client:
+        for i in range(60):
+            if i % 3 == 0:
+                status, path, want = 503, f"/status/503/files/{1000 + i}?dl=1", "files"
+            elif i % 5 == 1:
+                status, path, want = 502, f"/status/502/users/{UUID}/avatar", "users"
+            elif i % 7 == 2:
+                status, path, want = 500, "/status/500/search", "search"
+            else:
+                status, path, want = 200, f"/ok/{i}", ""
+            headers = _auth("ev[il] user") if i % 4 == 0 else {}
+            method = "POST" if want == "search" else "GET"
+            response = client.request(method, path, headers=headers)
+            assert response.status_code == (status if method == "GET" else 501)
+            if want:
+                asked[(method, want, response.status_code)] += 1
+    return asked
+
+
+def _truth(lines: list[str]) -> Counter[tuple[Route, int]]:
+    """The routes of nginx's own 5xx lines: request = the first quoted field."""
+    out: Counter[tuple[Route, int]] = Counter()
+    for line in lines:
+        if line.startswith("{"):
+            entry = json.loads(line)
+            request, status = entry["request"], int(entry["status"])
+        else:
+            fields = line.split('"')
+            request, status = fields[1], int(fields[2].split()[0])
+        if status >= 500:
+            method, target, _ = request.split(" ")
+            out[(Route(method, normalise_path(target)), status)] += 1
+    return out
+
+
+def _tail(cfg_type: type[AccessLogBase], path: Path) -> AccessLogTail:
+    cfg = cfg_type(name="edge", path=path, bucket_seconds=10, window=600, read_back=600)  # type: ignore[arg-type]
+    return AccessLogTail(cfg)
+
+
+async def test_routes_of_5xx_equal_what_nginx_logged(nginx: Nginx) -> None:
+    asked = _drive(nginx)
+    combined = wait_for_lines(60, nginx.access_log)
+    json_lines = wait_for_lines(60, nginx.json_log)
+    assert any("[il]" in line for line in combined)  # the user with `[` was logged as sent
+    for cfg_type, lines, path in (
+        (AccessLogConfig, combined, nginx.access_log),
+        (NginxJsonLogConfig, json_lines, nginx.json_log),
+    ):
+        source = _tail(cfg_type, path)
+        try:
+            series = await source.poll()
+        finally:
+            await source.aclose()
+        got: Counter[tuple[Route, int]] = Counter()
+        for bucket in series.buckets:
+            assert sum(r.count for r in bucket.routes_5xx) == bucket.errors_5xx
+            counts = [r.count for r in bucket.routes_5xx]
+            assert counts == sorted(counts, reverse=True)  # most first
+            for r in bucket.routes_5xx:
+                got[(r.route, r.status)] += r.count
+        assert series.routes_known
+        assert (series.requests, series.unparsed_lines) == (60, 0), cfg_type.kind
+        assert got == _truth(lines), cfg_type.kind
+        assert got[(Route("GET", "/status/{id}/files/{id}"), 503)] == asked[("GET", "files", 503)]
+        assert (
+            got[(Route("GET", "/status/{id}/users/{id}/avatar"), 502)]
+            == asked[("GET", "users", 502)]
+        )
+
+
+def _route(fmt: log_formats.LogFormat, line: str) -> tuple[Route, int] | None:
+    assert fmt.route_of is not None
+    got = fmt.route_of(line.encode())
+    return None if got is None else (got[2], got[1])
+
+
+def test_every_format_names_the_route() -> None:
+    haproxy = (
+        "haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 "
+        '10/0/30/69/109 503 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} "GET /index/12.html HTTP/1.1"'
+    )
+    assert _route(log_formats.haproxy(), haproxy) == (
+        Route("GET", "/index/12.html", upstream="static"),
+        503,
+    )
+    envoy = (
+        '[2016-04-15T20:17:00.310Z] "POST /api/v1/locations/77 HTTP/2" 504 - 154 0 226 100 '
+        '"10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" '
+        '"tcp://10.0.2.1:80"'
+    )
+    assert _route(log_formats.envoy(), envoy) == (
+        Route("POST", "/api/v1/locations/{id}", host="locations"),
+        504,
+    )
+    caddy = (
+        '{"level":"error","ts":1732176902.5,"logger":"http.log.access.log0","msg":"handled",'
+        '"request":{"method":"PUT","host":"files.example.com","uri":"/dav/9/a.txt?x=1"},'
+        '"status":502}'
+    )
+    assert _route(log_formats.caddy(), caddy) == (
+        Route("PUT", "/dav/{id}/a.txt", host="files.example.com"),
+        502,
+    )
+    custom = log_formats.custom(r"^(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3})$")
+    assert _route(custom, "GET /a/1234 500") == (Route("GET", "/a/{id}"), 500)
+    assert _route(custom, "GET /a/1234 200") is None
+    assert log_formats.custom(r"(?P<status>\d{3})").route_of is None  # tells no route
+
+
+async def test_the_blind_spot_names_the_route_read_from_the_log(tmp_path: Path) -> None:
+    """End to end with the detector: the demo's failure written as nginx writes it."""
+    from test_first_look import BEGAN, BUSY, OPEN, SESSION, YOUNG, judged
+
+    from cockpit.world.accesslog import combined_line
+
+    lines = []
+    for second in range(-590, 0):
+        when = OPEN + timedelta(seconds=second)
+        failing = when >= BEGAN
+        for path, status in (
+            (f"/files/{second + 1000}", 200),
+            ("/session?token=abc" if failing else "/session", 503 if failing else 200),
+            ("/report", 500 if second % 20 == 0 else 200),
+        ):
+            lines.append(
+                combined_line(
+                    remote_addr="203.0.113.9",
+                    when=when,
+                    request_line=f"GET {path} HTTP/1.1",
+                    status=status,
+                    body_bytes=10,
+                    user_agent="curl/8.5.0",
+                )
+            )
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    cfg = AccessLogConfig(name="edge", path=log, bucket_seconds=5, window=600, read_back=600)
+    source = AccessLogTail(cfg, clock=lambda: OPEN)
+    try:
+        series = await source.poll()
+    finally:
+        await source.aclose()
+    assert series.routes_known and series.unparsed_lines == 0
+    a = judged(series, YOUNG, BUSY)
+    assert a.blind_spot is not None and [r.route for r in a.blind_routes] == [SESSION]
+    assert "GET /session (" in a.blind_spot
