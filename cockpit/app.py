@@ -310,6 +310,10 @@ class CockpitApp(App[int]):
             self.push_screen(ProbeDetailScreen(message.key, self.last_view))
         elif isinstance(message.panel, SentryPanel):
             self.open_sentry_issue(message.key)
+        elif isinstance(message.panel, ErrorsPanel):
+            from widgets.routes_detail import RoutesScreen
+
+            self.push_screen(RoutesScreen(self.last_view))
         elif isinstance(message.panel, AlertsPanel):
             self.push_screen(AlertsScreen(self.last_view, message.key))
 
@@ -944,7 +948,7 @@ def data_dir_said(cockpit: Cockpit) -> str:
     if cockpit.data_dir is None:
         return f"nothing is kept: {cockpit.read_only_reason()}"
     if cockpit.drill:
-        return f"drill incidents, lock and exports are kept in {cockpit.data_dir}, apart from yours"
+        return f"drill data (incidents, lock, exports) apart from yours: {cockpit.data_dir}"
     return f"incidents, lock and exports are kept in {cockpit.data_dir}"
 
 

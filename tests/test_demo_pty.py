@@ -48,6 +48,14 @@ def test_demo_shows_the_incident_at_80x24_and_q_stops_everything(tmp_path: Path)
         # Some "-x4" probe (four sessions at once) fails while its one-session twin is ok.
         assert run.wait_for(lambda t: re.search(r"FAIL \S+-x4", t) is not None, 40), run.text()
         assert run.wait_for(lambda t: "SUSPECT" in t, 20), run.text()
+        # Every signal the demo is built to show: the three -x4 probes called out in their
+        # rows, and the blind spot on the Sentry panel (bench/first_look_demo.py runs this with
+        # the README's timing, 20 times).
+        x4 = ("ftp-login-x4", "sftp-list-x4", "webdav-propfind-x4")
+        called_out = [rf"FAIL {name}\s+1/4 concur" for name in x4]
+        assert run.wait_for(
+            lambda t: all(re.search(c, t) for c in called_out) and "BLIND SPOT" in t, 30
+        ), run.text()
         screen = run.text()
         for words in (
             "Probes",
@@ -274,8 +282,8 @@ def test_the_demo_run_twice_leaves_the_users_data_dir_alone(tmp_path: Path) -> N
             assert run.wait_for(lambda t: "SUSPECT" in t, 40), run.text()
             assert "real checkout outage" not in run.text()
             run.send(b"?")
-            assert run.wait_for(lambda t: "apart from yours" in t, 10), run.text()
-            assert "data-drill" in run.text(), run.text()
+            # The help says where the demo keeps its data (the path itself may wrap).
+            assert run.wait_for(lambda t: "Keys (" in t and "apart from yours" in t, 10), run.text()
             run.send(b"?")
             assert run.wait_for(lambda t: "Keys" not in t, 10), run.text()
             # Each demo run starts with no incident (its own store), and declares one.
@@ -287,7 +295,6 @@ def test_the_demo_run_twice_leaves_the_users_data_dir_alone(tmp_path: Path) -> N
             assert run.wait_for(lambda t: "Save to" in t, 40), run.text()
             run.send(b"s")
             assert run.wait_for(lambda t: "written to" in t, 40), run.text()
-            assert "data-drill" in run.text(), run.text()
             run.send(b"q")
             assert run.wait_exit(20) == 0, run.text()
         finally:
