@@ -108,7 +108,7 @@ def plan_silence(
     user: str,
     matchers: Sequence[Matcher] | None = None,
 ) -> SilencePlan:
-    if not selected:
+    if not selected and not matchers:
         raise SilenceRefused("no alert selected")
     chosen = tuple(matchers) if matchers else default_matchers(selected, cfg.matcher_list)
     return SilencePlan(
