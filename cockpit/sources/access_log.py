@@ -300,9 +300,9 @@ class AccessLogTail:
         """Read a file to its end, or until the deadline: (read anything, bytes left)."""
         got = False
         while True:
-            data, skipped, at_end = cursor.read(CHUNK)
-            got = got or bool(data) or bool(skipped)
-            self._ingest(data, skipped, now)
+            text, end, skipped, at_end = cursor.read(CHUNK)
+            got = got or end > 1 or bool(skipped)
+            self._ingest(text, end, skipped, now)
             if at_end:
                 return got, 0
             if time.monotonic() >= deadline:
@@ -334,8 +334,8 @@ class AccessLogTail:
         """Read-back spans, newest lines first, until the deadline: bytes left."""
         while self._backfill:  # a chunk at least, however late: each poll makes headway
             span = self._backfill[0]
-            data, skipped = span.read_down(CHUNK)
-            self._ingest(data, skipped, now)
+            text, end, skipped = span.read_down(CHUNK)
+            self._ingest(text, end, skipped, now)
             if not span.left:
                 span.close()
                 self._backfill.pop(0)
@@ -367,17 +367,18 @@ class AccessLogTail:
         epoch = self._stamps[stamp] = self._format.epoch(stamp)
         return epoch
 
-    def _ingest(self, data: bytes, skipped: int, now: int) -> None:
+    def _ingest(self, text: bytes, end: int, skipped: int, now: int) -> None:
+        """Counts the lines of text[:end] (b"\\n" and whole lines; see Cursor.read)."""
         self.unparsed_lines += skipped
         self._health.read(skipped, skipped)
-        if not data:
+        if end <= 1:
             return
-        text = b"\n" + data
-        found = self._format.scan(text)
-        lines = data.count(b"\n")
+        found = self._format.scan(text, 0, end)
+        lines = text.count(b"\n", 1, end)
         self.unparsed_lines += lines - len(found)
         self._health.read(lines, lines - len(found))
-        self._health.sample(data, lines - len(found))
+        if lines > len(found):
+            self._health.sample(text[1 : min(end, 1 << 16)], lines - len(found))
         span = self._span
         ring = len(self._ring_bucket)
         now_bucket = now // span
@@ -415,9 +416,9 @@ class AccessLogTail:
                 self._ring_errors[slot] += count
                 fives = True
         if fives and self._format.route_of is not None:
-            self._count_routes(text, now, oldest, newest)
+            self._count_routes(text, end, now, oldest, newest)
 
-    def _count_routes(self, text: bytes, now: int, oldest: int, newest: int) -> None:
+    def _count_routes(self, text: bytes, stop: int, now: int, oldest: int, newest: int) -> None:
         """Each 5xx line's route into its bucket. Only lines the format's fast search points at
         are read in full, so a chunk of 2xx costs one more C-level search, no Python per line."""
         five, route_of = self._format.five, self._format.route_of
@@ -426,7 +427,7 @@ class AccessLogTail:
         timed = self._format.timed
         last_start = -2
         find, rfind = text.find, text.rfind
-        for hit in five.finditer(text):
+        for hit in five.finditer(text, 0, stop):
             start = rfind(b"\n", 0, hit.start())
             if start == last_start:
                 continue  # a second hit on a line already read

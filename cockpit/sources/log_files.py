@@ -77,21 +77,32 @@ class Cursor:
         self.offset = 0
         self.mark = self.head = b""
 
-    def read(self, budget: int) -> tuple[bytes, int, bool]:
-        """(whole lines, overlong lines skipped, reached end of file). A half-written last
-        line stays for next time."""
+    def read(self, budget: int) -> tuple[bytes, int, int, bool]:
+        """(text, end, overlong lines skipped, reached end of file): text[:end] is b"\\n" and
+        the whole lines read (end 0: none), past end a half-written line that stays for next
+        time. The newline before our offset is read with the lines, so nothing is copied."""
         if budget <= 0:
-            return b"", 0, False
-        data = os.pread(self.fd, budget, self.offset)
-        at_end = len(data) < budget
+            return b"", 0, 0, False
+        offset = self.offset
+        if offset:
+            data = os.pread(self.fd, budget + 1, offset - 1)
+            if data[:1] != b"\n":  # not at a line start (cannot happen, but never miscount)
+                data = b"\n" + data[1:]
+        else:
+            data = b"\n" + os.pread(self.fd, budget, 0)
+        at_end = len(data) <= budget
         end = data.rfind(b"\n") + 1
         skipped = 0
-        if end == 0 and not at_end:
-            # A "line" longer than the whole budget: skip it rather than stall on it.
-            end, skipped, data = len(data), 1, b""
-        self.offset += end
+        if end <= 1:
+            end = 0
+            if not at_end:
+                # A "line" longer than the whole budget: skip it rather than stall on it.
+                self.offset += len(data) - 1
+                self.remember()
+                return b"", 0, 1, False
+        self.offset += max(0, end - 1)
         self.remember()
-        return data[:end], skipped, at_end
+        return data, end, skipped, at_end
 
     def close(self) -> None:
         os.close(self.fd)
@@ -156,22 +167,26 @@ class Span:
     def left(self) -> int:
         return self.hi - self.lo
 
-    def read_down(self, budget: int) -> tuple[bytes, int]:
-        """(the newest whole lines not read yet, overlong lines skipped)."""
+    def read_down(self, budget: int) -> tuple[bytes, int, int]:
+        """The newest whole lines not read yet, as Cursor.read gives them: (text, end, overlong
+        lines skipped), text[:end] being b"\\n" and whole lines (end 0: none)."""
         lo = max(self.lo, self.hi - budget)
-        data = os.pread(self.fd, self.hi - lo, lo)
-        if len(data) < self.hi - lo:  # the file shrank under us: nothing more to read here
+        # From the byte before lo: a newline when lo starts a line, so nothing is copied.
+        start = lo - 1 if lo else 0
+        data = os.pread(self.fd, self.hi - start, start)
+        if len(data) < self.hi - start:  # the file shrank under us: nothing more to read here
             self.hi = self.lo
-            return b"", 0
+            return b"", 0, 0
         if lo == self.lo:
             self.hi = lo
-            return data, 0
-        first = data.find(b"\n")
+            text = data if lo and data[:1] == b"\n" else b"\n" + data[1 if lo else 0 :]
+            return text, len(text), 0
+        first = data.find(b"\n", 1)
         if first < 0:  # one line longer than the budget
             self.hi = lo
-            return b"", 1
-        self.hi = lo + first + 1
-        return data[first + 1 :], 0
+            return b"", 0, 1
+        self.hi = start + first + 1
+        return data[first:], len(data) - first, 0
 
     def close(self) -> None:
         os.close(self.fd)
