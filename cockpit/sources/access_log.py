@@ -111,21 +111,32 @@ class _Cursor:
         self.offset = 0
         self.mark = self.head = b""
 
-    def read(self, budget: int) -> tuple[bytes, int, bool]:
-        """(whole lines, overlong lines skipped, reached end of file). A half-written last
-        line stays for next time."""
+    def read(self, budget: int) -> tuple[bytes, int, int, bool]:
+        """(text, end, overlong lines skipped, reached end of file): text[:end] is b"\\n" and
+        the whole lines read (end 0: none), past end a half-written line that stays for next
+        time. The newline before our offset is read with the lines, so nothing is copied."""
         if budget <= 0:
-            return b"", 0, False
-        data = os.pread(self.fd, budget, self.offset)
-        at_end = len(data) < budget
+            return b"", 0, 0, False
+        offset = self.offset
+        if offset:
+            data = os.pread(self.fd, budget + 1, offset - 1)
+            if data[:1] != b"\n":  # not at a line start (cannot happen, but never miscount)
+                data = b"\n" + data[1:]
+        else:
+            data = b"\n" + os.pread(self.fd, budget, 0)
+        at_end = len(data) <= budget
         end = data.rfind(b"\n") + 1
         skipped = 0
-        if end == 0 and not at_end:
-            # A "line" longer than the whole budget: skip it rather than stall on it.
-            end, skipped, data = len(data), 1, b""
-        self.offset += end
+        if end <= 1:
+            end = 0
+            if not at_end:
+                # A "line" longer than the whole budget: skip it rather than stall on it.
+                self.offset += len(data) - 1
+                self.remember()
+                return b"", 0, 1, False
+        self.offset += max(0, end - 1)
         self.remember()
-        return data[:end], skipped, at_end
+        return data, end, skipped, at_end
 
     def close(self) -> None:
         os.close(self.fd)
@@ -282,19 +293,19 @@ class AccessLogTail:
 
         previous_quiet = True
         if self._previous is not None:
-            data, skipped, _ = self._previous.read(budget)
-            budget -= len(data)
-            previous_quiet = not data
-            self._ingest(data, skipped, now)
+            text, end, skipped, _ = self._previous.read(budget)
+            budget -= end
+            previous_quiet = not end
+            self._ingest(text, end, skipped, now)
 
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
             info = None  # renamed away, not yet recreated: keep reading what we have open
         if info is not None and (info.st_dev, info.st_ino) != current.identity:
-            data, skipped, at_end = current.read(budget)
-            budget -= len(data)
-            self._ingest(data, skipped, now)
+            text, end, skipped, at_end = current.read(budget)
+            budget -= end
+            self._ingest(text, end, skipped, now)
             if at_end:
                 try:
                     replacement = _Cursor(self.path, 0)
@@ -309,8 +320,8 @@ class AccessLogTail:
         elif current.rewritten():
             current.restart()
 
-        data, skipped, _ = current.read(budget)
-        self._ingest(data, skipped, now)
+        text, end, skipped, _ = current.read(budget)
+        self._ingest(text, end, skipped, now)
         # Once the old file stays quiet while the new one fills, the writer has moved on.
         if self._previous is not None and previous_quiet and current.offset > 0:
             self._previous.close()
@@ -328,17 +339,18 @@ class AccessLogTail:
         epoch = self._stamps[stamp] = self._format.epoch(stamp)
         return epoch
 
-    def _ingest(self, data: bytes, skipped: int, now: int) -> None:
+    def _ingest(self, text: bytes, end: int, skipped: int, now: int) -> None:
+        """Counts the lines of text[:end] (b"\\n" and whole lines; see _Cursor.read)."""
         self.unparsed_lines += skipped
         self._health.read(skipped, skipped)
-        if not data:
+        if end <= 1:
             return
-        text = b"\n" + data
-        found = self._format.scan(text)
-        lines = data.count(b"\n")
+        found = self._format.scan(text, 0, end)
+        lines = text.count(b"\n", 1, end)
         self.unparsed_lines += lines - len(found)
         self._health.read(lines, lines - len(found))
-        self._health.sample(data, lines - len(found))
+        if lines > len(found):
+            self._health.sample(text[1 : min(end, 1 << 16)], lines - len(found))
         span = self._span
         ring = len(self._ring_bucket)
         now_bucket = now // span
@@ -376,9 +388,9 @@ class AccessLogTail:
                 self._ring_errors[slot] += count
                 fives = True
         if fives and self._format.route_of is not None:
-            self._count_routes(text, now, oldest, newest)
+            self._count_routes(text, end, now, oldest, newest)
 
-    def _count_routes(self, text: bytes, now: int, oldest: int, newest: int) -> None:
+    def _count_routes(self, text: bytes, stop: int, now: int, oldest: int, newest: int) -> None:
         """Each 5xx line's route into its bucket. Only lines the format's fast search points at
         are read in full, so a chunk of 2xx costs one more C-level search, no Python per line."""
         five, route_of = self._format.five, self._format.route_of
@@ -387,7 +399,7 @@ class AccessLogTail:
         timed = self._format.timed
         last_start = -2
         find, rfind = text.find, text.rfind
-        for hit in five.finditer(text):
+        for hit in five.finditer(text, 0, stop):
             start = rfind(b"\n", 0, hit.start())
             if start == last_start:
                 continue  # a second hit on a line already read
