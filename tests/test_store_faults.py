@@ -284,10 +284,8 @@ async def test_keys_answer_while_a_store_call_is_stuck(world: RevertWorld) -> No
             await live(pilot, app)
             assert thread.busy  # the same call, still waiting
             assert "still here" in timeline(app) and "NOT SAVED" in timeline(app)
-        await until(
-            pilot,
-            lambda: saved_notes(world.data) == ["oncall-tester: first", "oncall-tester: still here"],
-        )
+        both = ["oncall-tester: first", "oncall-tester: still here"]
+        await until(pilot, lambda: saved_notes(world.data) == both)
 
 
 async def test_a_store_made_read_only_under_a_running_cockpit(
