@@ -176,10 +176,12 @@ def bastions(tmp_path: Path, pg: PgServer) -> Iterator[tuple[RevertWorld, Revert
 
 @contextlib.asynccontextmanager
 async def watching(
-    world: RevertWorld, pg: PgServer, user: str
+    world: RevertWorld, pg: PgServer, user: str, data: Path | None = None
 ) -> AsyncIterator[tuple[Cockpit, list[View]]]:
+    """A cockpit on `world`'s config; `data`: its own data dir (another host's) instead."""
     config = load(world.config, env=pg.env)
-    cockpit = Cockpit(config, world.data, user=user, spool_dir=world.state)
+    spool = world.state if data is None else data.parent / f"{data.name}-state"
+    cockpit = Cockpit(config, data or world.data, user=user, spool_dir=spool)
     views: list[View] = []
 
     async def feed() -> None:

@@ -15,7 +15,7 @@ instead of polling it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -211,6 +211,11 @@ class PgIncidentStore(IncidentStore):
                 yield _Adapter(self._connection())
             except psycopg.Error as exc:
                 raise self._failed(exc) from None
+
+    def watch(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        from cockpit.incident.pg.live import Listener
+
+        return Listener(self.target, on_change).stop
 
     def close(self) -> None:
         with self._lock:
