@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from cockpit.drill.session import DrillSession
     from cockpit.runtime import Cockpit, View
     from widgets.modals import RevertScreen
+    from widgets.silence import SilenceRequest
 
 CockpitFactory = Callable[[], Awaitable["Cockpit"]]
 DETACH_GRACE = 12.0  # seconds a cockpit told to go (SIGHUP, SIGTERM) has to close cleanly
@@ -311,6 +312,47 @@ class CockpitApp(App[int]):
             self.open_sentry_issue(message.key)
         elif isinstance(message.panel, AlertsPanel):
             self.push_screen(AlertsScreen(self.last_view, message.key))
+
+    def on_alerts_screen_silence_asked(self, message: AlertsScreen.SilenceAsked) -> None:
+        from cockpit.actions.silence import SilenceRefused
+        from cockpit.runtime import ReadOnlyError
+        from widgets.silence import SilenceScreen
+
+        if self.cockpit is None or self.last_view is None:
+            return
+        try:
+            plan = self.cockpit.plan_silence(message.fingerprint, message.whole_group)
+        except (ReadOnlyError, SilenceRefused) as exc:
+            toast(self, one_line(f"not silenced: {exc}"), severity="warning", timeout=8)
+            return
+        alerts = [a for a in self.last_view.alerts.alerts if a.source == plan.source]
+        self.push_screen(SilenceScreen(plan, alerts), self._silence_chosen)
+
+    def _silence_chosen(self, request: SilenceRequest | None) -> None:
+        self.make_silence(request)
+
+    @work(group="silence", exit_on_error=False)
+    async def make_silence(self, request: SilenceRequest | None) -> None:
+        if request is None or self.cockpit is None:
+            return
+        try:
+            made = await self.cockpit.silence(request.plan, request.comment, request.minutes)
+        except Exception as exc:  # refused, read-only, or no member took it: said, not raised
+            toast(self, one_line(f"not silenced: {exc}", 300), severity="error", timeout=10)
+            return
+        toast(self, one_line(f"silenced until {local_hms(made.ends_at)} ({made.id})"), timeout=6)
+
+    @work(group="silence", exit_on_error=False)
+    async def on_alerts_screen_expire_asked(self, message: AlertsScreen.ExpireAsked) -> None:
+        if self.cockpit is None or self.last_view is None:
+            return
+        alert = self.last_view.alerts.alert(message.fingerprint)
+        try:
+            await self.cockpit.expire_silence(message.silence_id, alert.source if alert else "")
+        except Exception as exc:
+            toast(self, one_line(f"not expired: {exc}", 300), severity="error", timeout=10)
+            return
+        toast(self, one_line(f"silence {message.silence_id} expired"), timeout=6)
 
     @work(exclusive=True, group="sentry-detail", exit_on_error=False)
     async def open_sentry_issue(self, issue_id: str) -> None:
@@ -902,7 +944,7 @@ def data_dir_said(cockpit: Cockpit) -> str:
     if cockpit.data_dir is None:
         return f"nothing is kept: {cockpit.read_only_reason()}"
     if cockpit.drill:
-        return f"drill incidents, lock and exports are kept in {cockpit.data_dir}, apart from yours"
+        return f"drill data (incidents, lock, exports) apart from yours: {cockpit.data_dir}"
     return f"incidents, lock and exports are kept in {cockpit.data_dir}"
 
 

@@ -247,7 +247,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 # `set_defaults(func=...)`; a func receives the parsed args and returns the exit status, and may
 # call `cockpit.config.paths.data_dir_for(args.config)` for the data dir. These modules must
 # import nothing heavy at top, and nothing of the TUI (the layer contracts in pyproject.toml).
-COMMAND_MODULES: tuple[str, ...] = ("cockpit.drill.cli", "cockpit.incident.cli", "cockpit.doctor")
+COMMAND_MODULES: tuple[str, ...] = (
+    "cockpit.drill.cli",
+    "cockpit.incident.cli",
+    "cockpit.doctor",
+    "cockpit.alerts_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

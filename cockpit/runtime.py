@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from cockpit.actions.audit import append_audit
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
@@ -46,7 +46,9 @@ from cockpit.timeutil import iso_utc, utcnow
 from cockpit.whoami import current_user, host_name
 
 if TYPE_CHECKING:
+    from cockpit.actions.silence import SilenceMade, SilencePlan
     from cockpit.notify.notifier import Notifier
+    from cockpit.sources.alertmanager_api import AlertmanagerClient
 
 T = TypeVar("T")
 
@@ -159,6 +161,7 @@ class Cockpit:
         self._last_read = 0.0
         self._reconciled: set[str] = set()  # run event keys queued by this cockpit
         self._closing = False
+        self._silenced: list[str] = []  # ids of the silences this cockpit made
         # More Markdown sections for the draft (a drill adds its scored report).
         self.export_sections: list[Callable[[], str]] = [self._probe_history, self._page]
 
@@ -470,6 +473,58 @@ class Cockpit:
         self.storage.queue(event, self._stored.latest_id, person=True)
         self.refresh()
         await self.sync()
+        return event
+
+    # -- alerts: silences ----------------------------------------------------------------------
+
+    def plan_silence(self, fingerprint: str, whole_group: bool = False) -> SilencePlan:
+        """The silence `s` (one alert) or `g` (its group) would make, with its reach over the
+        current alerts; ReadOnlyError in read-only mode, SilenceRefused when it cannot be."""
+        from cockpit.actions.silence import SilenceRefused, plan_silence
+
+        self._writable("silencing an alert")
+        alerts = self.view.alerts
+        alert = alerts.alert(fingerprint)
+        if alert is None:
+            raise SilenceRefused("that alert is no longer listed")
+        cfg = next((c for c in self.config.alerts if c.name == alert.source), None)
+        if cfg is None:
+            raise SilenceRefused(f"no [[alerts]] source {alert.source!r}")
+        group = next((g for g in alerts.groups if alert in g.alerts), None)
+        selected = group.alerts if whole_group and group else (alert,)
+        same = [a for a in alerts.alerts if a.source == alert.source]
+        return plan_silence(cfg, selected, same, self.user)
+
+    def _alert_client(self, source: str) -> AlertmanagerClient:
+        from cockpit.actions.silence import SilenceRefused
+
+        found = next((s for s in self.hub.sources if s.name == source), None)
+        client = getattr(found, "client", None)
+        if client is None:
+            why = getattr(found, "not_configured", "") or "not available"
+            raise SilenceRefused(f"alerts source {source}: {why}")
+        return cast("AlertmanagerClient", client)
+
+    async def silence(self, plan: SilencePlan, comment: str, minutes: float) -> SilenceMade:
+        """Make the silence (audited before and after), record it on the timeline."""
+        from cockpit.actions.silence import create_silence
+
+        self._writable("silencing an alert")
+        made = await create_silence(
+            plan, comment, minutes, self._alert_client(plan.source), self.data_dir
+        )
+        self.record_event(made.event)
+        self._silenced.append(made.id)
+        return made
+
+    async def expire_silence(self, silence_id: str, source: str) -> TimelineEvent:
+        from cockpit.actions.silence import expire_silence
+
+        self._writable("expiring a silence")
+        event = await expire_silence(
+            silence_id, source, self.user, self._alert_client(source), self.data_dir
+        )
+        self.record_event(event)
         return event
 
     def revert_target(self) -> str:

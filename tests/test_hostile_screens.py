@@ -24,8 +24,10 @@ from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.actions.runs import Run, RunStatus
+from cockpit.actions.silence import plan_silence
 from cockpit.alerts import alerts_view
 from cockpit.app import CockpitApp
+from cockpit.config.alerts import AlertmanagerConfig
 from cockpit.detect import Assessment, ProbeState, ProbeView
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
 from cockpit.hub import Snapshot
@@ -69,6 +71,7 @@ from widgets.panels import Panel
 from widgets.probe_detail import ProbeDetailScreen
 from widgets.run_screen import QuitScreen, RunScreen
 from widgets.sentry_detail import SentryDetailScreen
+from widgets.silence import SilenceScreen
 from widgets.timeline import TimelineStrip
 from widgets.timeline_view import TimelineScreen
 
@@ -426,6 +429,18 @@ def screens(view: View, tmp: Path) -> Walk:
         ),
         (ProbeDetailScreen, lambda: ProbeDetailScreen(view.assessment.probes[0].name, view)),
         (AlertsScreen, lambda: AlertsScreen(view, view.alerts.groups[0].key)),
+        (
+            SilenceScreen,
+            lambda: SilenceScreen(
+                plan_silence(
+                    AlertmanagerConfig("am", ("http://127.0.0.1:9",)),
+                    view.alerts.alerts,
+                    view.alerts.alerts,
+                    hostile("creator"),
+                ),
+                view.alerts.alerts,
+            ),
+        ),
         (SentryDetailScreen, lambda: SentryDetailScreen(hostile_detail(), env={"SSH_TTY": "x"})),
         (TimelineScreen, lambda: TimelineScreen(view.timeline, title=hostile("T"), now=NOW)),
         (

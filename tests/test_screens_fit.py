@@ -119,3 +119,30 @@ async def test_long_content_scrolls_at_80x24(tmp_path: Path) -> None:
                 await pilot.pause()
                 assert screen.query(ScrollableContainer) or screen.query("Log, DataTable"), cls
                 await app.pop_screen()
+
+
+async def test_the_timeline_at_80x24_cuts_no_event(tmp_path: Path) -> None:
+    """Columns that fit 80 columns, and the highlighted event in full (wrapped) under them."""
+    from datetime import timedelta
+
+    from cockpit.model import TimelineEvent
+    from cockpit.timeutil import utcnow
+    from widgets.timeline_view import TimelineScreen
+
+    now = utcnow()
+    long_text = "probe sftp-list-x4 failing: " + " ".join(f"word{i}" for i in range(60))
+    events = [
+        TimelineEvent(now - timedelta(minutes=i), "probe.down", f"{long_text} {i}", "sftp")
+        for i in range(40)
+    ]
+    app = FitHost(False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = TimelineScreen(events, title="Timeline", now=now)
+        await app.push_screen(screen)
+        await pilot.pause()
+        await pilot.press("down", "down")
+        await pilot.pause()
+        detail = " ".join(str(screen.query_one("#detail").render()).split())
+        assert f"{long_text} 37" in detail, detail  # the third row, every word of it
+        table = screen.query_one("#events")
+        assert table.size.width <= 80 and table.virtual_size.width <= 80, table.virtual_size

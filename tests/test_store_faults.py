@@ -258,6 +258,9 @@ async def test_a_store_locked_by_another_process_keeps_the_screen_live(
             )
             assert "failover started" in spooled(world)  # kept on disk meanwhile
             await live(pilot, app)
+            # Reads still answer (WAL) while writes wait: the reason stays said, not flickers.
+            await until(pilot, lambda: app.last_view is not None and app.last_view.store.ok)
+            assert "locked by another process" in header(app), header(app)
             assert saved_notes(world.data) == []
         await until(pilot, lambda: saved_notes(world.data) == ["oncall-tester: failover started"])
         await until(pilot, lambda: "NOT SAVED" not in timeline(app) + header(app))

@@ -49,7 +49,7 @@ def rows(screen: TimelineScreen) -> list[list[str]]:
 async def test_sorted_local_and_utc_times_and_inert_text() -> None:
     screen = TimelineScreen(EVENTS, title="Incident #1", now=at(60))
     app = Host(screen)
-    async with app.run_test(size=(100, 24)) as pilot:
+    async with app.run_test(size=(120, 24)) as pilot:
         await pilot.pause()
         shown = rows(screen)
         assert [r[2] for r in shown] == ["deploy", "probe.down", "declared", "note", "probe.up"]
@@ -65,7 +65,7 @@ async def test_sorted_local_and_utc_times_and_inert_text() -> None:
 async def test_f_cycles_kind_families_and_a_shows_all() -> None:
     screen = TimelineScreen(EVENTS)
     app = Host(screen)
-    async with app.run_test(size=(100, 24)) as pilot:
+    async with app.run_test(size=(120, 24)) as pilot:
         await pilot.pause()
         assert screen.kinds == ("all", "declared", "deploy", "note", "probe")
         seen = []

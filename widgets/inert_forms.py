@@ -59,5 +59,8 @@ class InertTable(DataTable[Content]):
         # Column labels must be str or rich Text; a str would be read as markup.
         return list(super().add_columns(*(Text(Inert(label)) for label in labels)))
 
+    def add_sized_column(self, label: Inert, width: int) -> Any:
+        return super().add_column(Text(Inert(label)), width=width)
+
     def add_row(self, *cells: Shown, **kwargs: Any) -> Any:  # type: ignore[override]
         return super().add_row(*(shown(cell) for cell in cells), **kwargs)

@@ -65,6 +65,7 @@ class StoreHealth:
     read_only_reason: str = ""  # why it is open read-only
     since: datetime | None = None  # when it stopped being ok
     pending: int = 0  # writes not saved yet
+    unsaved_reason: str = ""  # why the last save of them failed: kept while reads succeed
     spooled: bool = True  # the unsaved writes are on disk (False: only in memory)
     spool_error: str = ""
 
@@ -80,7 +81,8 @@ class StoreHealth:
             parts.append(f"store read-only: {self.read_only_reason}")
         if self.pending:
             kept = "" if self.spooled else " (kept in memory only)"
-            parts.append(f"{self.pending} not saved{kept}, retrying")
+            why = f": {self.unsaved_reason}" if self.unsaved_reason and self.ok else ""
+            parts.append(f"{self.pending} not saved{kept}{why}, retrying")
         return "; ".join(parts)
 
 
@@ -398,17 +400,23 @@ class StoreWorker:
         if not self._pending:
             return True
         batch = list(self._pending)
+        # In WAL mode a store another process holds locked still answers reads, and each
+        # answered read clears the health's reason: the reason the writes wait is kept apart.
         try:
             saved = await self.call(lambda store: _save(store, batch))
-        except StoreError:
+        except StoreError as exc:
+            self._set(unsaved_reason=getattr(exc, "reason", "") or str(exc))
             saved = 0
         except Exception as exc:  # a bug must not lose the writes
             log.exception("saving queued events failed")
             self._failed(exc)
+            self._set(unsaved_reason=self._health.reason)
             saved = 0
         done = {id(w) for w in batch[:saved]}
         self._pending = [w for w in self._pending if id(w) not in done]
         left = list(self._pending)
+        if not left:
+            self._set(unsaved_reason="")
         await self._thread.submit(lambda: self._write_spool(left))
         self.changed.set()
         return not self._pending

@@ -35,6 +35,7 @@ from cockpit.model import Category, ErrorBucket, ErrorSeries, RouteErrors
 from cockpit.sources import log_formats
 from cockpit.sources.base import SourceError
 from cockpit.sources.log_formats import LogFormat, parse_time_local
+from cockpit.sources.log_health import LogHealth
 from cockpit.sources.routes import RouteCounts
 from cockpit.timeutil import from_epoch, utcnow
 
@@ -49,6 +50,7 @@ _MARK = 64
 _HEAD = 256
 FUTURE_SECONDS = 120  # lines this far ahead of our clock still count (clock skew)
 _STAMP_CACHE_MAX = 8192
+_ZONE_SKEW = 1800
 
 
 def log_format_for(cfg: AccessLogBase) -> LogFormat:
@@ -159,7 +161,30 @@ def _first_line_since(fd: int, size: int, since: int, fmt: LogFormat) -> int:
             hi = mid
         else:
             lo = mid + 1
-    return first_stamp_from(lo)[0] if lo < size else size
+    found = first_stamp_from(lo)[0] if lo < size else size
+    return _back_over_unstamped(fd, found, fmt)
+
+
+def _back_over_unstamped(fd: int, offset: int, fmt: LogFormat) -> int:
+    """Where the lines just before `offset` that have no readable time begin: they may be
+    within the read-back window, so they are read (and counted unparsed), never skipped.
+    Looks back at most _PROBE_BYTES: a log of nothing but unreadable lines is then read from
+    there, enough for the source to say what it reads."""
+    if offset == 0:
+        return 0
+    start = max(0, offset - _PROBE_BYTES)
+    chunk = os.pread(fd, offset - start, start)
+    lines = chunk.split(b"\n")
+    # chunk ends at a line start: the last item is empty; the first may be a partial line.
+    pos = offset
+    for line in reversed(lines[1:-1] if start else lines[:-1]):
+        if any(
+            not fmt.timed or fmt.epoch(stamp) is not None
+            for stamp, _ in fmt.scan(b"\n" + line + b"\n")
+        ):
+            return pos
+        pos -= len(line) + 1
+    return pos
 
 
 class AccessLogTail:
@@ -184,6 +209,7 @@ class AccessLogTail:
         self._ring_errors = [0] * ring
         self._ring_routes: list[RouteCounts | None] = [None] * ring
         self._stamps: dict[bytes, int | None] = {}
+        self._health = LogHealth(self._format)
         self.unparsed_lines = 0
         self._first_ts: int | None = None
         self._last_ts: int | None = None
@@ -229,6 +255,10 @@ class AccessLogTail:
                 raise SourceError(f"no such file: {self.path}") from None
             except OSError as exc:
                 raise SourceError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            # Counted so far, but a log read as the wrong format is not a healthy source.
+            misread = self._health.judge(now)
+            if misread:
+                raise SourceError(f"{self.path}: {misread}")
             return self._series(now)
 
     def _open(self, now: int) -> _Cursor:
@@ -300,22 +330,31 @@ class AccessLogTail:
 
     def _ingest(self, data: bytes, skipped: int, now: int) -> None:
         self.unparsed_lines += skipped
+        self._health.read(skipped, skipped)
         if not data:
             return
         text = b"\n" + data
         found = self._format.scan(text)
-        self.unparsed_lines += data.count(b"\n") - len(found)
+        lines = data.count(b"\n")
+        self.unparsed_lines += lines - len(found)
+        self._health.read(lines, lines - len(found))
+        self._health.sample(data, lines - len(found))
         span = self._span
         ring = len(self._ring_bucket)
         now_bucket = now // span
         oldest, newest = now_bucket - self._shown + 1, now_bucket + self._ahead
+        # Older than anything asked for by more than a zone offset: read in the wrong zone.
+        too_old = now - max(self.cfg.window, self.cfg.read_back) - _ZONE_SKEW
         timed = self._format.timed
         fives = False
         for (stamp, status_class), count in Counter(found).items():
             epoch = self._epoch(stamp) if timed else now
             if epoch is None:
                 self.unparsed_lines += count
+                self._health.read(0, count)
                 continue
+            if epoch > now + FUTURE_SECONDS or epoch < too_old:
+                self._health.skewed(count, epoch - now)
             if self._first_ts is None or epoch < self._first_ts:
                 self._first_ts = epoch
             if self._last_ts is None or epoch > self._last_ts:
