@@ -6,6 +6,7 @@ holder; the lock of a holder killed with SIGKILL is released, and the next holde
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from cockpit.actions.lock import LockHeld, ServiceLock
 from cockpit.actions.runs import Run, RunStatus, read_run
 from cockpit.incident.pg.connect import PgTarget
 from cockpit.incident.pg.lock import TeamLock
+from cockpit.incident.pg.store import PgIncidentStore
 from cockpit.whoami import host_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,3 +212,13 @@ async def test_two_bastions_press_r_at_once_one_revert_runs(
         assert (
             f"lock of {winner_user} released: their connection to the team store is gone" in output
         )
+        # Every attempt is in the team's audit log, whichever host made it.
+        url = alice.config.cockpit.store
+        assert url is not None
+        team = PgIncidentStore(PgTarget(url, password=PASSWORD))
+        entries = [json.loads(line) for _, line in team.audit_entries()]
+        team.close()
+        said = [(e["who"], e["event"], e.get("result")) for e in entries]
+        assert (winner_user, "started", None) in said
+        assert ((alice, bob)[loser].user, "finished", "lock held") in said
+        assert said[-2:] == [(cockpit.user, "started", None), (cockpit.user, "finished", "ok")]

@@ -12,6 +12,7 @@ from pathlib import Path
 from daemons import free_port
 from pg_server import PASSWORD, PgServer
 
+from cockpit.actions.audit import append_audit
 from cockpit.incident.pg.connect import PgTarget
 from cockpit.incident.pg.store import PgIncidentStore
 from cockpit.incident.store import IncidentStore, store_path
@@ -61,6 +62,8 @@ def a_morning(data: Path) -> None:
         store.claim_notification(incident.id, "pagerduty", "declared", stale_after=timedelta(1))
         store.finish_notification(incident.id, "pagerduty", "declared", "failed", "HTTP 500")
         store.notify_key(incident.id)
+    append_audit(data, {"event": "started", "who": "alice", "host": "east", "when": "x"})
+    append_audit(data, {"event": "finished", "who": "alice", "host": "east", "result": "ok"})
 
 
 def same_content(sqlite: IncidentStore, pg: PgIncidentStore) -> None:
@@ -89,6 +92,7 @@ def test_migrate_copies_every_row_verified_and_again_copies_nothing(
     assert "incidents: 2 in incidents.sqlite3, 2 copied now, 2 in postgresql" in out
     assert "events: 7 in incidents.sqlite3, 7 copied now, 7 in" in out
     assert "notifications: 2 in incidents.sqlite3, 2 copied now, 2 in" in out
+    assert "audit log: 2 in audit.log, 2 copied now, 2 in" in out
     assert PASSWORD not in out + err
     target = PgTarget(url, password=PASSWORD)
     with IncidentStore(store_path(data)) as sqlite, PgIncidentStore(target) as db:
@@ -99,6 +103,7 @@ def test_migrate_copies_every_row_verified_and_again_copies_nothing(
     )
     assert code == 0, err
     assert "events: 7 in incidents.sqlite3, 0 copied now, 7 in" in out
+    assert "audit log: 2 in audit.log, 0 copied now, 2 in" in out
     with IncidentStore(store_path(data)) as sqlite, PgIncidentStore(target) as db:
         same_content(sqlite, db)  # type: ignore[arg-type]
         # The copied store goes on: new rows get new ids.

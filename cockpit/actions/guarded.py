@@ -227,6 +227,7 @@ class Attempt:
         self.output_fd = output_fd  # the run's output: every line said, inert
         self.raw_fd = raw_fd  # where the command writes, as it writes (read back as lines)
         self.on_raw = on_raw  # told how far the raw output has been read
+        self.shared: PgTarget | None = None  # the team's store: its audit log gets a copy
         self.lock_fds: tuple[int, ...] = ()  # the lock's descriptors: the command keeps them
         self.tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         self.preflight: list[dict[str, Any]] = []
@@ -302,7 +303,26 @@ class Attempt:
     def audit_started(self) -> None:
         """The durable record that it is about to run, synced before anything runs; raises
         OSError when it cannot be written (then nothing may run)."""
-        append_audit(self.data_dir, self._entry("started"))
+        entry = self._entry("started")
+        append_audit(self.data_dir, entry)
+        self._team_audit(entry)
+
+    def _team_audit(self, entry: dict[str, Any]) -> None:
+        """The team's copy of an entry, in the PostgreSQL store (the local log, written and
+        synced first, is the record that decides; a copy that fails is logged)."""
+        if self.shared is None:
+            return
+        from cockpit.actions.audit import audit_text
+        from cockpit.incident.pg.store import PgIncidentStore
+
+        try:
+            store = PgIncidentStore(self.shared)
+            try:
+                store.append_audit(host_name(), audit_text(entry))
+            finally:
+                store.close()
+        except StoreError as exc:
+            log.warning("the team's audit log not written: %s", exc)
 
     def audit(self, outcome: RevertOutcome) -> RevertOutcome:
         entry = self._entry("finished")
@@ -336,6 +356,8 @@ class Attempt:
             return replace(
                 outcome, reason=f"{outcome.reason}; audit log not written: {exc.strerror or exc}"
             )
+        finally:
+            self._team_audit(entry)
         return outcome
 
 
@@ -384,6 +406,7 @@ async def run_guarded(
     )
     if started_at is not None:
         attempt.started_at = started_at
+    attempt.shared = shared_lock
 
     def finished(outcome: RevertOutcome) -> RevertOutcome:
         if on_finished is not None:

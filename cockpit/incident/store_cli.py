@@ -48,6 +48,7 @@ def _password(args: argparse.Namespace, url: str) -> str | None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from cockpit.actions.audit import AUDIT_FILENAME
     from cockpit.config.paths import data_dir_for
     from cockpit.incident.pg.connect import PgTarget, url_problem
     from cockpit.incident.store import StoreError, store_path
@@ -73,14 +74,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         store = PgIncidentStore(target)
         try:
-            copied = copy_store(source, store)
+            copied = copy_store(source, store, audit=source.parent / AUDIT_FILENAME)
         finally:
             store.close()
     except StoreError as exc:
         return _fail(str(exc), 1)
     for table in copied:
+        origin = AUDIT_FILENAME if table.table == "audit log" else source.name
         print(
-            f"{table.table}: {table.source} in {source.name}, {table.copied} copied now, "
+            f"{table.table}: {table.source} in {origin}, {table.copied} copied now, "
             f"{table.present} in {target.display} and identical"
         )
     print(

@@ -61,12 +61,34 @@ def _rows(path: Path, table: str, columns: tuple[str, ...]) -> list[tuple[Any, .
     return rows
 
 
-def copy_store(source: Path, store: PgIncidentStore) -> list[Copied]:
-    """Copy every row of the SQLite store at `source` that the database lacks, in one
-    transaction; then verify. Raises StoreError (nothing copied) on a conflicting row."""
+def _audit_lines(path: Path) -> list[tuple[str, str]]:
+    """(host, line) of each whole entry of an audit log (a torn last line is left out)."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        out.append((str(entry.get("host", "")) if isinstance(entry, dict) else "", line))
+    return out
+
+
+def copy_store(source: Path, store: PgIncidentStore, audit: Path | None = None) -> list[Copied]:
+    """Copy every row of the SQLite store at `source` that the database lacks, and every
+    entry of the `audit` log, in one transaction; then verify. Raises StoreError (nothing
+    copied) on a conflicting row."""
+    import hashlib
+
     import psycopg
 
     tables = {name: _rows(source, name, cols) for name, (cols, _) in TABLES.items()}
+    lines = _audit_lines(audit) if audit is not None else []
     result: list[Copied] = []
     conn = store.raw().conn
     try:
@@ -83,6 +105,19 @@ def copy_store(source: Path, store: PgIncidentStore) -> list[Copied]:
             for name, (columns, key) in TABLES.items():
                 present = _present(conn, name, columns, key, tables[name])
                 result.append(Copied(name, len(tables[name]), added[name], present))
+            keys = [hashlib.sha256(f"{host}\n{line}".encode()).hexdigest() for host, line in lines]
+            audit_added = 0
+            with conn.cursor() as cursor:
+                for (host, line), digest in zip(lines, keys, strict=True):
+                    cursor.execute(
+                        "INSERT INTO audit_log (host, entry, key) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        (host, line, digest),
+                    )
+                    audit_added += cursor.rowcount
+            kept = {row[0] for row in conn.execute("SELECT key FROM audit_log").fetchall()}
+            present = sum(1 for digest in keys if digest in kept)
+            result.append(Copied("audit log", len(lines), audit_added, present))
             bad = [c for c in result if not c.ok]
             if bad:
                 raise StoreError(
