@@ -658,12 +658,14 @@ class Cockpit:
         markdown = await self.storage.call(lambda store: render_incident(store, incident, "md"))
         return self._with_sections(markdown)
 
+    def _incident_since(self) -> datetime | None:
+        incident = self.view.incident
+        return (incident.impact_started_at or incident.declared_at) if incident else None
+
     def _probe_history(self) -> str:
         from cockpit.incident.export import probe_history_markdown
 
-        incident = self.view.incident
-        since = (incident.impact_started_at or incident.declared_at) if incident else None
-        return probe_history_markdown(self.view.assessment.probes, since)
+        return probe_history_markdown(self.view.assessment.probes, self._incident_since())
 
     def _page(self) -> str:
         from cockpit.alerts import detection_markdown
@@ -691,7 +693,13 @@ class Cockpit:
             for path in paths:
                 if path.suffix == ".md" and self.export_sections:
                     path.write_text(sections(path.read_text(encoding="utf-8")))
+                elif path.suffix == ".json":
+                    add_probe_history(path, history)
             return paths
+
+        from cockpit.incident.export import add_probe_history, probe_history_json
+
+        history = probe_history_json(self.view.assessment.probes, self._incident_since())
 
         paths = await self.storage.call(write)
         self.record_event(
