@@ -251,6 +251,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "cockpit.drill.cli",
     "cockpit.incident.cli",
+    "cockpit.incident.store_cli",
     "cockpit.doctor",
     "cockpit.alerts_cli",
 )
