@@ -81,6 +81,7 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             unparsed_lines=reading.unparsed_lines,
             first_ts=iso_utc(reading.first_ts) if reading.first_ts else None,
             last_ts=iso_utc(reading.last_ts) if reading.last_ts else None,
+            complete=not reading.behind,
             routes_known=reading.routes_known,
             routes_5xx=[
                 {
@@ -95,6 +96,9 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
                 for r in route_totals(reading)[:ROUTES_REPORTED]
             ],
         )
+        if reading.behind:
+            # Partial counts are not a verdict: say what was not read.
+            out.update(ok=False, error=reading.behind)
     elif isinstance(reading, SentryIssues):
         out.update(
             issues=reading.matched if reading.matched is not None else len(reading.issues),

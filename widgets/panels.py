@@ -566,6 +566,9 @@ class ErrorsPanel(Panel):
         parts: list[Part] = []
         if named:
             parts.append((Inert(fit(s.source, 10, self.g) + " "), "bold"))
+        if s.behind:
+            # A large read-back still being read (newest first): the counts are partial.
+            parts.append((Inert("still reading back  "), "$warning"))
         if not any(b.requests for b in s.buckets):
             # Nothing logged yet: 0.0% would read as "healthy".
             return [*parts, (Inert("no requests logged yet"), "$text-muted")]
