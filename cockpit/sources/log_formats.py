@@ -39,6 +39,7 @@ class Scan(Protocol):
 Stamp = Callable[[bytes], int | None]
 # One line (no newline) -> (stamp as `scan` gives it, exact status, route); None if not a 5xx.
 RouteOf = Callable[[bytes], "tuple[bytes, int, Route] | None"]
+RouteAt = Callable[[bytes, int, int], "tuple[bytes, int, Route] | None"]
 
 _MONTHS = {
     name.encode(): number
@@ -63,6 +64,8 @@ class LogFormat:
     # `route_of` on its whole line), and the line's route. None: the format tells no route.
     five: re.Pattern[bytes] | None = None
     route_of: RouteOf | None = None
+    # The same, for the line after the newline at text[start] (before stop), read in place.
+    route_at: RouteAt | None = None
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -188,12 +191,26 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _combined_route(line: bytes) -> tuple[bytes, int, Route] | None:
-    match = _COMBINED_ROUTE.match(b"\n" + line)
+def _combined_route_at(text: bytes, start: int, stop: int) -> tuple[bytes, int, Route] | None:
+    """The line starting after the newline at text[start], read where it is (no copy)."""
+    match = _COMBINED_ROUTE.match(text, start, stop)
     if match is None:
         return None
     stamp, request, status = match.groups()
-    return stamp, int(status), routes.from_request(_text(request))
+    where = _REQUEST_ROUTES.get(request)
+    if where is None:
+        if len(_REQUEST_ROUTES) >= 8192:
+            _REQUEST_ROUTES.clear()
+        where = _REQUEST_ROUTES[request] = routes.from_request(_text(request))
+    return stamp, int(status), where
+
+
+def _combined_route(line: bytes) -> tuple[bytes, int, Route] | None:
+    text = b"\n" + line
+    return _combined_route_at(text, 0, len(text))
+
+
+_REQUEST_ROUTES: dict[bytes, Route] = {}
 
 
 # HAProxy `option httplog`, with or without a syslog header in front:
@@ -371,6 +388,7 @@ def nginx_combined() -> LogFormat:
         parse_clf,
         five=_FIVE_AFTER_QUOTE,
         route_of=_combined_route,
+        route_at=_combined_route_at,
     )
 
 
