@@ -1024,7 +1024,7 @@ def run_tui(
     else:
         from cockpit.world_process import WorldProcess
 
-        world = WorldProcess(bad_deploy_after=bad_deploy_after)
+        world = WorldProcess(bad_deploy_after=bad_deploy_after, alertmanager=True)
 
         async def factory() -> Cockpit:
             directory = await world.start()  # the screen paints while the world boots
