@@ -206,9 +206,10 @@ class CockpitApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_class(self.ascii_only, "-ascii")
-        if self.ascii_only:
-            from widgets.glyphs import ascii_scrollbars
+        from widgets.glyphs import ascii_scrollbars, use
 
+        use(self.ascii_only)
+        if self.ascii_only:
             ascii_scrollbars()
         self.call_after_refresh(self.feed)  # the layout first, then the sources
         loop = asyncio.get_running_loop()
@@ -310,6 +311,10 @@ class CockpitApp(App[int]):
             self.push_screen(ProbeDetailScreen(message.key, self.last_view))
         elif isinstance(message.panel, SentryPanel):
             self.open_sentry_issue(message.key)
+        elif isinstance(message.panel, ErrorsPanel):
+            from widgets.routes_detail import RoutesScreen
+
+            self.push_screen(RoutesScreen(self.last_view))
         elif isinstance(message.panel, AlertsPanel):
             self.push_screen(AlertsScreen(self.last_view, message.key))
 
@@ -421,6 +426,16 @@ class CockpitApp(App[int]):
         ):
             return None  # nothing to move along yet
         return True
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        if not self.ascii_only:
+            super().action_command_palette()
+        elif self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            # Textual's own placeholder ends in a Unicode ellipsis.
+            palette = CommandPalette(placeholder="Search for commands...", id="--command-palette")
+            self.push_screen(palette)
 
     def action_refuse(self, action: str) -> None:
         reason = self.cockpit.read_only_reason() if self.cockpit is not None else ""
@@ -1009,7 +1024,7 @@ def run_tui(
     else:
         from cockpit.world_process import WorldProcess
 
-        world = WorldProcess(bad_deploy_after=bad_deploy_after)
+        world = WorldProcess(bad_deploy_after=bad_deploy_after, alertmanager=True)
 
         async def factory() -> Cockpit:
             directory = await world.start()  # the screen paints while the world boots

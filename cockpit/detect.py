@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from cockpit.alert_signals import AlertSignals
 from cockpit.config.sections import DetectSettings
+from cockpit.errors_by_route import RouteShare, route_text
 from cockpit.model import (
     Alerts,
     Deploy,
@@ -118,13 +119,6 @@ class Spike:
     def latest_start(self) -> datetime:
         """The errors began somewhere in the first bucket: no later than its end."""
         return self.start + timedelta(seconds=self.bucket_seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class RouteShare:
-    route: Route
-    count: int  # 5xx since the failure began
-    share: float  # of all 5xx since then
 
 
 @dataclass
@@ -724,7 +718,7 @@ class Detector:
                 )
                 if routes:
                     shown = ", ".join(
-                        f"{_route_text(r.route)} ({r.share:.0%} of 5xx)" for r in routes[:3]
+                        f"{route_text(r.route)} ({r.share:.0%} of 5xx)" for r in routes[:3]
                     )
                     more = f" and {len(routes) - 3} more" if len(routes) > 3 else ""
                     parts.append(f"5xx on {shown}{more}")
@@ -870,10 +864,6 @@ def _names_probe(issue: SentryIssue, probe: ProbeView) -> bool:
         return True
     path = urlsplit(str(probe.target)).path.rstrip("/")
     return bool(path) and any(_same_path(p, path) for p in _paths_named(issue))
-
-
-def _route_text(route: Route) -> str:
-    return " ".join(str(p) for p in (route.method, route.host + route.path) if p)
 
 
 def _endpoint(target: str) -> str:

@@ -150,6 +150,35 @@ def check_data_dir(configured: str | None, env: Mapping[str, str]) -> Finding:
     return Finding("ok", "data dir", f"{directory} is writable")
 
 
+# -- incident store -------------------------------------------------------------------------------
+
+
+def check_store(config: Config, env: Mapping[str, str]) -> Finding:
+    """The incident store opens (SQLite in the data dir, or the team's PostgreSQL database),
+    with its schema, and what it holds."""
+    from cockpit.datadir import DataDirError
+    from cockpit.incident.backend import describe, for_reading
+    from cockpit.incident.store import StoreError, store_path
+
+    try:
+        directory = data_dir(dict(env), config.cockpit.data_dir)
+    except DataDirError as exc:
+        return Finding("fail", "incident store", str(exc))
+    where = describe(config, directory)
+    if not config.cockpit.store and not store_path(directory).exists():
+        return Finding("ok", "incident store", f"{where}: not created yet (the first use does)")
+    try:
+        with for_reading(config, directory) as store:
+            incidents = store.list()
+            open_one = store.open_incident()
+            writable = not store.read_only
+    except StoreError as exc:
+        return Finding("fail", "incident store", f"{where}: {exc.reason}")
+    state = f"#{open_one.id} open" if open_one else "none open"
+    mode = "" if writable else ", read-only for this account"
+    return Finding("ok", "incident store", f"{where}: {len(incidents)} incidents, {state}{mode}")
+
+
 # -- sources --------------------------------------------------------------------------------------
 
 
@@ -240,6 +269,7 @@ def run(
     )
     findings.extend(check_secrets(config))
     findings.append(check_data_dir(config.cockpit.data_dir, env))
+    findings.append(check_store(config, env))
     import asyncio  # here, not at the top: `cockpit --version` imports this module
 
     findings.extend(asyncio.run(check_sources(config, timeout)))

@@ -158,6 +158,9 @@ class ErrorSeries:
     # Whether the buckets' routes_5xx say where the 5xx went; False for a format or a metric
     # without method/path, where blind spots can only be judged by timing.
     routes_known: bool = False
+    # What the source has not read yet, in words ("read back 40.0 of 310.0 MiB ..."): the
+    # counts are partial until it is empty.
+    behind: str = ""
 
     @property
     def requests(self) -> int:

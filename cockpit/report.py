@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cockpit.errors_by_route import route_totals
 from cockpit.hub import Hub, Snapshot
 from cockpit.model import (
     Alerts,
@@ -25,6 +26,9 @@ from cockpit.timeutil import iso_utc
 
 if TYPE_CHECKING:
     from cockpit.config.loader import Config
+
+
+ROUTES_REPORTED = 20  # the busiest routes of the 5xx in check --json
 
 
 def source_report(status: SourceStatus, reading: Reading | None, target: str) -> dict[str, Any]:
@@ -77,7 +81,24 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             unparsed_lines=reading.unparsed_lines,
             first_ts=iso_utc(reading.first_ts) if reading.first_ts else None,
             last_ts=iso_utc(reading.last_ts) if reading.last_ts else None,
+            complete=not reading.behind,
+            routes_known=reading.routes_known,
+            routes_5xx=[
+                {
+                    "method": str(r.route.method),
+                    "path": str(r.route.path),
+                    "host": str(r.route.host),
+                    "upstream": str(r.route.upstream),
+                    "status": r.status,
+                    "count": r.count,
+                    "share": round(r.count / reading.errors_5xx, 4) if reading.errors_5xx else 0.0,
+                }
+                for r in route_totals(reading)[:ROUTES_REPORTED]
+            ],
         )
+        if reading.behind:
+            # Partial counts are not a verdict: say what was not read.
+            out.update(ok=False, error=reading.behind)
     elif isinstance(reading, SentryIssues):
         out.update(
             issues=reading.matched if reading.matched is not None else len(reading.issues),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +54,8 @@ T = TypeVar("T")
 
 TIMELINE_ROWS = 50
 INCIDENT_TICK = 2.0  # how often another process's changes to the incident are picked up
+# A store that announces changes (PostgreSQL) is read when told, and at least this often.
+RESYNC_EVERY = 30.0
 NOTIFY_DRAIN = 5.0  # seconds quitting waits for notifications still being sent
 CLOSE_FLUSH = 2.0  # seconds quitting waits for unsaved events (the rest stays spooled)
 
@@ -152,6 +155,10 @@ class Cockpit:
         self._sync_task: asyncio.Task[None] | None = None
         self._sync_lock: asyncio.Lock | None = None
         self._adopted = False
+        self._watched: IncidentStore | None = None  # the store whose changes are announced
+        self._unwatch: Callable[[], None] | None = None
+        self._store_changed = True  # read the store at the next sync
+        self._last_read = 0.0
         self._reconciled: set[str] = set()  # run event keys queued by this cockpit
         self._closing = False
         self._silenced: list[str] = []  # ids of the silences this cockpit made
@@ -251,9 +258,46 @@ class Cockpit:
             self._connect()
             if not self._adopted:
                 await self._adopt()
+        self._watch_store()
+        wrote = bool(storage.pending())
         await storage.flush()
-        with contextlib.suppress(StoreError):
+        stale = time.monotonic() - self._last_read > RESYNC_EVERY
+        if self._unwatch is None or self._store_changed or wrote or stale:
+            await self._read()
+        if self.catalog is not None:
+            runs = await asyncio.to_thread(self.catalog.scan)
+            self._stored = _replace_runs(self._stored, shown_runs(runs))
+            self._reconcile(runs)
+            if self.storage.pending():
+                await storage.flush()
+
+    def _watch_store(self) -> None:
+        """Have the open store announce other cockpits' changes, when it can (PostgreSQL):
+        the store is then read when something changed, not every tick."""
+        store = self.storage.store
+        if store is None or store is self._watched:
+            return
+        if self._unwatch is not None:
+            self._unwatch()
+        loop = asyncio.get_running_loop()
+
+        def told() -> None:  # on the listener's thread
+            self._store_changed = True
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self.hub.poke)
+
+        self._watched = store
+        self._unwatch = store.watch(told)
+
+    async def _read(self) -> None:
+        storage = self.storage
+        self._store_changed = False
+        try:
             stored = await storage.call(_read_store)
+        except StoreError:
+            self._store_changed = True  # read again next time
+        else:
+            self._last_read = time.monotonic()
             self._stored = _Stored(
                 stored.incident,
                 stored.latest_id,
@@ -261,12 +305,6 @@ class Cockpit:
                 stored.status_times,
                 self._stored.runs,
             )
-        if self.catalog is not None:
-            runs = await asyncio.to_thread(self.catalog.scan)
-            self._stored = _replace_runs(self._stored, shown_runs(runs))
-            self._reconcile(runs)
-            if self.storage.pending():
-                await storage.flush()
 
     def _connect(self) -> None:
         """Once the store is open: the notifier, which records every attempt there."""
@@ -324,6 +362,9 @@ class Cockpit:
         if task is not None and not task.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(task), CLOSE_FLUSH)
+        if self._unwatch is not None:
+            await asyncio.to_thread(self._unwatch)
+            self._unwatch = None
         await self.storage.aclose(flush_for=CLOSE_FLUSH)
 
     # -- acting --------------------------------------------------------------------------------
@@ -617,12 +658,14 @@ class Cockpit:
         markdown = await self.storage.call(lambda store: render_incident(store, incident, "md"))
         return self._with_sections(markdown)
 
+    def _incident_since(self) -> datetime | None:
+        incident = self.view.incident
+        return (incident.impact_started_at or incident.declared_at) if incident else None
+
     def _probe_history(self) -> str:
         from cockpit.incident.export import probe_history_markdown
 
-        incident = self.view.incident
-        since = (incident.impact_started_at or incident.declared_at) if incident else None
-        return probe_history_markdown(self.view.assessment.probes, since)
+        return probe_history_markdown(self.view.assessment.probes, self._incident_since())
 
     def _page(self) -> str:
         from cockpit.alerts import detection_markdown
@@ -650,7 +693,13 @@ class Cockpit:
             for path in paths:
                 if path.suffix == ".md" and self.export_sections:
                     path.write_text(sections(path.read_text(encoding="utf-8")))
+                elif path.suffix == ".json":
+                    add_probe_history(path, history)
             return paths
+
+        from cockpit.incident.export import add_probe_history, probe_history_json
+
+        history = probe_history_json(self.view.assessment.probes, self._incident_since())
 
         paths = await self.storage.call(write)
         self.record_event(

@@ -38,7 +38,9 @@ def _as_owner(argv: list[str]) -> list[str]:
 class PgServer:
     """One cluster; `url(db)` names a database in it, `new_database()` makes a fresh one."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: tuple[str, ...] = ()) -> None:
+        """`settings`: more server settings ("log_statement=all")."""
+        self.settings = settings
         if not (BIN / "postgres").exists():
             raise AssertionError(f"{BIN}/postgres is not installed (apt-get install postgresql)")
         self.dir = Path(tempfile.mkdtemp(prefix="cockpit-pg-"))
@@ -101,6 +103,7 @@ class PgServer:
             "full_page_writes=off",
             "-c",
             "max_connections=200",
+            *(arg for setting in self.settings for arg in ("-c", setting)),
         ]
         process = subprocess.Popen(
             _as_owner(argv),

@@ -18,7 +18,7 @@ from cockpit.config.errors import AccessLogBase, AccessLogConfig, NginxJsonLogCo
 from cockpit.model import Route, RouteErrors
 from cockpit.sources import log_formats
 from cockpit.sources.access_log import AccessLogTail
-from cockpit.sources.routes import MAX_ROUTES, OTHER, RouteCounts, normalise_path
+from cockpit.sources.routes import MAX_ROUTES, OTHER, RouteCounts, normalise_path, route
 
 UUID = "7f1d8a2c-9b3e-4c5d-8e6f-0a1b2c3d4e5f"
 
@@ -41,8 +41,8 @@ def test_paths_fold_ids_and_drop_the_query() -> None:
 def test_a_bucket_keeps_a_bounded_number_of_routes() -> None:
     counts = RouteCounts()
     for i in range(MAX_ROUTES * 10):
-        counts.add(Route("GET", f"/scan/word{i}"), 503)
-    counts.add(Route("GET", "/scan/word0"), 503, 50)
+        counts.add(route("GET", f"/scan/word{i}"), 503)
+    counts.add(route("GET", "/scan/word0"), 503, 50)
     assert len(counts.counts) == MAX_ROUTES + 1  # the rest under OTHER
     most = counts.most()
     assert most[0] == RouteErrors(Route("GET", "/scan/word0"), 503, 51)

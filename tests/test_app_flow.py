@@ -202,7 +202,9 @@ async def test_declare_revert_export_end_to_end(world_config: Config, tmp_path: 
         assert f"- **Time to mitigate:** {mitigate} (= mitigated - impact start)" in draft, draft
         assert f"| Mitigated | {recovered.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} |" in draft
         assert "## Probe history" in draft
-        assert json.loads(exports[0].with_suffix(".json").read_text())
+        document = json.loads(exports[0].with_suffix(".json").read_text())
+        history = {p["probe"]: p["runs"] for p in document["probe_history"]}
+        assert any(not r["ok"] and r["error"] for r in history["webdav-propfind-x4"]), history
 
         with IncidentStore(data / "incidents.sqlite3") as store:
             kinds = {e.kind for e in store.recent_events(200)}

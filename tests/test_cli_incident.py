@@ -75,8 +75,9 @@ def test_a_script_runs_the_whole_lifecycle(tmp_path: Path, recorder: Recorder) -
     assert declared.returncode == 0, declared.stderr
     assert declared.stdout.startswith("declared #1 OPEN     SEV1 investigating")
     assert "oncall-slack: declared sent" in declared.stdout
-    [trigger] = recorder.bodies("/pd/")
+    [trigger, ack] = recorder.bodies("/pd/")
     assert trigger["event_action"] == "trigger" and trigger["routing_key"] == PD_KEY
+    assert ack["event_action"] == "acknowledge" and ack["dedup_key"] == trigger["dedup_key"]
 
     again = cli("incident", "declare", "--title", "another")
     assert again.returncode == 1 and "#1" in again.stderr and "still open" in again.stderr
@@ -118,7 +119,8 @@ def test_a_script_runs_the_whole_lifecycle(tmp_path: Path, recorder: Recorder) -
         kinds = [e.kind for e in store.incident_events(store.get(1))]  # type: ignore[arg-type]
     for kind in ("declared", "note", "status.mitigated", "correction.impact-start"):
         assert kind in kinds
-    assert kinds.count("notify.sent") == 3 + 2 + 3  # declared, mitigated, resolved
+    # declared (and PagerDuty's acknowledge), mitigated, resolved
+    assert kinds.count("notify.sent") == 4 + 2 + 3
 
 
 def test_exit_statuses_and_plain_messages(

@@ -176,3 +176,33 @@ async def until_injected(session: DrillSession, timeout: float = 10) -> None:
     while not injected(session.world_dir):
         assert time.monotonic() < deadline, "the world did not record the injected fault"
         await asyncio.sleep(0.02)
+
+
+async def test_a_drill_opened_mid_incident_scores_detection_from_the_cockpits_start(
+    tmp_path: Path,
+) -> None:
+    # The cockpit starts at 07:07, 15 scenario minutes after the 06:52 deploy broke sessions:
+    # what it reads back must show the spike since 06:52, the deploy as suspect, the -x4
+    # probes failing from their first round and the blind spot, all at once.
+    script = parse_script('[[step]]\non = "blind_spot"\ndo = "end"\n')
+    scenario = find_scenario("files-com-2024-opened-late", {})
+    assert scenario.open_at == scenario.clock("07:07")
+    report = await run_headless(scenario, script, data_dir=tmp_path, speed=120.0)
+
+    assert report.opened_at is not None and report.opened_at >= scenario.clock("07:07")
+    assert report.impact_start is not None and report.impact_start < scenario.clock("06:53")
+    detected = report.milestone("detected")
+    assert detected.minutes is not None and 0 <= detected.minutes < 3  # from 07:07, not 06:52
+    first: dict[str, str] = {}
+    for signal in report.signals:
+        first.setdefault(signal.name, signal.text)
+    assert {"probe", "concurrency", "blind spot"} <= set(first)
+    assert "found on open" in first["probe"]
+    # The drill world gives the 5xx only a few seconds of thin baseline before the fault, so
+    # whether the read-back spike clears its bar varies; when it is shown on open, it is dated
+    # from before the cockpit opened (tests/test_first_look_nginx.py pins the dating down).
+    spike = next((s for s in report.signals if s.name == "5xx" and "found on open" in s.text), None)
+    if spike is not None:
+        assert "since 06:5" in spike.text or "since 07:0" in spike.text, spike.text
+    markdown = report.files[0].read_text()
+    assert "**Cockpit opened:** 07:0" in markdown and "time to detect counts from then" in markdown

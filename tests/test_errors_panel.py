@@ -4,6 +4,7 @@ time axis, zoom, and an ASCII-only rendering."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from textual.app import App, ComposeResult
 
@@ -147,3 +148,91 @@ async def test_traffic_that_just_began_is_not_shown_as_none() -> None:
         await pilot.pause()
         first_line = panel._render_lines()[0].plain
         assert first_line.startswith("10.0% 0.2/s of 2.0 req/s"), first_line
+
+
+def routed_view(*, window_minutes: int = 30) -> View:
+    """view() with the 5xx by route: /session most, then /files/{id}, /report a little."""
+    from dataclasses import replace
+
+    from cockpit.model import Route, RouteErrors
+
+    v = view()
+    session, files = Route("GET", "/session"), Route("GET", "/files/{id}")
+    report = Route("GET", "/report")
+    buckets = []
+    for b in v.snapshot.readings["edge"].buckets[-(window_minutes * 6 + 1) :]:  # type: ignore[union-attr]
+        routes = (
+            (RouteErrors(session, 503, 24), RouteErrors(files, 502, 5), RouteErrors(report, 500, 1))
+            if b.errors_5xx
+            else ()
+        )
+        buckets.append(replace(b, routes_5xx=routes))
+    series = ErrorSeries("edge", BUCKET, tuple(buckets), routes_known=True)
+    return replace(v, snapshot=replace(v.snapshot, readings={"edge": series}))
+
+
+class Layout(App[None]):
+    """The 5xx panel at the size it has in the cockpit at 80x24: 40 x 8 with its border."""
+
+    CSS = "ErrorsPanel { width: 40; height: 8; border: round $primary; }"
+
+    chosen: ClassVar[list[str]] = []
+
+    def compose(self) -> ComposeResult:
+        yield ErrorsPanel(id="errors")
+
+    def on_panel_chosen(self, message: ErrorsPanel.Chosen) -> None:
+        self.chosen.append(message.key)
+
+
+async def test_the_top_failing_routes_show_at_80x24_and_in_full_on_enter() -> None:
+    from widgets.routes_detail import RoutesScreen, routes_content
+
+    app = Layout()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        v = routed_view()
+        panel.show(v)
+        await pilot.pause()
+        lines = [line.plain for line in panel._render_lines()]
+        assert len(lines) <= panel.content_region.height
+        assert lines[1].startswith("/session 80%, /files/{id} 17%")
+        assert any(UNICODE.bars[-1] in line for line in lines[2:])  # the graph still shows
+        panel.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.chosen == ["routes"]
+        app.push_screen(RoutesScreen(v))
+        await pilot.pause()
+        full = routes_content(v).plain
+        assert "since the spike began" in full
+        for line in ("80%  503         GET /session", "17%  502         GET /files/{id}"):
+            assert line in full
+        assert "3%  500         GET /report" in full
+
+
+def test_a_steady_rate_draws_level_at_every_width() -> None:
+    starts = [float(i * BUCKET) for i in range(180)]
+    counts = [7.0] * 180
+    end, span = 180.0 * BUCKET, 1800.0
+    for width in range(20, 161):
+        sums, step = columns(starts, counts, end=end, span=span, width=width, bucket=BUCKET)
+        rates = [s / step for s in sums]
+        assert max(rates) - min(rates) < 1e-9, width  # no comb of full and empty columns
+
+
+async def test_every_zoom_has_a_scale_and_a_zoom_wider_than_the_data_says_so() -> None:
+    app = Layout()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(routed_view(window_minutes=10))  # the source keeps 10 minutes
+        await pilot.pause()
+        for zoom in ("3 h", "5 min", "30 min"):
+            assert panel.cycle_zoom() == zoom
+            lines = [line.plain for line in panel._render_lines()]
+            graph = lines[2:]
+            assert graph[0].rstrip().endswith("/s"), (zoom, graph)
+            if zoom == "5 min":
+                assert "no data" not in graph[-1]
+            else:  # wider than the 10 minutes of data: not drawn as zero
+                assert "no data" in graph[-1] or "data from" in graph[-1], (zoom, graph)

@@ -30,6 +30,7 @@ from cockpit.app import CockpitApp
 from cockpit.config.alerts import AlertmanagerConfig
 from cockpit.detect import Assessment, ProbeState, ProbeView
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
+from cockpit.errors_by_route import RouteShare
 from cockpit.hub import Snapshot
 from cockpit.incident.declare import DeclareRequest
 from cockpit.model import (
@@ -38,11 +39,15 @@ from cockpit.model import (
     Category,
     Deploy,
     Deploys,
+    ErrorBucket,
+    ErrorSeries,
     Freshness,
     Incident,
     IncidentStatus,
     Matcher,
     ProbeResult,
+    Route,
+    RouteErrors,
     SentryIssue,
     SentryIssues,
     Silence,
@@ -69,6 +74,7 @@ from widgets.modals import (
 )
 from widgets.panels import Panel
 from widgets.probe_detail import ProbeDetailScreen
+from widgets.routes_detail import RoutesScreen
 from widgets.run_screen import QuitScreen, RunScreen
 from widgets.sentry_detail import SentryDetailScreen
 from widgets.silence import SilenceScreen
@@ -187,12 +193,19 @@ def hostile_view() -> View:
             failures=2,
         ),
         "sentry": SourceStatus("sentry", "sentry", Category.SENTRY, Freshness.FRESH, NOW),
+        "edge": SourceStatus("edge", "nginx_combined", Category.ERRORS, Freshness.FRESH, NOW),
         "alerts": SourceStatus("am", "alertmanager", Category.ALERTS, Freshness.FRESH, NOW),
     }
+    route = Route(hostile("GET"), hostile("/path"), hostile("host"), hostile("upstream"))
+    buckets = tuple(
+        ErrorBucket(NOW - timedelta(seconds=10 * i), 20, 5, (RouteErrors(route, 502, 5),))
+        for i in range(30, -1, -1)
+    )
     readings = {
         "probe": result,
         "deploys": Deploys("deploys", (deploy,)),
         "sentry": SentryIssues("sentry", (issue,)),
+        "edge": ErrorSeries("edge", 10, buckets, routes_known=True),
         "alerts": hostile_alerts(since),
     }
     incident = Incident(
@@ -210,6 +223,8 @@ def hostile_view() -> View:
         suspect=deploy,
         first_failure_at=since,
         blind_spot=hostile("blind"),
+        blind_routes=(RouteShare(route, 5, 1.0, (502,)),),
+        blind_probes=(hostile("probe"),),
         degraded=True,
     )
     timeline = (
@@ -428,6 +443,7 @@ def screens(view: View, tmp: Path) -> Walk:
             lambda: ChoiceScreen(hostile("Run an action on"), [(hostile("a"), hostile("fail"))]),
         ),
         (ProbeDetailScreen, lambda: ProbeDetailScreen(view.assessment.probes[0].name, view)),
+        (RoutesScreen, lambda: RoutesScreen(view)),
         (AlertsScreen, lambda: AlertsScreen(view, view.alerts.groups[0].key)),
         (
             SilenceScreen,

@@ -43,6 +43,22 @@ def test_headless_core_imports_neither_textual_nor_widgets() -> None:
     assert json.loads(out.stdout) == []
 
 
+def test_every_module_imports() -> None:
+    """Every module of both packages, on the Python running the tests (CI runs this on each
+    supported version: a dependency missing there, such as pyftpdlib's asyncore, shows here)."""
+    import widgets
+
+    names = [
+        info.name
+        for package in (cockpit, widgets)
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
+        if not info.name.endswith(".__main__")
+    ]
+    script = f"import importlib\nfor n in {sorted(names)!r}: importlib.import_module(n)\n"
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    assert "cockpit.sources.ftp_probe" in names and "widgets.panels" in names
+
+
 def test_cli_startup_does_not_import_heavy_modules() -> None:
     # `cockpit --version` and config errors must answer fast: nothing heavy at import time.
     script = (

@@ -282,3 +282,26 @@ def test_two_processes_declaring_at_once_open_one_incident(db_path: Path, tmp_pa
     with IncidentStore(db_path) as store:
         assert len(store.list()) == 1
         assert [e.kind for e in store.events()] == ["declared"]
+
+
+def test_a_failure_two_cockpits_saw_a_moment_apart_is_recorded_once(db_path: Path) -> None:
+    """Two cockpits on one store probe on their own clocks: each dates the failure by its own
+    first failed round (so their keys differ), and the store keeps the first one only."""
+    first, second = IncidentStore(db_path), IncidentStore(db_path)
+    try:
+
+        def down(minutes: float) -> TimelineEvent:
+            moment = at(minutes)
+            text = f"probe web failing since {moment:%H:%M:%S}"
+            return TimelineEvent(moment, "probe.down", text, "web", f"probe:web:down:{moment}")
+
+        assert first.add_event(down(0), family="probe:web")
+        assert not second.add_event(down(0.05), family="probe:web")  # three seconds later
+        up = TimelineEvent(at(5), "probe.up", "probe web ok again", "web", "probe:web:up")
+        assert second.add_event(up, family="probe:web")
+        assert first.add_event(down(9), family="probe:web")  # it failed again: a new one
+        kinds = [e.kind for e in first.events()]
+    finally:
+        first.close()
+        second.close()
+    assert kinds == ["probe.down", "probe.up", "probe.down"]

@@ -230,10 +230,11 @@ async def test_declare_and_resolve_reach_every_channel_in_documented_shapes(
     with store:
         incident = lifecycle.declare(REQUEST)
         deliveries = await notifier.drain()
-        assert sorted((d.channel, d.status) for d in deliveries) == [
-            ("oncall-slack", "sent"),
-            ("pd-primary", "sent"),
-            ("status-hook", "sent"),
+        assert sorted((d.channel, d.event, d.status) for d in deliveries) == [
+            ("oncall-slack", "declared", "sent"),
+            ("pd-primary", "acknowledged", "sent"),
+            ("pd-primary", "declared", "sent"),
+            ("status-hook", "declared", "sent"),
         ]
 
         [slack] = recorder.bodies("/slack/")
@@ -248,8 +249,11 @@ async def test_declare_and_resolve_reach_every_channel_in_documented_shapes(
         # mrkdwn control characters in user text are escaped, not interpreted.
         assert "&lt;since 06:52&gt; &amp; more" in slack["blocks"][2]["text"]["text"]
 
-        [trigger] = recorder.bodies("/pd/")
+        # The trigger, then at once its acknowledge with the same dedup key: the engineer who
+        # declares is on it, so PagerDuty escalates to nobody else.
+        [trigger, ack] = recorder.bodies("/pd/")
         jsonschema.validate(trigger, PAGERDUTY_V2)
+        jsonschema.validate(ack, PAGERDUTY_V2)
         assert trigger["routing_key"] == PD_KEY
         assert trigger["event_action"] == "trigger"
         assert trigger["payload"]["severity"] == "critical"
@@ -257,6 +261,11 @@ async def test_declare_and_resolve_reach_every_channel_in_documented_shapes(
         assert trigger["payload"]["summary"].startswith("SEV1 incident #")
         dedup_key = trigger["dedup_key"]
         assert dedup_key == store.notify_key(incident.id)
+        assert ack == {"routing_key": PD_KEY, "event_action": "acknowledge", "dedup_key": dedup_key}
+        assert any(
+            e.kind == "notify.sent" and "pd-primary (pagerduty) of acknowledged" in e.text
+            for e in store.events()
+        )
 
         [hook] = recorder.bodies("/hook")
         assert hook["format"] == "oncall-cockpit.incident-event"
@@ -266,7 +275,7 @@ async def test_declare_and_resolve_reach_every_channel_in_documented_shapes(
 
         lifecycle.set_status(IncidentStatus.MITIGATED)
         await notifier.drain()
-        assert len(recorder.bodies("/pd/")) == 1  # PagerDuty has nothing to do on "mitigated"
+        assert len(recorder.bodies("/pd/")) == 2  # PagerDuty has nothing to do on "mitigated"
         assert recorder.bodies("/hook")[-1]["event"] == "mitigated"
 
     # Resolved by another process: the dedup key comes from the store, not from memory.
@@ -294,16 +303,18 @@ async def test_outcomes_are_kept_per_channel_and_event_and_on_the_timeline(
             ("oncall-slack", "declared"),
             ("oncall-slack", "resolved"),
             ("pd-primary", "declared"),
+            ("pd-primary", "acknowledged"),
             ("pd-primary", "resolved"),
             ("status-hook", "declared"),
             ("status-hook", "resolved"),
         }
         assert all(n.status == "sent" and n.attempts == 1 and n.sent_at for n in rows.values())
         notes = [e for e in store.incident_events(store.get(incident.id)) if e.source == "notify"]  # type: ignore[arg-type]
-        assert len(notes) == 6 and {e.kind for e in notes} == {"notify.sent"}
+        assert len(notes) == 7 and {e.kind for e in notes} == {"notify.sent"}
         # Sending again is a no-op: each notification goes out once.
         assert await notifier.send(incident, "declared") == []
-        assert len(recorder.bodies("/pd/")) == 2
+        assert await notifier.send(incident, "acknowledged") == []
+        assert len(recorder.bodies("/pd/")) == 3
 
 
 async def test_failures_are_recorded_and_retry_sends_only_them(
@@ -337,11 +348,17 @@ async def test_failures_are_recorded_and_retry_sends_only_them(
         assert retried["oncall-slack"].status == "sent"
         assert retried["pd-primary"].status == "sent"
         assert retried["status-hook"].status == "failed"  # still nobody listening
-        assert {(n.channel, n.status, n.attempts) for n in store.notifications(incident.id)} == {
-            ("oncall-slack", "sent", 2),
-            ("pd-primary", "sent", 2),
-            ("status-hook", "failed", 2),
+        assert {
+            (n.channel, n.event, n.status, n.attempts) for n in store.notifications(incident.id)
+        } == {
+            ("oncall-slack", "declared", "sent", 2),
+            ("pd-primary", "declared", "sent", 2),
+            ("pd-primary", "acknowledged", "sent", 1),
+            ("status-hook", "declared", "failed", 2),
         }
+        # The refused trigger, the trigger again, then its acknowledge: never before it.
+        actions = [b["event_action"] for b in recorder.bodies("/pd/")]
+        assert actions == ["trigger", "trigger", "acknowledge"]
         assert len(recorder.bodies("/slack/")) == 2  # one failure, one success: no duplicate
         assert await notifier.retry_failed(incident.id) != []  # the hook is retried again
 
@@ -375,8 +392,9 @@ async def test_drill_marks_every_message(tmp_path: Path, recorder: Recorder) -> 
     [slack] = recorder.bodies("/slack/")
     assert slack["text"].startswith("[DRILL] SEV1 incident")
     assert slack["blocks"][0]["text"]["text"].startswith("[DRILL] ")
-    [trigger] = recorder.bodies("/pd/")
+    [trigger, ack] = recorder.bodies("/pd/")
     assert trigger["payload"]["severity"] == "info"  # nobody is paged for a rehearsal
+    assert ack["event_action"] == "acknowledge"
     assert trigger["payload"]["summary"].startswith("[DRILL] ")
     [hook] = recorder.bodies("/hook")
     assert hook["drill"] is True and hook["text"].startswith("[DRILL] ")
@@ -406,8 +424,9 @@ async def test_a_claim_left_by_a_dead_process_is_retried(
         assert stale is not None and stale.status == "sending"
         assert await notifier.retry_failed(incident.id) == []  # still within its claim
         notifier.claim_margin = timedelta(seconds=-60)
-        [delivery] = await notifier.retry_failed(incident.id)
+        [delivery, ack] = await notifier.retry_failed(incident.id)
         assert (delivery.channel, delivery.status, delivery.attempts) == ("pd-primary", "sent", 2)
+        assert (ack.event, ack.status) == ("acknowledged", "sent")
 
 
 async def test_a_late_trigger_for_a_resolved_incident_is_not_sent(
@@ -440,7 +459,9 @@ def test_notify_config_keeps_secrets_out_of_the_text(recorder: Recorder) -> None
     pd_status = notify_config(recorder).replace(
         'routing_key_env = "PD_KEY"', 'routing_key_env = "PD_KEY"\nevents = ["mitigated"]'
     )
-    with pytest.raises(ConfigError, match=r"notify\[1\]\.events\[0\]: one of: declared, resolved"):
+    with pytest.raises(
+        ConfigError, match=r"notify\[1\]\.events\[0\]: one of: declared, acknowledged, resolved"
+    ):
         parse(pd_status, env=env)
     with pytest.raises(ConfigError, match="one of: pagerduty, slack, webhook"):
         parse('[[notify]]\nkind = "email"\nname = "x"\n', env=env)

@@ -101,12 +101,37 @@ def test_schema_is_versioned_and_a_newer_database_is_refused(target: PgTarget) -
     PgIncidentStore(target).close()  # opening again changes nothing
     with PgIncidentStore(target) as store:
         db = store.raw()
-        assert [r[0] for r in db.execute("SELECT version FROM cockpit_schema").fetchall()] == [
-            SCHEMA_VERSION
-        ]
+        versions = [r[0] for r in db.execute("SELECT version FROM cockpit_schema").fetchall()]
+        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))  # each step on record
         db.execute("INSERT INTO cockpit_schema (version) VALUES (?)", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match="newer oncall-cockpit"):
         PgIncidentStore(target)
+
+
+def test_a_database_of_an_older_schema_is_upgraded_step_by_step(target: PgTarget) -> None:
+    import psycopg
+
+    from cockpit.incident.pg.store import MIGRATIONS
+
+    # The database as the first PostgreSQL-backed cockpit left it: schema 1, one incident.
+    with psycopg.connect(target.url, password=PASSWORD, autocommit=True) as conn:
+        conn.execute("CREATE TABLE cockpit_schema (version INTEGER PRIMARY KEY, applied_at "
+                     "TIMESTAMPTZ NOT NULL DEFAULT now())")  # fmt: skip
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)  # type: ignore[call-overload]
+        conn.execute("INSERT INTO cockpit_schema (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO incidents (title, severity, commander, status, declared_at) "
+            "VALUES ('kept', 'SEV2', 'alice', 'investigating', '2024-08-02T14:35:00.000000Z')"
+        )
+    with PgIncidentStore(target) as store:
+        assert [i.title for i in store.list()] == ["kept"]
+        db = store.raw()
+        versions = [r[0] for r in db.execute("SELECT version FROM cockpit_schema").fetchall()]
+        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+        assert store.append_audit("east", '{"event": "started"}') is True
+        assert store.append_audit("east", '{"event": "started"}') is False  # kept once
+        assert store.audit_entries() == [("east", '{"event": "started"}')]
 
 
 _RACER = textwrap.dedent(
@@ -176,10 +201,12 @@ def bastions(tmp_path: Path, pg: PgServer) -> Iterator[tuple[RevertWorld, Revert
 
 @contextlib.asynccontextmanager
 async def watching(
-    world: RevertWorld, pg: PgServer, user: str
+    world: RevertWorld, pg: PgServer, user: str, data: Path | None = None
 ) -> AsyncIterator[tuple[Cockpit, list[View]]]:
+    """A cockpit on `world`'s config; `data`: its own data dir (another host's) instead."""
     config = load(world.config, env=pg.env)
-    cockpit = Cockpit(config, world.data, user=user, spool_dir=world.state)
+    spool = world.state if data is None else data.parent / f"{data.name}-state"
+    cockpit = Cockpit(config, data or world.data, user=user, spool_dir=spool)
     views: list[View] = []
 
     async def feed() -> None:

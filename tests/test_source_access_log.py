@@ -265,7 +265,8 @@ async def test_read_back_larger_than_the_file_reads_it_all(log_path: Path) -> No
 async def test_backlog_is_read_over_several_polls(
     log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(access_log, "MAX_READ", 4096)
+    monkeypatch.setattr(access_log, "CHUNK", 4096)
+    monkeypatch.setattr(access_log, "READ_SHARE", 0.0)  # one chunk per poll
     source = tail(log_path)
     try:
         await source.poll()

@@ -277,12 +277,15 @@ async def test_keys_answer_while_a_store_call_is_stuck(world: RevertWorld) -> No
         assert app.cockpit is not None
         thread = app.cockpit.storage._thread
         with exclusive(store_path(world.data)):
-            await until(pilot, lambda: thread.busy)  # a write is waiting for the lock
+            # A note's write waits for the lock (nothing else may be due to be written now).
+            await type_note(pilot, app, "first")
+            await until(pilot, lambda: thread.busy)
             await type_note(pilot, app, "still here")
             await live(pilot, app)
             assert thread.busy  # the same call, still waiting
             assert "still here" in timeline(app) and "NOT SAVED" in timeline(app)
-        await until(pilot, lambda: saved_notes(world.data) == ["oncall-tester: still here"])
+        both = ["oncall-tester: first", "oncall-tester: still here"]
+        await until(pilot, lambda: saved_notes(world.data) == both)
 
 
 async def test_a_store_made_read_only_under_a_running_cockpit(

@@ -45,6 +45,19 @@ def glyphs(ascii_only: bool) -> Glyphs:
     return ASCII if ascii_only else UNICODE
 
 
+# The one terminal this process draws on: set once by the app, read where no widget is at hand
+# (cutting text to a width, the header's separators).
+_terminal = [UNICODE]
+
+
+def use(ascii_only: bool) -> None:
+    _terminal[0] = glyphs(ascii_only)
+
+
+def current() -> Glyphs:
+    return _terminal[0]
+
+
 def fit(raw: str, width: int, g: Glyphs) -> Inert:
     """The text made Inert and cut to width, marking the cut."""
     text = Inert(raw)

@@ -16,6 +16,7 @@ from textual.widget import Widget
 from cockpit.model import Incident, IncidentStatus
 from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import local_hm, utc_hm, utcnow
+from widgets.glyphs import current
 from widgets.inert import InertContent, Part, cut, lines, text
 
 
@@ -112,7 +113,8 @@ class CockpitHeader(Widget):
     def render(self) -> InertContent:
         parts: list[Part] = [(Inert(" " + one_line(self.service, 200)), "bold")]
         if self.environment:
-            parts.append((Inert(" · " + one_line(self.environment, 200)), "$text-muted"))
+            dot = "-" if current().bullet == "*" else "·"
+            parts.append((Inert(f" {dot} " + one_line(self.environment, 200)), "$text-muted"))
         if self.drill:
             parts.append((Inert("  DRILL "), "$warning bold reverse"))
         if self.read_only:

@@ -59,8 +59,14 @@ def split_lines(content: InertContent) -> list[InertContent]:
 
 
 def cut(content: InertContent, width: int) -> InertContent:
-    """At most `width` cells, the cut marked with an ellipsis."""
-    return InertContent(content.truncate(max(0, width), ellipsis=True))
+    """At most `width` cells, the cut marked with an ellipsis (the terminal's own glyph)."""
+    from widgets.glyphs import UNICODE, current
+
+    mark = current().ellipsis
+    if mark == UNICODE.ellipsis or content.cell_length <= width:
+        return InertContent(content.truncate(max(0, width), ellipsis=True))
+    kept = content.truncate(max(0, width - len(mark)))
+    return InertContent(kept + Content(mark))
 
 
 def pad(content: InertContent, width: int) -> InertContent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,8 +21,18 @@ from cockpit.incident.declare import DeclareRequest, parse_when
 from cockpit.model import SEVERITIES, IncidentStatus, TimelineEvent
 from cockpit.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_hms, utc_hms
+from widgets.glyphs import current
 from widgets.inert import InertLabel, InertStatic, Part, text, toast
 from widgets.inert_forms import InertButton, InertInput, InertLog, InertSelect
+
+
+def ascii_arrows(screen: ModalScreen[Any]) -> None:
+    """A select's arrows drawn in ASCII where the terminal is."""
+    if current().arrow == "->":
+        for arrow in screen.query("SelectCurrent .arrow"):
+            update = getattr(arrow, "update", None)
+            if update is not None:
+                update(Inert("^" if arrow.has_class("up-arrow") else "v"))
 
 
 class DeclareScreen(ModalScreen[DeclareRequest | None]):
@@ -83,6 +94,7 @@ class DeclareScreen(ModalScreen[DeclareRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#title", InertInput).focus()
+        ascii_arrows(self)
 
     def _impact(self) -> datetime | None:
         typed = self.query_one("#impact", InertInput).value.strip()
@@ -213,7 +225,7 @@ class RevertScreen(ModalScreen[bool | None]):
             return
         self.running = True
         event.input.disabled = True
-        self.query_one("#problems", InertStatic).update(Inert("running…"))
+        self.query_one("#problems", InertStatic).update(Inert(f"running{current().ellipsis}"))
         self.post_message(self.Confirmed(self))
 
     def add_output(self, line: str) -> None:
@@ -490,6 +502,7 @@ class CorrectScreen(ModalScreen["tuple[str, datetime] | None"]):
 
     def on_mount(self) -> None:
         self.query_one("#when", InertInput).focus()
+        ascii_arrows(self)
 
     def _submit(self) -> None:
         field = str(self.query_one("#field", InertSelect).value)

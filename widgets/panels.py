@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from cockpit.detect import ProbeState, ProbeView
+from cockpit.errors_by_route import route_shares, route_text
 from cockpit.model import (
     Category,
     Deploy,
@@ -31,7 +32,7 @@ from cockpit.sentry_rank import is_rising, rank_issues
 from cockpit.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
-from widgets.graph import axis_labels, bar_rows, columns, marker_row
+from widgets.graph import axis_labels, bar_rows, columns, covered, marker_row
 from widgets.inert import InertContent, Part, cut, lines, pad, set_border, styled, text
 
 if TYPE_CHECKING:
@@ -347,6 +348,9 @@ class ProbesPanel(Panel):
         last = probe.last
         sessions = f"{last.sessions_ok}/{last.concurrency}"
         latency = f"{last.latency_ms:.0f}ms" if last.latency_ms is not None else "-"
+        # Fails only with several sessions at once while one session passes: said in the row
+        # itself, since at 80x24 there is no room for the line that explains it.
+        only = probe.only_under_concurrency
         parts: list[Part] = [
             state,
             Inert(" "),
@@ -354,7 +358,7 @@ class ProbesPanel(Panel):
             Inert(" "),
             (Inert(sessions.rjust(5)), "$error" if not last.ok else ""),
             Inert(" "),
-            Inert(latency.rjust(6)),
+            (Inert("concur"), "$error bold") if only else Inert(latency.rjust(6)),
         ]
         room = width - (4 + 1 + name_w + 1 + 5 + 1 + 6)
         optional: list[tuple[int, Part]] = []
@@ -462,6 +466,7 @@ ZOOMS = ((300, "5 min"), (1800, "30 min"), (10800, "3 h"))
 class ErrorsPanel(Panel):
     category = Category.ERRORS
     BORDER_TITLE = "5xx"
+    can_focus = True
 
     def __init__(self, *, ascii_only: bool = False, id: str | None = None):
         super().__init__(ascii_only=ascii_only, id=id)
@@ -485,10 +490,54 @@ class ErrorsPanel(Panel):
             return []
         span = ZOOMS[self.zoom][0]
         rows = [self._summary(view, s, width, span, named=len(series) > 1) for s in series]
+        # Where the 5xx go comes before the graph: at 80x24 one row, more when there is room.
+        room = max(0, height - len(rows) - 4)
+        routes = self._routes(view, series, width, max(1, min(3, room)), span)
+        if routes and height - len(rows) - len(routes) < 3:
+            routes = routes[: max(0, height - len(rows) - 3)] or routes[:1]
+        if routes:
+            self.item("routes", rows)
+        rows.extend(routes)
         graph_h = height - len(rows)
         if graph_h >= 3:
             rows.extend(self._graph(view, series[0], width, graph_h, span))
         return rows
+
+    def _routes(
+        self, view: View, series: list[ErrorSeries], width: int, count: int, span: int
+    ) -> list[list[Part]]:
+        """The top failing routes with their share of the 5xx: since the spike began while
+        one is open, else over the zoom's window."""
+        for s in series:
+            if not s.routes_known:
+                continue
+            spike = next((x for x in view.assessment.spikes if x.source == s.source), None)
+            since = spike.start if spike else view.snapshot.at - timedelta(seconds=span)
+            shares = route_shares(s, since)
+            if not shares:
+                continue
+            style = "$error" if spike else "$text-muted"
+            if count == 1:
+                # One row: as many routes as fit, GET (the usual method) left implicit.
+                items = [
+                    f"{route_text(r.route).removeprefix('GET ')} {r.share:.0%}" for r in shares
+                ]
+                line = items[0]
+                for i, item in enumerate(items[1:], start=1):
+                    rest = len(items) - i - 1
+                    candidate = f"{line}, {item}"
+                    if len(candidate) + (len(f" +{rest}") if rest else 0) > width:
+                        line += f" +{len(items) - i}"
+                        break
+                    line = candidate
+                return [[(Inert(fit(line, width, self.g)), style)]]
+            rows: list[list[Part]] = []
+            for r in shares[:count]:
+                figures = f" {r.count} {r.share:.0%}"
+                where = fit(route_text(r.route), max(4, width - len(figures) - 2), self.g)
+                rows.append([(Inert(f"{self.g.rising} {where}"), style), Inert(figures)])
+            return rows
+        return []
 
     def _summary(
         self, view: View, s: ErrorSeries, width: int, span: int, *, named: bool
@@ -517,6 +566,9 @@ class ErrorsPanel(Panel):
         parts: list[Part] = []
         if named:
             parts.append((Inert(fit(s.source, 10, self.g) + " "), "bold"))
+        if s.behind:
+            # A large read-back still being read (newest first): the counts are partial.
+            parts.append((Inert("still reading back  "), "$warning"))
         if not any(b.requests for b in s.buckets):
             # Nothing logged yet: 0.0% would read as "healthy".
             return [*parts, (Inert("no requests logged yet"), "$text-muted")]
@@ -547,18 +599,32 @@ class ErrorsPanel(Panel):
         # A column never shows less than a bucket: short windows draw fewer, wider-spaced columns.
         cols = max(1, min(cols, int(span // s.bucket_seconds)))
         starts = [b.start.timestamp() for b in buckets]
+        # The y scale always has its place at the right of the top row, at every zoom.
+        scale_room = 8
+        cols = max(1, min(cols, width - scale_room))
         errors, step = columns(
-            starts, [b.errors_5xx for b in buckets], end=end, span=span, width=cols
+            starts,
+            [b.errors_5xx for b in buckets],
+            end=end,
+            span=span,
+            width=cols,
+            bucket=s.bucket_seconds,
         )
         rates = [e / step for e in errors]
         top = max(rates, default=0.0)
-        scale_label = f"max {top:.1f}/s" if top else "no 5xx"
+        scale_label = f"{top:.1f}/s" if top else "no 5xx"
         bars = bar_rows(rates, height - 2, self.g)
+        begin = end - span
+        # A zoom wider than the data: the columns before it hold no data, which is not zero.
+        known = covered(starts[0], end, end=end, span=span, width=cols)
+        blank = known.index(True) if True in known else cols
+        if blank:
+            bars = [" " * blank + line[blank:] for line in bars]
         rows: list[list[Part]] = [[(Inert(line), "$error")] for line in bars]
         if rows:
-            label = scale_label.rjust(width - cols) if width - cols > len(scale_label) else ""
-            rows[0] = [*rows[0], (Inert(label), "$text-muted")] if label else rows[0]
-        begin = end - span
+            rows[0] = [*rows[0], (Inert(" " + scale_label[: width - cols - 1]), "$text-muted")]
+            if len(rows) > 1:
+                rows[-1] = [*rows[-1], (Inert(" 0"), "$text-muted")]
 
         def column(when: datetime) -> int:
             # A moment inside the still-filling bucket belongs at the right edge.
@@ -584,7 +650,12 @@ class ErrorsPanel(Panel):
         tail = legend if width - cols >= len(legend) else ""
         rows.append([(Inert(axis), "$warning"), (Inert(tail), "$text-muted")])
         ticks = [(0, local_hm(from_epoch(begin)))]
-        if cols >= 24:
+        if blank:
+            # Say where the data begin instead of drawing the time before it as zero.
+            ticks = [(0, "no data"), (blank, "from " + local_hm(from_epoch(starts[0])))]
+            if blank + 18 > cols - 5:
+                ticks = [(0, "data from " + local_hm(from_epoch(starts[0])))]
+        if cols >= 24 and not blank:
             ticks.append((cols // 2 - 2, local_hm(from_epoch(begin + span / 2))))
         ticks.append((cols - 5, local_hm(from_epoch(end))))
         rows.append([(Inert(axis_labels(cols, ticks)), "$text-muted")])
@@ -616,14 +687,22 @@ class SentryPanel(Panel):
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         rows: list[list[Part]] = []
         if view.assessment.blind_spot:
-            since = view.assessment.first_failure_at
+            a = view.assessment
+            since = a.first_failure_at
+            before = "" if a.first_failure_known else "before "
             rows.append(
                 [
                     (Inert("BLIND SPOT"), "$error bold"),
-                    Inert(f" since {local_hms(since)}" if since else ""),
+                    Inert(f" since {before}{local_hms(since)}" if since else ""),
                 ]
             )
-            rows.append([(Inert("  failures with no matching Sentry issue"), "$error")])
+            # What fails that no issue names: the routes with their share of the 5xx, then
+            # the probes; by timing alone when the 5xx source tells no routes.
+            named = [
+                f"{route_text(r.route).removeprefix('GET ')} {r.share:.0%}" for r in a.blind_routes
+            ] + list(a.blind_probes)
+            what = ", ".join(named) if named else "5xx (by timing: no route information)"
+            rows.append([(Inert(fit(f"  no issue: {what}", width, self.g)), "$error")])
         suspect = view.assessment.suspect
         issues = [
             i

@@ -33,8 +33,7 @@ def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     """Append `entry` as one JSON line and fsync it; raises OSError if that is impossible."""
     path = audit_path(data_dir)
     make_dir(path.parent)
-    text = json.dumps(_redacted(entry), ensure_ascii=True, default=str, sort_keys=True)
-    line = (text + "\n").encode()
+    line = (audit_text(entry) + "\n").encode()
     fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         fix_mode(fd, path.parent)  # a log made before the dir was shared, if it is ours
@@ -45,6 +44,11 @@ def append_audit(data_dir: Path, entry: Mapping[str, Any]) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def audit_text(entry: Mapping[str, Any]) -> str:
+    """An entry as the log keeps it: one line of ASCII JSON, secrets redacted."""
+    return json.dumps(_redacted(entry), ensure_ascii=True, default=str, sort_keys=True)
 
 
 def _redacted(value: Any) -> Any:

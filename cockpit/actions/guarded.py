@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cockpit.actions.audit import append_audit
 from cockpit.actions.lock import LockHeld, LockHolder, ServiceLock
@@ -40,6 +40,9 @@ from cockpit.model import TimelineEvent
 from cockpit.textsafe import Inert, one_line
 from cockpit.timeutil import duration, iso_utc, utcnow
 from cockpit.whoami import host_name
+
+if TYPE_CHECKING:
+    from cockpit.incident.pg.connect import PgTarget
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +227,8 @@ class Attempt:
         self.output_fd = output_fd  # the run's output: every line said, inert
         self.raw_fd = raw_fd  # where the command writes, as it writes (read back as lines)
         self.on_raw = on_raw  # told how far the raw output has been read
-        self.lock_fd: int | None = None
+        self.shared: PgTarget | None = None  # the team's store: its audit log gets a copy
+        self.lock_fds: tuple[int, ...] = ()  # the lock's descriptors: the command keeps them
         self.tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         self.preflight: list[dict[str, Any]] = []
         self.notes: list[str] = []  # said once, kept in the audit entry (e.g. a stale lock)
@@ -257,7 +261,7 @@ class Attempt:
             on_line=self._heard,
             output_fd=self.raw_fd,
             on_read=self.on_raw,
-            pass_fds=(self.lock_fd,) if self.lock_fd is not None else (),
+            pass_fds=self.lock_fds,
         )
         if result.start_error:
             self.say(result.start_error)
@@ -299,7 +303,26 @@ class Attempt:
     def audit_started(self) -> None:
         """The durable record that it is about to run, synced before anything runs; raises
         OSError when it cannot be written (then nothing may run)."""
-        append_audit(self.data_dir, self._entry("started"))
+        entry = self._entry("started")
+        append_audit(self.data_dir, entry)
+        self._team_audit(entry)
+
+    def _team_audit(self, entry: dict[str, Any]) -> None:
+        """The team's copy of an entry, in the PostgreSQL store (the local log, written and
+        synced first, is the record that decides; a copy that fails is logged)."""
+        if self.shared is None:
+            return
+        from cockpit.actions.audit import audit_text
+        from cockpit.incident.pg.store import PgIncidentStore
+
+        try:
+            store = PgIncidentStore(self.shared)
+            try:
+                store.append_audit(host_name(), audit_text(entry))
+            finally:
+                store.close()
+        except StoreError as exc:
+            log.warning("the team's audit log not written: %s", exc)
 
     def audit(self, outcome: RevertOutcome) -> RevertOutcome:
         entry = self._entry("finished")
@@ -333,6 +356,8 @@ class Attempt:
             return replace(
                 outcome, reason=f"{outcome.reason}; audit log not written: {exc.strerror or exc}"
             )
+        finally:
+            self._team_audit(entry)
         return outcome
 
 
@@ -355,8 +380,11 @@ async def run_guarded(
     on_locked: Callable[[], None] | None = None,
     on_finished: Callable[[RevertOutcome], None] | None = None,
     started_at: datetime | None = None,
+    shared_lock: PgTarget | None = None,
 ) -> RevertOutcome:
-    """Carry out `plan` under the service lock; returns what happened, never raises for it.
+    """Carry out `plan` under the service lock (and the team's, in `shared_lock`: the
+    PostgreSQL store, which must be reachable for anything to run); returns what happened,
+    never raises for it.
 
     Preflight commands run even in a dry run (they only check); `execute` then does not run.
     `on_locked` is called once the lock is held, `on_finished` with the outcome before the
@@ -378,6 +406,7 @@ async def run_guarded(
     )
     if started_at is not None:
         attempt.started_at = started_at
+    attempt.shared = shared_lock
 
     def finished(outcome: RevertOutcome) -> RevertOutcome:
         if on_finished is not None:
@@ -387,12 +416,24 @@ async def run_guarded(
                 log.exception("recording the end of %s failed", plan.describe())
         return outcome
 
-    lock = ServiceLock(data_dir, plan.service, user=user, what=plan.describe(), run=attempt.run_id)
+    lock = ServiceLock(
+        data_dir,
+        plan.service,
+        user=user,
+        what=plan.describe(),
+        run=attempt.run_id,
+        shared=shared_lock,
+    )
     try:
-        lock.acquire()
+        await asyncio.to_thread(lock.acquire)
     except LockHeld as held:
         attempt.say(f"not started: {held}")
         outcome = attempt.outcome(None, f"lock held: {held}", held.holder, "lock held")
+        return finished(await asyncio.to_thread(attempt.audit, outcome))
+    except StoreError as exc:
+        reason = f"the team's lock cannot be taken, the store is unreachable: {exc.reason}"
+        attempt.say(f"not started: {reason}")
+        outcome = attempt.outcome(None, reason, result="error")
         return finished(await asyncio.to_thread(attempt.audit, outcome))
     except OSError as exc:
         reason = f"cannot take the lock {lock.path}: {exc.strerror}"
@@ -400,7 +441,7 @@ async def run_guarded(
         outcome = attempt.outcome(None, reason, result="error")
         return finished(await asyncio.to_thread(attempt.audit, outcome))
     try:
-        attempt.lock_fd = lock.fileno()
+        attempt.lock_fds = lock.filenos()
         if on_locked is not None:
             on_locked()
         try:

@@ -5,6 +5,10 @@ descriptor of it closes, including when the holder is killed, so a crashed proce
 leaves a lock behind. The descriptor is close-on-exec; a revert's supervisor hands it to the
 command on purpose, so the lock lives exactly as long as the revert runs, and unlocks it
 explicitly when the revert is over. The file's content only says who holds it.
+
+With a PostgreSQL store (`[cockpit] store`), the lock is taken in the database first
+(`cockpit.incident.pg.lock`), so that cockpits on every host of the team exclude each other;
+the flock still orders the cockpits of this host, and run status is read from it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from cockpit.datadir import make_dir, open_file
 from cockpit.textsafe import one_line
 from cockpit.timeutil import iso_utc, parse_iso, utc_stamp, utcnow
 from cockpit.whoami import current_user, host_name
+
+if TYPE_CHECKING:
+    from cockpit.incident.pg.connect import PgTarget
+    from cockpit.incident.pg.lock import Holder, TeamLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +99,20 @@ class ServiceLock:
     """
 
     def __init__(
-        self, data_dir: Path, service: str, *, user: str = "", what: str = "", run: str = ""
+        self,
+        data_dir: Path,
+        service: str,
+        *,
+        user: str = "",
+        what: str = "",
+        run: str = "",
+        shared: PgTarget | None = None,
     ):
+        """`shared`: the team's PostgreSQL store, whose lock is taken first (StoreError when
+        it cannot be reached: nobody acts without knowing the lock is free)."""
         self.service = service
+        self.shared = shared
+        self._team: TeamLock | None = None
         self.path = lock_path(data_dir, service)
         self.user = user
         self.what = what
@@ -107,6 +127,11 @@ class ServiceLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def filenos(self) -> tuple[int, ...]:
+        """Every descriptor that keeps the lock (the flock, the team lock's connection)."""
+        team = (self._team.fileno(),) if self._team is not None else ()
+        return (self.fileno(), *team)
+
     def fileno(self) -> int:
         """The locked descriptor: a command that inherits it keeps the lock while it runs."""
         if self._fd is None:
@@ -117,6 +142,31 @@ class ServiceLock:
         """Take the lock or raise LockHeld at once; never waits for the holder."""
         if self._fd is not None:
             raise RuntimeError(f"lock for {self.service} is already held by this object")
+        if self.shared is not None:
+            self._acquire_team(self.shared)
+        try:
+            self._acquire_file()
+        except BaseException:
+            self._release_team()
+            raise
+
+    def _acquire_team(self, target: PgTarget) -> None:
+        from cockpit.incident.pg.lock import TeamLock
+
+        team = TeamLock(
+            target, self.service, user=self.user or current_user(), what=self.what, run=self.run
+        )
+        holder = team.acquire()
+        if holder is not None:
+            raise LockHeld(self.service, _team_holder(holder))
+        self._team = team
+
+    def _release_team(self) -> None:
+        team, self._team = self._team, None
+        if team is not None:
+            team.release()
+
+    def _acquire_file(self) -> None:
         make_dir(self.path.parent)
         # O_NOFOLLOW: a planted symlink must not make us truncate some other file.
         flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -147,6 +197,12 @@ class ServiceLock:
             raise
 
     def release(self) -> None:
+        try:
+            self._release_file()
+        finally:
+            self._release_team()
+
+    def _release_file(self) -> None:
         fd, self._fd = self._fd, None
         if fd is None:
             return
@@ -164,6 +220,16 @@ class ServiceLock:
 
     def stale_message(self) -> str:
         """What to tell the person about a stale holder record, or "" when there was none."""
+        team = self._team.stale if self._team is not None else None
+        if team is not None:
+            said = (
+                f"lock of {team.user} released: their connection to the team store is gone; "
+                f"it was {_team_holder(team).describe()}"
+            )
+            return said if self.stale is None else f"{said}; {self._file_stale()}"
+        return self._file_stale()
+
+    def _file_stale(self) -> str:
         stale = self.stale
         if stale is None:
             return ""
@@ -224,6 +290,17 @@ class ServiceLock:
                 return holder
             time.sleep(0.01)
         return LockHolder(user="unknown", pid=None, host="", since=None)
+
+
+def _team_holder(holder: Holder) -> LockHolder:
+    return LockHolder(
+        user=one_line(holder.user, limit=64),
+        pid=holder.pid,
+        host=one_line(holder.host, limit=255),
+        since=holder.since,
+        what=one_line(holder.what, limit=300),
+        run=one_line(holder.run, limit=200),
+    )
 
 
 def _parse_holder(path: Path) -> LockHolder | None:

@@ -115,6 +115,7 @@ async def supervise(folder: Path, job: dict[str, Any]) -> RevertOutcome:
             raw_fd=raw_fd,
             on_raw=copied,
             started_at=began,
+            shared_lock=job.get("store"),
             on_locked=lambda: _write_state(folder, "running", started),
             on_finished=lambda outcome: write_atomic(
                 folder / RESULT, json.dumps(_result(outcome), default=str).encode()

@@ -14,7 +14,10 @@ from cockpit.config.base import FieldError, Secret
 
 # What a channel can be told about.
 NOTIFY_EVENTS = ("declared", "identified", "mitigated", "resolved")
-PAGERDUTY_EVENTS = ("declared", "resolved")  # trigger, resolve
+# PagerDuty only: the page acknowledged (sent right after the trigger, or asked for with a key).
+ACKNOWLEDGED = "acknowledged"
+EVENT_ORDER = ("declared", ACKNOWLEDGED, "identified", "mitigated", "resolved")
+PAGERDUTY_EVENTS = ("declared", ACKNOWLEDGED, "resolved")  # trigger, acknowledge, resolve
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
@@ -50,14 +53,15 @@ class SlackNotifyConfig:
 
 @dataclass(frozen=True)
 class PagerDutyNotifyConfig:
-    """PagerDuty Events API v2: trigger on declare, resolve with the same dedup_key."""
+    """PagerDuty Events API v2: trigger on declare, then acknowledge (the engineer declaring
+    is on it, so nobody else is escalated to), resolve; all with the same dedup_key."""
 
     kind: ClassVar[str] = "pagerduty"
     name: str
     routing_key: Secret
     url: str = PAGERDUTY_EVENTS_URL
     timeout: float = 10.0
-    events: tuple[str, ...] = ("declared", "resolved")
+    events: tuple[str, ...] = PAGERDUTY_EVENTS
 
     def check(self) -> None:
         _check_url("url", self.url, shown=True)

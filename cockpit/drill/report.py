@@ -152,6 +152,9 @@ class DrillReport:
     # Probes that failed again (or still) after the first failure cleared: a partial recovery.
     lingering: tuple[str, ...] = ()
     incident_id: int | None = None
+    # Scenario time the cockpit started, for a drill that opens it mid-incident: detection
+    # is scored from then (nothing could see the failure before it looked).
+    opened_at: datetime | None = None
     reference_source: str = ""
     reference_notes: str = ""
     best_source: str = ""
@@ -174,6 +177,7 @@ def build_report(
     incidents: Iterable[Incident],
     last_view: View | None,
     ended_at: datetime,
+    opened_at: datetime | None = None,
 ) -> DrillReport:
     """All inputs carry real UTC times; the report is on the scenario clock."""
     applied = [f for f in faults if f.ok]
@@ -234,12 +238,21 @@ def build_report(
         acts=[e for e in acted_events if impact is None or e.at >= impact],
         declared=reached["declared"],
     )
+    late = (
+        opened_at if opened_at is not None and impact is not None and opened_at > impact else None
+    )
+
+    def scored(name: str, when: datetime) -> float | None:
+        if name == "detected" and late is not None:
+            return (when - late).total_seconds() * clock.speed / 60
+        return minutes(when)
+
     milestones = tuple(
         Milestone(
             name,
             LABELS[name],
             None if (when := reached[name]) is None else clock.scenario_at(when),
-            None if when is None else minutes(when),
+            None if when is None else scored(name, when),
             scenario.real_minutes(name),
             scenario.best.get(name),
             shown_minutes=None if (seen := split[name][0]) is None else minutes(seen[0]),
@@ -284,6 +297,7 @@ def build_report(
         still_failing=still,
         lingering=tuple(one_line(name, 120) for name in lingering),
         incident_id=incident.id if incident else None,
+        opened_at=None if opened_at is None else clock.scenario_at(opened_at),
         reference_source=scenario.reference_source,
         reference_notes=scenario.reference_notes,
         best_source=scenario.best_source,
@@ -440,6 +454,7 @@ def render_markdown(report: DrillReport) -> str:
         "(scenario seconds per real second); every other time here is on the scenario clock",
         f"- **Scenario clock:** {_clock(report.scenario_start)} to {_clock(report.ended_at)}",
         f"- **Impact started:** {_clock(report.impact_start)}",
+        *_opened_line(report),
         f"- **Incident:** #{report.incident_id}"
         if report.incident_id
         else "- **Incident:** not declared",
@@ -542,3 +557,14 @@ def write_report(directory: Path, report: DrillReport) -> DrillReport:
     write_file(paths[0], render_markdown(report), parents=True)
     write_file(paths[1], render_json(report), parents=True)
     return report
+
+
+def _opened_line(report: DrillReport) -> list[str]:
+    opened, impact = report.opened_at, report.impact_start
+    if opened is None:
+        return []
+    into = ""
+    if impact is not None and opened > impact:
+        minutes = (opened - impact).total_seconds() / 60
+        into = f", {minutes:.0f} min into the impact: time to detect counts from then"
+    return [f"- **Cockpit opened:** {_clock(opened)}{into}"]

@@ -9,6 +9,7 @@
     speed = 60                           # scenario seconds per real second
     start = "2024-08-02T06:45:00-07:00"  # the scenario clock at the start of the drill
     end = "08:00"                        # the drill stops here unless ended before
+    open_at = "07:07"                    # optional: the cockpit starts only then, mid-incident
 
     [[schedule]]                         # what the world does, on the scenario clock
     at = "06:52"
@@ -96,6 +97,7 @@ class _Head:
     protocols: tuple[str, ...] = ("http",)
     traffic: bool = True
     speed: float = DEFAULT_SPEED
+    open_at: str = ""
 
     def check(self) -> None:
         if not _NAME.match(self.name):
@@ -116,6 +118,8 @@ class _Head:
             raise FieldError("start", "give the incident's UTC offset, e.g. -07:00, or Z")
         del start
         _check_clock("end", self.end)
+        if self.open_at:
+            _check_clock("open_at", self.open_at)
         if not self.protocols:
             raise FieldError("protocols", 'name at least one protocol, e.g. ["http"]')
 
@@ -193,6 +197,9 @@ class Scenario:
     best: dict[str, float] = field(default_factory=dict)  # minutes after the impact start
     best_source: str = ""
     path: Path | None = None
+    # The cockpit starts at this scenario time (None: with the drill): opened in the middle
+    # of the incident, it judges what its sources read back, and detection counts from then.
+    open_at: datetime | None = None
 
     def real_minutes(self, milestone: str) -> float | None:
         """Minutes from the real incident's impact start to a milestone, if known."""
@@ -240,6 +247,9 @@ def parse_scenario(text: str, path: Path | None = None) -> Scenario:
         schedule.append(ScheduledFault(at, step.fault, step.note))
     if not schedule:
         raise loader.error(("schedule",), "a drill needs at least one [[schedule]] entry")
+    open_at = clock_at(start, head.open_at) if head.open_at else None
+    if open_at is not None and not start <= open_at < end:
+        raise loader.error(("open_at",), "must be between start and end")
     if path is not None and path.stem != head.name:
         raise loader.error(("name",), f"must match the file name ({path.stem})")
     timings = {
@@ -270,6 +280,7 @@ def parse_scenario(text: str, path: Path | None = None) -> Scenario:
         best={n: v for n in MILESTONES if (v := getattr(best, n)) is not None},
         best_source=best.source,
         path=path,
+        open_at=open_at,
     )
 
 

@@ -162,6 +162,7 @@ class DrillSession:
         self.clock: DrillClock | None = None
         self.last_view: View | None = None
         self.report: DrillReport | None = None
+        self.opened_at: datetime | None = None  # real time the cockpit could first look
         self._cockpit: DrillCockpit | None = None
         self._child = WorldChild([], self.log_path)  # replaced by start()
 
@@ -190,6 +191,10 @@ class DrillSession:
         self.clock = read_clock(self.world_dir)
         world_config = load(config_path)
         self.config = drill_config(world_config, self.speed, self.notifications)
+        if self.scenario.open_at is not None:
+            # Opened mid-incident: the world runs (and fails) without anyone watching.
+            await self.until_scenario(self.scenario.open_at)
+        self.opened_at = utcnow()
         return self.config
 
     async def stop(self) -> None:
@@ -260,6 +265,7 @@ class DrillSession:
             incidents=cockpit.store.list(),
             last_view=view,
             ended_at=utcnow(),
+            opened_at=self.opened_at if self.scenario.open_at is not None else None,
         )
         self.report = write_report(self.run_dir, report)
         return self.report

@@ -371,8 +371,8 @@ def probe_history_markdown(probes: Sequence[ProbeView], since: datetime | None) 
     cockpit saw, its first error verbatim. "" when no probe failed."""
     sections: list[str] = []
     for probe in probes:
-        runs = [r for r in probe.runs if since is None or r.last_at >= since]
-        if not any(not r.first.ok for r in runs):
+        runs = _failed_runs(probe, since)
+        if not runs:
             continue
         rows = [
             f"### {_inline(probe.name)} ({_inline(probe.kind)}, {probe.concurrency} at once)",
@@ -391,3 +391,44 @@ def probe_history_markdown(probes: Sequence[ProbeView], since: datetime | None) 
     if not sections:
         return ""
     return "\n\n".join(["## Probe history (every change the cockpit saw)", *sections])
+
+
+def _failed_runs(probe: ProbeView, since: datetime | None) -> list[Any]:
+    runs = [r for r in probe.runs if since is None or r.last_at >= since]
+    return runs if any(not r.first.ok for r in runs) else []
+
+
+def probe_history_json(probes: Sequence[ProbeView], since: datetime | None) -> list[dict[str, Any]]:
+    """The same probe history as the Markdown's, as data: per probe, each run of like results
+    with its first error verbatim (controls stripped)."""
+    out = []
+    for probe in probes:
+        runs = _failed_runs(probe, since)
+        if not runs:
+            continue
+        out.append(
+            {
+                "probe": strip_controls(probe.name),
+                "kind": strip_controls(probe.kind),
+                "concurrency": probe.concurrency,
+                "runs": [
+                    {
+                        "from": iso_utc(run.first.at),
+                        "to": iso_utc(run.last_at),
+                        "ok": run.first.ok,
+                        "sessions_ok": run.first.sessions_ok,
+                        "rounds": run.count,
+                        "error": strip_controls(run.first.error or ""),
+                    }
+                    for run in runs
+                ],
+            }
+        )
+    return out
+
+
+def add_probe_history(path: Path, history: list[dict[str, Any]]) -> None:
+    """Add the live cockpit's probe history to a written JSON draft."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["probe_history"] = history
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -888,6 +888,12 @@ class IncidentStore:
         return _notification(row)
 
     # -- lifecycle ------------------------------------------------------------------------------
+
+    def watch(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        """Have `on_change` called (on another thread) whenever any process changes the store;
+        returns how to stop. None when the backend cannot tell: SQLite is read again every
+        few seconds instead."""
+        return None
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):

@@ -16,6 +16,7 @@ _VERBS = {
     "identified": "cause identified",
     "mitigated": "mitigated",
     "resolved": "resolved",
+    "acknowledged": "acknowledged",
 }
 
 

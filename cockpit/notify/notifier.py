@@ -17,7 +17,7 @@ from datetime import timedelta
 import httpx
 
 from cockpit.config import Config
-from cockpit.config.notify import NOTIFY_EVENTS
+from cockpit.config.notify import ACKNOWLEDGED, EVENT_ORDER
 from cockpit.incident.store import IncidentStore, Notification
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
 from cockpit.notify.channels import Channel, DeliveryError, channels_from_config
@@ -101,8 +101,8 @@ class Notifier:
 
     async def send(self, incident: Incident, event: str) -> list[Delivery]:
         """Tell every channel that wants `event`; never raises for a channel's failure."""
-        if event not in NOTIFY_EVENTS:
-            raise ValueError(f"notify event {event!r} is not one of {NOTIFY_EVENTS}")
+        if event not in EVENT_ORDER:
+            raise ValueError(f"notify event {event!r} is not one of {EVENT_ORDER}")
         targets = [c for c in self.channels if c.wants(event)]
         if not targets:
             return []
@@ -111,9 +111,9 @@ class Notifier:
             return [await self._suppress(incident, c, event) for c in targets]
         async with httpx.AsyncClient(follow_redirects=False) as client:
             results = await asyncio.gather(
-                *(self._send_one(client, incident, c, event, drill) for c in targets)
+                *(self._send_then_ack(client, incident, c, event, drill) for c in targets)
             )
-        return [r for r in results if r is not None]
+        return [d for sent in results for d in sent]
 
     async def retry_failed(self, incident_id: int | None = None) -> list[Delivery]:
         """Send again what failed (or was left mid-send by a process that died)."""
@@ -122,7 +122,7 @@ class Notifier:
             for n in await asyncio.to_thread(self.store.notifications, incident_id)
             if n.status in ("failed", "sending")
         ]
-        pending.sort(key=lambda n: (n.incident_id, NOTIFY_EVENTS.index(n.event)))
+        pending.sort(key=lambda n: (n.incident_id, EVENT_ORDER.index(n.event)))
         by_name = {c.name: c for c in self.channels}
         out: list[Delivery] = []
         async with httpx.AsyncClient(follow_redirects=False) as client:
@@ -143,9 +143,7 @@ class Notifier:
                     )
                     continue
                 drill = self.drill or incident.drill
-                result = await self._send_one(client, incident, channel, note.event, drill)
-                if result is not None:
-                    out.append(result)
+                out += await self._send_then_ack(client, incident, channel, note.event, drill)
         return out
 
     # -- one channel ----------------------------------------------------------------------------
@@ -155,9 +153,33 @@ class Notifier:
         # A late PagerDuty trigger for a resolved incident would page someone for nothing.
         return (
             channel.kind == "pagerduty"
-            and note.event == "declared"
+            and note.event in ("declared", ACKNOWLEDGED)
             and incident.status == IncidentStatus.RESOLVED
         )
+
+    async def _send_then_ack(
+        self,
+        client: httpx.AsyncClient,
+        incident: Incident,
+        channel: Channel,
+        event: str,
+        drill: bool,
+    ) -> list[Delivery]:
+        """One send; a trigger that went out is acknowledged at once on the channels that
+        take acknowledgements (PagerDuty), with the same dedup key, after it (PagerDuty
+        ignores an acknowledge for an alert it does not have yet)."""
+        sent = await self._send_one(client, incident, channel, event, drill)
+        out = [sent] if sent is not None else []
+        if (
+            event == "declared"
+            and sent is not None
+            and sent.status == "sent"
+            and channel.wants(ACKNOWLEDGED)
+        ):
+            ack = await self._send_one(client, incident, channel, ACKNOWLEDGED, drill)
+            if ack is not None:
+                out.append(ack)
+        return out
 
     async def _send_one(
         self,

@@ -2,7 +2,8 @@
 
 - Slack incoming webhook: `text` (the notification fallback) and Block Kit `blocks`.
   https://api.slack.com/messaging/webhooks
-- PagerDuty Events API v2: routing_key, event_action (trigger/resolve), dedup_key, and for a
+- PagerDuty Events API v2: routing_key, event_action (trigger/acknowledge/resolve), dedup_key,
+  and for a
   trigger payload.summary/source/severity. https://developer.pagerduty.com/docs/events-api-v2
 - Generic webhook: one JSON document naming its format and version.
 """
@@ -67,6 +68,8 @@ def pagerduty_payload(a: Announcement, routing_key: str, dedup_key: str) -> dict
     """The Events v2 body, or None for events PagerDuty has no action for."""
     if a.event == "resolved":
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key}
+    if a.event == "acknowledged":
+        return {"routing_key": routing_key, "event_action": "acknowledge", "dedup_key": dedup_key}
     if a.event != "declared":
         return None
     severity = "info" if a.drill else PAGERDUTY_SEVERITY.get(a.incident.severity, "error")

@@ -12,10 +12,9 @@ pairs, so Python code runs once per distinct second, not once per line.
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
-import stat
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -34,6 +33,7 @@ from cockpit.config.errors import (
 from cockpit.model import Category, ErrorBucket, ErrorSeries, RouteErrors
 from cockpit.sources import log_formats
 from cockpit.sources.base import SourceError
+from cockpit.sources.log_files import Cursor, Identity, Span, last_line_end, rotated_siblings
 from cockpit.sources.log_formats import LogFormat, parse_time_local
 from cockpit.sources.log_health import LogHealth
 from cockpit.sources.routes import RouteCounts
@@ -41,13 +41,11 @@ from cockpit.timeutil import from_epoch, utcnow
 
 __all__ = ["AccessLogTail", "log_format_for", "parse_time_local"]
 
-MAX_READ = 8_388_608  # bytes per poll; a backlog is worked off over the next polls
+CHUNK = 8_388_608  # bytes read at a time
+# A poll reads until it has caught up or this share of its timeout has passed; what is left
+# (a read-back larger than that) follows on the next polls, and the series says so.
+READ_SHARE = 0.7
 _PROBE_BYTES = 65_536  # how far read_back's search looks for a line with a timestamp
-# Bytes remembered to notice a file rewritten in place (copytruncate, then written past our
-# offset before we looked): the ones just before our offset, and the file's first ones. Lines
-# often end alike (same agent, same upstream), but a rewritten file starts with newer lines.
-_MARK = 64
-_HEAD = 256
 FUTURE_SECONDS = 120  # lines this far ahead of our clock still count (clock skew)
 _STAMP_CACHE_MAX = 8192
 _ZONE_SKEW = 1800
@@ -68,67 +66,6 @@ def log_format_for(cfg: AccessLogBase) -> LogFormat:
         case RegexLogConfig():
             return log_formats.custom(cfg.pattern, cfg.time_format, cfg.timezone)
     raise TypeError(f"no log format for {type(cfg).__name__}")
-
-
-class _Cursor:
-    """An open log file and how far into it we have read."""
-
-    def __init__(self, path: Path, offset: int | None = None):
-        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        info = os.fstat(self.fd)
-        if not stat.S_ISREG(info.st_mode):
-            # A directory opens fine and fails only at the first read: kept as the cursor,
-            # it would keep the source stale after the log is back.
-            os.close(self.fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        self.identity = (info.st_dev, info.st_ino)
-        self.offset = info.st_size if offset is None else offset
-        self.mark = b""
-        self.head = b""
-        self.remember()
-
-    def size(self) -> int:
-        return os.fstat(self.fd).st_size
-
-    def remember(self) -> None:
-        start = max(0, self.offset - _MARK)
-        self.mark = os.pread(self.fd, self.offset - start, start) if self.offset else b""
-        if len(self.head) < _HEAD:
-            self.head = os.pread(self.fd, min(self.offset, _HEAD), 0) if self.offset else b""
-
-    def rewritten(self) -> bool:
-        """Truncated, or truncated and written past our offset again (copytruncate)."""
-        if self.size() < self.offset:
-            return True
-        mark, head = self.mark, self.head
-        if mark and os.pread(self.fd, len(mark), self.offset - len(mark)) != mark:
-            return True
-        return bool(head) and os.pread(self.fd, len(head), 0) != head
-
-    def restart(self) -> None:
-        self.offset = 0
-        self.mark = self.head = b""
-
-    def read(self, budget: int) -> tuple[bytes, int, bool]:
-        """(whole lines, overlong lines skipped, reached end of file). A half-written last
-        line stays for next time."""
-        if budget <= 0:
-            return b"", 0, False
-        data = os.pread(self.fd, budget, self.offset)
-        at_end = len(data) < budget
-        end = data.rfind(b"\n") + 1
-        skipped = 0
-        if end == 0 and not at_end:
-            # A "line" longer than the whole budget: skip it rather than stall on it.
-            end, skipped, data = len(data), 1, b""
-        self.offset += end
-        self.remember()
-        return data[:end], skipped, at_end
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 def _first_line_since(fd: int, size: int, since: int, fmt: LogFormat) -> int:
@@ -213,8 +150,17 @@ class AccessLogTail:
         self.unparsed_lines = 0
         self._first_ts: int | None = None
         self._last_ts: int | None = None
-        self._current: _Cursor | None = None
-        self._previous: _Cursor | None = None  # the rotated file, drained until the writer moves
+        self._current: Cursor | None = None
+        # Rotated files still read: drained until quiet while the new one fills (the writer
+        # may append to the old file until it reopens the log).
+        self._draining: list[Cursor] = []
+        # Files seen beside the log at the last rotation: a file not among them that a new
+        # rotation shows was written in between and is read too (several rotations per poll).
+        self._known: set[Identity] = set()
+        self._seen_ns = 0  # wall time of the last look at the log's identity
+        self._backfill: list[Span] = []  # read_back still to read, newest first
+        self._backfill_total = 0
+        self._behind = ""
         self._opened_once = False
         # A poll cancelled by the hub leaves its thread running; the next one waits for it.
         self._lock = threading.Lock()
@@ -235,18 +181,21 @@ class AccessLogTail:
 
     def _close(self) -> None:
         with self._lock:
-            for cursor in (self._current, self._previous):
+            for cursor in [self._current, *self._draining]:
                 if cursor is not None:
                     cursor.close()
-            self._current = self._previous = None
+            for span in self._backfill:
+                span.close()
+            self._current, self._draining, self._backfill = None, [], []
 
     # -- reading ---------------------------------------------------------------------------
 
     def _poll(self) -> ErrorSeries:
         with self._lock:
             now = int(self._clock().timestamp())
+            deadline = time.monotonic() + self.timeout * READ_SHARE
             try:
-                self._follow(now)
+                self._follow(now, deadline)
             except PermissionError:
                 raise SourceError(f"permission denied: {self.path}") from None
             except IsADirectoryError:
@@ -261,60 +210,150 @@ class AccessLogTail:
                 raise SourceError(f"{self.path}: {misread}")
             return self._series(now)
 
-    def _open(self, now: int) -> _Cursor:
+    def _open(self, now: int) -> Cursor:
         first = not self._opened_once
         self._opened_once = True
         if not first:
-            return _Cursor(self.path, 0)  # appeared after we started: all of it is new
-        cursor = _Cursor(self.path)
-        if self.cfg.read_back > 0:
-            cursor.offset = _first_line_since(
-                cursor.fd, cursor.offset, now - self.cfg.read_back, self._format
-            )
-            cursor.remember()
+            return Cursor(self.path, 0)  # appeared after we started: all of it is new
+        cursor = Cursor(self.path)
+        siblings = rotated_siblings(self.path)
+        self._known = {s.identity for s in siblings} | {cursor.identity}
+        if self.cfg.read_back <= 0:
+            return cursor
+        # The read-back window is read from its newest line down (see _read_back); the cursor
+        # follows what is written from now on.
+        since = now - self.cfg.read_back
+        end = cursor.offset = last_line_end(cursor.fd, cursor.offset)
+        cursor.remember()
+        start = _first_line_since(cursor.fd, end, since, self._format)
+        self._add_span(cursor.fd, start, end)
+        if start == 0:
+            # The window reaches back past this file's first line: into the rotated ones.
+            for sibling in siblings:
+                if sibling.mtime_ns < since * 1_000_000_000:
+                    break  # last written before the window: nothing of it is read back
+                try:
+                    older = Cursor(sibling.path)
+                except OSError:
+                    continue
+                if sibling is siblings[0]:
+                    # The newest may still be written to, until the writer reopens the log.
+                    older.offset = last_line_end(older.fd, older.offset)
+                    older.remember()
+                    self._draining.append(older)
+                start = _first_line_since(older.fd, older.offset, since, self._format)
+                self._add_span(older.fd, start, older.offset)
+                if sibling is not siblings[0]:
+                    older.close()
+                if start > 0:
+                    break
         return cursor
 
-    def _follow(self, now: int) -> None:
-        budget = MAX_READ
+    def _add_span(self, fd: int, lo: int, hi: int) -> None:
+        if lo < hi:
+            self._backfill.append(Span(fd, lo, hi))
+            self._backfill_total += hi - lo
+
+    def _follow(self, now: int, deadline: float) -> None:
+        behind = 0
         if self._current is None:
             self._current = self._open(now)
         current = self._current
-
-        previous_quiet = True
-        if self._previous is not None:
-            data, skipped, _ = self._previous.read(budget)
-            budget -= len(data)
-            previous_quiet = not data
-            self._ingest(data, skipped, now)
+        quiet = {}
+        for cursor in self._draining:
+            got, left = self._drain(cursor, now, deadline)
+            quiet[cursor.identity] = not got
+            behind += left
 
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
             info = None  # renamed away, not yet recreated: keep reading what we have open
+        looked = time.time_ns()
         if info is not None and (info.st_dev, info.st_ino) != current.identity:
-            data, skipped, at_end = current.read(budget)
-            budget -= len(data)
-            self._ingest(data, skipped, now)
-            if at_end:
+            _, left = self._drain(current, now, deadline)
+            if not left:
                 try:
-                    replacement = _Cursor(self.path, 0)
+                    replacement = Cursor(self.path, 0)
                 except FileNotFoundError:
                     replacement = None
                 if replacement is not None:
-                    if self._previous is not None:
-                        self._previous.close()
-                    # The writer may still append to the old file until it reopens the log.
-                    self._previous, self._current = current, replacement
-                    current, previous_quiet = replacement, False
+                    self._draining.append(current)
+                    self._adopt_missed(current, replacement)
+                    self._current = current = replacement
         elif current.rewritten():
+            self._adopt_missed(current, current)
             current.restart()
+        self._seen_ns = looked
 
-        data, skipped, _ = current.read(budget)
-        self._ingest(data, skipped, now)
-        # Once the old file stays quiet while the new one fills, the writer has moved on.
-        if self._previous is not None and previous_quiet and current.offset > 0:
-            self._previous.close()
-            self._previous = None
+        _, left = self._drain(current, now, deadline)
+        behind += left
+        # Once an old file stays quiet while the new one fills, the writer has moved on.
+        if current.offset > 0:
+            for cursor in [c for c in self._draining if quiet.get(c.identity)]:
+                cursor.close()
+                self._draining.remove(cursor)
+        behind += self._read_back(now, deadline)
+        self._behind = self._describe_behind(behind)
+
+    def _drain(self, cursor: Cursor, now: int, deadline: float) -> tuple[bool, int]:
+        """Read a file to its end, or until the deadline: (read anything, bytes left)."""
+        got = False
+        while True:
+            text, end, skipped, at_end = cursor.read(CHUNK)
+            got = got or end > 1 or bool(skipped)
+            self._ingest(text, end, skipped, now)
+            if at_end:
+                return got, 0
+            if time.monotonic() >= deadline:
+                return got, max(0, cursor.size() - cursor.offset)
+
+    def _adopt_missed(self, old: Cursor, current: Cursor) -> None:
+        """After a rotation: read the files written since our last look that we hold no cursor
+        on. A copy of the file we were reading (copytruncate) is read from where we were in it;
+        a file rotated away within the same poll interval, from its start."""
+        siblings = rotated_siblings(self.path)
+        held = {c.identity for c in self._draining} | {old.identity, current.identity}
+        for sibling in siblings:
+            if sibling.identity in held:
+                continue
+            if sibling.identity in self._known and sibling.mtime_ns <= self._seen_ns:
+                continue  # an older rotation, read before (or before we started)
+            try:
+                cursor = Cursor(sibling.path, 0)
+            except OSError:
+                continue
+            if old.continues_in(cursor.fd):
+                cursor.offset = old.offset
+                cursor.remember()
+            self._draining.append(cursor)
+            held.add(cursor.identity)
+        self._known = {s.identity for s in siblings} | {current.identity}
+
+    def _read_back(self, now: int, deadline: float) -> int:
+        """Read-back spans, newest lines first, until the deadline: bytes left."""
+        while self._backfill:  # a chunk at least, however late: each poll makes headway
+            span = self._backfill[0]
+            text, end, skipped = span.read_down(CHUNK)
+            self._ingest(text, end, skipped, now)
+            if not span.left:
+                span.close()
+                self._backfill.pop(0)
+            if time.monotonic() >= deadline:
+                break
+        return sum(span.left for span in self._backfill)
+
+    def _describe_behind(self, left: int) -> str:
+        if not left:
+            return ""
+        seconds = self.timeout * READ_SHARE
+        if self._backfill:
+            done = self._backfill_total - sum(span.left for span in self._backfill)
+            return (
+                f"read back {_mib(done)} of {_mib(self._backfill_total)} (the last "
+                f"{self.cfg.read_back} s) within {seconds:g} s; the rest follows"
+            )
+        return f"{_mib(left)} of new lines not read within {seconds:g} s; they follow"
 
     # -- counting --------------------------------------------------------------------------
 
@@ -328,17 +367,18 @@ class AccessLogTail:
         epoch = self._stamps[stamp] = self._format.epoch(stamp)
         return epoch
 
-    def _ingest(self, data: bytes, skipped: int, now: int) -> None:
+    def _ingest(self, text: bytes, end: int, skipped: int, now: int) -> None:
+        """Counts the lines of text[:end] (b"\\n" and whole lines; see Cursor.read)."""
         self.unparsed_lines += skipped
         self._health.read(skipped, skipped)
-        if not data:
+        if end <= 1:
             return
-        text = b"\n" + data
-        found = self._format.scan(text)
-        lines = data.count(b"\n")
+        found = self._format.scan(text, 0, end)
+        lines = text.count(b"\n", 1, end)
         self.unparsed_lines += lines - len(found)
         self._health.read(lines, lines - len(found))
-        self._health.sample(data, lines - len(found))
+        if lines > len(found):
+            self._health.sample(text[1 : min(end, 1 << 16)], lines - len(found))
         span = self._span
         ring = len(self._ring_bucket)
         now_bucket = now // span
@@ -376,9 +416,9 @@ class AccessLogTail:
                 self._ring_errors[slot] += count
                 fives = True
         if fives and self._format.route_of is not None:
-            self._count_routes(text, now, oldest, newest)
+            self._count_routes(text, end, now, oldest, newest)
 
-    def _count_routes(self, text: bytes, now: int, oldest: int, newest: int) -> None:
+    def _count_routes(self, text: bytes, stop: int, now: int, oldest: int, newest: int) -> None:
         """Each 5xx line's route into its bucket. Only lines the format's fast search points at
         are read in full, so a chunk of 2xx costs one more C-level search, no Python per line."""
         five, route_of = self._format.five, self._format.route_of
@@ -387,7 +427,7 @@ class AccessLogTail:
         timed = self._format.timed
         last_start = -2
         find, rfind = text.find, text.rfind
-        for hit in five.finditer(text):
+        for hit in five.finditer(text, 0, stop):
             start = rfind(b"\n", 0, hit.start())
             if start == last_start:
                 continue  # a second hit on a line already read
@@ -434,4 +474,9 @@ class AccessLogTail:
             first_ts=from_epoch(self._first_ts) if self._first_ts is not None else None,
             last_ts=from_epoch(self._last_ts) if self._last_ts is not None else None,
             routes_known=self._format.route_of is not None,
+            behind=self._behind,
         )
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MiB"

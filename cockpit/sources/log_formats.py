@@ -17,15 +17,25 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cockpit.model import Route
 from cockpit.sources import routes
 
-Scan = Callable[[bytes], list[tuple[bytes, bytes]]]
+
+class Scan(Protocol):
+    """`Pattern.findall`'s shape: lines of text[pos:endpos] -> (stamp, status class) pairs."""
+
+    def __call__(
+        self, text: bytes, pos: int = 0, endpos: int = sys.maxsize, /
+    ) -> list[tuple[bytes, bytes]]: ...
+
+
 Stamp = Callable[[bytes], int | None]
 # One line (no newline) -> (stamp as `scan` gives it, exact status, route); None if not a 5xx.
 RouteOf = Callable[[bytes], "tuple[bytes, int, Route] | None"]
@@ -154,17 +164,20 @@ def strptime_parser(time_format: str, default_zone: tzinfo | None) -> Stamp:
 # -- built-in formats ---------------------------------------------------------------------------
 
 # nginx `combined` (and the common log format it extends). nginx writes '"' inside a field as
-# \x22 (`escape=default`) or \" (`escape=json`), Apache's %r as \": a quoted field is read
-# as "no quote or backslash, or a backslash and any byte", so the request cannot hide a quote.
-# The time is `[` + the common-log time + `] "`: $remote_user (any client's Basic auth) may hold
-# `[` or spaces, never '"'. A literal first byte lets the engine skip ahead fast, and the first
-# alternative (no `[` before the time) is the common line's fast path.
-_CLF_TIME = rb"(\d\d/[A-Z][a-z][a-z]/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)"
-_QUOTED = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
-_QUOTED_GROUP = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
-_COMBINED_HEAD = rb"\n(?:[^\n\[]*|[^\n]*?)\[" + _CLF_TIME + rb"\] "
-NGINX_COMBINED = re.compile(_COMBINED_HEAD + _QUOTED + rb" ([1-5])\d\d(?=[ \n])")
-_COMBINED_ROUTE = re.compile(_COMBINED_HEAD + _QUOTED_GROUP + rb" (5\d\d)(?=[ \n]|$)")
+# \x22 (`escape=default`) or \" (`escape=json`), Apache's %r as \": the request ends at the
+# first '"' not escaped by a backslash, so it cannot hide a quote. The time is `[` + a stamp +
+# `] "`: $remote_user (any client's Basic auth) may hold `[` or spaces, never '"'.
+#
+# Speed: the engine runs a one-byte exclusion ([^"]) many times faster than a set ([^"\n]),
+# so each part has a fast first alternative of that kind and a strict one the engine falls
+# back to. The fast ones may run past a newline only into a line that completes the match:
+# then the line before had no `[` (it stays counted unparsed, as lines - matches), or its
+# stamp holds a newline and does not read as a time.
+_TIME_FIELD = rb"(?:[^\[]*|[^\n]*?)\[([^\]]*)\] "
+_REQUEST = rb'"(?:[^"]*(?<!\\)|[^"\\\n]*(?:\\.[^"\\\n]*)*)"'
+_REQUEST_GROUP = rb'"((?:[^"]*(?<!\\)|[^"\\\n]*(?:\\.[^"\\\n]*)*))"'
+NGINX_COMBINED = re.compile(rb"\n" + _TIME_FIELD + _REQUEST + rb" ([1-5])\d\d(?=[ \n])")
+_COMBINED_ROUTE = re.compile(rb"\n" + _TIME_FIELD + _REQUEST_GROUP + rb" (5\d\d)(?=[ \n]|$)")
 # A 5xx status right after a quoted field: where a combined or Envoy 5xx line may be.
 _FIVE_AFTER_QUOTE = re.compile(rb'" 5\d\d(?=[ \n])')
 
@@ -381,9 +394,9 @@ def custom(pattern: str, time_format: str = "", timezone_name: str = "UTC") -> L
     timed = "time" in compiled.groupindex
     search = compiled.search
 
-    def scan(text: bytes) -> list[tuple[bytes, bytes]]:
+    def scan(text: bytes, pos: int = 0, endpos: int = sys.maxsize) -> list[tuple[bytes, bytes]]:
         found = []
-        for line in text.split(b"\n")[1:-1]:
+        for line in text[pos:endpos].split(b"\n")[1:-1]:
             match = search(line)
             if match is None:
                 continue

@@ -22,11 +22,30 @@ SHOWN_ROUTES = 10  # pairs a bucket reports, most first; the rest summed into OT
 OTHER = Route(path="(other routes)")
 _MAX_PATH = 256
 
-_ID_SEGMENT = re.compile(
-    r"\d+|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
-    r"|(?=[a-fA-F]*\d)[0-9a-fA-F]{16,}"
-)
+_HEX = "0123456789abcdefABCDEF"
 _METHOD = re.compile(r"[A-Z][A-Z_-]{0,19}")
+_INTERNED: dict[Route, Route] = {}
+_MAX_INTERNED = 65_536
+
+
+def _is_id(segment: str) -> bool:
+    """A number, a UUID, or 16+ hex digits with at least one digit (a hash, an object id;
+    not a long word that happens to be hex letters)."""
+    if segment.isdigit():
+        return True
+    if len(segment) < 16:
+        return False
+    if len(segment) == 36 and segment.count("-") == 4:
+        return not segment.replace("-", "").strip(_HEX)
+    return not segment.strip(_HEX) and bool(segment.strip(_HEX[10:]))
+
+
+def _interned(where: Route) -> Route:
+    # One object per route: counting by it then hashes and compares by identity, not field
+    # by field in Python.
+    if len(_INTERNED) >= _MAX_INTERNED:
+        _INTERNED.clear()
+    return _INTERNED.setdefault(where, where)
 
 
 @lru_cache(maxsize=4096)
@@ -38,7 +57,7 @@ def normalise_path(path: str) -> str:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
     if len(path) > _MAX_PATH:
         path = path[:_MAX_PATH]
-    return "/".join("{id}" if _ID_SEGMENT.fullmatch(s) else s for s in path.split("/"))
+    return "/".join("{id}" if _is_id(s) else s for s in path.split("/"))
 
 
 @lru_cache(maxsize=4096)
@@ -48,31 +67,55 @@ def from_request(request: str, host: str = "", upstream: str = "") -> Route:
     method, _, rest = request.partition(" ")
     target = rest.rsplit(" ", 1)[0] if rest.count(" ") else rest
     if not _METHOD.fullmatch(method) or not target:
-        return Route("", request[:64], host, upstream)
-    return Route(method, normalise_path(target), host, upstream)
+        return _interned(Route("", request[:64], host, upstream))
+    return _interned(Route(method, normalise_path(target), host, upstream))
 
 
 def route(method: str = "", path: str = "", host: str = "", upstream: str = "") -> Route:
-    return Route(method.upper()[:20], normalise_path(path) if path else "", host, upstream)
+    where = Route(method.upper()[:20], normalise_path(path) if path else "", host, upstream)
+    return _interned(where)
+
+
+class _Count:
+    __slots__ = ("n", "status", "where")
+
+    def __init__(self, where: Route, status: int) -> None:
+        self.where, self.status, self.n = where, status, 0
 
 
 class RouteCounts:
-    """One bucket's 5xx by route and status, bounded."""
+    """One bucket's 5xx by route and status, bounded. Keyed by the interned Route's identity:
+    the dataclass's own hash runs in Python, and this is counted once per 5xx line."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("_counts", "_most")
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[Route, int], int] = {}
+        self._counts: dict[tuple[int, int], _Count] = {}
+        self._most: tuple[RouteErrors, ...] | None = None
 
     def add(self, where: Route, status: int, count: int = 1) -> None:
-        key = (where, status)
-        counts = self.counts
-        if key not in counts and len(counts) >= MAX_ROUTES:
-            key = (OTHER, status)
-        counts[key] = counts.get(key, 0) + count
+        counts = self._counts
+        entry = counts.get((id(where), status))
+        if entry is None:
+            if len(counts) >= MAX_ROUTES:
+                where = OTHER
+                entry = counts.get((id(OTHER), status))
+            if entry is None:
+                entry = counts[(id(where), status)] = _Count(where, status)
+        entry.n += count
+        self._most = None
+
+    @property
+    def counts(self) -> dict[tuple[Route, int], int]:
+        out: dict[tuple[Route, int], int] = {}
+        for c in self._counts.values():
+            out[(c.where, c.status)] = out.get((c.where, c.status), 0) + c.n
+        return out
 
     def most(self) -> tuple[RouteErrors, ...]:
-        return top(self.counts.items())
+        if self._most is None:
+            self._most = top(self.counts.items())
+        return self._most
 
 
 def top(items: Iterable[tuple[tuple[Route, int], int]]) -> tuple[RouteErrors, ...]:

@@ -45,6 +45,7 @@ class ConfigInputs:
     token_file: Path
     python: str
     protocols: ProtocolInputs | None = None
+    alertmanager_url: str | None = None
 
 
 Probe = dict[str, str | int | float]
@@ -190,6 +191,11 @@ service = {s(inputs.service)}
 environment = {s(inputs.environment)}
 drill = true
 
+[detect]
+# This Sentry runs on this host and has an event within a second or two: its silence about a
+# failure 8 s old is already a blind spot.
+blind_spot_grace = 8
+
 {chr(10).join(probes)}
 [[deploys]]
 name = "deploy-log"
@@ -220,4 +226,17 @@ name = {s(inputs.service)}
 revert = {toml_array(revert)}
 preflight = [{toml_array(preflight)}]
 revert_timeout = 30
-{actions}"""
+{actions}{_alerts(inputs)}"""
+
+
+def _alerts(inputs: ConfigInputs) -> str:
+    if not inputs.alertmanager_url:
+        return ""
+    scope = f'service="{inputs.service}"'
+    return f"""
+[[alerts]]
+name = "alertmanager"
+urls = {toml_array([inputs.alertmanager_url])}
+matchers = {toml_array([scope])}
+interval = 2
+"""
