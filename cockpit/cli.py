@@ -117,6 +117,7 @@ def cmd_world(args: argparse.Namespace) -> int:
         bad_deploy_after=args.bad_deploy_after,
         scenario=args.scenario,
         stop_on_stdin_eof=args.stop_on_stdin_eof,
+        alertmanager=args.alertmanager,
     )
 
 
@@ -286,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     world.add_argument("--dir", metavar="DIR", help="world directory (default: a temp dir)")
     world.add_argument("--bad-deploy-after", type=float, default=20.0, metavar="SECONDS")
     world.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
+    world.add_argument(
+        "--alertmanager",
+        action="store_true",
+        help="also run a real Alertmanager, paged by the world's 5xx rule",
+    )
     world.set_defaults(func=cmd_world)
 
     check = sub.add_parser("check", help="one round of every source; exit 1 if any fails")

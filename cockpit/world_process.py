@@ -77,9 +77,16 @@ class WorldChild:
 class WorldProcess:
     """`cockpit world` for the demo and tests, in a temporary directory removed at stop."""
 
-    def __init__(self, *, bad_deploy_after: float = 20.0, scenario: str = "files-com"):
+    def __init__(
+        self,
+        *,
+        bad_deploy_after: float = 20.0,
+        scenario: str = "files-com",
+        alertmanager: bool = False,
+    ):
         self.bad_deploy_after = bad_deploy_after
         self.scenario = scenario
+        self.alertmanager = alertmanager
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._child: WorldChild | None = None
         self.config_path: Path | None = None
@@ -100,6 +107,7 @@ class WorldProcess:
                 "--bad-deploy-after",
                 str(self.bad_deploy_after),
                 "--stop-on-stdin-eof",
+                *(["--alertmanager"] if self.alertmanager else []),
             ],
             self.log_path,
         )

@@ -270,6 +270,7 @@ class AccessLogTail:
         except FileNotFoundError:
             info = None  # renamed away, not yet recreated: keep reading what we have open
         looked = time.time_ns()
+        held = len(self._draining)
         if info is not None and (info.st_dev, info.st_ino) != current.identity:
             _, left = self._drain(current, now, deadline)
             if not left:
@@ -285,6 +286,10 @@ class AccessLogTail:
             self._adopt_missed(current, current)
             current.restart()
         self._seen_ns = looked
+        # Files a rotation left that we had not read: in this poll, not the next one
+        # (`cockpit check` makes one).
+        for cursor in self._draining[held:]:
+            behind += self._drain(cursor, now, deadline)[1]
 
         _, left = self._drain(current, now, deadline)
         behind += left
@@ -422,6 +427,7 @@ class AccessLogTail:
         """Each 5xx line's route into its bucket. Only lines the format's fast search points at
         are read in full, so a chunk of 2xx costs one more C-level search, no Python per line."""
         five, route_of = self._format.five, self._format.route_of
+        route_at = self._format.route_at
         assert five is not None and route_of is not None
         span, ring = self._span, len(self._ring_bucket)
         timed = self._format.timed
@@ -432,8 +438,10 @@ class AccessLogTail:
             if start == last_start:
                 continue  # a second hit on a line already read
             last_start = start
-            end = find(b"\n", hit.end())
-            got = route_of(text[start + 1 : end])
+            if route_at is not None:
+                got = route_at(text, start, stop)
+            else:
+                got = route_of(text[start + 1 : find(b"\n", hit.end())])
             if got is None:
                 continue
             stamp, status, where = got

@@ -45,6 +45,7 @@ class ConfigInputs:
     token_file: Path
     python: str
     protocols: ProtocolInputs | None = None
+    alertmanager_url: str | None = None
 
 
 Probe = dict[str, str | int | float]
@@ -225,4 +226,17 @@ name = {s(inputs.service)}
 revert = {toml_array(revert)}
 preflight = [{toml_array(preflight)}]
 revert_timeout = 30
-{actions}"""
+{actions}{_alerts(inputs)}"""
+
+
+def _alerts(inputs: ConfigInputs) -> str:
+    if not inputs.alertmanager_url:
+        return ""
+    scope = f'service="{inputs.service}"'
+    return f"""
+[[alerts]]
+name = "alertmanager"
+urls = {toml_array([inputs.alertmanager_url])}
+matchers = {toml_array([scope])}
+interval = 2
+"""

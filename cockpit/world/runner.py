@@ -33,6 +33,7 @@ def run_world(
     bad_deploy_after: float = 20.0,
     scenario: str = "files-com",
     stop_on_stdin_eof: bool = False,
+    alertmanager: bool = False,
 ) -> int:
     """Run a drill world until told to stop. 0: stopped cleanly, 1: could not start,
     2: unknown scenario. A negative bad_deploy_after means the bad deploy never happens."""
@@ -45,6 +46,7 @@ def run_world(
         scenario=scenario,
         bad_deploy_after=bad_deploy_after if bad_deploy_after >= 0 else None,
         write_config=write_config,
+        alertmanager=alertmanager,
     )
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)

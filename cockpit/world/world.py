@@ -62,6 +62,8 @@ from cockpit.timeutil import utcnow
 from cockpit.world import configfile
 from cockpit.world.accesslog import AccessLog
 from cockpit.world.accounts import FILES_DIR, PASSWORD_FILE, Accounts, make_files
+from cockpit.world.alertmanager import Alertmanager, start_alertmanager
+from cockpit.world.alertmanager_rules import FiveXxRule
 from cockpit.world.backend import FilesBackend
 from cockpit.world.control import CONTROL_FILE, ControlServer, FaultNotApplicable, UnknownFault
 from cockpit.world.database import SLOW_DELAY, Database
@@ -141,6 +143,7 @@ class WorldUrls:
     ftp: str | None = None  # ftp://127.0.0.1:<port>
     sftp: str | None = None  # sftp://127.0.0.1:<port>
     webdav: str | None = None  # http://127.0.0.1:<port>/
+    alertmanager: str | None = None  # http://127.0.0.1:<port>, when the world runs one
 
 
 class World:
@@ -156,6 +159,7 @@ class World:
         session_hold: float = SESSION_HOLD,
         slow_delay: float = SLOW_DELAY,
         python: str = sys.executable,
+        alertmanager: bool = False,
     ):
         if scenario not in SCENARIOS:
             known = ", ".join(sorted(SCENARIOS))
@@ -201,6 +205,10 @@ class World:
         self._scheduler: threading.Thread | None = None
         self._fault_lock = threading.Lock()
         self._faults: list[tuple[datetime, str]] = []
+        # A real Alertmanager fed by the world's 5xx rule: the page the engineer gets.
+        self.alertmanager_enabled = alertmanager
+        self._alertmanager: Alertmanager | None = None
+        self._alert_rule: FiveXxRule | None = None
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -356,6 +364,12 @@ class World:
         control.start(directory)
 
         base = service.base_url
+        if self.alertmanager_enabled:
+            self._alertmanager = start_alertmanager(directory / "alertmanager")
+            self._alert_rule = FiveXxRule(
+                self._alertmanager, directory / ACCESS_LOG, scenario.service, self._stopping
+            )
+            self._alert_rule.start()
         self.urls = WorldUrls(
             service=base,
             healthz=f"{base}/healthz",
@@ -366,6 +380,7 @@ class World:
             ftp=f"ftp://127.0.0.1:{protocols.ftp_port}" if protocols.ftp_port else None,
             sftp=f"sftp://127.0.0.1:{protocols.sftp_port}" if protocols.sftp_port else None,
             webdav=protocols.webdav_url,
+            alertmanager=self._alertmanager.url if self._alertmanager else None,
         )
 
         self.config_path = (self._requested_config or directory / CONFIG_FILE).resolve()
@@ -382,6 +397,7 @@ class World:
             token_file=directory / TOKEN_FILE,
             python=self.python,
             protocols=protocols,
+            alertmanager_url=self._alertmanager.url if self._alertmanager else None,
         )
         write_file(self.config_path, configfile.render(inputs), parents=True)
 
@@ -623,6 +639,12 @@ class World:
         if self._control is not None:
             self._control.stop()
             self._control = None
+        if self._alert_rule is not None:
+            self._alert_rule.join()
+            self._alert_rule = None
+        if self._alertmanager is not None:
+            self._alertmanager.stop()
+            self._alertmanager = None
         if self._traffic is not None:
             self._traffic.stop()
             self._traffic = None
