@@ -517,6 +517,24 @@ class Cockpit:
         self._silenced.append(made.id)
         return made
 
+    def incident_silences(self) -> tuple[tuple[str, str], ...]:
+        """(silence id, source) of the silences made during the open incident that are still
+        active: made by this cockpit, or by another whose event is on the incident's timeline."""
+        view = self.view
+        if view.incident is None:
+            return ()
+        made = set(self._silenced) | {
+            e.key.split(":")[1]
+            for e in view.timeline
+            if e.kind == "silence.created" and e.at >= view.incident.declared_at and e.key
+        }
+        out = []
+        for status, reading in view.snapshot.of(Category.ALERTS):
+            for silence in getattr(reading, "silences", ()):
+                if silence.id in made and silence.state == "active":
+                    out.append((silence.id, status.name))
+        return tuple(out)
+
     async def expire_silence(self, silence_id: str, source: str) -> TimelineEvent:
         from cockpit.actions.silence import expire_silence
 
