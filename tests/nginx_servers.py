@@ -42,19 +42,23 @@ def nginx_binary() -> str:
 
 
 class _StatusHandler(http.server.BaseHTTPRequestHandler):
-    """`/status/NNN...` -> status NNN with a short body; anything else -> 200."""
+    """`/status/NNN...` -> status NNN with a short body; `/slow/S` -> 200 after S seconds;
+    anything else -> 200."""
 
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         parts = self.path.split("/")
+        if len(parts) > 2 and parts[1] == "slow":  # `/slow/1.5`: answers after 1.5 s
+            time.sleep(float(parts[2]))
         status = int(parts[2]) if len(parts) > 2 and parts[1] == "status" else 200
         body = f"status {status}\n".encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        with suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (/slow)
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass

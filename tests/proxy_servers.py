@@ -174,6 +174,39 @@ http://127.0.0.1:{port} {{
         yield proxy
 
 
+@contextmanager
+def running_apache(directory: Path) -> Iterator[Proxy]:
+    """Apache httpd in the foreground (-X, one process) proxying to the status upstream, its
+    access log through `CustomLog ... combined` with the LogFormat Debian's apache2.conf has.
+    `HttpProtocolOptions Unsafe` lets a raw '"' or '\\' through to the log, escaped by Apache."""
+    binary = program("apache2")
+    log = directory / "apache-access.log"
+    modules = "/usr/lib/apache2/modules"
+
+    def config(port: int, upstream: int) -> list[str]:
+        cfg = directory / "apache2.conf"
+        cfg.write_text(
+            f"""ServerRoot "{directory}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile {directory}/apache2.pid
+ErrorLog {directory}/apache-error.log
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule proxy_module {modules}/mod_proxy.so
+LoadModule proxy_http_module {modules}/mod_proxy_http.so
+HttpProtocolOptions Unsafe
+LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
+CustomLog {log} combined
+ProxyPass "/" "http://127.0.0.1:{upstream}/"
+"""
+        )
+        return [binary, "-X", "-d", str(directory), "-f", str(cfg)]
+
+    with _running(directory, "apache2", config, log) as proxy:
+        yield proxy
+
+
 def wait_for_lines(log: Path, count: int, seconds: float = 10.0) -> list[str]:
     deadline = time.monotonic() + seconds
     while True:

@@ -235,6 +235,16 @@ def test_every_example_block_loads_once_uncommented(block: tuple[str, str, list[
             "notify[0].url",
         ),
         (
+            '[[probes]]\nname = "a"\nkind = "http"',
+            'url = "https://x.example/health?api_key=s3cret"',
+            "probes[0].url",
+        ),
+        (
+            '[[errors]]\nname = "p"\nkind = "prometheus"\nerrors_query = "x"',
+            'base_url = "http://prom:9090/?access_token=s3cret"',
+            "errors[0].base_url",
+        ),
+        (
             '[[probes]]\nname = "a"\nkind = "http"\nurl = "https://x.example/"',
             'headers = { Authorization = "Basic cHJvYmU6czNjcmV0" }',
             "probes[0].headers.Authorization",

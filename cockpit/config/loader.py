@@ -16,7 +16,7 @@ import types
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from cockpit.config.alerts import ALERT_KINDS, AlertmanagerConfig
 from cockpit.config.base import ConfigError, ConfigWarning, FieldError, Secret
@@ -51,6 +51,11 @@ _LISTS: dict[str, tuple[dict[str, type], str | None]] = {
 # scheme://user[:password]@ at the start of a URL (the userinfo ends before any / ? #).
 _URL_CREDENTIALS = re.compile(
     r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^/?#@\s:]*)(?::(?P<password>[^/?#@\s]*))?@"
+)
+# Query parameters that carry a credential (?api_key=..., ?token=...): a secret in the URL too.
+_SECRET_QUERY_KEYS = frozenset(
+    {"password", "passwd", "pwd", "token", "access_token", "auth_token", "api_key", "apikey"}
+    | {"secret", "client_secret", "private_token"}
 )
 # Keys whose URL carries a key meant to be public: a Sentry DSN only lets one send events.
 _PUBLIC_CREDENTIALS = frozenset({"self_report_dsn"})
@@ -246,7 +251,9 @@ class Loader:
         if isinstance(value, str):
             if is_url:
                 parts = urlsplit(value)
-                found = "@" in parts.netloc  # a user, a password or both
+                query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+                # A user, a password or both; or a credential passed as a query parameter.
+                found = "@" in parts.netloc or bool(query & _SECRET_QUERY_KEYS)
             else:
                 match = _URL_CREDENTIALS.search(value)
                 found = match is not None and match.group("password") is not None

@@ -35,7 +35,7 @@ from cockpit.sources import log_formats
 from cockpit.sources.base import SourceError
 from cockpit.sources.log_files import Cursor, Identity, Span, last_line_end, rotated_siblings
 from cockpit.sources.log_formats import LogFormat, parse_time_local
-from cockpit.sources.log_health import LogHealth
+from cockpit.sources.log_health import SAMPLE_BYTES, LogHealth, why_unread
 from cockpit.sources.routes import RouteCounts
 from cockpit.timeutil import from_epoch, utcnow
 
@@ -270,6 +270,7 @@ class AccessLogTail:
         except FileNotFoundError:
             info = None  # renamed away, not yet recreated: keep reading what we have open
         looked = time.time_ns()
+        held = len(self._draining)
         if info is not None and (info.st_dev, info.st_ino) != current.identity:
             _, left = self._drain(current, now, deadline)
             if not left:
@@ -285,6 +286,10 @@ class AccessLogTail:
             self._adopt_missed(current, current)
             current.restart()
         self._seen_ns = looked
+        # Files a rotation left that we had not read: in this poll, not the next one
+        # (`cockpit check` makes one).
+        for cursor in self._draining[held:]:
+            behind += self._drain(cursor, now, deadline)[1]
 
         _, left = self._drain(current, now, deadline)
         behind += left
@@ -392,6 +397,7 @@ class AccessLogTail:
             if epoch is None:
                 self.unparsed_lines += count
                 self._health.read(0, count)
+                self._sample_line_of(text, end, stamp)
                 continue
             if epoch > now + FUTURE_SECONDS or epoch < too_old:
                 self._health.skewed(count, epoch - now)
@@ -422,6 +428,7 @@ class AccessLogTail:
         """Each 5xx line's route into its bucket. Only lines the format's fast search points at
         are read in full, so a chunk of 2xx costs one more C-level search, no Python per line."""
         five, route_of = self._format.five, self._format.route_of
+        route_at = self._format.route_at
         assert five is not None and route_of is not None
         span, ring = self._span, len(self._ring_bucket)
         timed = self._format.timed
@@ -432,8 +439,10 @@ class AccessLogTail:
             if start == last_start:
                 continue  # a second hit on a line already read
             last_start = start
-            end = find(b"\n", hit.end())
-            got = route_of(text[start + 1 : end])
+            if route_at is not None:
+                got = route_at(text, start, stop)
+            else:
+                got = route_of(text[start + 1 : find(b"\n", hit.end())])
             if got is None:
                 continue
             stamp, status, where = got
@@ -475,7 +484,26 @@ class AccessLogTail:
             last_ts=from_epoch(self._last_ts) if self._last_ts is not None else None,
             routes_known=self._format.route_of is not None,
             behind=self._behind,
+            **self._unparsed_example(),
         )
+
+    def _sample_line_of(self, text: bytes, end: int, stamp: bytes) -> None:
+        """Keep the line of a stamp that does not read, as an example of what was not read."""
+        at = text.find(stamp, 0, end)
+        if at >= 0:
+            stop = text.find(b"\n", at, end)
+            line = text[text.rfind(b"\n", 0, at) + 1 : stop if stop >= 0 else end]
+            self._health.samples.append(line[:SAMPLE_BYTES])
+
+    def _unparsed_example(self) -> dict[str, str]:
+        samples = self._health.samples
+        if not self.unparsed_lines or not samples:
+            return {}
+        line = samples[-1]
+        return {
+            "unparsed_example": line[:200].decode("utf-8", "replace"),
+            "unparsed_why": why_unread(self._format, line),
+        }
 
 
 def _mib(size: int) -> str:

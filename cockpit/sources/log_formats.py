@@ -39,6 +39,7 @@ class Scan(Protocol):
 Stamp = Callable[[bytes], int | None]
 # One line (no newline) -> (stamp as `scan` gives it, exact status, route); None if not a 5xx.
 RouteOf = Callable[[bytes], "tuple[bytes, int, Route] | None"]
+RouteAt = Callable[[bytes, int, int], "tuple[bytes, int, Route] | None"]
 
 _MONTHS = {
     name.encode(): number
@@ -63,6 +64,8 @@ class LogFormat:
     # `route_of` on its whole line), and the line's route. None: the format tells no route.
     five: re.Pattern[bytes] | None = None
     route_of: RouteOf | None = None
+    # The same, for the line after the newline at text[start] (before stop), read in place.
+    route_at: RouteAt | None = None
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -143,6 +146,8 @@ def parse_any(stamp: bytes, default_zone: tzinfo | None = UTC) -> int | None:
         return value
     if stamp[2:3] == b"/":
         return parse_clf(stamp, default_zone)
+    if stamp[4:5] == b"/":  # Caddy's `wall`, `wall_milli`, `wall_nano`: 2026/12/03 07:52:10.1
+        stamp = stamp.replace(b"/", b"-", 2)
     return parse_iso(stamp, default_zone)
 
 
@@ -186,12 +191,26 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _combined_route(line: bytes) -> tuple[bytes, int, Route] | None:
-    match = _COMBINED_ROUTE.match(b"\n" + line)
+def _combined_route_at(text: bytes, start: int, stop: int) -> tuple[bytes, int, Route] | None:
+    """The line starting after the newline at text[start], read where it is (no copy)."""
+    match = _COMBINED_ROUTE.match(text, start, stop)
     if match is None:
         return None
     stamp, request, status = match.groups()
-    return stamp, int(status), routes.from_request(_text(request))
+    where = _REQUEST_ROUTES.get(request)
+    if where is None:
+        if len(_REQUEST_ROUTES) >= 8192:
+            _REQUEST_ROUTES.clear()
+        where = _REQUEST_ROUTES[request] = routes.from_request(_text(request))
+    return stamp, int(status), where
+
+
+def _combined_route(line: bytes) -> tuple[bytes, int, Route] | None:
+    text = b"\n" + line
+    return _combined_route_at(text, 0, len(text))
+
+
+_REQUEST_ROUTES: dict[bytes, Route] = {}
 
 
 # HAProxy `option httplog`, with or without a syslog header in front:
@@ -210,11 +229,42 @@ _HAPROXY_ROUTE = re.compile(
 )
 _FIVE_AFTER_TIMERS = re.compile(rb"/\+?-?\d+ 5\d\d ")
 
+# HAProxy `option httplog clf`: the common log form, with the offset (%trg):
+#   127.0.0.1 - - [03/Dec/2026:07:52:10 +0000] "GET /x HTTP/1.1" 503 217 "" "" 47376 306
+#   "web" "app" "app1" 0 0 1 2 3 ---- 1 1 0 0 0 0 0 "" ""
+# HAProxy writes '"' inside the request as #22, so the request is the first quoted field.
+HAPROXY_CLF = re.compile(
+    rb"\n(?:[^\n]*? )?\S+ \S+ \S+ \[(\d\d/[A-Z][a-z][a-z]/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "
+    rb'"[^"\n]*" (?=-1 |[1-5]\d\d )(-|\d)'
+)
+_HAPROXY_CLF_ROUTE = re.compile(
+    rb"\n(?:[^\n]*? )?\S+ \S+ \S+ \[(\d\d/[A-Z][a-z][a-z]/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "
+    rb'"([^"\n]*)" (5\d\d) [^"\n]*"[^"\n]*" "[^"\n]*" \d+ \d+ "[^"\n]*" "([^"\n]*)"'
+)
+_HAPROXY_FIVE = re.compile(rb'/\+?-?\d+ 5\d\d |" 5\d\d ')
+
+
+def _haproxy_scan(
+    text: bytes, pos: int = 0, endpos: int = sys.maxsize
+) -> list[tuple[bytes, bytes]]:
+    """`httplog` / `httpslog` lines, or `httplog clf` ones: a chunk whose lines the first form
+    does not all read is read in the other too, and the form that reads more counts."""
+    found = HAPROXY_HTTPLOG.findall(text, pos, endpos)
+    if len(found) < text.count(b"\n", pos, endpos) - 1:
+        clf = HAPROXY_CLF.findall(text, pos, endpos)
+        if len(clf) > len(found):
+            return clf
+    return found
+
 
 def _haproxy_route(line: bytes) -> tuple[bytes, int, Route] | None:
     match = _HAPROXY_ROUTE.match(b"\n" + line)
     if match is None:
-        return None
+        clf = _HAPROXY_CLF_ROUTE.match(b"\n" + line)
+        if clf is None:
+            return None
+        stamp, request, status, backend = clf.groups()
+        return stamp, int(status), routes.from_request(_text(request), upstream=_text(backend))
     stamp, backend, status, request = match.groups()
     return stamp, int(status), routes.from_request(_text(request), upstream=_text(backend))
 
@@ -240,11 +290,13 @@ def _envoy_route(line: bytes) -> tuple[bytes, int, Route] | None:
     return stamp, int(status), routes.from_request(_text(request), host=_text(authority))
 
 
-# A JSON value that is a time: ISO 8601, common-log time, or epoch digits (the fraction of
-# $msec or Caddy's float `ts` is left out of the stamp on purpose).
-_JSON_TIME = rb'"?(\d{4}-\d\d-\d\d[T ][^"\n]*|\d\d/[A-Z][a-z][a-z]/[^"\n]*|\d+)'
+# A JSON value that is a time: ISO 8601, Caddy's `wall` times (2026/12/03 07:52:10[.123]),
+# common-log time, or epoch digits (the fraction of $msec or Caddy's float `ts` is left out of
+# the stamp on purpose).
+_JSON_TIME = rb'"?(\d{4}[-/]\d\d[-/]\d\d[T ][^"\n]*|\d\d/[A-Z][a-z][a-z]/[^"\n]*|\d+)'
 # A JSON status, quoted or not; only its first digit is captured.
 _JSON_STATUS = rb'"?(?=[1-5]\d\d\b)(\d)'
+_JSON_STATUS_OR_0 = rb'"?(?=[1-5]\d\d\b|0\b)(\d)'
 
 
 def _json_key(key: str) -> bytes:
@@ -252,8 +304,12 @@ def _json_key(key: str) -> bytes:
     return rb'[^\n]*?"' + re.escape(key.encode()) + rb'"[ \t]*:[ \t]*'
 
 
-def json_line(time_key: str, status_key: str, must_have: bytes = b"") -> re.Pattern[bytes]:
-    """A JSON object per line, keys in any order: one lookahead per key from the line start."""
+def json_line(
+    time_key: str, status_key: str, must_have: bytes = b"", aborted: bool = False
+) -> re.Pattern[bytes]:
+    """A JSON object per line, keys in any order: one lookahead per key from the line start.
+    With `aborted`, status 0 (a request given up before any response) reads as class b"0"."""
+    status = _JSON_STATUS_OR_0 if aborted else _JSON_STATUS
     return re.compile(
         rb"\n"
         + (rb"(?=" + must_have + rb")" if must_have else b"")
@@ -262,14 +318,17 @@ def json_line(time_key: str, status_key: str, must_have: bytes = b"") -> re.Patt
         + _JSON_TIME
         + rb")(?="
         + _json_key(status_key)
-        + _JSON_STATUS
+        + status
         + rb")"
     )
 
 
 # Caddy's access logger (`log` directive, JSON encoder): entries of logger http.log.access[.x]
-# with `ts` (float seconds, or whatever time_format the encoder was given) and `status`.
-CADDY_ACCESS = json_line("ts", "status", rb'[^\n]*?"logger"[ \t]*:[ \t]*"http\.log\.access[".]')
+# with `ts` (float seconds, or whatever time_format the encoder was given) and `status`, 0 for
+# a request the client gave up on before a response (a request, not a 5xx).
+CADDY_ACCESS = json_line(
+    "ts", "status", rb'[^\n]*?"logger"[ \t]*:[ \t]*"http\.log\.access[".]', aborted=True
+)
 
 
 def _json_five(status_key: str) -> re.Pattern[bytes]:
@@ -329,6 +388,7 @@ def nginx_combined() -> LogFormat:
         parse_clf,
         five=_FIVE_AFTER_QUOTE,
         route_of=_combined_route,
+        route_at=_combined_route_at,
     )
 
 
@@ -347,9 +407,9 @@ def haproxy(timezone_name: str = "UTC") -> LogFormat:
     where = zone(timezone_name)
     return LogFormat(
         "haproxy",
-        HAPROXY_HTTPLOG.findall,
+        _haproxy_scan,
         lambda stamp: parse_clf(stamp, where),
-        five=_FIVE_AFTER_TIMERS,
+        five=_HAPROXY_FIVE,
         route_of=_haproxy_route,
     )
 
@@ -359,7 +419,8 @@ def caddy() -> LogFormat:
     return LogFormat(
         "caddy",
         scan,
-        parse_any,
+        # `wall` times carry no zone: Caddy wrote them in its host's local time.
+        lambda stamp: parse_any(stamp, None),
         five=_json_five("status"),
         route_of=json_route(scan, "status", caddy_shape=True),
     )
