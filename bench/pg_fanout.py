@@ -43,7 +43,8 @@ IDLE_QPS_BUDGET = 1.0
 
 
 def statements(server: PgServer) -> int:
-    return sum(1 for line in server.log if "LOG:  statement:" in line)
+    """Statements the server ran: simple ("statement:") and extended protocol ("execute")."""
+    return sum(1 for line in server.log if "LOG:  statement:" in line or "LOG:  execute" in line)
 
 
 async def bench(cockpits: int, notes: int, idle: float) -> int:

@@ -347,6 +347,17 @@ class CockpitApp(App[int]):
             return
         toast(self, one_line(f"silenced until {local_hms(made.ends_at)} ({made.id})"), timeout=6)
 
+    @work(group="acknowledge", exit_on_error=False)
+    async def on_alerts_screen_acknowledge_asked(self, _: AlertsScreen.AcknowledgeAsked) -> None:
+        if self.cockpit is None:
+            return
+        try:
+            said = await self.cockpit.acknowledge()
+        except Exception as exc:  # read-only, no incident, no channel, refused: said in words
+            toast(self, one_line(f"not acknowledged: {exc}", 300), severity="warning", timeout=8)
+            return
+        toast(self, one_line(said), timeout=6)
+
     @work(group="silence", exit_on_error=False)
     async def on_alerts_screen_expire_asked(self, message: AlertsScreen.ExpireAsked) -> None:
         if self.cockpit is None or self.last_view is None:
@@ -820,6 +831,36 @@ class CockpitApp(App[int]):
         self.show(self.cockpit.view)
         when = f" as of {local_hms(at)}" if at is not None else ""
         toast(self, Inert(f"incident #{incident.id} is {incident.status}{when}"), timeout=5)
+        if incident.status is IncidentStatus.RESOLVED:
+            self.offer_to_expire_silences()
+
+    def offer_to_expire_silences(self) -> None:
+        """Resolved: the silences made during the incident should not outlive it unseen."""
+        from widgets.modals import ChoiceScreen
+
+        made = self.cockpit.incident_silences() if self.cockpit is not None else ()
+        if not made:
+            return
+        n = len(made)
+        title = f"{n} silence{'s' if n != 1 else ''} made during the incident still active"
+        choices = [("expire", "Expire them now"), ("keep", "Keep them until they end")]
+
+        def chosen(choice: str | None) -> None:
+            if choice == "expire":
+                self.expire_silences(made)
+
+        self.push_screen(ChoiceScreen(title, choices), chosen)
+
+    @work(group="silence", exit_on_error=False)
+    async def expire_silences(self, made: tuple[tuple[str, str], ...]) -> None:
+        assert self.cockpit is not None
+        for silence_id, source in made:
+            try:
+                await self.cockpit.expire_silence(silence_id, source)
+            except Exception as exc:
+                toast(self, one_line(f"not expired: {exc}", 300), severity="error", timeout=10)
+                return
+        toast(self, one_line(f"expired {len(made)} silence(s)"), timeout=6)
 
     @work(exclusive=True, group="notify", exit_on_error=False)
     async def retry_notifications(self) -> None:

@@ -94,8 +94,11 @@ def test_check_json_through_the_real_world(world: tuple[Path, Path]) -> None:
     assert {"requests", "errors_5xx", "ratio", "unparsed_lines", "first_ts", "last_ts"} <= set(
         others["nginx_combined"]
     )
-    assert {"routes_known", "routes_5xx"} <= set(others["nginx_combined"])
-    assert isinstance(others["nginx_combined"]["routes_5xx"], list)
+    edge = others["nginx_combined"]
+    assert edge["routes_known"] is True  # the combined format tells method and path
+    for route in edge["routes_5xx"]:  # the world's /report bug, under stable names
+        assert route.keys() == {"method", "path", "host", "upstream", "status", "count", "share"}
+        assert route["status"] >= 500 and route["count"] > 0
     assert {"issues", "pages", "rate_limited"} <= set(others["sentry"])
     token = (directory / "sentry.token").read_text().strip()
     assert token not in json.dumps(rows) + stderr

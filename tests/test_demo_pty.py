@@ -127,21 +127,37 @@ def test_no_color_means_no_colour(world: LocalWorld, tmp_path: Path) -> None:
         [str(COCKPIT), "--config", str(world.config)],
         env={"COCKPIT_DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1"},
     )
-    try:
-        assert run.wait_for(probes_shown, 30), run.text()
-        colours = {
+
+    def colours() -> set[str]:
+        return {
             colour
             for line in run.screen.buffer.values()
             for cell in line.values()
             for colour in (cell.fg, cell.bg)
         }
+
+    seen: dict[str, set[str]] = {}
+    try:
+        assert run.wait_for(probes_shown, 30), run.text()
+        seen["main screen"] = colours()
+        # The modals too: the declare form (labels, fields, buttons) and the help.
+        run.send(b"d")
+        assert run.wait_for(lambda t: "Declare an incident" in t and "commander" in t, 15)
+        assert run.wait_for(lambda t: "Cancel" in t, 5), run.text()
+        seen["declare"] = colours()
+        run.send(b"\x1b")
+        assert run.wait_for(lambda t: "Declare an incident" not in t, 10), run.text()
+        run.send(b"?")
+        assert run.wait_for(lambda t: "Keys (" in t, 10), run.text()
+        seen["help"] = colours()
     finally:
         run.stop()
     # Greys stay (bold, dim and reverse are not colour); any hue would be a colour.
-    hues = {
-        c for c in colours if c != "default" and not (len(c) == 6 and c[0:2] == c[2:4] == c[4:6])
-    }
-    assert not hues, hues
+    for where, found in seen.items():
+        hues = {
+            c for c in found if c != "default" and not (len(c) == 6 and c[0:2] == c[2:4] == c[4:6])
+        }
+        assert not hues, (where, hues)
 
 
 def user_env(**extra: str) -> dict[str, str]:

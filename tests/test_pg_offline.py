@@ -80,3 +80,22 @@ async def test_notes_written_on_both_sides_while_the_database_is_down_land_once_
         rows = pg.sql("SELECT text FROM events WHERE kind = 'note' ORDER BY at, id", database)
         said = [str(text).split(": ", 1)[1] for (text,) in rows]
         assert said == ["before the outage", *texts]
+
+
+async def test_a_cockpit_started_while_the_database_is_down_keeps_what_is_written(
+    tmp_path: Path, own_pg: PgServer
+) -> None:
+    pg = own_pg
+    database = pg.new_database()
+    with RevertWorld(tmp_path / "east", cockpit_extra=store_lines(pg, database)) as east:
+        pg.stop()
+        async with watching(east, pg, "alice") as (alice, views):
+            view = await until_view(views, offline, 20)
+            assert "store: offline" in " ".join(text for text, _ in notices(view, "", "w"))
+            await alice.note("typed before the database came up")
+            assert [w.event.kind for w in alice.storage.pending()][-1] == "note"
+            pg.start()
+            await until_view(views, lambda v: v.store.ok and v.store.writable, 30)
+            await until_view(views, lambda v: not v.store.pending, 30)
+        rows = pg.sql("SELECT text FROM events WHERE kind = 'note'", database)
+        assert rows == [("alice: typed before the database came up",)]

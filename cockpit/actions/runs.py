@@ -152,7 +152,10 @@ class Run:
         records them from here when the supervisor could not (same keys, so once)."""
         out = []
         outcome = self.outcome()
-        if self.started is not None and (outcome is None or outcome.ran):
+        # A run still taking the lock has not started: it may be refused (two engineers at
+        # once), and a "started" recorded now would never get its finish.
+        taking_the_lock = self.status is RunStatus.STARTING
+        if self.started is not None and not taking_the_lock and (outcome is None or outcome.ran):
             text = started_text(self.describe, self.user, self.dry_run)
             out.append(run_event(self.kind, self.id, "started", self.started, text))
         if outcome is not None and outcome.unknown:

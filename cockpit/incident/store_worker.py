@@ -314,6 +314,12 @@ class StoreWorker:
             if self._store is not None:  # read-only already; stays so, with the reason
                 self._set(read_only_reason=rw_reason)
                 return True
+            if rw_reason.startswith("offline"):
+                # A database server not reachable yet (PostgreSQL): a fault to wait out, as
+                # when it goes away later; what is written meanwhile waits in the spool.
+                since = self._health.since or utcnow()
+                self._set(opened=False, writable=False, ok=False, reason=rw_reason, since=since)
+                return False
             try:
                 store = await self._thread.submit(lambda: self._opener(path, True))
             except StoreError:
