@@ -347,6 +347,17 @@ class CockpitApp(App[int]):
             return
         toast(self, one_line(f"silenced until {local_hms(made.ends_at)} ({made.id})"), timeout=6)
 
+    @work(group="acknowledge", exit_on_error=False)
+    async def on_alerts_screen_acknowledge_asked(self, _: AlertsScreen.AcknowledgeAsked) -> None:
+        if self.cockpit is None:
+            return
+        try:
+            said = await self.cockpit.acknowledge()
+        except Exception as exc:  # read-only, no incident, no channel, refused: said in words
+            toast(self, one_line(f"not acknowledged: {exc}", 300), severity="warning", timeout=8)
+            return
+        toast(self, one_line(said), timeout=6)
+
     @work(group="silence", exit_on_error=False)
     async def on_alerts_screen_expire_asked(self, message: AlertsScreen.ExpireAsked) -> None:
         if self.cockpit is None or self.last_view is None:

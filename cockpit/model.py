@@ -161,6 +161,12 @@ class ErrorSeries:
     # What the source has not read yet, in words ("read back 40.0 of 310.0 MiB ..."): the
     # counts are partial until it is empty.
     behind: str = ""
+    # One line it could not read (cut short) and why, for `check --json`; "" when none.
+    unparsed_example: str = ""
+    unparsed_why: str = ""
+
+    def __post_init__(self) -> None:
+        _inert(self, "unparsed_example")
 
     @property
     def requests(self) -> int:

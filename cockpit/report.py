@@ -82,6 +82,11 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             first_ts=iso_utc(reading.first_ts) if reading.first_ts else None,
             last_ts=iso_utc(reading.last_ts) if reading.last_ts else None,
             complete=not reading.behind,
+            unparsed_example=(
+                {"line": reading.unparsed_example, "why": reading.unparsed_why}
+                if reading.unparsed_example
+                else None
+            ),
             routes_known=reading.routes_known,
             routes_5xx=[
                 {

@@ -517,6 +517,27 @@ class Cockpit:
         self._silenced.append(made.id)
         return made
 
+    async def acknowledge(self) -> str:
+        """Acknowledge the open incident's PagerDuty page (declaring already does; this is for
+        when that failed or was not configured then). Returns what happened, in words."""
+        from cockpit.config.notify import ACKNOWLEDGED
+
+        self._writable("acknowledging the page")
+        incident = self.view.incident
+        if incident is None:
+            raise LookupError("no open incident: declaring one (d) acknowledges its page")
+        notifier = self.notifier
+        if notifier is None or not any(c.wants(ACKNOWLEDGED) for c in notifier.channels):
+            raise LookupError("no PagerDuty channel takes acknowledgements")
+        sent = await notifier.send(incident, ACKNOWLEDGED)
+        await self.sync()
+        if not sent:
+            return "the page was acknowledged already"
+        failed = [d for d in sent if d.status != "sent"]
+        if failed:
+            raise LookupError(f"acknowledge failed: {failed[0].error}")
+        return f"page acknowledged on {', '.join(d.channel for d in sent)}"
+
     def incident_silences(self) -> tuple[tuple[str, str], ...]:
         """(silence id, source) of the silences made during the open incident that are still
         active: made by this cockpit, or by another whose event is on the incident's timeline."""

@@ -5,6 +5,7 @@ logged is counted once, 5xx under their route, none left unparsed."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -17,6 +18,7 @@ from nginx_servers import Nginx, proxy_server, running_nginx
 from nginx_servers import wait_for_lines as wait_for_nginx
 from proxy_servers import running_apache, running_caddy, running_haproxy, wait_for_lines
 
+from cockpit.cli import main
 from cockpit.config.errors import (
     AccessLogBase,
     AccessLogConfig,
@@ -25,6 +27,9 @@ from cockpit.config.errors import (
 )
 from cockpit.model import ErrorSeries
 from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.base import SourceError
+from cockpit.sources.log_formats import nginx_combined
+from cockpit.sources.log_health import why_unread
 
 ASKED = (200, 503, 404, 502, 200, 500)
 
@@ -171,3 +176,46 @@ async def test_nginx_escape_json_in_the_combined_layout(nginx: Nginx) -> None:
     series = await read(tail(AccessLogConfig, log))
     assert (series.requests, series.errors_5xx, series.unparsed_lines) == (12, 6, 0)
     assert routes(series) == FIVES
+
+
+def test_check_json_names_a_line_it_could_not_read(
+    nginx: Nginx, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drive(nginx.url, 24)
+    wait_for_nginx(24, nginx.access_log)
+    with nginx.access_log.open("a") as log:
+        log.write('{"time_iso8601":"2026-12-03T07:00:00+00:00","status":200}\n')
+        log.write('127.0.0.1 - - [32/Foo/2026:99:00:00 +0000] "GET / HTTP/1.1" 500 1 "-" "-"\n')
+    config = tmp_path / "cockpit.toml"
+    config.write_text(f'[[errors]]\nname = "edge"\npath = "{nginx.access_log}"\nread_back = 600\n')
+    assert main(["--config", str(config), "check", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (row["ok"], row["requests"], row["unparsed_lines"]) == (True, 24, 2)
+    assert row["unparsed_example"] == {
+        "line": '127.0.0.1 - - [32/Foo/2026:99:00:00 +0000] "GET / HTTP/1.1" 500 1 "-" "-"',
+        "why": "its time '32/Foo/2026:99:00:00 +0000' does not read as a time",
+    }
+    json_line = b'{"time_iso8601":"2026-12-03T07:00:00+00:00","status":200}'
+    assert why_unread(nginx_combined(), json_line) == (
+        "no time and status where nginx_combined has them; "
+        '1 of 1 sampled read with kind = "nginx_json"'
+    )
+
+
+# The common log with a time Apache writes without an offset, on a UTC+05:30 host.
+NO_OFFSET = '%h %l %u [%{%d/%b/%Y:%H:%M:%S}t] \\"%r\\" %>s %b'
+
+
+async def test_common_log_without_offset_is_read_in_its_zone(tmp_path: Path) -> None:
+    started = time.time()
+    with running_apache(tmp_path, NO_OFFSET, timezone="Asia/Kolkata") as proxy:
+        errors = drive(proxy.url)
+        lines = wait_for_lines(proxy.log, 12)
+    assert re.search(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\] ", lines[0]), lines[0]
+    series = await read(tail(AccessLogConfig, proxy.log, timezone="Asia/Kolkata"))
+    assert (series.requests, series.errors_5xx, series.unparsed_lines) == (12, errors, 0)
+    assert series.first_ts is not None and series.last_ts is not None
+    assert started - 1 <= series.first_ts.timestamp() <= series.last_ts.timestamp() <= time.time()
+    # Read as UTC, every line is 5 h 30 min ahead: stale, saying which key to set.
+    with pytest.raises(SourceError, match=r"5 h 30 min ahead of this clock.*set timezone"):
+        await read(tail(AccessLogConfig, proxy.log))

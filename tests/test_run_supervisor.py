@@ -129,3 +129,38 @@ async def test_a_killed_supervisor_leaves_the_lock_to_the_command_then_outcome_u
         incident = store.declare("after the revert", "SEV2", "bob")
         draft = render_incident(store, incident, "md")
     assert "outcome unknown" in draft
+
+
+def test_a_run_still_taking_the_lock_is_not_on_the_timeline_as_started(
+    world: RevertWorld,
+) -> None:
+    """Two engineers confirm at once: the loser's supervisor is up, taking the lock, when the
+    cockpits look. It must not be recorded as a revert that started: it is refused a moment
+    later, and a "started" with no finish would stand on the timeline for good."""
+    import json
+    import subprocess
+    import sys
+
+    from cockpit.actions.runs import STATE, prepare_run
+    from cockpit.whoami import host_name
+
+    folder = prepare_run(world.data, plan(world), "bob")
+    # A process that reads as that run's supervisor (the real one is refused within a moment).
+    code = "import sys; print('up', flush=True); sys.stdin.read()"
+    argv = [sys.executable, "-c", code, "cockpit.actions.supervisor", str(folder)]
+    stand_in = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert stand_in.stdout is not None and stand_in.stdout.readline() == b"up\n"
+        for phase in ("locking", "running"):  # as the supervisor writes them
+            state = {"pid": stand_in.pid, "host": host_name(), "phase": phase,
+                     "started": "2026-12-03T07:47:34.165382Z"}  # fmt: skip
+            (folder / STATE).write_text(json.dumps(state))
+            run = read_run(folder, world.data)
+            assert run is not None
+            if phase == "locking":
+                assert run.status is RunStatus.STARTING and run.events() == []
+            else:
+                assert run.status is RunStatus.RUNNING
+                assert [e.kind for e in run.events()] == ["revert.started"]
+    finally:
+        stand_in.communicate(b"")

@@ -182,3 +182,48 @@ async def test_resolving_offers_to_expire_the_incidents_silences(
         assert said == "1 silence made during the incident still active"
         await pilot.press("enter")  # "Expire them now" has the focus
         await until(pilot, lambda: am.silences()[0]["status"]["state"] == "expired")
+
+
+async def test_a_acknowledges_the_page_when_declaring_could_not(
+    am: Alertmanager, tmp_path: Path
+) -> None:
+    from servers import serving
+    from test_notify import Recorder
+
+    from cockpit.incident.declare import DeclareRequest
+
+    with serving(Recorder()) as pd:
+        pd.fail_next("/pd/", 202, 500)  # the trigger goes out, its acknowledge is refused
+        cfg = parse(
+            '[cockpit]\nservice = "files-web"\n\n'
+            f'[[alerts]]\nname = "am"\nurls = ["{am.url}"]\ninterval = 0.5\n'
+            "matchers = ['service=\"files-web\"']\n\n"
+            f'[[notify]]\nkind = "pagerduty"\nname = "pd"\nrouting_key_env = "PD_KEY"\n'
+            f'url = "{pd.url("/pd/v2/enqueue")}"\n',
+            env={"PD_KEY": "routing-key-0123456789"},
+        )
+        app = make_app(cfg, tmp_path / "data")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await open_alerts(app, pilot)
+            assert app.cockpit is not None
+            await app.cockpit.declare(DeclareRequest("5xx on files-web", "SEV2", "oncall-tester"))
+            await until(pilot, lambda: len(pd.bodies("/pd/")) == 2)
+            await pilot.press("a")
+            await until(
+                pilot,
+                lambda: "page acknowledged on pd" in toasts(app),
+                describe=lambda: toasts(app),
+            )
+            await pilot.press("a")  # once is enough: nothing more is sent
+            await until(pilot, lambda: "acknowledged already" in toasts(app))
+        trigger, refused, ack = pd.bodies("/pd/")
+        assert [b["event_action"] for b in (trigger, refused, ack)] == [
+            "trigger",
+            "acknowledge",
+            "acknowledge",
+        ]
+        assert ack == {
+            "routing_key": "routing-key-0123456789",
+            "event_action": "acknowledge",
+            "dedup_key": trigger["dedup_key"],
+        }

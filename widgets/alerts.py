@@ -127,6 +127,7 @@ class AlertsScreen(ModalScreen[None]):
         Binding("s", "silence(False)", "Silence alert"),
         Binding("g", "silence(True)", "Silence group"),
         Binding("e", "expire", "Expire silence"),
+        Binding("a", "acknowledge", "Acknowledge page"),
     ]
 
     class SilenceAsked(Message):
@@ -134,6 +135,9 @@ class AlertsScreen(ModalScreen[None]):
             super().__init__()
             self.fingerprint = fingerprint
             self.whole_group = whole_group
+
+    class AcknowledgeAsked(Message):
+        """The incident's PagerDuty page, acknowledged (Events v2, the dedup key resolve uses)."""
 
     class ExpireAsked(Message):
         def __init__(self, silence_id: str, fingerprint: str) -> None:
@@ -154,7 +158,10 @@ class AlertsScreen(ModalScreen[None]):
             with VerticalScroll(classes="scroll"):
                 yield InertStatic(id="alert-rows")
             yield InertStatic(
-                Inert("up/down choose  s silence alert  g silence group  e expire  Esc close"),
+                Inert(
+                    "up/down choose  s silence alert  g silence group  e expire silence  "
+                    "a acknowledge page  Esc close"
+                ),
                 classes="hint",
             )
 
@@ -185,6 +192,9 @@ class AlertsScreen(ModalScreen[None]):
     def action_silence(self, whole_group: bool) -> None:
         if self.selected is not None:
             self.post_message(self.SilenceAsked(self.selected, whole_group))
+
+    def action_acknowledge(self) -> None:
+        self.post_message(self.AcknowledgeAsked())
 
     def action_expire(self) -> None:
         alert = self.view.alerts.alert(self.selected) if self.selected else None

@@ -46,7 +46,7 @@ from cockpit.model import TimelineEvent
 
 if TYPE_CHECKING:
     from cockpit.incident.pg.connect import PgTarget
-from cockpit.textsafe import one_line
+from cockpit.textsafe import one_line, registered_secrets
 from cockpit.timeutil import iso_utc_precise, local_hms, parse_iso, utcnow
 from cockpit.whoami import host_name
 
@@ -152,7 +152,10 @@ class Run:
         records them from here when the supervisor could not (same keys, so once)."""
         out = []
         outcome = self.outcome()
-        if self.started is not None and (outcome is None or outcome.ran):
+        # A run still taking the lock has not started: it may be refused (two engineers at
+        # once), and a "started" recorded now would never get its finish.
+        taking_the_lock = self.status is RunStatus.STARTING
+        if self.started is not None and not taking_the_lock and (outcome is None or outcome.ran):
             text = started_text(self.describe, self.user, self.dry_run)
             out.append(run_event(self.kind, self.id, "started", self.started, text))
         if outcome is not None and outcome.unknown:
@@ -405,7 +408,8 @@ def spawn_supervisor(
     assert process.stdin is not None
     try:
         job = {"plan": plan, "user": user, "data_dir": str(data_dir), "store": store}
-        pickle.dump(job, process.stdin)
+        # The cockpit's secrets too: none is kept in what the supervisor writes.
+        pickle.dump({**job, "secrets": registered_secrets()}, process.stdin)
         process.stdin.close()
     except OSError as exc:
         process.kill()

@@ -35,7 +35,7 @@ from cockpit.sources import log_formats
 from cockpit.sources.base import SourceError
 from cockpit.sources.log_files import Cursor, Identity, Span, last_line_end, rotated_siblings
 from cockpit.sources.log_formats import LogFormat, parse_time_local
-from cockpit.sources.log_health import LogHealth
+from cockpit.sources.log_health import SAMPLE_BYTES, LogHealth, why_unread
 from cockpit.sources.routes import RouteCounts
 from cockpit.timeutil import from_epoch, utcnow
 
@@ -54,7 +54,7 @@ _ZONE_SKEW = 1800
 def log_format_for(cfg: AccessLogBase) -> LogFormat:
     match cfg:
         case AccessLogConfig():
-            return log_formats.nginx_combined()
+            return log_formats.nginx_combined(cfg.timezone)
         case NginxJsonLogConfig():
             return log_formats.nginx_json(cfg.time_key, cfg.status_key)
         case HaproxyLogConfig():
@@ -397,6 +397,7 @@ class AccessLogTail:
             if epoch is None:
                 self.unparsed_lines += count
                 self._health.read(0, count)
+                self._sample_line_of(text, end, stamp)
                 continue
             if epoch > now + FUTURE_SECONDS or epoch < too_old:
                 self._health.skewed(count, epoch - now)
@@ -483,7 +484,26 @@ class AccessLogTail:
             last_ts=from_epoch(self._last_ts) if self._last_ts is not None else None,
             routes_known=self._format.route_of is not None,
             behind=self._behind,
+            **self._unparsed_example(),
         )
+
+    def _sample_line_of(self, text: bytes, end: int, stamp: bytes) -> None:
+        """Keep the line of a stamp that does not read, as an example of what was not read."""
+        at = text.find(stamp, 0, end)
+        if at >= 0:
+            stop = text.find(b"\n", at, end)
+            line = text[text.rfind(b"\n", 0, at) + 1 : stop if stop >= 0 else end]
+            self._health.samples.append(line[:SAMPLE_BYTES])
+
+    def _unparsed_example(self) -> dict[str, str]:
+        samples = self._health.samples
+        if not self.unparsed_lines or not samples:
+            return {}
+        line = samples[-1]
+        return {
+            "unparsed_example": line[:200].decode("utf-8", "replace"),
+            "unparsed_why": why_unread(self._format, line),
+        }
 
 
 def _mib(size: int) -> str:

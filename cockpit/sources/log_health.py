@@ -40,6 +40,21 @@ def reads(fmt: LogFormat, line: bytes) -> bool:
     return bool(found) and (not fmt.timed or fmt.epoch(found[0][0]) is not None)
 
 
+def why_unread(fmt: LogFormat, line: bytes) -> str:
+    """Why `fmt` does not count this line, in words."""
+    found = fmt.scan(b"\n" + line + b"\n")
+    if found and fmt.timed and fmt.epoch(found[0][0]) is None:
+        stamp = found[0][0].decode("utf-8", "replace")[:40]
+        return f"its time {stamp!r} does not read as a time"
+    if found:
+        return "read"
+    if not line.strip():
+        return "an empty line"
+    why = f"no time and status where {fmt.name} has them"
+    hint = suggest(fmt, [line])
+    return f"{why}; {hint}" if hint else why
+
+
 def suggest(fmt: LogFormat, samples: list[bytes]) -> str:
     """The format that reads most of the samples, as config words; "" if none does."""
     best, best_count = "", 0
