@@ -54,6 +54,7 @@ class _Secrets:
     """Every configured secret value, in the forms a server may echo it."""
 
     def __init__(self) -> None:
+        self.registered: set[str] = set()  # as given, for a process started to act for us
         self._values: set[str] = set()
         self._lock = threading.Lock()
         self.pattern: re.Pattern[str] | None = None
@@ -73,6 +74,7 @@ class _Secrets:
             forms = {f for f in forms if len(f) >= _MIN_URL_PART and f != parts.netloc} | {value}
         forms = {f for f in forms if len(f) >= _MIN_SECRET}
         with self._lock:
+            self.registered.add(value)
             if forms <= self._values:
                 return
             self._values |= forms
@@ -96,6 +98,13 @@ def register_secret(value: str) -> None:
     """From now on, `value` is redacted from every text that becomes Inert."""
     if value:
         _secrets.add(value)
+
+
+def registered_secrets() -> tuple[str, ...]:
+    """Every secret registered so far, as given: handed to a process that acts for this one
+    (a revert's supervisor), so that what it keeps is redacted the same way."""
+    with _secrets._lock:
+        return tuple(sorted(_secrets.registered))
 
 
 def redact(text: str) -> str:

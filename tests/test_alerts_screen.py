@@ -78,9 +78,13 @@ async def test_alerts_at_80x24_then_all_on_enter(am: Alertmanager, tmp_path: Pat
     )
     app = make_app(cockpit_config(am.url), tmp_path / "data")
     async with app.run_test(size=(80, 24)) as pilot:
+        # The count, and the strip grown to its two rows (a layout pass after the view).
         await until(
             pilot,
-            lambda: "3 ALERTS" in app.query_one(CockpitHeader).render().plain,
+            lambda: (
+                "3 ALERTS" in app.query_one(CockpitHeader).render().plain
+                and "SftpSecondSessionFails" in panel_text(app)
+            ),
             describe=lambda: panel_text(app),
         )
         shown = panel_text(app)

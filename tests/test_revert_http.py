@@ -226,3 +226,33 @@ async def test_a_server_that_never_answers_times_out(store: IncidentStore, tmp_p
     assert outcome.reason == f"timed out after 1s: no full answer from 127.0.0.1:{port}"
     assert attempts(read_audit(tmp_path))[0]["result"] == "timed out"
     assert [e.kind for e in store.events()] == ["revert.started", "revert.finished"]
+
+
+async def test_a_token_echoed_to_a_supervised_revert_is_kept_nowhere(
+    api: tuple[Recorder, str], tmp_path: Path
+) -> None:
+    """As the cockpit runs it: under its own supervisor process, which gets the plan (and its
+    token) pickled. The server echoes the token; no file in the data dir keeps it."""
+    from cockpit.actions.runs import follow_run, start_run
+    from cockpit.config import Secret
+
+    rec, base = api
+    rec.status = 500
+    other = Secret("sentry-token-from-the-config-42", "env:SENTRY_TOKEN")  # read with the config
+    # Echoed as servers do: changed in case, or quoted into a URL; and another secret.
+    rec.body = (
+        f"ROLLBACK REFUSED FOR BEARER {TOKEN.upper()}\nsee /why?t={TOKEN}%20\n"
+        f"{other.reveal()} was in the environment\n"
+    ).encode()
+    data = tmp_path / "data"
+    run = await start_run(data, http_plan(base), "alice")
+    shown: list[str] = []
+    ended = await follow_run(run, shown.append)
+    outcome = ended.outcome()
+    assert outcome is not None and outcome.http_status == 500
+    assert rec.requests[0]["authorization"] == f"Bearer {TOKEN}"  # it was sent, as planned
+    assert any("BEARER ***" in line for line in shown), shown
+    kept = {p: p.read_bytes().lower() for p in data.rglob("*") if p.is_file()}
+    assert any(p.name == "output.log" for p in kept) and any(p.suffix == ".sqlite3" for p in kept)
+    for secret in (TOKEN, other.reveal()):
+        assert [p for p, content in kept.items() if secret.encode() in content] == [], secret

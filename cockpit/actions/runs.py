@@ -46,7 +46,7 @@ from cockpit.model import TimelineEvent
 
 if TYPE_CHECKING:
     from cockpit.incident.pg.connect import PgTarget
-from cockpit.textsafe import one_line
+from cockpit.textsafe import one_line, registered_secrets
 from cockpit.timeutil import iso_utc_precise, local_hms, parse_iso, utcnow
 from cockpit.whoami import host_name
 
@@ -408,7 +408,8 @@ def spawn_supervisor(
     assert process.stdin is not None
     try:
         job = {"plan": plan, "user": user, "data_dir": str(data_dir), "store": store}
-        pickle.dump(job, process.stdin)
+        # The cockpit's secrets too: none is kept in what the supervisor writes.
+        pickle.dump({**job, "secrets": registered_secrets()}, process.stdin)
         process.stdin.close()
     except OSError as exc:
         process.kill()

@@ -24,6 +24,7 @@ from typing import Any
 from cockpit.actions.guarded import Execute, GuardedPlan, RevertOutcome, run_guarded
 from cockpit.actions.runs import OUTPUT, RAW, RAW_READ, RESULT, STATE
 from cockpit.datadir import open_file, write_atomic
+from cockpit.textsafe import register_secret
 from cockpit.timeutil import iso_utc, iso_utc_precise, utcnow
 from cockpit.whoami import host_name
 
@@ -144,6 +145,8 @@ def main(argv: list[str]) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs the server's reason raw
     job = pickle.load(sys.stdin.buffer)
     sys.stdin.close()
+    for value in job.get("secrets", ()):
+        register_secret(value)
     with contextlib.suppress(OSError):  # nothing is read from stdin again
         os.close(0)
         os.open(os.devnull, os.O_RDONLY)

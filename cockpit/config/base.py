@@ -81,6 +81,11 @@ class Secret:
             raise SecretNotSet(self.unset)
         return self._value
 
+    def __reduce__(self) -> tuple[type[Secret], tuple[str, str, str]]:
+        # Made again through __init__ when unpickled (a revert's supervisor gets its plan so):
+        # the process that receives a secret redacts it too.
+        return (Secret, (self._value, self.origin, self.unset))
+
     def __repr__(self) -> str:
         return f"Secret({self.origin}{', unset' if self.unset else ''})"
 
