@@ -51,6 +51,8 @@ async def test_notes_written_on_both_sides_while_the_database_is_down_land_once_
                     views, lambda v: len(v.assessment.deploys) >= 2 and v.store.writable, 20
                 )
             await alice.note("before the outage")
+            for views in (east_views, west_views):
+                await until_view(views, lambda v: not v.store.pending, 20)
             pg.stop()
             texts = []
             for i in range(6):
@@ -63,7 +65,8 @@ async def test_notes_written_on_both_sides_while_the_database_is_down_land_once_
                 header = " ".join(text for text, _ in notices(view, "", "w"))
                 assert "store: offline" in header and "not saved" in header
                 assert [p.state.value for p in view.assessment.probes] == ["up"]  # still live
-            assert len(alice.storage.pending()) == 3 and len(bob.storage.pending()) == 3
+            for cockpit in (alice, bob):
+                assert [w.event.kind for w in cockpit.storage.pending()].count("note") == 3
             assert list((east.state).glob("*.jsonl")) and list(west.state.glob("*.jsonl"))
 
             # A revert needs the team's lock: refused while the store cannot be reached.

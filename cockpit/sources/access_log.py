@@ -54,7 +54,7 @@ _ZONE_SKEW = 1800
 def log_format_for(cfg: AccessLogBase) -> LogFormat:
     match cfg:
         case AccessLogConfig():
-            return log_formats.nginx_combined()
+            return log_formats.nginx_combined(cfg.timezone)
         case NginxJsonLogConfig():
             return log_formats.nginx_json(cfg.time_key, cfg.status_key)
         case HaproxyLogConfig():
