@@ -256,7 +256,14 @@ class Cockpit:
                 import logging
 
                 logging.getLogger(__name__).exception("store sync failed")
+            self._rebuild()
             self.hub.poke()
+
+    def _rebuild(self) -> None:
+        """The view again from what the store now holds, without a new observation: a note
+        just saved must not still be shown (and warned about) as unsaved."""
+        if self._view is not None:
+            self._view = self._build(self._view.snapshot, self._view.assessment)
 
     async def _sync(self) -> None:
         storage = self.storage
