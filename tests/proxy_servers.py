@@ -174,11 +174,16 @@ http://127.0.0.1:{port} {{
         yield proxy
 
 
+# Apache's `combined`, as Debian's apache2.conf defines it (quotes escaped for the config).
+COMBINED = '%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"'
+
+
 @contextmanager
-def running_apache(directory: Path) -> Iterator[Proxy]:
+def running_apache(directory: Path, log_format: str = "", timezone: str = "UTC") -> Iterator[Proxy]:
     """Apache httpd in the foreground (-X, one process) proxying to the status upstream, its
     access log through `CustomLog ... combined` with the LogFormat Debian's apache2.conf has.
-    `HttpProtocolOptions Unsafe` lets a raw '"' or '\\' through to the log, escaped by Apache."""
+    `HttpProtocolOptions Unsafe` lets a raw '"' or '\\' through to the log, escaped by Apache.
+    `log_format` replaces the combined LogFormat string; Apache writes local time in `timezone`."""
     binary = program("apache2")
     log = directory / "apache-access.log"
     modules = "/usr/lib/apache2/modules"
@@ -196,14 +201,14 @@ LoadModule authz_core_module {modules}/mod_authz_core.so
 LoadModule proxy_module {modules}/mod_proxy.so
 LoadModule proxy_http_module {modules}/mod_proxy_http.so
 HttpProtocolOptions Unsafe
-LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
+LogFormat "{log_format or COMBINED}" combined
 CustomLog {log} combined
 ProxyPass "/" "http://127.0.0.1:{upstream}/"
 """
         )
         return [binary, "-X", "-d", str(directory), "-f", str(cfg)]
 
-    with _running(directory, "apache2", config, log) as proxy:
+    with _running(directory, "apache2", config, log, env={"TZ": timezone}) as proxy:
         yield proxy
 
 

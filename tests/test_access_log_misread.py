@@ -53,13 +53,13 @@ async def _reason(source: AccessLogTail) -> str:
 async def test_combined_kind_on_a_json_log(nginx: Nginx) -> None:
     reason = await _reason(_tail(AccessLogConfig, nginx.json_log))
     assert "30 of 30 lines read not in nginx_combined format" in reason
-    assert 'read with kind = "nginx_json"' in reason
+    assert '; kind = "nginx_json" reads' in reason
 
 
 async def test_json_kind_on_a_combined_log(nginx: Nginx) -> None:
     reason = await _reason(_tail(NginxJsonLogConfig, nginx.access_log))
     assert "30 of 30 lines read not in nginx_json format" in reason
-    assert 'read with kind = "nginx_combined"' in reason
+    assert '; kind = "nginx_combined" reads' in reason
 
 
 async def test_caddy_kind_on_an_nginx_json_log(nginx: Nginx) -> None:

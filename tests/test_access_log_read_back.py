@@ -8,13 +8,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from test_errors_panel import Host
 
 from cockpit.cli import main
 from cockpit.config.errors import AccessLogConfig
+from cockpit.detect import Assessment
+from cockpit.hub import Snapshot
+from cockpit.model import Category, Freshness, SourceStatus
+from cockpit.runtime import View
 from cockpit.sources import access_log
 from cockpit.sources.access_log import AccessLogTail
 from cockpit.timeutil import utcnow
 from cockpit.world.accesslog import combined_line, time_local
+from widgets.panels import ErrorsPanel
 
 LINES_PER_SECOND = 50
 SECONDS = 1200  # 60,000 lines, about 11 MiB: more than the 8 MiB a poll used to read
@@ -108,3 +114,28 @@ async def test_a_long_read_back_shows_the_newest_lines_first(
     # Then the rest, oldest last, each line once.
     assert polls > 5 and not series.behind
     assert series.requests == SECONDS * LINES_PER_SECOND and series.unparsed_lines == 0
+
+
+async def test_the_errors_panel_says_it_is_still_reading_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "access.log"
+    end = datetime(2026, 11, 21, 7, 0, 0, tzinfo=UTC)
+    write_log(log, end)
+    monkeypatch.setattr(access_log, "CHUNK", 1024 * 1024)
+    monkeypatch.setattr(access_log, "READ_SHARE", 0.0)
+    cfg = AccessLogConfig(name="edge", path=log, window=1800, read_back=1800, bucket_seconds=10)
+    source = AccessLogTail(cfg, clock=lambda: end)
+    try:
+        first = await source.poll()
+    finally:
+        await source.aclose()
+    status = SourceStatus("edge", "nginx_combined", Category.ERRORS, Freshness.FRESH, end)
+    view = View(Snapshot(end, 1, {"edge": status}, {"edge": first}), Assessment(), None, ())
+    app = Host(ascii_only=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(view)
+        await pilot.pause()
+        text = "\n".join(line.plain for line in panel._render_lines())
+    assert first.behind and "still reading back" in text

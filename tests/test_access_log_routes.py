@@ -14,7 +14,12 @@ import httpx
 import pytest
 from nginx_servers import Nginx, running_nginx, wait_for_lines
 
-from cockpit.config.errors import AccessLogBase, AccessLogConfig, NginxJsonLogConfig
+from cockpit.config.errors import (
+    AccessLogBase,
+    AccessLogConfig,
+    EnvoyLogConfig,
+    NginxJsonLogConfig,
+)
 from cockpit.model import Route, RouteErrors
 from cockpit.sources import log_formats
 from cockpit.sources.access_log import AccessLogTail
@@ -204,3 +209,43 @@ async def test_the_blind_spot_names_the_route_read_from_the_log(tmp_path: Path) 
     a = judged(series, YOUNG, BUSY)
     assert a.blind_spot is not None and [r.route for r in a.blind_routes] == [SESSION]
     assert "GET /session (" in a.blind_spot
+
+
+async def test_common_log_without_offset_and_envoy_default(tmp_path: Path) -> None:
+    """Formats with no Debian server to run: the lines their docs give."""
+    from datetime import UTC, datetime
+
+    common = tmp_path / "common.log"
+    common.write_text(
+        '127.0.0.1 - frank [10/Oct/2000:13:55:36] "GET /apache_pb.gif HTTP/1.0" 200 2326\n'
+        '127.0.0.1 - - [10/Oct/2000:13:55:37] "GET /files/7 HTTP/1.0" 502 12\n'
+    )
+    envoy = tmp_path / "envoy.log"
+    envoy.write_text(
+        '[2000-10-10T13:55:36.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 '
+        '"10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" '
+        '"tcp://10.0.2.1:80"\n'
+        '[2000-10-10T13:55:37.000Z] "GET /x HTTP/1.1" 0 DC 0 0 5 - "-" "curl/8" "id" "h" "-"\n'
+        '[2000-10-10T13:55:38.000Z] "GET /y/12 HTTP/1.1" 503 UF 0 91 1 - "-" "curl/8" "id" '
+        '"files" "tcp://10.0.2.9:80"\n'
+    )
+    at = datetime(2000, 10, 10, 13, 56, tzinfo=UTC)
+    got = {}
+    for cfg_type, path in ((AccessLogConfig, common), (EnvoyLogConfig, envoy)):
+        cfg = cfg_type(name="e", path=path, bucket_seconds=10, window=600, read_back=600)  # type: ignore[arg-type]
+        source = AccessLogTail(cfg, clock=lambda: at)
+        try:
+            got[cfg_type.kind] = await source.poll()
+        finally:
+            await source.aclose()
+    common_series, envoy_series = got["nginx_combined"], got["envoy"]
+    assert (common_series.requests, common_series.errors_5xx) == (2, 1)
+    assert common_series.unparsed_lines == 0
+    assert common_series.first_ts == datetime(2000, 10, 10, 13, 55, 36, tzinfo=UTC)  # as UTC
+    assert (envoy_series.requests, envoy_series.errors_5xx, envoy_series.unparsed_lines) == (
+        3,
+        1,
+        0,
+    )
+    (route,) = [r for b in envoy_series.buckets for r in b.routes_5xx]
+    assert route == RouteErrors(Route("GET", "/y/{id}", host="files"), 503, 1)

@@ -27,6 +27,7 @@ from cockpit.config.errors import (
 )
 from cockpit.model import ErrorSeries
 from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.base import SourceError
 from cockpit.sources.log_formats import nginx_combined
 from cockpit.sources.log_health import why_unread
 
@@ -196,6 +197,24 @@ def test_check_json_names_a_line_it_could_not_read(
     }
     json_line = b'{"time_iso8601":"2026-12-03T07:00:00+00:00","status":200}'
     assert why_unread(nginx_combined(), json_line) == (
-        "no time and status where nginx_combined has them; "
-        '1 of 1 sampled read with kind = "nginx_json"'
+        'no time and status where nginx_combined has them; kind = "nginx_json" reads 1 of 1 sampled'
     )
+
+
+# The common log with a time Apache writes without an offset, on a UTC+05:30 host.
+NO_OFFSET = '%h %l %u [%{%d/%b/%Y:%H:%M:%S}t] \\"%r\\" %>s %b'
+
+
+async def test_common_log_without_offset_is_read_in_its_zone(tmp_path: Path) -> None:
+    started = time.time()
+    with running_apache(tmp_path, NO_OFFSET, timezone="Asia/Kolkata") as proxy:
+        errors = drive(proxy.url)
+        lines = wait_for_lines(proxy.log, 12)
+    assert re.search(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\] ", lines[0]), lines[0]
+    series = await read(tail(AccessLogConfig, proxy.log, timezone="Asia/Kolkata"))
+    assert (series.requests, series.errors_5xx, series.unparsed_lines) == (12, errors, 0)
+    assert series.first_ts is not None and series.last_ts is not None
+    assert started - 1 <= series.first_ts.timestamp() <= series.last_ts.timestamp() <= time.time()
+    # Read as UTC, every line is 5 h 30 min ahead: stale, saying which key to set.
+    with pytest.raises(SourceError, match=r"5 h 30 min ahead of this clock.*set timezone"):
+        await read(tail(AccessLogConfig, proxy.log))

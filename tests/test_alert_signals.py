@@ -12,9 +12,18 @@ from alertmanager_servers import config, page
 
 from cockpit.alerts import detection_markdown
 from cockpit.config import parse
-from cockpit.detect import Detector
+from cockpit.detect import Detector, DetectSettings
 from cockpit.hub import Snapshot
-from cockpit.model import Alerts, Category, Deploy, Deploys, Freshness, Reading, SourceStatus
+from cockpit.model import (
+    Alerts,
+    Category,
+    Deploy,
+    Deploys,
+    Freshness,
+    Reading,
+    SentryIssues,
+    SourceStatus,
+)
 from cockpit.sources.alertmanager import AlertmanagerSource
 from cockpit.timeutil import iso_utc, utcnow
 from cockpit.world.alertmanager import running_alertmanager
@@ -34,8 +43,14 @@ def snapshot(version: int, alerts: Alerts, deploys: Deploys, fresh: bool = True)
             reason="" if fresh else "connection refused",
         ),
         "deploys": SourceStatus("deploys", "jsonl", Category.DEPLOYS, Freshness.FRESH, now),
+        "sentry": SourceStatus("sentry", "sentry", Category.SENTRY, Freshness.FRESH, now),
     }
-    readings: dict[str, Reading] = {"am": alerts, "deploys": deploys}
+    # A Sentry that answers and names nothing: a firing alert is then a blind spot.
+    readings: dict[str, Reading] = {
+        "am": alerts,
+        "deploys": deploys,
+        "sentry": SentryIssues("sentry", ()),
+    }
     return Snapshot(now, version, statuses, readings)
 
 
@@ -43,7 +58,7 @@ async def test_an_alert_fails_like_a_probe_from_fire_to_recovery(tmp_path: Path)
     now = utcnow()
     deploy = Deploy("files-web", "v2", "carol", now - timedelta(minutes=8), "concurrency change")
     deploys = Deploys("deploys", (deploy,))
-    detector = Detector(CONFIG)
+    detector = Detector(CONFIG, DetectSettings(blind_spot_grace=0))
     with running_alertmanager(tmp_path) as am:
         page(am, "FilesWeb5xxHigh", "web-1:443", minutes_ago=5, summary="5xx above 5%")
         page(am, "CertExpiresSoon", "web-1:443", minutes_ago=30, severity="info")
@@ -59,6 +74,7 @@ async def test_an_alert_fails_like_a_probe_from_fire_to_recovery(tmp_path: Path)
             texts = [e.text for e in first.events if e.kind == "alert.firing"]
             assert any("FilesWeb5xxHigh (critical) on web-1:443: 5xx above 5%" in t for t in texts)
             assert any(e.kind == "suspect" for e in first.events)
+            assert first.blind_spot and "alerts FilesWeb5xxHigh" in first.blind_spot
             # The export says which alert fired first, and when against the impact start.
             said = detection_markdown((), first.events, fired.starts_at - timedelta(minutes=2))
             assert "## Detection: the page" in said and "CertExpiresSoon" in said  # the earliest

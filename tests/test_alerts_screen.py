@@ -78,9 +78,13 @@ async def test_alerts_at_80x24_then_all_on_enter(am: Alertmanager, tmp_path: Pat
     )
     app = make_app(cockpit_config(am.url), tmp_path / "data")
     async with app.run_test(size=(80, 24)) as pilot:
+        # The count, and the strip grown to its two rows (a layout pass after the view).
         await until(
             pilot,
-            lambda: "3 ALERTS" in app.query_one(CockpitHeader).render().plain,
+            lambda: (
+                "3 ALERTS" in app.query_one(CockpitHeader).render().plain
+                and "SftpSecondSessionFails" in panel_text(app)
+            ),
             describe=lambda: panel_text(app),
         )
         shown = panel_text(app)
@@ -128,3 +132,17 @@ async def test_alertmanager_gone_strip_stale_rest_lives(am: Alertmanager, tmp_pa
         probes = app.query_one(ProbesPanel)
         # The probe panel goes on being judged: its probe's round still lands.
         await until(pilot, lambda: "web" in "\n".join(x.plain for x in probes._render_lines()))
+
+
+async def test_a_secret_not_set_is_said_never_a_quiet_zero(tmp_path: Path) -> None:
+    config = parse(
+        '[cockpit]\nservice = "files-web"\n\n'
+        '[[alerts]]\nname = "am"\nurls = ["http://127.0.0.1:9"]\n'
+        'user = "cockpit"\npassword_env = "AM_PASSWORD"\n',
+        env={},
+    )
+    app = make_app(config, tmp_path / "data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "AM_PASSWORD is not set" in panel_text(app))
+        shown = panel_text(app)
+        assert shown.startswith("Alerts | not configured") and "firing" not in shown

@@ -100,3 +100,10 @@ def test_down_is_exit_1(am: Alertmanager, cfg: Path, capsys: pytest.CaptureFixtu
     assert main(["alerts", "list", "--json", "--config", str(cfg)]) == 1
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry["ok"] is False and "connection refused" in entry["error"]
+
+
+def test_check_json_counts_the_firing_alerts(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--json", "--config", str(cfg)]) == 0
+    (report,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert report["source"] == "am" and report["kind"] == "alertmanager" and report["ok"]
+    assert (report["alerts"], report["firing"], report["silences"]) == (3, 3, 0)

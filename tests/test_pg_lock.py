@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from pg_server import PASSWORD, PgServer
-from revert_world import RevertWorld, wait_gone
+from revert_world import RevertWorld, wait_for, wait_gone
 from test_pg_store import bastions, until_view, watching  # noqa: F401 - fixture
 
 from cockpit.actions.lock import LockHeld, ServiceLock
@@ -190,7 +190,10 @@ async def test_two_bastions_press_r_at_once_one_revert_runs(
         # SIGKILL the holder: its supervisor and the command, which keeps the lock too (it
         # inherited the lock's connection): the lock goes with the connection, and the other
         # bastion's revert now runs.
-        holders = [running.supervisor_pid, *commands_of((east, west)[winner])]
+        holder_world = (east, west)[winner]
+        # "running" is written once the lock is held, a moment before the command starts.
+        await asyncio.to_thread(wait_for, lambda: commands_of(holder_world), 30, "the command")
+        holders = [running.supervisor_pid, *commands_of(holder_world)]
         assert len(holders) == 2
         for pid in holders:
             os.kill(pid, signal.SIGKILL)

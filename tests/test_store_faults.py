@@ -441,3 +441,17 @@ def test_headless_list_on_a_locked_store_says_so(world: RevertWorld) -> None:
         note = cockpit_cli(world, "incident", "note", "while locked")
     assert note.returncode == 1 and "Traceback" not in note.stderr
     assert "locked by another process" in note.stderr
+
+
+async def test_a_note_saved_at_once_is_not_said_to_be_unsaved(world: RevertWorld) -> None:
+    """On a healthy store the note is saved before `note` returns, and the view says so: the
+    TUI warns "note not saved yet" from that view, which must not cry wolf."""
+    cockpit = Cockpit(load(world.config), world.data, user="oncall-tester", spool_dir=world.state)
+    try:
+        await cockpit.sync()
+        assert cockpit.view.store.writable
+        await cockpit.note("failover started")
+        assert saved_notes(world.data) == ["oncall-tester: failover started"]
+        assert not cockpit.view.unsaved
+    finally:
+        await cockpit.aclose()

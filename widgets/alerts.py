@@ -89,6 +89,8 @@ class AlertsPanel(Panel):
 
     def title(self, view: View) -> Inert:
         alerts = view.alerts
+        if not any(s.updated_at for s, _ in view.snapshot.of(self.category)):
+            return Inert("Alerts")  # never read: no count to give, the border says why
         words = [f"Alerts: {alerts.firing} firing"]
         if alerts.suppressed:
             words.append(f"{alerts.suppressed} silenced")

@@ -44,9 +44,14 @@ class AccessLogBase:
 
 @dataclass(frozen=True)
 class AccessLogConfig(AccessLogBase):
-    """nginx `combined`."""
+    """nginx `combined` (and Apache's, and the common log). A time written without an offset
+    (a custom `%{...}t` in Apache, say) is read in `timezone`."""
 
     kind: ClassVar[str] = "nginx_combined"
+    timezone: str = "UTC"
+
+    def check(self) -> None:
+        _check_zone("timezone", self.timezone)
 
 
 @dataclass(frozen=True)

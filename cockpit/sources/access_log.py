@@ -54,7 +54,7 @@ _ZONE_SKEW = 1800
 def log_format_for(cfg: AccessLogBase) -> LogFormat:
     match cfg:
         case AccessLogConfig():
-            return log_formats.nginx_combined()
+            return log_formats.nginx_combined(cfg.timezone)
         case NginxJsonLogConfig():
             return log_formats.nginx_json(cfg.time_key, cfg.status_key)
         case HaproxyLogConfig():
@@ -207,7 +207,7 @@ class AccessLogTail:
             # Counted so far, but a log read as the wrong format is not a healthy source.
             misread = self._health.judge(now)
             if misread:
-                raise SourceError(f"{self.path}: {misread}")
+                raise SourceError(misread)  # the path is the source's target, shown beside it
             return self._series(now)
 
     def _open(self, now: int) -> Cursor:

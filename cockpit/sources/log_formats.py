@@ -381,11 +381,12 @@ def json_route(scan: Scan, status_key: str, caddy_shape: bool = False) -> RouteO
     return route_of
 
 
-def nginx_combined() -> LogFormat:
+def nginx_combined(timezone_name: str = "UTC") -> LogFormat:
+    where = zone(timezone_name)
     return LogFormat(
         "nginx_combined",
         NGINX_COMBINED.findall,
-        parse_clf,
+        parse_clf if where is UTC else (lambda stamp: parse_clf(stamp, where)),
         five=_FIVE_AFTER_QUOTE,
         route_of=_combined_route,
         route_at=_combined_route_at,

@@ -154,20 +154,6 @@ class TeamLock:
                 return Holder(user="unknown", host="", pid=None, since=None)
             time.sleep(0.02)
 
-    def holder(self) -> Holder | None:
-        """Who holds the lock now (None: free, or held by this object)."""
-        import psycopg
-
-        if self._conn is not None:
-            return None
-        try:
-            with psycopg.connect(self.target.url, autocommit=True, **self.target.kwargs()) as conn:
-                migrate(conn, self.target)
-                row = conn.execute(_HOLDER_QUERY, (self.name, NAMESPACE, self.key)).fetchone()
-        except psycopg.Error as exc:
-            raise offline(self.target, exc) from None
-        return None if row is None else _holder(row)
-
     def release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
