@@ -246,7 +246,8 @@ class Cockpit:
 
     async def sync(self) -> None:
         """Save what is queued and read the store and the runs again; never raises. The hub
-        is poked afterwards, so a consumer of `views()` shows the result at once."""
+        is poked afterwards when the view changed, so a consumer of `views()` shows the result
+        at once."""
         if self._sync_lock is None:
             self._sync_lock = asyncio.Lock()
         async with self._sync_lock:
@@ -256,8 +257,12 @@ class Cockpit:
                 import logging
 
                 logging.getLogger(__name__).exception("store sync failed")
+            before = self._view
             self._rebuild()
-            self.hub.poke()
+            # Only a sync that changed the view wakes `views()`: each view kicks a sync, and
+            # an unconditional poke kept the screen rebuilding four times a second.
+            if self._view != before:
+                self.hub.poke()
 
     def _rebuild(self) -> None:
         """The view again from what the store now holds, without a new observation: a note
