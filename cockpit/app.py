@@ -277,6 +277,7 @@ class CockpitApp(App[int]):
             degraded=view.assessment.degraded,
             status_times=view.status_times,
             alerts=view.alerts.firing,
+            incident_known=view.incident_known,
         )
         header.set_notices(
             notices(

@@ -24,7 +24,7 @@ from cockpit.incident.export import render_incident
 from cockpit.incident.store import IncidentStore
 from cockpit.runtime import Cockpit
 from widgets.header import CockpitHeader
-from widgets.run_screen import RunScreen
+from widgets.run_screen import RunScreen, run_summary
 from widgets.timeline import TimelineStrip
 
 
@@ -97,6 +97,7 @@ async def test_a_killed_supervisor_leaves_the_lock_to_the_command_then_outcome_u
     wait_for(lambda: not locked(world), 30, "the lock to go with the command")
     ended = read_run(run.path)
     assert ended is not None and ended.status is RunStatus.UNKNOWN
+    assert f"by       alice on {ended.host}, started" in run_summary(ended).plain
     outcome = ended.outcome()
     assert outcome is not None and outcome.unknown and not outcome.ok
     assert "reverted to 1" in outcome.output_tail  # the output so far, to judge by

@@ -24,10 +24,12 @@ from widgets.inert_forms import InertLog
 
 def run_summary(run: Run) -> InertContent:
     started = local_hms(run.started or run.created)
-    where = f" on {run.host}, started {started}" if run.host else f", started {started}"
+    # The separator apart: one_line strips the text it is given, a leading space too.
+    where = f"on {run.host}, started {started}" if run.host else f"started {started}"
     return text(
         (Inert("by       "), "$text-muted"),
         (one_line(run.user or "someone", 64), "bold"),
+        Inert(" " if run.host else ", "),
         one_line(where, 300),
         Inert("\n"),
         (Inert("runs     "), "$text-muted"),
