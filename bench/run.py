@@ -7,8 +7,9 @@ printed with its budget and its ratio to that app.
     python bench/run.py --only idle,stall
 
 Sections: start (first frame, heavy imports), idle (bytes/s, CPU, RSS at 80x24 and 200x60 with
-20 probes), hour (an hour of data fed fast: RSS and its growth), resize (a SIGWINCH storm),
-stall (the pty not read for 2 s).
+20 probes), live (every source at 10 s on a log with live traffic, 80x24 to 200x60: bytes/s,
+unchanged-cell rewrites, CPU, RSS), hour (an hour of data fed fast: RSS and its growth), resize
+(a SIGWINCH storm), stall (the pty not read for 2 s).
 """
 
 from __future__ import annotations
@@ -258,6 +259,36 @@ def section_idle(seconds: float) -> None:
         say("   rows that cost the most:\n" + top_rows(idle))
 
 
+# Issue 21: bastion intervals (every probe, deploy and 5xx source at 10 s) on a log with live
+# traffic, nothing failing.
+LIVE_SIZES = ((80, 24, 1024.0), (120, 40, 1536.0), (200, 60, 2048.0))
+BUDGET_LIVE_CPU_PCT = 1.5
+BUDGET_WASTE_SHARE = 20.0  # % of the bytes that rewrote cells already showing the same
+
+
+def section_live(seconds: float) -> None:
+    say(f"\n== live traffic, {seconds:g} s per window, 20 http probes, all sources at 10 s")
+    for cols, rows, budget in LIVE_SIZES:
+        base = minimal_idle(min(seconds, 20), cols, rows)
+        with (
+            local_world(probes=20, errors_interval=10.0, deploys_interval=10.0) as (world, env),
+            pty([COCKPIT, "--config", str(world.config)], cols, rows, env) as run,
+        ):
+            run.wait_for(probes_live(20), 30)
+            run.pump_for(3.0)
+            idle = watch_idle(run, seconds)
+        size = f"{cols}x{rows} live"
+        analysis = idle.analysis
+        share = 100 * analysis.wasted_bytes / analysis.total_bytes if analysis.total_bytes else 0
+        report(
+            Figure(f"{size}: terminal output", idle.bytes_per_s, "B/s", budget, base.bytes_per_s)
+        )
+        report(Figure(f"{size}: unchanged-cell rewrites", share, "%", BUDGET_WASTE_SHARE))
+        report(Figure(f"{size}: CPU", idle.cpu_pct, "%", BUDGET_LIVE_CPU_PCT, base.cpu_pct))
+        report(Figure(f"{size}: RSS", idle.rss_mb, "MB", BUDGET_RSS_MB, base.rss_mb))
+        say("   rows that cost the most:\n" + top_rows(idle))
+
+
 def section_hour(seconds: float) -> None:
     # An hour of access log read back at start, and probes every 0.2 s: 20 probes x 360 rounds
     # (an hour at a 10 s interval) in 72 s.
@@ -358,7 +389,7 @@ def section_stall(stall: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="start,idle,hour,resize,stall")
+    parser.add_argument("--only", default="start,idle,live,hour,resize,stall")
     args = parser.parse_args()
     only = set(args.only.split(","))
     quick = args.quick
@@ -368,6 +399,8 @@ def main() -> None:
         section_start(quick)
     if "idle" in only:
         section_idle(20.0 if quick else 60.0)
+    if "live" in only:
+        section_live(20.0 if quick else 60.0)
     if "hour" in only:
         section_hour(30.0 if quick else 72.0)
     if "resize" in only:

@@ -83,6 +83,9 @@ class View:
     runs: tuple[Run, ...] = ()  # reverts and actions running, or whose outcome is unknown
     read_only: str = ""  # why nothing can be changed ("" when the cockpit may act)
     alerts: AlertsView = field(default_factory=AlertsView)  # the page: Alertmanager's alerts
+    # False until the store has been read once: "no incident" would then be a guess (a
+    # cockpit started while a shared store is offline does not know of the open one).
+    incident_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ class _Stored:
     timeline: tuple[TimelineEvent, ...] = ()
     status_times: Mapping[IncidentStatus, datetime] = field(default_factory=dict)
     runs: tuple[Run, ...] = ()
+    read: bool = False  # the store has been read at least once
 
 
 class _Deferred:
@@ -223,6 +227,8 @@ class Cockpit:
             stored.runs,
             self.read_only_reason(),
             alerts_view(snapshot.of(Category.ALERTS)),
+            # Until the first read, "no incident" is a guess; say so once the store fails.
+            incident_known=stored.read or self.storage.health.ok,
         )
 
     @property
@@ -312,6 +318,7 @@ class Cockpit:
                 stored.timeline,
                 stored.status_times,
                 self._stored.runs,
+                read=True,
             )
 
     def _connect(self) -> None:
@@ -763,4 +770,6 @@ class Cockpit:
 
 
 def _replace_runs(stored: _Stored, runs: tuple[Run, ...]) -> _Stored:
-    return _Stored(stored.incident, stored.latest_id, stored.timeline, stored.status_times, runs)
+    return _Stored(
+        stored.incident, stored.latest_id, stored.timeline, stored.status_times, runs, stored.read
+    )

@@ -197,8 +197,7 @@ def test_check_json_names_a_line_it_could_not_read(
     }
     json_line = b'{"time_iso8601":"2026-12-03T07:00:00+00:00","status":200}'
     assert why_unread(nginx_combined(), json_line) == (
-        "no time and status where nginx_combined has them; "
-        '1 of 1 sampled read with kind = "nginx_json"'
+        'no time and status where nginx_combined has them; kind = "nginx_json" reads 1 of 1 sampled'
     )
 
 

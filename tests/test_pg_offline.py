@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pg_server import PgServer, pg_server
+from pg_server import PASSWORD, PgServer, pg_server
 from revert_world import RevertWorld
 from test_pg_lock import settled
 from test_pg_store import store_lines, until_view, watching
 
 from cockpit.actions.runs import RunStatus
 from cockpit.app import notices
+from cockpit.incident.pg.connect import PgTarget
+from cockpit.incident.pg.store import PgIncidentStore
 from cockpit.runtime import View
 
 OUTAGE = 6.0  # seconds the database stays down while notes are written
@@ -90,15 +92,65 @@ async def test_a_cockpit_started_while_the_database_is_down_keeps_what_is_writte
 ) -> None:
     pg = own_pg
     database = pg.new_database()
+    with PgIncidentStore(PgTarget(pg.url(database), password=PASSWORD)) as store:
+        incident_id = store.declare("declared on west", "SEV2", "bob").id
     with RevertWorld(tmp_path / "east", cockpit_extra=store_lines(pg, database)) as east:
         pg.stop()
         async with watching(east, pg, "alice") as (alice, views):
             view = await until_view(views, offline, 20)
             assert "store: offline" in " ".join(text for text, _ in notices(view, "", "w"))
+            assert not view.incident_known  # not "no incident": it was never read
             await alice.note("typed before the database came up")
             assert [w.event.kind for w in alice.storage.pending()][-1] == "note"
             pg.start()
             await until_view(views, lambda v: v.store.ok and v.store.writable, 30)
-            await until_view(views, lambda v: not v.store.pending, 30)
+            view = await until_view(views, lambda v: not v.store.pending, 30)
+            assert view.incident_known and view.incident is not None
+            assert view.incident.id == incident_id
         rows = pg.sql("SELECT text FROM events WHERE kind = 'note'", database)
         assert rows == [("alice: typed before the database came up",)]
+
+
+async def test_the_screen_of_a_cockpit_started_while_the_database_is_down(
+    tmp_path: Path, own_pg: PgServer
+) -> None:
+    """What a person paged sees at 80x24: the store offline and the incident not known (not
+    "no incident"); a note typed with n waits; once the database is back, the incident."""
+    from pilot_wait import until
+    from test_store_faults import header, type_note
+
+    from cockpit.app import CockpitApp
+    from cockpit.config import load
+    from cockpit.runtime import Cockpit
+
+    pg = own_pg
+    database = pg.new_database()
+    with PgIncidentStore(PgTarget(pg.url(database), password=PASSWORD)) as store:
+        incident = store.declare("declared on west", "SEV2", "bob")
+    with RevertWorld(tmp_path / "east", cockpit_extra=store_lines(pg, database)) as east:
+        config = load(east.config, env=pg.env)
+
+        async def factory() -> Cockpit:
+            return Cockpit(config, east.data, user="alice", spool_dir=east.state)
+
+        pg.stop()
+        app = CockpitApp(factory, keys=config.keys)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(
+                pilot, lambda: "store: offline" in header(app), describe=lambda: header(app)
+            )
+            assert "incident not known" in header(app) and "no incident" not in header(app)
+            await type_note(pilot, app, "paged, looking")
+            cockpit = app.cockpit
+            assert cockpit is not None
+            assert [w.event.text for w in cockpit.storage.pending()][-1] == "alice: paged, looking"
+            assert "not saved" in header(app)
+            pg.start()
+            await until(
+                pilot,
+                lambda: f"INCIDENT #{incident.id}" in header(app),
+                describe=lambda: header(app),
+            )
+            await until(pilot, lambda: "not saved" not in header(app), describe=lambda: header(app))
+    rows = pg.sql("SELECT text FROM events WHERE kind = 'note'", database)
+    assert rows == [("alice: paged, looking",)]

@@ -33,6 +33,7 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
+        self.incident_known = True  # False: the store was never read (offline since start)
         self.alerts = 0  # firing alerts (Alertmanager), not silenced
         self.notices: tuple[tuple[Inert, str], ...] = ()  # (text, style of ours)
         self.status_times: dict[IncidentStatus, datetime] = {}
@@ -68,9 +69,10 @@ class CockpitHeader(Widget):
         degraded: bool,
         status_times: Mapping[IncidentStatus, datetime] | None = None,
         alerts: int = 0,
+        incident_known: bool = True,
     ) -> None:
         times = dict(status_times or {})
-        fields = (service, environment, drill, incident, degraded, times, alerts)
+        fields = (service, environment, drill, incident, degraded, times, alerts, incident_known)
         shown = (
             self.service,
             self.environment,
@@ -79,12 +81,14 @@ class CockpitHeader(Widget):
             self.degraded,
             self.status_times,
             self.alerts,
+            self.incident_known,
         )
         if fields == shown:
             return  # unchanged: no repaint
         self.service, self.environment, self.drill = service, environment, drill
         self.incident, self.degraded, self.status_times = incident, degraded, times
         self.alerts = alerts
+        self.incident_known = incident_known
         self.refresh()
 
     def _incident_words(self, incident: Incident, room: int) -> Inert:
@@ -133,6 +137,8 @@ class CockpitHeader(Widget):
                     "$error bold",
                 )
             )
+        elif not self.incident_known:
+            parts.append((Inert("incident not known: store not read yet"), "$warning bold"))
         elif self.degraded:
             parts.append((Inert("DEGRADED, no incident declared"), "$warning bold"))
         else:

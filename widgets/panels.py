@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 
@@ -172,7 +173,20 @@ class Panel(Widget):
             or self.has_focus
         ):
             self._painted_at = now
+            self._refresh_rows(lines)
+
+    def _refresh_rows(self, lines: list[InertContent]) -> None:
+        """Repaint only the content rows that differ from the ones on screen: a repaint of
+        the whole panel rewrites its border and every unchanged row over the SSH link."""
+        old = _signature(self._shown)
+        new = _signature(lines)
+        width = self.content_region.width
+        if len(old) != len(new) or not width:
             self.refresh()
+            return
+        for y, (was, now) in enumerate(zip(old, new, strict=True)):
+            if was != now:
+                self.refresh(Region(0, y, width, 1))
 
     def set_border(self, *, title: Inert | None = None, subtitle: Inert | None = None) -> None:
         """Border texts, set only when they change (every set repaints the whole panel)."""

@@ -207,7 +207,7 @@ class AccessLogTail:
             # Counted so far, but a log read as the wrong format is not a healthy source.
             misread = self._health.judge(now)
             if misread:
-                raise SourceError(f"{self.path}: {misread}")
+                raise SourceError(misread)  # the path is the source's target, shown beside it
             return self._series(now)
 
     def _open(self, now: int) -> Cursor:

@@ -63,7 +63,8 @@ def suggest(fmt: LogFormat, samples: list[bytes]) -> str:
         if count > best_count:
             best, best_count = words, count
     if best:
-        return f"{best_count} of {len(samples)} sampled read with {best}"
+        # The kind first: a narrow panel cuts the end of the reason.
+        return f"{best} reads {best_count} of {len(samples)} sampled"
     if samples and all(line.lstrip().startswith(b"{") for line in samples):
         return "is this a JSON log?"
     return ""
