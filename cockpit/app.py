@@ -821,6 +821,8 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="status", exit_on_error=False)
     async def save_status(self, status: IncidentStatus, at: datetime | None = None) -> None:
         assert self.cockpit is not None
+        # Read while the incident is open: resolved, it is no longer the one on screen.
+        silences = self.cockpit.incident_silences() if status is IncidentStatus.RESOLVED else ()
         try:
             incident = await self.until_saved(
                 f"status {status.value}",
@@ -833,13 +835,12 @@ class CockpitApp(App[int]):
         when = f" as of {local_hms(at)}" if at is not None else ""
         toast(self, Inert(f"incident #{incident.id} is {incident.status}{when}"), timeout=5)
         if incident.status is IncidentStatus.RESOLVED:
-            self.offer_to_expire_silences()
+            self.offer_to_expire_silences(silences)
 
-    def offer_to_expire_silences(self) -> None:
+    def offer_to_expire_silences(self, made: tuple[tuple[str, str], ...]) -> None:
         """Resolved: the silences made during the incident should not outlive it unseen."""
         from widgets.modals import ChoiceScreen
 
-        made = self.cockpit.incident_silences() if self.cockpit is not None else ()
         if not made:
             return
         n = len(made)

@@ -212,6 +212,7 @@ class Cockpit:
     def _build(self, snapshot: Snapshot, assessment: Assessment) -> View:
         stored = self._stored
         pending = [w.event for w in self.storage.pending()]
+        overdue = {w.event.key for w in self.storage.overdue()}
         keys = {e.key for e in stored.timeline if e.key}
         unsaved = [e for e in pending if e.key not in keys]
         timeline = sorted([*stored.timeline, *unsaved], key=lambda e: e.at)[-TIMELINE_ROWS:]
@@ -222,7 +223,7 @@ class Cockpit:
             tuple(timeline),
             stored.status_times,
             self.storage.health,
-            frozenset(e.key for e in unsaved),
+            frozenset(e.key for e in unsaved if e.key in overdue),
             stored.runs,
             self.read_only_reason(),
             alerts_view(snapshot.of(Category.ALERTS)),

@@ -160,8 +160,8 @@ class PgServer:
 
 
 @contextlib.contextmanager
-def pg_server() -> Iterator[PgServer]:
-    server = PgServer()
+def pg_server(settings: tuple[str, ...] = ()) -> Iterator[PgServer]:
+    server = PgServer(settings)
     try:
         yield server
     finally:

@@ -143,3 +143,36 @@ read_back = 600
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "edge" in x and "nginx_combined format" in x)
     assert "ok" not in line.split()[:2]
+
+
+async def test_read_back_counts_lines_whose_time_it_cannot_read(tmp_path: Path) -> None:
+    """Lines without a readable time just before the window's first stamped line may be in the
+    window: they are read (and counted unparsed), never skipped by the read-back's search."""
+    from datetime import UTC, datetime, timedelta
+
+    from cockpit.world.accesslog import combined_line
+
+    now = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+    def line(seconds_ago: int, status: int = 200) -> str:
+        return combined_line(
+            remote_addr="203.0.113.7",
+            when=now - timedelta(seconds=seconds_ago),
+            request_line="GET / HTTP/1.1",
+            status=status,
+            body_bytes=1,
+        )
+
+    old = [line(3600 + i) for i in range(50, 0, -1)]  # before the window
+    broken = ['203.0.113.7 - - [03/Dec/2026:25:61:00 +0000] "GET / HTTP/1.1" 502 1 "-" "-"'] * 3
+    recent = [line(i, 503 if i % 2 else 200) for i in range(60, 0, -1)]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(old + broken + recent) + "\n")
+    cfg = AccessLogConfig(name="edge", path=log, window=600, read_back=600)
+    source = AccessLogTail(cfg, clock=lambda: now)
+    try:
+        series = await source.poll()
+    finally:
+        await source.aclose()
+    assert (series.requests, series.unparsed_lines) == (60, 3)
+    assert series.unparsed_example and "does not read as a time" in series.unparsed_why

@@ -249,3 +249,35 @@ async def test_common_log_without_offset_and_envoy_default(tmp_path: Path) -> No
     )
     (route,) = [r for b in envoy_series.buckets for r in b.routes_5xx]
     assert route == RouteErrors(Route("GET", "/y/{id}", host="files"), 503, 1)
+
+
+def _default_escape_json(prefix: Path, port: int, upstream: int) -> str:
+    # A JSON-shaped format as many write it, without escape=json: nginx then escapes '"', '\'
+    # and bytes outside printable ASCII as \xHH, which is not JSON.
+    return f"""log_format json_default '{{"time_iso8601":"$time_iso8601","status":"$status",'
+        '"request":"$request","remote_user":"$remote_user"}}';
+    server {{
+        listen 127.0.0.1:{port};
+        access_log {prefix}/logs/default.json json_default;
+        location / {{ proxy_pass http://127.0.0.1:{upstream}; }}
+    }}"""
+
+
+def test_a_json_log_without_escape_json_still_names_the_route(tmp_path: Path) -> None:
+    import socket
+
+    with running_nginx(tmp_path, server=_default_escape_json) as nginx:
+        user = base64.b64encode(b'ev"il:pw').decode()
+        request = (
+            f'GET /status/503/files/12/a"b\\c HTTP/1.1\r\nHost: x\r\n'
+            f"Authorization: Basic {user}\r\nConnection: close\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as conn:
+            conn.sendall(request.encode())
+            assert conn.recv(64).startswith(b"HTTP/1.1 503")
+        [line] = wait_for_lines(1, nginx.prefix / "logs" / "default.json")
+    assert "\\x22" in line  # what nginx wrote: not JSON
+    assert _route(log_formats.nginx_json(), line) == (
+        Route("GET", '/status/{id}/files/{id}/a"b\\c'),
+        503,
+    )

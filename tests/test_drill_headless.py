@@ -184,7 +184,12 @@ async def test_a_drill_opened_mid_incident_scores_detection_from_the_cockpits_st
     # The cockpit starts at 07:07, 15 scenario minutes after the 06:52 deploy broke sessions:
     # what it reads back must show the spike since 06:52, the deploy as suspect, the -x4
     # probes failing from their first round and the blind spot, all at once.
-    script = parse_script('[[step]]\non = "blind_spot"\ndo = "end"\n')
+    # The responder ends once all three were shown, whichever comes first on a loaded machine.
+    script = parse_script(
+        '[[step]]\non = "blind_spot"\ndo = "note"\ntext = "seen"\n'
+        '[[step]]\non = "probe.down"\ndo = "note"\ntext = "seen"\n'
+        '[[step]]\non = "concurrency"\ndo = "end"\n'
+    )
     scenario = find_scenario("files-com-2024-opened-late", {})
     assert scenario.open_at == scenario.clock("07:07")
     report = await run_headless(scenario, script, data_dir=tmp_path, speed=120.0)

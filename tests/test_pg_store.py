@@ -134,6 +134,49 @@ def test_a_database_of_an_older_schema_is_upgraded_step_by_step(target: PgTarget
         assert store.audit_entries() == [("east", '{"event": "started"}')]
 
 
+def test_tls_with_the_servers_ca_verified_and_a_wrong_ca_refused(tmp_path: Path) -> None:
+    import pwd
+    import shutil
+    import tempfile
+
+    from pg_server import pg_server
+    from probe_servers import make_certs
+
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "other").mkdir()
+    certs = make_certs(tmp_path / "certs")
+    other = make_certs(tmp_path / "other")
+    tls = Path(tempfile.mkdtemp(prefix="cockpit-pg-tls-"))
+    os.chmod(tls, 0o755)
+    owner = pwd.getpwnam("postgres")
+    for source, name in ((certs.cert, "server.crt"), (certs.key, "server.key")):
+        shutil.copy(source, tls / name)
+        os.chown(tls / name, owner.pw_uid, owner.pw_gid)
+        os.chmod(tls / name, 0o600)
+    settings = (
+        "ssl=on",
+        f"ssl_cert_file={tls / 'server.crt'}",
+        f"ssl_key_file={tls / 'server.key'}",
+    )
+    try:
+        with pg_server(settings) as server:
+            url = server.url()
+            verified = PgTarget(url, PASSWORD, sslmode="verify-full", sslrootcert=str(certs.ca))
+            with PgIncidentStore(verified) as store:
+                store.declare("over TLS", "SEV3", "alice")
+                row = (
+                    store.raw()
+                    .execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                    .fetchone()
+                )
+                assert row[0] is True
+            wrong = PgTarget(url, PASSWORD, sslmode="verify-full", sslrootcert=str(other.ca))
+            with pytest.raises(StoreError, match="certificate verify failed"):
+                PgIncidentStore(wrong)
+    finally:
+        shutil.rmtree(tls, ignore_errors=True)
+
+
 _RACER = textwrap.dedent(
     """
     import sys

@@ -177,7 +177,9 @@ async def test_resolving_offers_to_expire_the_incidents_silences(
         await until(pilot, lambda: bool(app.cockpit.incident_silences()))  # type: ignore[union-attr]
         await pilot.press("escape")  # back on the main screen
         app.save_status(IncidentStatus.RESOLVED)
-        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await until(
+            pilot, lambda: isinstance(app.screen, ChoiceScreen), describe=lambda: toasts(app)
+        )
         said = app.screen.query_one(".dialog-title").render().plain  # type: ignore[attr-defined]
         assert said == "1 silence made during the incident still active"
         await pilot.press("enter")  # "Expire them now" has the focus

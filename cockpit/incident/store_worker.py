@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 REOPEN_EVERY = 5.0  # seconds between attempts to open a store that could not be opened
 MAX_PENDING = 5000  # observations kept unsaved at most; a person's notes are always kept
+UNSAVED_GRACE = 3.0  # seconds a queued write waits before it is said to be not saved
 SPOOL_DIR = "unsaved"
 
 # Failures after which the connection is dropped and opened anew: the file may have been
@@ -72,8 +73,8 @@ class StoreHealth:
     @property
     def problem(self) -> str:
         """One line when something is wrong, "" when all is well."""
-        if self.ok and self.writable and not self.pending:
-            return ""
+        if self.ok and not self.pending and (self.writable or not self.opened):
+            return ""  # well, or not tried yet (the first moments of every start)
         parts = []
         if not self.ok or not self.opened:
             parts.append(f"store: {self.reason or 'not open yet'}")
@@ -95,6 +96,7 @@ class PendingWrite:
     family: str = ""
     person: bool = False  # typed by someone (a note): never dropped
     spooled: bool = False  # read back from the spool (written by an earlier cockpit)
+    queued: float = field(default_factory=time.monotonic, compare=False)
 
     def to_json(self) -> str:
         e = self.event
@@ -243,7 +245,17 @@ class StoreWorker:
 
     @property
     def health(self) -> StoreHealth:
-        return replace(self._health, pending=len(self._pending))
+        return replace(self._health, pending=len(self.overdue()))
+
+    def overdue(self) -> tuple[PendingWrite, ...]:
+        """The pending writes worth a warning: all of them once a save failed or the store is
+        not writable; else those from an earlier cockpit's spool and those waiting longer than
+        UNSAVED_GRACE. A write merely queued (every start queues a few) is not "not saved"."""
+        health = self._health
+        if health.unsaved_reason or not health.ok or (health.opened and not health.writable):
+            return tuple(self._pending)
+        due = time.monotonic() - UNSAVED_GRACE
+        return tuple(w for w in self._pending if w.spooled or w.queued <= due)
 
     @property
     def was_writable(self) -> bool:

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cockpit.model import Route
@@ -343,6 +343,21 @@ def _field(obj: dict[str, object], *keys: str) -> str:
     return ""
 
 
+# nginx without `escape=json` (the default) writes '"', '\\' and bytes outside printable
+# ASCII as \xHH inside the JSON-shaped line, which is not JSON; \u00HH is the same character.
+_NGINX_HEX_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\x([0-9A-Fa-f]{2})")
+
+
+def _json_object(line: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        obj = json.loads(_NGINX_HEX_ESCAPE.sub(rb"\1\\u00\2", line))
+    if not isinstance(obj, dict):
+        raise TypeError("not a JSON object")
+    return obj
+
+
 def json_route(scan: Scan, status_key: str, caddy_shape: bool = False) -> RouteOf:
     """A 5xx JSON line's route: nginx's `request` or `request_method` + `request_uri`/`uri`,
     `host`/`http_host`/`server_name`, `upstream`/`upstream_name`; Caddy's `request` object."""
@@ -352,11 +367,9 @@ def json_route(scan: Scan, status_key: str, caddy_shape: bool = False) -> RouteO
         if not found or found[0][1] != b"5":
             return None
         try:
-            obj = json.loads(line)
+            obj = _json_object(line)
             status = int(obj[status_key])
         except (ValueError, KeyError, TypeError):
-            return None
-        if not isinstance(obj, dict):
             return None
         request = obj.get("request")
         if caddy_shape and isinstance(request, dict):
