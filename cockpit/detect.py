@@ -139,12 +139,15 @@ class _ErrorTrack:
         requests = sum(r for r, _ in self.quiet)
         return sum(e for _, e in self.quiet) / requests if requests else 0.0
 
-    def leave(self, bucket: ErrorBucket, keep: int) -> None:
-        """A bucket leaving the judged window joins the baseline unless it was in a spike."""
+    def leave(self, bucket: ErrorBucket, keep: int, in_failure: bool = False) -> None:
+        """A bucket leaving the judged window joins the baseline unless it was in a spike or
+        in a failure (a probe or an alert failing): what the service does while broken is not
+        its normal, even when the 5xx stayed under the bar."""
         if self.spike is None or bucket.start < self.spike.start:
-            self.quiet.append((bucket.requests, bucket.errors_5xx))
-            while len(self.quiet) > keep:
-                self.quiet.popleft()
+            if not in_failure:
+                self.quiet.append((bucket.requests, bucket.errors_5xx))
+                while len(self.quiet) > keep:
+                    self.quiet.popleft()
             self.seen_quiet = self.seen_quiet or bucket.requests > 0
 
 
@@ -201,6 +204,8 @@ class Detector:
         self._spikes: dict[str, Spike] = {}
         self._tracks: dict[str, _ErrorTrack] = {}
         self._failure_started: datetime | None = None
+        # Failures that are over, (start, end): their buckets stay out of the 5xx baseline.
+        self._failure_windows: deque[tuple[datetime, datetime]] = deque(maxlen=64)
         self._failure_bound: datetime | None = None
         self._failure_known = True
         self._found_on_open = False
@@ -383,6 +388,12 @@ class Detector:
                 )
             )
 
+    def _in_failure(self, at: datetime) -> bool:
+        started = self._failure_started
+        if started is not None and at >= started:
+            return True
+        return any(start <= at < end for start, end in self._failure_windows)
+
     def _judge(
         self,
         series: ErrorSeries,
@@ -397,7 +408,8 @@ class Detector:
         )
         track.window.append(bucket)
         while len(track.window) > s.spike_recent_buckets:
-            track.leave(track.window.popleft(), keep)
+            leaving = track.window.popleft()
+            track.leave(leaving, keep, self._in_failure(leaving.start))
         window = track.window
         req = sum(b.requests for b in window)
         err = sum(b.errors_5xx for b in window)
@@ -586,6 +598,8 @@ class Detector:
                     f"recovered:{iso_utc(now)}",
                 )
             )
+            if self._failure_started is not None:
+                self._failure_windows.append((self._failure_started, now))
             self._failure_started = self._failure_bound = None
             self._blind_spot = None
             self._blind_routes, self._blind_probes = (), ()

@@ -387,3 +387,44 @@ def test_without_route_information_the_blind_spot_is_judged_by_timing_and_says_s
     assert a.blind_routes == ()
     # By timing, an issue new since the failure explains it, whatever it names.
     assert judged(by_route(BEGAN, routes=False), YOUNG, MATCHING).blind_spot is None
+
+
+def test_a_failure_without_a_spike_stays_out_of_the_baseline() -> None:
+    # 10 min normal (one stray 5xx in 120 requests), then 20 min where ftp-login-x4 fails and
+    # the proxy's 5xx sit at 5%, under the bar; it recovers, and 2 min later a regression
+    # at 10%: caught against the normal baseline, not against the broken half hour.
+    start = OPEN - timedelta(minutes=40)
+    broken_from, broken_until = start + timedelta(minutes=10), start + timedelta(minutes=30)
+    regression = broken_until + timedelta(minutes=2)
+
+    def errors(bucket: datetime, index: int) -> int:
+        if bucket >= regression:
+            return 2
+        if broken_from <= bucket < broken_until:
+            return 1
+        return 1 if index % 6 == 0 else 0
+
+    detector = Detector(CONFIG, DetectSettings(blind_spot_grace=0))
+    seen = []
+    at, version = start, 0
+    while at <= regression + timedelta(minutes=1):
+        version += 1
+        newest = at - timedelta(seconds=at.timestamp() % BUCKET)
+        count = WINDOW // BUCKET
+        buckets = []
+        for i in range(count):
+            b = newest - timedelta(seconds=BUCKET * (count - 1 - i))
+            n = int(b.timestamp()) // BUCKET
+            buckets.append(ErrorBucket(b, 20 if b < newest else 3, errors(b, n)))
+        broken = broken_from <= at < broken_until
+        readings: dict[str, Reading] = {
+            "edge": ErrorSeries("edge", BUCKET, tuple(buckets)),
+            "ftp-login": ftp("ftp-login", "monitor-ftp", at, True),
+            "ftp-login-x4": ftp("ftp-login-x4", "monitor-ftp-x4", at, not broken, 4),
+        }
+        a = detector.observe(snapshot(at, readings, version))
+        seen.extend(a.events)
+        at += timedelta(seconds=10)
+    assert [e.kind for e in seen].count("recovered") == 1
+    assert [e.at for e in seen if e.kind == "spike.start"] == [regression]
+    assert a.degraded and a.spikes[0].baseline < 0.02
