@@ -72,8 +72,31 @@ ACTIONS = (
 )
 
 
-class ActionCommands(Provider):
+class _ListedCommands(Provider):
+    """A palette provider over a list of (command, run, help): all listed when nothing is
+    typed; matched on the command, and on the help at `HELP_WEIGHT` of the score."""
+
+    HELP_WEIGHT = 0.0
+
+    def _commands(self) -> list[tuple[Inert, Callable[[], object], Inert]]:
+        raise NotImplementedError
+
+    async def discover(self) -> Hits:
+        for command, run, text in self._commands():
+            yield listed(command, run, help=text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command, run, text in self._commands():
+            score = max(matcher.match(command), matcher.match(text) * self.HELP_WEIGHT)
+            if score > 0:
+                yield hit(score, matcher, command, run, help=text)
+
+
+class ActionCommands(_ListedCommands):
     """Every action of the cockpit, with the key that does the same."""
+
+    HELP_WEIGHT = 0.8
 
     def _commands(self) -> list[tuple[Inert, Callable[[], object], Inert]]:
         app = self.app
@@ -88,19 +111,8 @@ class ActionCommands(Provider):
             for action, label, text in ACTIONS
         ]
 
-    async def discover(self) -> Hits:
-        for command, run, text in self._commands():
-            yield listed(command, run, help=text)
 
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command, run, text in self._commands():
-            score = max(matcher.match(command), matcher.match(text) * 0.8)
-            if score > 0:
-                yield hit(score, matcher, command, run, help=text)
-
-
-class FaultCommands(Provider):
+class FaultCommands(_ListedCommands):
     """In a drill or the demo: break the world on purpose, now ("Inject fault: ...")."""
 
     def _commands(self) -> list[tuple[Inert, Callable[[], object], Inert]]:
@@ -113,17 +125,6 @@ class FaultCommands(Provider):
             (one_line(f"Inject fault: {name}"), partial(app.inject, name), one_line(text))
             for name, text in FAULTS.items()
         ]
-
-    async def discover(self) -> Hits:
-        for command, run, text in self._commands():
-            yield listed(command, run, help=text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command, run, text in self._commands():
-            score = matcher.match(command)
-            if score > 0:
-                yield hit(score, matcher, command, run, help=text)
 
 
 class CockpitApp(App[int]):
