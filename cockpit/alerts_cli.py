@@ -47,6 +47,14 @@ def _sources(config: Config, name: str | None) -> list[AlertmanagerConfig]:
     return chosen
 
 
+def _one_source(config: Config, name: str | None) -> AlertmanagerConfig:
+    """The one source a silence or an expiry acts on (LookupError when there is not one)."""
+    cfg, *more = _sources(config, name)
+    if more:
+        raise LookupError("several [[alerts]] sources: say which with --source")
+    return cfg
+
+
 async def _read(cfg: AlertmanagerConfig) -> Any:
     from cockpit.sources.alertmanager import AlertmanagerSource
 
@@ -136,11 +144,9 @@ def cmd_silence(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        (cfg, *more) = _sources(config, args.source)
+        cfg = _one_source(config, args.source)
     except LookupError as exc:
         return _fail(str(exc), 2)
-    if more:
-        return _fail("several [[alerts]] sources: say which with --source", 2)
     missing = not_configured(cfg)
     if missing:
         return _fail(f"{cfg.name}: {missing}", 2)
@@ -188,11 +194,9 @@ def cmd_expire(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        (cfg, *more) = _sources(config, args.source)
+        cfg = _one_source(config, args.source)
     except LookupError as exc:
         return _fail(str(exc), 2)
-    if more:
-        return _fail("several [[alerts]] sources: say which with --source", 2)
     data_dir = data_dir_for(getattr(args, "config", None), config)
 
     async def run() -> int:
