@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.config.errors import AccessLogConfig
-from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.logs.access_log import AccessLogTail
 from cockpit.world.accesslog import combined_line, time_local
 
 BUDGET_LINES_S = 1_200_000

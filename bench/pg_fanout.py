@@ -32,8 +32,8 @@ from pg_server import PASSWORD, PgServer  # noqa: E402
 from revert_world import RevertWorld  # noqa: E402
 
 from cockpit.config import load  # noqa: E402
-from cockpit.incident.pg.connect import PgTarget  # noqa: E402
-from cockpit.incident.pg.store import PgIncidentStore  # noqa: E402
+from cockpit.incident.store.pg.connect import PgTarget  # noqa: E402
+from cockpit.incident.store.pg.store import PgIncidentStore  # noqa: E402
 from cockpit.model import TimelineEvent  # noqa: E402
 from cockpit.runtime import Cockpit  # noqa: E402
 from cockpit.timeutil import utcnow  # noqa: E402

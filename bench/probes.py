@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cockpit.config.probes import HttpProbeConfig
 from cockpit.hub import Hub
-from cockpit.sources.http_probe import HttpProbe
+from cockpit.sources.probes.http import HttpProbe
 
 LATENCY_MS_BUDGET = 10.0
 LATENCY_SHARE_BUDGET = 0.10

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from revert_world import RevertWorld  # noqa: E402
 
 from cockpit.config import load  # noqa: E402
-from cockpit.incident.store import store_path  # noqa: E402
+from cockpit.incident.store.sqlite import store_path  # noqa: E402
 from cockpit.runtime import Cockpit  # noqa: E402
 
 LAG_P99_BUDGET_MS = 50.0
@@ -91,7 +91,7 @@ async def lag_under_lock(world: RevertWorld, hold: float) -> tuple[list[float], 
 async def supervisor_starts(world: RevertWorld, runs: int) -> tuple[list[float], list[float]]:
     from cockpit.actions.revert_plan import plan_revert
     from cockpit.actions.runs import follow_run, start_run
-    from cockpit.sources.deploy_log import parse_deploy
+    from cockpit.sources.deploys.log import parse_deploy
 
     config = load(world.config)
     deploys = [d for line in world.deploys.read_text().splitlines() if (d := parse_deploy(line))]

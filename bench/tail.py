@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from cockpit.config.errors import AccessLogConfig
-from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.logs.access_log import AccessLogTail
 
 BUDGET_PERCENT = 5.0
 WRITER = r"""

@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
 from cockpit.model import IncidentStatus, TimelineEvent
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
 from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.footer import KeysFooter
@@ -248,7 +248,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="feed", exit_on_error=False)
     async def feed(self) -> None:
         self.cockpit = await self.factory()
-        from cockpit.selfreport import init_self_report, secrets_in
+        from cockpit.crash_report import init_self_report, secrets_in
 
         # Inside the running loop, so that errors in asyncio tasks are caught too.
         config = self.cockpit.config
@@ -261,7 +261,7 @@ class CockpitApp(App[int]):
             try:
                 self.show(view)
             except Exception as exc:  # one bad frame must not stop the feed
-                from cockpit.selfreport import report_exception
+                from cockpit.crash_report import report_exception
 
                 report_exception(exc)
 
@@ -377,7 +377,7 @@ class CockpitApp(App[int]):
         """The latest event of an issue, fetched through its source's client (which shares the
         source's rate-limit state)."""
         from cockpit.model import Category, SentryIssues
-        from cockpit.sentry_event import fetch_detail
+        from cockpit.sentry.event import fetch_detail
         from widgets.sentry_detail import SentryDetailScreen
 
         if self.cockpit is None or self.last_view is None:
@@ -404,7 +404,7 @@ class CockpitApp(App[int]):
             return
 
     def panel_failed(self, panel: Panel, exc: Exception) -> None:
-        from cockpit.selfreport import report_exception
+        from cockpit.crash_report import report_exception
 
         report_exception(exc)  # reported, and shown: never swallowed
         panel.set_border(subtitle=one_line(f"panel error: {exc}", 80))
@@ -412,7 +412,7 @@ class CockpitApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            from cockpit.selfreport import report_exception
+            from cockpit.crash_report import report_exception
 
             if event.worker.error is not None:
                 report_exception(event.worker.error)
@@ -524,7 +524,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="declare", exit_on_error=False)
     async def save_declare(self, request: object) -> None:
         from cockpit.incident.declare import DeclareRequest
-        from cockpit.incident.store import IncidentAlreadyOpen
+        from cockpit.incident.store.sqlite import IncidentAlreadyOpen
 
         assert self.cockpit is not None and isinstance(request, DeclareRequest)
         what = f"declare {one_line(request.title, 60)!r}"
@@ -542,7 +542,7 @@ class CockpitApp(App[int]):
     async def until_saved(self, what: str, save: Callable[[], Awaitable[T]]) -> T:
         """Try `save` until the store takes it; meanwhile the header says "<what> not saved:
         <reason>, retrying" (what was typed is kept, in this worker, never dropped)."""
-        from cockpit.incident.store import IncidentAlreadyOpen, StoreError
+        from cockpit.incident.store.sqlite import IncidentAlreadyOpen, StoreError
 
         delay = 1.0
         try:
@@ -677,7 +677,7 @@ class CockpitApp(App[int]):
         this worker (quitting) stops only the watching: the run goes on."""
         from cockpit.actions.guarded import RevertOutcome
         from cockpit.actions.runs import RunError
-        from cockpit.incident.store import StoreError
+        from cockpit.incident.store.sqlite import StoreError
         from cockpit.runtime import ReadOnlyError
         from cockpit.timeutil import utcnow
 
@@ -879,7 +879,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="timeline", exit_on_error=False)
     async def action_timeline(self) -> None:
-        from cockpit.incident.store import StoreError
+        from cockpit.incident.store.sqlite import StoreError
         from widgets.timeline_view import TimelineScreen
 
         assert self.cockpit is not None
@@ -901,7 +901,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="export", exit_on_error=False)
     async def action_export(self) -> None:
         from cockpit.incident.export import export_dir
-        from cockpit.incident.store import StoreError
+        from cockpit.incident.store.sqlite import StoreError
         from widgets.export_preview import ExportPreviewScreen
 
         assert self.cockpit is not None
@@ -925,7 +925,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="export-write", exit_on_error=False)
     async def _write_export(self, draft: str) -> None:
-        from cockpit.incident.store import StoreError
+        from cockpit.incident.store.sqlite import StoreError
 
         assert self.cockpit is not None
         try:
@@ -984,7 +984,7 @@ class CockpitApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        from cockpit.selfreport import shutdown_self_report
+        from cockpit.crash_report import shutdown_self_report
 
         if self.cockpit is not None:
             await self.cockpit.aclose()
@@ -1066,7 +1066,7 @@ def run_tui(
             return Cockpit(loaded, data_dir, read_only=read_only, data_dir_problem=data_dir_problem)
 
     else:
-        from cockpit.world_process import WorldProcess
+        from cockpit.drill.world_process import WorldProcess
 
         world = WorldProcess(bad_deploy_after=bad_deploy_after, alertmanager=True)
 
@@ -1095,7 +1095,7 @@ def run_app(
     on_close: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """The TUI on any cockpit the factory builds (drills build theirs on a scenario's world)."""
-    from cockpit.termcaps import detect
+    from cockpit.term.caps import detect
 
     # Exported COLUMNS/LINES would pin the size: the screen must follow the terminal's resizes.
     os.environ.pop("COLUMNS", None)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from cockpit import __version__
 from cockpit.config.base import ConfigError
 from cockpit.config.paths import config_path, data_dir_for
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 if TYPE_CHECKING:
     from cockpit.config.loader import Config
@@ -70,7 +70,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def _usable_data_dir(find: Callable[[], Path]) -> tuple[Path | None, str]:
     """The data dir, or None and why not: the screen then runs read-only and says so (live
     signals matter more than the store)."""
-    from cockpit.datadir import DataDirError
+    from cockpit.host.datadir import DataDirError
 
     try:
         return find(), ""
@@ -86,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.data_dir:
             return drill_data_dir(asked=args.data_dir)
         # A fresh store per run: yesterday's demo incident is not today's demo's.
-        from cockpit.datadir import ensure_data_dir
+        from cockpit.host.datadir import ensure_data_dir
         from cockpit.timeutil import utcnow
 
         return ensure_data_dir(drill_data_dir() / "demo" / utcnow().strftime("%Y%m%dT%H%M%SZ"))
@@ -128,7 +128,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _fail(empty, 2)
     import asyncio
 
-    from cockpit.report import check_round
+    from cockpit.check import check_round
 
     done = asyncio.run(check_round(config))
     for report in done.reports:
@@ -171,7 +171,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from cockpit.files import WriteError, reason, write_file
+    from cockpit.host.files import WriteError, reason, write_file
 
     path = config_path(args.config)
     if path.exists() and not path.is_dir() and not args.force:
@@ -191,9 +191,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from cockpit.config.loader import load
     from cockpit.config.paths import config_path
-    from cockpit.files import WriteError, reason, unwritable, write_file
-    from cockpit.incident.backend import for_reading
+    from cockpit.host.files import WriteError, reason, unwritable, write_file
     from cockpit.incident.export import export_incident, render_incident
+    from cockpit.incident.store.backend import for_reading
     from cockpit.timeutil import utcnow
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -251,9 +251,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "cockpit.drill.cli",
     "cockpit.incident.cli",
-    "cockpit.incident.store_cli",
+    "cockpit.incident.store.cli",
     "cockpit.doctor",
-    "cockpit.alerts_cli",
+    "cockpit.alerts.cli",
 )
 
 
@@ -328,9 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cockpit.datadir import DataDirError
-    from cockpit.incident.store import StoreError
-    from cockpit.textsafe import inert_log_records
+    from cockpit.host.datadir import DataDirError
+    from cockpit.incident.store.sqlite import StoreError
+    from cockpit.term.textsafe import inert_log_records
 
     inert_log_records()
     args = build_parser().parse_args(argv)

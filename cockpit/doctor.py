@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Literal
 
 from cockpit.config.base import ConfigError
 from cockpit.config.paths import data_dir, default_path
-from cockpit.termcaps import TermCaps, detect
-from cockpit.textsafe import Inert
+from cockpit.term.caps import TermCaps, detect
+from cockpit.term.textsafe import Inert
 
 if TYPE_CHECKING:
     from cockpit.config.loader import Config
@@ -134,7 +134,7 @@ def check_clipboard(caps: TermCaps, env: Mapping[str, str]) -> Finding:
 
 
 def check_data_dir(configured: str | None, env: Mapping[str, str]) -> Finding:
-    from cockpit.datadir import DataDirError
+    from cockpit.host.datadir import DataDirError
 
     try:
         directory = data_dir(dict(env), configured)
@@ -156,9 +156,9 @@ def check_data_dir(configured: str | None, env: Mapping[str, str]) -> Finding:
 def check_store(config: Config, env: Mapping[str, str]) -> Finding:
     """The incident store opens (SQLite in the data dir, or the team's PostgreSQL database),
     with its schema, and what it holds."""
-    from cockpit.datadir import DataDirError
-    from cockpit.incident.backend import describe, for_reading
-    from cockpit.incident.store import StoreError, store_path
+    from cockpit.host.datadir import DataDirError
+    from cockpit.incident.store.backend import describe, for_reading
+    from cockpit.incident.store.sqlite import StoreError, store_path
 
     try:
         directory = data_dir(dict(env), config.cockpit.data_dir)
@@ -210,8 +210,8 @@ async def check_sources(config: Config, timeout: float) -> list[Finding]:
     """One round of every source, the very round `cockpit check` runs: a source fails here
     exactly when it fails there (a probe that answered but failed too; a source whose secret
     is not set in this environment too)."""
-    from cockpit.report import check_round
-    from cockpit.textsafe import one_line
+    from cockpit.check import check_round
+    from cockpit.term.textsafe import one_line
 
     if not config.sources():
         return [Finding("warn", "sources", "none configured")]

@@ -1,9 +1,9 @@
 """Runs sources: one task each, polls never overlap, per-source timeout, backoff, freshness.
 
-Probes of one endpoint take turns (see cockpit.turns): a probe that holds several sessions at
-once runs alone, so the single probe never trips over its own twin. A turn is waited for at
-most the waiting source's timeout (every holder is bounded by its own); then the poll goes
-ahead anyway, so a hanging endpoint delays its probes by a round, never stalls them.
+Probes of one endpoint take turns (see cockpit.sources.probes.turns): a probe that holds several
+sessions at once runs alone, so the single probe never trips over its own twin. A turn is waited
+for at most the waiting source's timeout (every holder is bounded by its own); then the poll
+goes ahead anyway, so a hanging endpoint delays its probes by a round, never stalls them.
 
 A source's failure is that source's problem: its status turns stale with the reason while its
 last good reading is kept, and every other source goes on. Consumers never see one update per
@@ -20,9 +20,9 @@ from datetime import datetime
 
 from cockpit.model import Category, Freshness, Reading, SourceStatus
 from cockpit.sources.base import Source
-from cockpit.textsafe import one_line
+from cockpit.sources.probes.turns import EndpointTurns
+from cockpit.term.textsafe import one_line
 from cockpit.timeutil import utcnow
-from cockpit.turns import EndpointTurns
 
 MAX_BACKOFF = 60.0
 

@@ -1,12 +1,12 @@
 """Plain immutable data that flows from sources through the hub to the screen and the store.
 
 Every datetime here is timezone-aware UTC; conversion to local time happens only on display.
-Text from outside is made Inert (cockpit.textsafe) when an object is made, whichever source made
-it: what the screen, `check`, the store and the exports read from these objects is already
+Text from outside is made Inert (cockpit.term.textsafe) when an object is made, whichever source
+made it: what the screen, `check`, the store and the exports read from these objects is already
 inert and holds no secret. The exceptions are identities that must stay exact: a deploy's
-service, version and reverted version (a revert passes them on as they were deployed), issue ids,
-event keys, and an alert's labels and a silence's matchers (a silence matches them exactly).
-"""
+service, version and reverted version (a revert passes them on as they were deployed), issue
+ids, event keys, and an alert's labels and a silence's matchers (a silence matches them
+exactly)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from cockpit.textsafe import Inert, escaped_key
+from cockpit.term.textsafe import Inert, escaped_key
 
 
 def _inert(obj: object, *names: str) -> None:

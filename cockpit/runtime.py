@@ -30,25 +30,25 @@ from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
 from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.alerts import AlertsView, alerts_view
+from cockpit.alerts.view import AlertsView, alerts_view
 from cockpit.config import Config
-from cockpit.detect import Assessment, Detector, DetectSettings, state_family
+from cockpit.detect.detector import Assessment, Detector, DetectSettings, state_family
+from cockpit.host.whoami import current_user, host_name
 from cockpit.hub import Hub, Snapshot
-from cockpit.incident.backend import opener, store_target
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
-from cockpit.incident.store import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
-from cockpit.incident.store_worker import StoreHealth, StoreWorker
+from cockpit.incident.store.backend import opener, store_target
+from cockpit.incident.store.sqlite import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
+from cockpit.incident.store.worker import StoreHealth, StoreWorker
 from cockpit.model import Category, Deploy, Incident, IncidentStatus, TimelineEvent
 from cockpit.sources.base import Source
-from cockpit.textsafe import identity, one_line
+from cockpit.term.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
-from cockpit.whoami import current_user, host_name
 
 if TYPE_CHECKING:
     from cockpit.actions.silence import SilenceMade, SilencePlan
+    from cockpit.alerts.api import AlertmanagerClient
     from cockpit.notify.notifier import Notifier
-    from cockpit.sources.alertmanager_api import AlertmanagerClient
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ CLOSE_FLUSH = 2.0  # seconds quitting waits for unsaved events (the rest stays s
 
 
 def _report_source_bug(source: Source, exc: BaseException) -> None:
-    from cockpit.selfreport import report_exception
+    from cockpit.crash_report import report_exception
 
     report_exception(exc)  # a no-op unless self-reporting is on; SourceErrors are not bugs
 
@@ -727,7 +727,7 @@ class Cockpit:
         return probe_history_markdown(self.view.assessment.probes, self._incident_since())
 
     def _page(self) -> str:
-        from cockpit.alerts import detection_markdown
+        from cockpit.alerts.view import detection_markdown
 
         view = self.view
         impact = view.incident.impact_started_at if view.incident else None

@@ -13,7 +13,7 @@ from servers import serving
 
 from cockpit.config.alerts import AlertmanagerConfig
 from cockpit.timeutil import utcnow
-from cockpit.world.alertmanager import Alertmanager, running_alertmanager
+from cockpit.world.alertmanager.server import Alertmanager, running_alertmanager
 
 SERVICE = 'service="files-web"'
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pg_server import PASSWORD, PgServer, pg_server
 
-from cockpit.incident.store import IncidentStore, store_path
+from cockpit.incident.store.sqlite import IncidentStore, store_path
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -27,8 +27,8 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], I
     """Opens (another instance of) one store of the backend the test is run with."""
     if request.param == "sqlite":
         return lambda: IncidentStore(store_path(tmp_path))
-    from cockpit.incident.pg.connect import PgTarget
-    from cockpit.incident.pg.store import PgIncidentStore
+    from cockpit.incident.store.pg.connect import PgTarget
+    from cockpit.incident.store.pg.store import PgIncidentStore
 
     server: PgServer = request.getfixturevalue("pg")
     target = PgTarget(server.url(server.new_database()), password=PASSWORD)

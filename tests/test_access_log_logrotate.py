@@ -15,7 +15,7 @@ from test_nginx_access_log import STATUSES, combined_entry, counted, drive, expe
 
 from cockpit.config.errors import AccessLogConfig
 from cockpit.model import ErrorSeries
-from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.logs.access_log import AccessLogTail
 
 
 @pytest.fixture

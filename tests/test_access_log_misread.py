@@ -22,8 +22,8 @@ from cockpit.config.errors import (
     HaproxyLogConfig,
     NginxJsonLogConfig,
 )
-from cockpit.sources.access_log import AccessLogTail
 from cockpit.sources.base import SourceError
+from cockpit.sources.logs.access_log import AccessLogTail
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from test_errors_panel import Host
 
 from cockpit.cli import main
 from cockpit.config.errors import AccessLogConfig
-from cockpit.detect import Assessment
+from cockpit.detect.detector import Assessment
 from cockpit.hub import Snapshot
 from cockpit.model import Category, Freshness, SourceStatus
 from cockpit.runtime import View
-from cockpit.sources import access_log
-from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.logs import access_log
+from cockpit.sources.logs.access_log import AccessLogTail
 from cockpit.timeutil import utcnow
 from cockpit.world.accesslog import combined_line, time_local
 from widgets.panels import ErrorsPanel

@@ -13,7 +13,7 @@ from nginx_servers import Nginx, logged_lines, nginx_binary, running_nginx, wait
 from programs import program
 
 from cockpit.config.errors import AccessLogConfig
-from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.logs.access_log import AccessLogTail
 
 
 @pytest.fixture

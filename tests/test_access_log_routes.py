@@ -21,9 +21,9 @@ from cockpit.config.errors import (
     NginxJsonLogConfig,
 )
 from cockpit.model import Route, RouteErrors
-from cockpit.sources import log_formats
-from cockpit.sources.access_log import AccessLogTail
-from cockpit.sources.routes import MAX_ROUTES, OTHER, RouteCounts, normalise_path, route
+from cockpit.sources.logs import formats as log_formats
+from cockpit.sources.logs.access_log import AccessLogTail
+from cockpit.sources.logs.routes import MAX_ROUTES, OTHER, RouteCounts, normalise_path, route
 
 UUID = "7f1d8a2c-9b3e-4c5d-8e6f-0a1b2c3d4e5f"
 

@@ -26,10 +26,10 @@ from cockpit.config.errors import (
     HaproxyLogConfig,
 )
 from cockpit.model import ErrorSeries
-from cockpit.sources.access_log import AccessLogTail
 from cockpit.sources.base import SourceError
-from cockpit.sources.log_formats import nginx_combined
-from cockpit.sources.log_health import why_unread
+from cockpit.sources.logs.access_log import AccessLogTail
+from cockpit.sources.logs.formats import nginx_combined
+from cockpit.sources.logs.health import why_unread
 
 ASKED = (200, 503, 404, 502, 200, 500)
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from alertmanager_servers import config, page
 
-from cockpit.alerts import detection_markdown
+from cockpit.alerts.source import AlertmanagerSource
+from cockpit.alerts.view import detection_markdown
 from cockpit.config import parse
-from cockpit.detect import Detector, DetectSettings
+from cockpit.detect.detector import Detector, DetectSettings
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Alerts,
@@ -24,9 +25,8 @@ from cockpit.model import (
     SentryIssues,
     SourceStatus,
 )
-from cockpit.sources.alertmanager import AlertmanagerSource
 from cockpit.timeutil import iso_utc, utcnow
-from cockpit.world.alertmanager import running_alertmanager
+from cockpit.world.alertmanager.server import running_alertmanager
 
 CONFIG = parse('[cockpit]\nservice = "files-web"\n')
 

@@ -17,7 +17,7 @@ from cockpit.app import CockpitApp
 from cockpit.config import Config, parse
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import utcnow
-from cockpit.world.alertmanager import Alertmanager, running_alertmanager
+from cockpit.world.alertmanager.server import Alertmanager, running_alertmanager
 from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.header import CockpitHeader
 from widgets.panels import ProbesPanel

@@ -14,12 +14,12 @@ from pilot_wait import until
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, load
-from cockpit.detect import DetectSettings, ProbeState
-from cockpit.incident.store import IncidentStore
+from cockpit.detect.detector import DetectSettings, ProbeState
+from cockpit.drill.world_process import WorldProcess
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import SentryIssues
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import duration, local_hm, local_hms
-from cockpit.world_process import WorldProcess
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
 from widgets.modals import DeclareScreen, HelpScreen, RevertScreen, StatusScreen

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 
 PROBE = '[[probes]]\nname = "web"\nkind = "http"\nurl = "http://127.0.0.1:9/"\n'
 

@@ -13,10 +13,10 @@ from alertmanager_servers import page
 
 from cockpit.actions.audit import read_audit
 from cockpit.cli import main
-from cockpit.incident.store import IncidentStore
+from cockpit.host.whoami import current_user
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.timeutil import parse_iso, utcnow
-from cockpit.whoami import current_user
-from cockpit.world.alertmanager import Alertmanager, running_alertmanager
+from cockpit.world.alertmanager.server import Alertmanager, running_alertmanager
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import TimelineEvent
 from cockpit.timeutil import utcnow
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.cli import main
-from cockpit.conditions import ConditionError, evaluate_all, parse_condition
 from cockpit.config import ConfigError, parse
+from cockpit.config.conditions import ConditionError, evaluate_all, parse_condition
 
 BODY_JSON = '{"status": "UP", "checks": [{"name": "db", "ok": true}], "count": 3, "msg": "all ok"}'
 SEEN = {

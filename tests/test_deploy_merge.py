@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cockpit.model import Deploy, Deploys
-from cockpit.sources.deploy_merge import merge_deploys
+from cockpit.sources.deploys.merge import merge_deploys
 
 T0 = datetime(2024, 8, 2, 6, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cockpit.config import parse
-from cockpit.detect import Detector, DetectSettings, ProbeState
+from cockpit.detect.detector import Detector, DetectSettings, ProbeState
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,
@@ -21,7 +21,7 @@ from cockpit.model import (
     SentryIssues,
     SourceStatus,
 )
-from cockpit.sentry_rank import is_rising
+from cockpit.sentry.rank import is_rising
 
 T0 = datetime(2024, 8, 2, 13, 50, tzinfo=UTC)
 CONFIG = parse(

@@ -14,7 +14,7 @@ import pytest
 from pty_harness import PtyRun
 
 from cockpit.doctor import check_clipboard, check_terminal
-from cockpit.termcaps import TermCaps
+from cockpit.term.caps import TermCaps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from localworld import LocalWorld

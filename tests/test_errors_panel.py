@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 
-from cockpit.detect import Assessment, Spike
+from cockpit.detect.detector import Assessment, Spike
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,

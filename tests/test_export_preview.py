@@ -63,7 +63,7 @@ async def test_escape_cancels_and_the_button_saves(tmp_path: Path) -> None:
 def test_osc52_carries_the_text_as_base64() -> None:
     import base64
 
-    from cockpit.clipboard import osc52
+    from cockpit.term.clipboard import osc52
 
     text = "# Draft\n| 13:52 | déploiement | \x1b[31m |"
     sequence = osc52(text)
@@ -78,7 +78,7 @@ def test_osc52_carries_the_text_as_base64() -> None:
 def test_osc52_through_tmux_and_its_size_limit() -> None:
     import pytest
 
-    from cockpit.clipboard import MAX_PAYLOAD, ClipboardTooLarge, osc52
+    from cockpit.term.clipboard import MAX_PAYLOAD, ClipboardTooLarge, osc52
 
     assert osc52("hi", tmux=True) == "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
     assert osc52("hi") == "\x1b]52;c;aGk=\x07"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cockpit.config import parse
-from cockpit.detect import Detector, DetectSettings, concurrency_twins
+from cockpit.detect.detector import Detector, DetectSettings, concurrency_twins
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,

@@ -21,8 +21,8 @@ from nginx_servers import running_nginx, wait_for_lines
 from cockpit.config import parse
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import iso_utc, utcnow
-from cockpit.world.sentry_api import SentryServer
-from cockpit.world.sentry_issues import Project
+from cockpit.world.sentry.api import SentryServer
+from cockpit.world.sentry.issues import Project
 
 TOKEN = "first-look-read-token"
 

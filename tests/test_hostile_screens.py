@@ -25,12 +25,12 @@ from cockpit.actions.revert import RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.actions.runs import Run, RunStatus
 from cockpit.actions.silence import plan_silence
-from cockpit.alerts import alerts_view
+from cockpit.alerts.view import alerts_view
 from cockpit.app import CockpitApp
 from cockpit.config.alerts import AlertmanagerConfig
-from cockpit.detect import Assessment, ProbeState, ProbeView
+from cockpit.detect.detector import Assessment, ProbeState, ProbeView
+from cockpit.detect.routes import RouteShare
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
-from cockpit.errors_by_route import RouteShare
 from cockpit.hub import Snapshot
 from cockpit.incident.declare import DeclareRequest
 from cockpit.model import (
@@ -55,8 +55,8 @@ from cockpit.model import (
     TimelineEvent,
 )
 from cockpit.runtime import Cockpit, View
-from cockpit.sentry_event import SentryEventDetail, SentryException, SentryFrame
-from cockpit.textsafe import MARK
+from cockpit.sentry.event import SentryEventDetail, SentryException, SentryFrame
+from cockpit.term.textsafe import MARK
 from cockpit.timeutil import utcnow
 from widgets.alerts import AlertsScreen
 from widgets.drill_report import DrillReportScreen

@@ -37,9 +37,9 @@ from textual.widgets._toast import Toast
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, load
-from cockpit.detect import ProbeState
+from cockpit.detect.detector import ProbeState
 from cockpit.runtime import Cockpit
-from cockpit.textsafe import MARK
+from cockpit.term.textsafe import MARK
 from widgets.export_preview import ExportPreviewScreen
 from widgets.modals import DeclareScreen, RevertScreen
 from widgets.panels import ProbesPanel, SentryPanel

@@ -21,7 +21,7 @@ def headless_modules() -> list[str]:
 
 def test_core_modules_are_found() -> None:
     names = headless_modules()
-    for expected in ("cockpit.hub", "cockpit.config", "cockpit.detect", "cockpit.runtime"):
+    for expected in ("cockpit.hub", "cockpit.config", "cockpit.detect.detector", "cockpit.runtime"):
         assert expected in names
 
 
@@ -56,7 +56,7 @@ def test_every_module_imports() -> None:
     ]
     script = f"import importlib\nfor n in {sorted(names)!r}: importlib.import_module(n)\n"
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
-    assert "cockpit.sources.ftp_probe" in names and "widgets.panels" in names
+    assert "cockpit.sources.probes.ftp" in names and "widgets.panels" in names
 
 
 def test_cli_startup_does_not_import_heavy_modules() -> None:
@@ -79,7 +79,7 @@ def test_the_screen_paints_before_the_core_loads() -> None:
         "import cockpit.cli, cockpit.app\n"
         "cockpit.cli.build_parser()\n"
         "late = ('cockpit.runtime', 'cockpit.hub', 'cockpit.config.loader', 'widgets.modals',\n"
-        "        'cockpit.incident.store', 'cockpit.actions.revert')\n"
+        "        'cockpit.incident.store.sqlite', 'cockpit.actions.revert')\n"
         "print(json.dumps(sorted(m for m in late if m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

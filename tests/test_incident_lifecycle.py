@@ -9,7 +9,7 @@ import pytest
 
 from cockpit.incident.declare import DeclareError, DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, NoOpenIncident
-from cockpit.incident.store import (
+from cockpit.incident.store.sqlite import (
     IncidentAlreadyOpen,
     IncidentStore,
     StoreError,

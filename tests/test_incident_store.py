@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.incident.store import (
+from cockpit.incident.store.sqlite import (
     SCHEMA_VERSION,
     IncidentAlreadyOpen,
     IncidentStore,
@@ -201,7 +201,7 @@ _CHILD = textwrap.dedent(
     import sys, time
     from datetime import UTC, datetime
     from pathlib import Path
-    from cockpit.incident.store import IncidentStore
+    from cockpit.incident.store.sqlite import IncidentStore
     from cockpit.model import TimelineEvent
 
     store = IncidentStore(Path(sys.argv[1]))
@@ -245,7 +245,7 @@ _RACER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from cockpit.incident.store import IncidentAlreadyOpen, IncidentStore
+    from cockpit.incident.store.sqlite import IncidentAlreadyOpen, IncidentStore
 
     store = IncidentStore(Path(sys.argv[1]))
     sys.stdin.readline()  # start together

@@ -77,7 +77,7 @@ def test_the_wheel_carries_code_and_data(wheel: Path) -> None:
     for needed in (
         "cockpit/cli.py",
         "cockpit/doctor.py",
-        "cockpit/termcaps.py",
+        "cockpit/term/caps.py",
         "cockpit/example_config.toml",
         "cockpit/py.typed",
         "widgets/cockpit.tcss",

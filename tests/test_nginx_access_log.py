@@ -19,7 +19,7 @@ from nginx_servers import Nginx, logged_lines, running_nginx, wait_for_lines
 from cockpit.cli import main
 from cockpit.config.errors import AccessLogBase, AccessLogConfig, NginxJsonLogConfig
 from cockpit.model import ErrorSeries
-from cockpit.sources.access_log import AccessLogTail
+from cockpit.sources.logs.access_log import AccessLogTail
 
 STATUSES = (200, 200, 404, 500, 200, 502, 201, 503, 200, 504, 301, 200)
 BUCKET = 10

@@ -20,7 +20,7 @@ from servers import serving
 from cockpit.config import ConfigError, parse
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle
-from cockpit.incident.store import IncidentStore, store_path
+from cockpit.incident.store.sqlite import IncidentStore, store_path
 from cockpit.model import IncidentStatus
 from cockpit.notify import Notifier
 

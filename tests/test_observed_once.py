@@ -14,8 +14,8 @@ import pytest
 from revert_world import RevertWorld
 
 from cockpit.config import load
-from cockpit.detect import ProbeState
-from cockpit.incident.store import IncidentStore
+from cockpit.detect.detector import ProbeState
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.runtime import Cockpit, View
 
 

@@ -21,10 +21,10 @@ from test_pg_store import bastions, until_view, watching  # noqa: F401 - fixture
 
 from cockpit.actions.lock import LockHeld, ServiceLock
 from cockpit.actions.runs import Run, RunStatus, read_run
-from cockpit.incident.pg.connect import PgTarget
-from cockpit.incident.pg.lock import TeamLock
-from cockpit.incident.pg.store import PgIncidentStore
-from cockpit.whoami import host_name
+from cockpit.host.whoami import host_name
+from cockpit.incident.store.pg.connect import PgTarget
+from cockpit.incident.store.pg.lock import TeamLock
+from cockpit.incident.store.pg.store import PgIncidentStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,8 +63,8 @@ def test_a_second_claim_names_the_holder_and_a_release_frees_it(
 _HOLDER = textwrap.dedent(
     """
     import sys, time
-    from cockpit.incident.pg.connect import PgTarget
-    from cockpit.incident.pg.lock import TeamLock
+    from cockpit.incident.store.pg.connect import PgTarget
+    from cockpit.incident.store.pg.lock import TeamLock
 
     lock = TeamLock(PgTarget(sys.argv[1], password=sys.argv[2]), "files-web", user="carol",
                     what="revert files-web 2 -> 1")
@@ -115,7 +115,7 @@ def test_the_lock_of_a_killed_holder_is_released_and_said(target: PgTarget, tmp_
 def test_the_store_unreachable_means_no_lock(tmp_path: Path) -> None:
     from daemons import free_port
 
-    from cockpit.incident.store import StoreError
+    from cockpit.incident.store.sqlite import StoreError
 
     nowhere = PgTarget(f"postgresql://cockpit@127.0.0.1:{free_port()}/x", password=PASSWORD)
     lock = ServiceLock(tmp_path, "files-web", user="alice", shared=nowhere)

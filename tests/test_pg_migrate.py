@@ -13,9 +13,9 @@ from daemons import free_port
 from pg_server import PASSWORD, PgServer
 
 from cockpit.actions.audit import append_audit
-from cockpit.incident.pg.connect import PgTarget
-from cockpit.incident.pg.store import PgIncidentStore
-from cockpit.incident.store import IncidentStore, store_path
+from cockpit.incident.store.pg.connect import PgTarget
+from cockpit.incident.store.pg.store import PgIncidentStore
+from cockpit.incident.store.sqlite import IncidentStore, store_path
 from cockpit.model import IncidentStatus, TimelineEvent
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,8 +17,8 @@ from test_pg_store import store_lines, until_view, watching
 
 from cockpit.actions.runs import RunStatus
 from cockpit.app import notices
-from cockpit.incident.pg.connect import PgTarget
-from cockpit.incident.pg.store import PgIncidentStore
+from cockpit.incident.store.pg.connect import PgTarget
+from cockpit.incident.store.pg.store import PgIncidentStore
 from cockpit.runtime import View
 
 OUTAGE = 6.0  # seconds the database stays down while notes are written

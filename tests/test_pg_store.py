@@ -18,9 +18,9 @@ from pg_server import PASSWORD, PgServer
 from revert_world import RevertWorld
 
 from cockpit.config import ConfigError, load
-from cockpit.incident.pg.connect import PgTarget
-from cockpit.incident.pg.store import SCHEMA_VERSION, PgIncidentStore
-from cockpit.incident.store import IncidentAlreadyOpen, StoreError
+from cockpit.incident.store.pg.connect import PgTarget
+from cockpit.incident.store.pg.store import SCHEMA_VERSION, PgIncidentStore
+from cockpit.incident.store.sqlite import IncidentAlreadyOpen, StoreError
 from cockpit.runtime import Cockpit, View
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_a_password_written_in_the_store_url_is_refused(tmp_path: Path, url: str
 def test_the_config_names_the_database_and_where_its_password_is(
     tmp_path: Path, pg: PgServer
 ) -> None:
-    from cockpit.incident.backend import open_store
+    from cockpit.incident.store.backend import open_store
 
     database = pg.new_database()
     path = config_file(
@@ -111,7 +111,7 @@ def test_schema_is_versioned_and_a_newer_database_is_refused(target: PgTarget) -
 def test_a_database_of_an_older_schema_is_upgraded_step_by_step(target: PgTarget) -> None:
     import psycopg
 
-    from cockpit.incident.pg.store import MIGRATIONS
+    from cockpit.incident.store.pg.store import MIGRATIONS
 
     # The database as the first PostgreSQL-backed cockpit left it: schema 1, one incident.
     with psycopg.connect(target.url, password=PASSWORD, autocommit=True) as conn:
@@ -180,9 +180,9 @@ def test_tls_with_the_servers_ca_verified_and_a_wrong_ca_refused(tmp_path: Path)
 _RACER = textwrap.dedent(
     """
     import sys
-    from cockpit.incident.pg.connect import PgTarget
-    from cockpit.incident.pg.store import PgIncidentStore
-    from cockpit.incident.store import IncidentAlreadyOpen
+    from cockpit.incident.store.pg.connect import PgTarget
+    from cockpit.incident.store.pg.store import PgIncidentStore
+    from cockpit.incident.store.sqlite import IncidentAlreadyOpen
 
     store = PgIncidentStore(PgTarget(sys.argv[1], password=sys.argv[3]))
     sys.stdin.readline()  # start together

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from cockpit.config.probes import ProbeBase
-from cockpit.sources.sessions import SessionFailed, SessionProbe, summary
+from cockpit.sources.probes.sessions import SessionFailed, SessionProbe, summary
 
 
 @dataclass

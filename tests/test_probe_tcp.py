@@ -9,7 +9,7 @@ from probe_servers import BIG, BannerServer, poll_once, refused_port, serving
 
 from cockpit.config.probes import TcpProbeConfig
 from cockpit.model import Category
-from cockpit.sources.tcp_probe import TcpProbe
+from cockpit.sources.probes.tcp import TcpProbe
 
 
 @pytest.fixture

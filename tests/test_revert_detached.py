@@ -29,7 +29,7 @@ from revert_world import (
 
 from cockpit.actions.audit import read_audit
 from cockpit.actions.lock import LockHeld, ServiceLock
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from cockpit.actions.revert import (
 from cockpit.config import JsonlDeployLogConfig, parse
 from cockpit.config.deploys import GitDeploysConfig, ReleasesDeploysConfig
 from cockpit.config.services import ServiceConfig
-from cockpit.incident.store import IncidentStore, store_path
+from cockpit.incident.store.sqlite import IncidentStore, store_path
 from cockpit.model import Deploy
-from cockpit.sources.deploy_git import GitDeploys
-from cockpit.sources.deploy_log import JsonlDeployLog
-from cockpit.sources.deploy_releases import ReleasesDeploys
+from cockpit.sources.deploys.git import GitDeploys
+from cockpit.sources.deploys.log import JsonlDeployLog
+from cockpit.sources.deploys.releases import ReleasesDeploys
 
 PY = sys.executable
 

@@ -21,7 +21,7 @@ from cockpit.actions.runs import RunStatus, follow_run, read_run, start_run
 from cockpit.app import CockpitApp
 from cockpit.config import load
 from cockpit.incident.export import render_incident
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.runtime import Cockpit
 from widgets.header import CockpitHeader
 from widgets.run_screen import RunScreen, run_summary
@@ -37,7 +37,7 @@ def world(tmp_path: Path) -> Iterator[RevertWorld]:
 def plan(world: RevertWorld, **kw: object) -> RevertPlan:
     config = load(world.config)
     from cockpit.actions.revert_plan import plan_revert
-    from cockpit.sources.deploy_log import parse_deploy
+    from cockpit.sources.deploys.log import parse_deploy
 
     deploys = [d for line in world.deploys.read_text().splitlines() if (d := parse_deploy(line))]
     base = plan_revert(config.service(SERVICE), sorted(deploys, key=lambda d: d.at, reverse=True))
@@ -143,7 +143,7 @@ def test_a_run_still_taking_the_lock_is_not_on_the_timeline_as_started(
     import sys
 
     from cockpit.actions.runs import STATE, prepare_run
-    from cockpit.whoami import host_name
+    from cockpit.host.whoami import host_name
 
     folder = prepare_run(world.data, plan(world), "bob")
     # A process that reads as that run's supervisor (the real one is refused within a moment).

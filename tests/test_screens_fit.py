@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Select
 from textual.widgets._toast import Toast
 
 from cockpit.app import CockpitApp
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 CONTROLS = (Button, Input, Select)
 

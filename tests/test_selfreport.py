@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from cockpit import selfreport
+from cockpit import crash_report as selfreport
 from cockpit.config import Secret, SentryConfig, parse
-from cockpit.selfreport import FILTERED, RELEASE, chosen_dsn, scrub_event, secrets_in
-from cockpit.sources.sentry_issues import SentryIssuesSource
-from cockpit.world.sentry_api import SentryServer
-from cockpit.world.sentry_issues import Project
+from cockpit.crash_report import FILTERED, RELEASE, chosen_dsn, scrub_event, secrets_in
+from cockpit.sentry.source import SentryIssuesSource
+from cockpit.world.sentry.api import SentryServer
+from cockpit.world.sentry.issues import Project
 
 ROOT = Path(__file__).parent.parent
 READ_TOKEN = "sntrys_read_token_for_the_test_0123"
@@ -30,7 +30,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, json, logging, os, sys
 
-    from cockpit import selfreport
+    from cockpit import crash_report as selfreport
     from cockpit.config import parse
     from cockpit.sources.base import SourceError
 

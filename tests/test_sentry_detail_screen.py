@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cockpit.model import SentryIssue
-from cockpit.sentry_event import SentryEventDetail, parse_event
+from cockpit.sentry.event import SentryEventDetail, parse_event
 from widgets.sentry_detail import SentryDetailScreen, can_open_browser, frame_text
 from widgets.syntax import highlight, lexer_name_for
 

@@ -14,9 +14,9 @@ from servers import serving
 
 from cockpit.config import Secret, SentryConfig
 from cockpit.model import SentryIssue
-from cockpit.sentry_api import SentryApiError
-from cockpit.sentry_event import MAX_FRAMES, fetch_detail, parse_event, safe_link
-from cockpit.sources.sentry_issues import SentryIssuesSource
+from cockpit.sentry.api import SentryApiError
+from cockpit.sentry.event import MAX_FRAMES, fetch_detail, parse_event, safe_link
+from cockpit.sentry.source import SentryIssuesSource
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import sentry_sdk
 from fixtures.sentry.fake_sentry import validate_responses
 
 from cockpit.config import Secret, SentryConfig
-from cockpit.sentry_event import fetch_detail
-from cockpit.sources.sentry_issues import SentryIssuesSource
-from cockpit.world.sentry_api import SentryServer
-from cockpit.world.sentry_issues import Project
+from cockpit.sentry.event import fetch_detail
+from cockpit.sentry.source import SentryIssuesSource
+from cockpit.world.sentry.api import SentryServer
+from cockpit.world.sentry.issues import Project
 
 TOKEN = "sntrys_world_read_token_0123456789"
 ORG = "files"

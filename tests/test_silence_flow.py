@@ -18,7 +18,7 @@ from cockpit.app import CockpitApp
 from cockpit.config import Config, parse
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import parse_iso, utcnow
-from cockpit.world.alertmanager import Alertmanager, running_alertmanager
+from cockpit.world.alertmanager.server import Alertmanager, running_alertmanager
 from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.inert_forms import InertInput
 from widgets.silence import SilenceScreen

@@ -25,9 +25,9 @@ from cockpit.config.errors import (
     RegexLogConfig,
 )
 from cockpit.model import Category, ErrorSeries
-from cockpit.sources import access_log
-from cockpit.sources.access_log import AccessLogTail, parse_time_local
 from cockpit.sources.base import SourceError
+from cockpit.sources.logs import access_log
+from cockpit.sources.logs.access_log import AccessLogTail, parse_time_local
 from cockpit.sources.registry import build_source
 from cockpit.timeutil import iso_utc
 

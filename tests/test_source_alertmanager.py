@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from alertmanager_servers import config, garbage_server, header_recorder, page
 
-from cockpit.alerts import alert_json
+from cockpit.alerts.source import AlertmanagerSource
+from cockpit.alerts.view import alert_json
 from cockpit.config import parse
 from cockpit.config.base import ConfigError, Secret
-from cockpit.sources.alertmanager import AlertmanagerSource
 from cockpit.sources.base import SourceError
-from cockpit.textsafe import MARK, identity
+from cockpit.term.textsafe import MARK, identity
 from cockpit.timeutil import utcnow
-from cockpit.world.alertmanager import running_alertmanager
+from cockpit.world.alertmanager.server import running_alertmanager
 
 
 async def test_ha_pair_deduplicated_by_fingerprint_and_scoped_by_matchers(

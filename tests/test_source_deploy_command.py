@@ -14,7 +14,7 @@ import pytest
 
 from cockpit.config.deploys import CommandDeploysConfig
 from cockpit.sources.base import SourceError
-from cockpit.sources.deploy_command import CommandDeploys
+from cockpit.sources.deploys.command import CommandDeploys
 
 PY = sys.executable
 

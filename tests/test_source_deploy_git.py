@@ -12,7 +12,7 @@ import pytest
 from cockpit.config import parse
 from cockpit.config.deploys import GitDeploysConfig
 from cockpit.sources.base import SourceError
-from cockpit.sources.deploy_git import GitDeploys
+from cockpit.sources.deploys.git import GitDeploys
 
 
 class Repo:

@@ -17,7 +17,7 @@ from servers import serving
 from cockpit.config import Secret, parse
 from cockpit.config.deploys import GitHubDeploymentsConfig
 from cockpit.sources.base import SourceError
-from cockpit.sources.deploy_github import GitHubDeployments
+from cockpit.sources.deploys.github import GitHubDeployments
 
 TOKEN = "ghp_test_token_value"
 SHA_2 = "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d"

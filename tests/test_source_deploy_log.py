@@ -11,9 +11,9 @@ import pytest
 
 from cockpit.config import JsonlDeployLogConfig
 from cockpit.model import Category
-from cockpit.sources import deploy_log
 from cockpit.sources.base import SourceError
-from cockpit.sources.deploy_log import JsonlDeployLog, parse_deploy
+from cockpit.sources.deploys import log as deploy_log
+from cockpit.sources.deploys.log import JsonlDeployLog, parse_deploy
 
 
 def line(version: str, at: str, **extra: object) -> str:

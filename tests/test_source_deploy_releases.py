@@ -11,7 +11,7 @@ import pytest
 
 from cockpit.config.deploys import ReleasesDeploysConfig
 from cockpit.sources.base import SourceError
-from cockpit.sources.deploy_releases import ReleasesDeploys, stamp_time
+from cockpit.sources.deploys.releases import ReleasesDeploys, stamp_time
 
 
 def release(root: Path, name: str, **files: str) -> Path:

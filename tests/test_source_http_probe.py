@@ -17,8 +17,8 @@ from servers import serving
 
 from cockpit.config import HttpProbeConfig
 from cockpit.model import Category
-from cockpit.sources.http_probe import HttpProbe
-from cockpit.textsafe import redact_url
+from cockpit.sources.probes.http import HttpProbe
+from cockpit.term.textsafe import redact_url
 
 BIG_BODY = 50 * 1024 * 1024
 # How long a held request waits for its siblings; only reached when the probe is broken.

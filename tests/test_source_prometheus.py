@@ -16,8 +16,8 @@ from cockpit.cli import main
 from cockpit.config.prometheus import PrometheusErrorsConfig, PrometheusProbesConfig
 from cockpit.model import ErrorSeries, Route
 from cockpit.sources.base import SourceError
-from cockpit.sources.prometheus_errors import PrometheusErrors
-from cockpit.sources.prometheus_probes import PrometheusProbes
+from cockpit.sources.prometheus.errors import PrometheusErrors
+from cockpit.sources.prometheus.probes import PrometheusProbes
 from cockpit.timeutil import utcnow
 
 STEP = 2

@@ -19,10 +19,10 @@ from servers import serving
 
 from cockpit.config import ConfigError, Secret, parse
 from cockpit.config.prometheus import PrometheusErrorsConfig, PrometheusProbesConfig
-from cockpit.sources import prometheus_api
 from cockpit.sources.base import SourceError
-from cockpit.sources.prometheus_errors import PrometheusErrors
-from cockpit.sources.prometheus_probes import PrometheusProbes
+from cockpit.sources.prometheus import api as prometheus_api
+from cockpit.sources.prometheus.errors import PrometheusErrors
+from cockpit.sources.prometheus.probes import PrometheusProbes
 from cockpit.sources.registry import build_source
 
 TOKEN = "prom-t0ken-never-shown"

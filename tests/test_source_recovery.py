@@ -15,8 +15,8 @@ from cockpit.config.deploys import JsonlDeployLogConfig
 from cockpit.config.errors import AccessLogConfig
 from cockpit.hub import Hub
 from cockpit.model import Freshness
-from cockpit.sources.access_log import AccessLogTail
-from cockpit.sources.deploy_log import JsonlDeployLog
+from cockpit.sources.deploys.log import JsonlDeployLog
+from cockpit.sources.logs.access_log import AccessLogTail
 
 
 def combined(status: int, when: datetime) -> str:

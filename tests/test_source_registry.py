@@ -19,11 +19,11 @@ from cockpit.config import (
     parse,
 )
 from cockpit.model import Category
-from cockpit.sources.access_log import AccessLogTail
-from cockpit.sources.deploy_log import JsonlDeployLog
-from cockpit.sources.http_probe import HttpProbe
+from cockpit.sentry.source import SentryIssuesSource
+from cockpit.sources.deploys.log import JsonlDeployLog
+from cockpit.sources.logs.access_log import AccessLogTail
+from cockpit.sources.probes.http import HttpProbe
 from cockpit.sources.registry import build_source
-from cockpit.sources.sentry_issues import SentryIssuesSource
 
 ROOT = Path(__file__).parent.parent
 

@@ -39,14 +39,14 @@ from servers import serving
 from cockpit.config import Secret, SentryConfig
 from cockpit.hub import Hub
 from cockpit.model import Category, Freshness, SentryIssue
-from cockpit.sources.base import SourceError
-from cockpit.sources.sentry_issues import (
+from cockpit.sentry.source import (
     SentryIssuesSource,
     is_rising,
     parse_issue,
     parse_trend,
     rank_issues,
 )
+from cockpit.sources.base import SourceError
 from cockpit.timeutil import local_hms
 
 
@@ -217,7 +217,7 @@ async def test_a_page_longer_than_asked_is_cut(sentry: FakeSentry) -> None:
 async def test_a_huge_answer_is_refused(
     sentry: FakeSentry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cockpit import sentry_api
+    from cockpit.sentry import api as sentry_api
 
     monkeypatch.setattr(sentry_api, "MAX_LIST_BYTES", 16 * 1024)
     sentry.generate, sentry.total = many_issues(20), 20

@@ -11,7 +11,7 @@ from pilot_wait import until
 from cockpit.app import CockpitApp
 from cockpit.config import parse
 from cockpit.incident.declare import DeclareRequest
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import local_hm, utcnow

@@ -23,8 +23,8 @@ from revert_world import RevertWorld
 
 from cockpit.app import CockpitApp
 from cockpit.config import load
-from cockpit.incident.store import IncidentStore, store_path
-from cockpit.incident.store_worker import StoreWorker
+from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.worker import StoreWorker
 from cockpit.runtime import Cockpit
 from widgets.header import CockpitHeader
 from widgets.modals import NoteScreen
@@ -190,7 +190,7 @@ async def test_a_garbage_store_gives_a_live_read_only_cockpit(
 async def test_a_data_dir_that_is_a_file_gives_a_live_read_only_cockpit(
     world: RevertWorld,
 ) -> None:
-    from cockpit.datadir import DataDirError, ensure_data_dir
+    from cockpit.host.datadir import DataDirError, ensure_data_dir
 
     world.data.write_text("not a folder")
     with pytest.raises(DataDirError) as problem:

@@ -16,10 +16,10 @@ import pytest
 from programs import program
 from pty_harness import PtyRun
 
-from cockpit.termcaps import TermCaps, color_depth, detect, locale_name, multiplexer, unicode_ok
+from cockpit.term.caps import TermCaps, color_depth, detect, locale_name, multiplexer, unicode_ok
 
 REPORT = (
-    "import json, dataclasses; from cockpit.termcaps import detect; "
+    "import json, dataclasses; from cockpit.term.caps import detect; "
     "print('CAPS' + json.dumps(dataclasses.asdict(detect())))"
 )
 

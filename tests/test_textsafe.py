@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from cockpit.config.base import Secret
-from cockpit.textsafe import MARK, REDACTED, Inert, one_line, redact, register_secret
+from cockpit.term.textsafe import MARK, REDACTED, Inert, one_line, redact, register_secret
 
 # What hostile servers, logs and issue titles were seen sending, and what it did to a terminal.
 VECTORS = {
@@ -133,7 +133,7 @@ def test_short_values_are_not_treated_as_secrets() -> None:
 def test_a_basic_auth_header_echoed_back_is_redacted() -> None:
     import base64
 
-    from cockpit.sources.http_probe import basic_auth
+    from cockpit.sources.probes.http import basic_auth
 
     header = basic_auth("probe", "dav-Secret-77").decode()
     encoded = base64.b64encode(b"probe:dav-Secret-77").decode()
@@ -147,7 +147,7 @@ def test_log_records_are_inert_whoever_logs_them() -> None:
     import io
     import logging
 
-    from cockpit.textsafe import inert_log_records
+    from cockpit.term.textsafe import inert_log_records
 
     register_secret("log-Secret-1234")
     inert_log_records()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from cockpit.hub import Hub
 from cockpit.model import Category, Deploys, Reading
-from cockpit.turns import EndpointTurns
+from cockpit.sources.probes.turns import EndpointTurns
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from textual.app import App, ComposeResult
 
-from cockpit.detect import Assessment
+from cockpit.detect.detector import Assessment
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,
@@ -20,7 +20,7 @@ from cockpit.model import (
     TimelineEvent,
 )
 from cockpit.runtime import View
-from cockpit.textsafe import one_line
+from cockpit.term.textsafe import one_line
 from cockpit.timeutil import local_hms, utcnow
 from widgets.panels import DeploysPanel, Panel, SentryPanel
 from widgets.timeline import TimelineStrip

@@ -8,9 +8,9 @@ import asyncio
 import time
 from pathlib import Path
 
+from cockpit.alerts.source import AlertmanagerSource
 from cockpit.config import load
-from cockpit.sources.alertmanager import AlertmanagerSource
-from cockpit.world.alertmanager_rules import ALERTNAME
+from cockpit.world.alertmanager.rules import ALERTNAME
 from cockpit.world.world import World
 
 

@@ -302,7 +302,7 @@ def test_ingest_checks_key_project_and_encoding(world: World, api: httpx.Client)
 
 
 def test_envelopes_with_and_without_item_lengths() -> None:
-    from cockpit.world.sentry_ingest import events_in, parse_envelope
+    from cockpit.world.sentry.ingest import events_in, parse_envelope
 
     event = json.dumps({"message": "a\nb"}).encode()  # JSON keeps the newline escaped
     data = (

@@ -13,10 +13,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from cockpit.alerts import AlertGroup, AlertsView
-from cockpit.matchers import shown
+from cockpit.alerts.matchers import shown
+from cockpit.alerts.view import AlertGroup, AlertsView
 from cockpit.model import Alert, Category
-from cockpit.textsafe import Inert, identity, one_line
+from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_clock, local_hm
 from widgets.inert import InertContent, InertLabel, InertStatic, Part, lines, pad, styled, text
 from widgets.panels import Panel

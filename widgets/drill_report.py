@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 
 from cockpit.drill.report import DrillReport, milestone_rows, split_rows
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from widgets.inert import InertLabel, InertStatic
 
 

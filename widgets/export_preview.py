@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from widgets.inert import InertLabel, InertStatic
 from widgets.inert_forms import InertButton
 from widgets.syntax import highlight

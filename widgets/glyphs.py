@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 
 @dataclass(frozen=True)

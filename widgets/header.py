@@ -14,7 +14,7 @@ from datetime import datetime
 from textual.widget import Widget
 
 from cockpit.model import Incident, IncidentStatus
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hm, utc_hm, utcnow
 from widgets.glyphs import current
 from widgets.inert import InertContent, Part, cut, lines, text

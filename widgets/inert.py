@@ -1,5 +1,5 @@
 """The only door from text to the screen: every widget, toast, border and palette entry is fed
-through here, and everything here takes `Inert` text (cockpit.textsafe), never a plain str.
+through here, and everything here takes `Inert` text (cockpit.term.textsafe), never a plain str.
 
 Nothing is ever parsed as markup: text becomes Content spans with a style of our own. The other
 widget modules build no Content, Text, Label, Static, Log, Button or toast themselves (a test
@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.widgets import Label, Static
 
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 if TYPE_CHECKING:
     from textual.command import DiscoveryHit, Hit, Matcher

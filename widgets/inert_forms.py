@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Log, Select
 
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from widgets.inert import EMPTY, Shown, shown, text
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.incident.declare import DeclareRequest, parse_when
 from cockpit.model import SEVERITIES, IncidentStatus, TimelineEvent
-from cockpit.textsafe import Inert, identity, one_line
+from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_hms, utc_hms
 from widgets.glyphs import current
 from widgets.inert import InertLabel, InertStatic, Part, text, toast

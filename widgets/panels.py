@@ -17,8 +17,8 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 
-from cockpit.detect import ProbeState, ProbeView
-from cockpit.errors_by_route import route_shares, route_text
+from cockpit.detect.detector import ProbeState, ProbeView
+from cockpit.detect.routes import route_shares, route_text
 from cockpit.model import (
     Category,
     Deploy,
@@ -29,8 +29,8 @@ from cockpit.model import (
     SentryIssues,
     SourceStatus,
 )
-from cockpit.sentry_rank import is_rising, rank_issues
-from cockpit.textsafe import Inert, identity, one_line
+from cockpit.sentry.rank import is_rising, rank_issues
+from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, covered, marker_row

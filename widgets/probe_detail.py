@@ -13,9 +13,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 
-from cockpit.detect import ProbeState, ProbeView
+from cockpit.detect.detector import ProbeState, ProbeView
 from cockpit.runtime import View
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock, local_hms
 from widgets.inert import InertContent, InertLabel, InertStatic, Part, lines, text
 

@@ -13,10 +13,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 
-from cockpit.errors_by_route import route_shares, route_text
+from cockpit.detect.routes import route_shares, route_text
 from cockpit.model import Category, ErrorSeries
 from cockpit.runtime import View
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 from cockpit.timeutil import local_hms
 from widgets.inert import InertContent, InertLabel, InertStatic, Part, lines, text
 

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 
 from cockpit.actions.guarded import RevertOutcome, describe_outcome
 from cockpit.actions.runs import Run, RunStatus
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
 from widgets.inert import EMPTY, InertContent, InertLabel, InertStatic, text
 from widgets.inert_forms import InertLog

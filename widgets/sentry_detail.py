@@ -21,8 +21,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from cockpit.sentry_event import SentryEventDetail, SentryFrame
-from cockpit.textsafe import Inert, one_line
+from cockpit.sentry.event import SentryEventDetail, SentryFrame
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_stamp
 from widgets.inert import (
     InertContent,

@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 
 from cockpit.actions.silence import SilencePlan, SilenceRefused, checked
-from cockpit.matchers import MatcherError
+from cockpit.alerts.matchers import MatcherError
 from cockpit.model import Alert
-from cockpit.textsafe import Inert, identity, one_line
+from cockpit.term.textsafe import Inert, identity, one_line
 from widgets.inert import InertLabel, InertStatic, text
 from widgets.inert_forms import InertButton, InertInput
 

@@ -24,7 +24,7 @@ from pygments.token import (
 )
 from pygments.util import ClassNotFound
 
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 from widgets.inert import InertContent, Part, text
 
 PLAIN = "text"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from textual.widget import Widget
 
 from cockpit.model import TimelineEvent
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock
 from widgets.inert import InertContent, cut, lines, text
 

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from cockpit.model import TimelineEvent
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock, utc_hms
 from widgets.inert import InertLabel, InertStatic, text
 from widgets.inert_forms import InertTable

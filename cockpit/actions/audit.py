@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cockpit.datadir import fix_mode, make_dir, open_file
-from cockpit.textsafe import redact
+from cockpit.host.datadir import fix_mode, make_dir, open_file
+from cockpit.term.textsafe import redact
 
 AUDIT_FILENAME = "audit.log"
 

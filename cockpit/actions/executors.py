@@ -16,7 +16,7 @@ import httpx
 from cockpit.actions.guarded import Attempt, Done, command_done
 from cockpit.actions.process import LineSplitter
 from cockpit.actions.revert_plan import HttpRequest, RevertPlan, SymlinkSwitch
-from cockpit.sources.deploy_http import host_of, transport_reason
+from cockpit.sources.http_replies import host_of, transport_reason
 
 MAX_RESPONSE_BYTES = 1_048_576  # read from an HTTP answer; the output tail keeps its end
 

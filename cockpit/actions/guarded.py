@@ -35,14 +35,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cockpit.actions.audit import append_audit
 from cockpit.actions.lock import LockHeld, LockHolder, ServiceLock
 from cockpit.actions.process import CommandResult, run_command
-from cockpit.incident.store import StoreError
+from cockpit.host.whoami import host_name
+from cockpit.incident.store.sqlite import StoreError
 from cockpit.model import TimelineEvent
-from cockpit.textsafe import Inert, one_line
+from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import duration, iso_utc, utcnow
-from cockpit.whoami import host_name
 
 if TYPE_CHECKING:
-    from cockpit.incident.pg.connect import PgTarget
+    from cockpit.incident.store.pg.connect import PgTarget
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ class Attempt:
         if self.shared is None:
             return
         from cockpit.actions.audit import audit_text
-        from cockpit.incident.pg.store import PgIncidentStore
+        from cockpit.incident.store.pg.store import PgIncidentStore
 
         try:
             store = PgIncidentStore(self.shared)

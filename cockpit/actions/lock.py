@@ -7,7 +7,7 @@ command on purpose, so the lock lives exactly as long as the revert runs, and un
 explicitly when the revert is over. The file's content only says who holds it.
 
 With a PostgreSQL store (`[cockpit] store`), the lock is taken in the database first
-(`cockpit.incident.pg.lock`), so that cockpits on every host of the team exclude each other;
+(`cockpit.incident.store.pg.lock`), so that cockpits on every host of the team exclude each other;
 the flock still orders the cockpits of this host, and run status is read from it.
 """
 
@@ -26,14 +26,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from cockpit.datadir import make_dir, open_file
-from cockpit.textsafe import one_line
+from cockpit.host.datadir import make_dir, open_file
+from cockpit.host.whoami import current_user, host_name
+from cockpit.term.textsafe import one_line
 from cockpit.timeutil import iso_utc, parse_iso, utc_stamp, utcnow
-from cockpit.whoami import current_user, host_name
 
 if TYPE_CHECKING:
-    from cockpit.incident.pg.connect import PgTarget
-    from cockpit.incident.pg.lock import Holder, TeamLock
+    from cockpit.incident.store.pg.connect import PgTarget
+    from cockpit.incident.store.pg.lock import Holder, TeamLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ class ServiceLock:
             raise
 
     def _acquire_team(self, target: PgTarget) -> None:
-        from cockpit.incident.pg.lock import TeamLock
+        from cockpit.incident.store.pg.lock import TeamLock
 
         team = TeamLock(
             target, self.service, user=self.user or current_user(), what=self.what, run=self.run

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cockpit.textsafe import strip_controls
+from cockpit.term.textsafe import strip_controls
 
 MAX_LINE = 2000  # characters; a longer run without a newline is cut into several lines
 KILL_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL

@@ -23,7 +23,7 @@ from cockpit.actions.revert_plan import (
     plan_revert,
     substitute,
 )
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 
 __all__ = [
     "KNOWN_PLACEHOLDERS",

@@ -24,8 +24,8 @@ from cockpit.config import Secret, ServiceConfig
 from cockpit.config.base import not_configured
 from cockpit.config.services import PLACEHOLDER_TOKEN, REVERT_PLACEHOLDERS
 from cockpit.model import MAX_IDENTITY, Deploy
-from cockpit.sources.deploy_releases import CURRENT_LINK, RELEASES_DIR, list_releases
-from cockpit.textsafe import MARK, Inert, redact_url
+from cockpit.sources.deploys.releases import CURRENT_LINK, RELEASES_DIR, list_releases
+from cockpit.term.textsafe import MARK, Inert, redact_url
 from cockpit.timeutil import iso_utc
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from cockpit.actions.guarded import Attempt, Done, RevertOutcome, command_done, run_guarded
 from cockpit.actions.revert_plan import RevertError, substitute
 from cockpit.config import ServiceConfig
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Deploy
 from cockpit.timeutil import iso_utc
 

@@ -41,14 +41,14 @@ from cockpit.actions.guarded import (
 )
 from cockpit.actions.lock import LockHolder, ServiceLock
 from cockpit.actions.process import FileReader
-from cockpit.datadir import make_dir, open_file, write_atomic
+from cockpit.host.datadir import make_dir, open_file, write_atomic
 from cockpit.model import TimelineEvent
 
 if TYPE_CHECKING:
-    from cockpit.incident.pg.connect import PgTarget
-from cockpit.textsafe import one_line, registered_secrets
+    from cockpit.incident.store.pg.connect import PgTarget
+from cockpit.host.whoami import host_name
+from cockpit.term.textsafe import one_line, registered_secrets
 from cockpit.timeutil import iso_utc_precise, local_hms, parse_iso, utcnow
-from cockpit.whoami import host_name
 
 RUNS_DIR = "runs"
 JOB, STATE, RESULT, OUTPUT = "job.json", "state.json", "result.json", "output.log"

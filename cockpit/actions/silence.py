@@ -4,7 +4,7 @@ duration, the engineer as `createdBy`, an audit entry synced before the silence 
 with its outcome; and expiring a silence the same way.
 
 The plan's coverage is computed with the same matcher rules Alertmanager applies
-(cockpit.matchers), against the alerts the cockpit holds now.
+(cockpit.alerts.matchers), against the alerts the cockpit holds now.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.actions.audit import append_audit
+from cockpit.alerts.api import AlertmanagerClient, AlertmanagerError, silence_body
+from cockpit.alerts.matchers import covered, parse_matchers, shown
 from cockpit.config.alerts import AlertmanagerConfig
-from cockpit.matchers import covered, parse_matchers, shown
+from cockpit.host.whoami import host_name
 from cockpit.model import Alert, Matcher, TimelineEvent
-from cockpit.sources.alertmanager_api import AlertmanagerClient, AlertmanagerError, silence_body
-from cockpit.textsafe import blank, identity, one_line
+from cockpit.term.textsafe import blank, identity, one_line
 from cockpit.timeutil import iso_utc, local_hms, utcnow
-from cockpit.whoami import host_name
 
 MAX_COMMENT = 1000
 

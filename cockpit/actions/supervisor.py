@@ -23,10 +23,10 @@ from typing import Any
 
 from cockpit.actions.guarded import Execute, GuardedPlan, RevertOutcome, run_guarded
 from cockpit.actions.runs import OUTPUT, RAW, RAW_READ, RESULT, STATE
-from cockpit.datadir import open_file, write_atomic
-from cockpit.textsafe import register_secret
+from cockpit.host.datadir import open_file, write_atomic
+from cockpit.host.whoami import host_name
+from cockpit.term.textsafe import register_secret
 from cockpit.timeutil import iso_utc, iso_utc_precise, utcnow
-from cockpit.whoami import host_name
 
 log = logging.getLogger("cockpit.supervisor")
 
@@ -35,7 +35,7 @@ class _InertFormatter(logging.Formatter):
     """The supervisor's log quotes servers and commands: inert, like every other record."""
 
     def format(self, record: logging.LogRecord) -> str:
-        from cockpit.textsafe import Inert
+        from cockpit.term.textsafe import Inert
 
         return Inert(super().format(record))
 
@@ -91,7 +91,7 @@ async def supervise(folder: Path, job: dict[str, Any]) -> RevertOutcome:
     _write_state(folder, "locking", started)
 
     def open_store() -> Any:
-        from cockpit.incident.backend import open_target
+        from cockpit.incident.store.backend import open_target
 
         return open_target(job.get("store"), data_dir)  # the cockpit's store, SQLite or not
 

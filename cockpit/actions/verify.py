@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cockpit.detect import Assessment, ProbeState
+from cockpit.detect.detector import Assessment, ProbeState
 from cockpit.model import TimelineEvent
 from cockpit.timeutil import iso_utc, local_hms, utcnow
 

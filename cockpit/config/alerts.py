@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from cockpit.alerts.matchers import MatcherError, parse_matcher
 from cockpit.config.base import FieldError, Secret
-from cockpit.matchers import MatcherError, parse_matcher
 from cockpit.model import Matcher
 
 MAX_SILENCE_MINUTES = 7 * 24 * 60  # Alertmanager keeps expired silences 5 days by default
@@ -20,7 +20,7 @@ MAX_SILENCE_MINUTES = 7 * 24 * 60  # Alertmanager keeps expired silences 5 days 
 @dataclass(frozen=True)
 class AlertmanagerConfig:
     kind: ClassVar[str] = "alertmanager"
-    source: ClassVar[str] = "cockpit.sources.alertmanager:AlertmanagerSource"
+    source: ClassVar[str] = "cockpit.alerts.source:AlertmanagerSource"
     name: str
     urls: tuple[str, ...]  # e.g. ["http://am-1:9093", "http://am-2:9093"]: one HA cluster
     # Which alerts are this cockpit's, e.g. ['service="files-web"']; none: every alert.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cockpit.textsafe import Inert, register_secret
+from cockpit.term.textsafe import Inert, register_secret
 
 APP_NAME = "oncall-cockpit"
 

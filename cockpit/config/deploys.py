@@ -24,7 +24,7 @@ def _check_service(service: str) -> None:
 @dataclass(frozen=True)
 class JsonlDeployLogConfig:
     kind: ClassVar[str] = "jsonl"
-    source: ClassVar[str] = "cockpit.sources.deploy_log:JsonlDeployLog"
+    source: ClassVar[str] = "cockpit.sources.deploys.log:JsonlDeployLog"
     name: str
     path: Path
     interval: float = 5.0
@@ -40,7 +40,7 @@ class GitDeploysConfig:
     """Deploys read from a local git repository: release tags, or merges into a branch."""
 
     kind: ClassVar[str] = "git"
-    source: ClassVar[str] = "cockpit.sources.deploy_git:GitDeploys"
+    source: ClassVar[str] = "cockpit.sources.deploys.git:GitDeploys"
     name: str
     repo: Path
     service: str
@@ -69,7 +69,7 @@ class ReleasesDeploysConfig:
     """Capistrano-style releases: `<root>/releases/<timestamp>/` and a `<root>/current` link."""
 
     kind: ClassVar[str] = "releases"
-    source: ClassVar[str] = "cockpit.sources.deploy_releases:ReleasesDeploys"
+    source: ClassVar[str] = "cockpit.sources.deploys.releases:ReleasesDeploys"
     name: str
     root: Path
     service: str
@@ -87,7 +87,7 @@ class GitHubDeploymentsConfig:
     """GitHub (or GitHub Enterprise: base_url = "https://host/api/v3") Deployments API."""
 
     kind: ClassVar[str] = "github"
-    source: ClassVar[str] = "cockpit.sources.deploy_github:GitHubDeployments"
+    source: ClassVar[str] = "cockpit.sources.deploys.github:GitHubDeployments"
     name: str
     owner: str
     repo: str
@@ -117,7 +117,7 @@ class CommandDeploysConfig:
     """Deploys printed as JSON by a program: a list of objects, or one object per line."""
 
     kind: ClassVar[str] = "command"
-    source: ClassVar[str] = "cockpit.sources.deploy_command:CommandDeploys"
+    source: ClassVar[str] = "cockpit.sources.deploys.command:CommandDeploys"
     name: str
     command: tuple[str, ...]
     service: str = ""  # for records that do not name their service

@@ -32,7 +32,7 @@ class AccessLogBase:
     """An access log followed like `tail -F`: rename and copytruncate rotation survive."""
 
     kind: ClassVar[str]
-    source: ClassVar[str] = "cockpit.sources.access_log:AccessLogTail"
+    source: ClassVar[str] = "cockpit.sources.logs.access_log:AccessLogTail"
     name: str
     path: Path
     interval: float = 2.0

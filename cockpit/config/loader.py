@@ -27,7 +27,7 @@ from cockpit.config.probes import PROBE_KINDS, ProbeConfig
 from cockpit.config.sections import CockpitSection, DetectSettings, KeysSection
 from cockpit.config.sentry import SENTRY_KINDS, SentryConfig
 from cockpit.config.services import ServiceConfig
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 SourceConfig = (
     ProbeConfig | DeploySourceConfig | ErrorSourceConfig | SentryConfig | AlertmanagerConfig

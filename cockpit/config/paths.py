@@ -49,7 +49,7 @@ def data_dir(
     """COCKPIT_DATA_DIR, then `[cockpit] data_dir`, then the per-user data dir; created if
     missing. Raises DataDirError (one line, fit to show) when it cannot be used; `group` is
     `[cockpit] data_group`, the group a shared data dir belongs to."""
-    from cockpit.datadir import ensure_data_dir
+    from cockpit.host.datadir import ensure_data_dir
 
     return ensure_data_dir(data_dir_path(env, configured), group)
 
@@ -70,7 +70,7 @@ def drill_data_dir(env: dict[str, str] | None = None, asked: str | None = None) 
     """Where the demo and the drills keep their incidents, lock, runs and exports: never the
     engineer's own data dir (a drill incident would become the real service's open incident).
     Created if missing; raises DataDirError like `data_dir`."""
-    from cockpit.datadir import ensure_data_dir
+    from cockpit.host.datadir import ensure_data_dir
 
     return ensure_data_dir(drill_data_dir_path(env, asked))
 

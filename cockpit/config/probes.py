@@ -1,8 +1,8 @@
 """[[probes]]: one dataclass per kind; `PROBE_KINDS` maps the `kind` key to it.
 
-Every kind holds `concurrency` sessions open at the same moment (see cockpit.sources.sessions)
-and may add `conditions` (see cockpit.conditions) over the placeholders it can supply.
-"""
+Every kind holds `concurrency` sessions open at the same moment (see
+cockpit.sources.probes.sessions) and may add `conditions` (see cockpit.config.conditions) over
+the placeholders it can supply."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from cockpit.conditions import (
+from cockpit.config.base import FieldError, Secret
+from cockpit.config.conditions import (
     BODY,
     CERTIFICATE_EXPIRATION,
     CONNECTED,
@@ -19,7 +20,6 @@ from cockpit.conditions import (
     ConditionError,
     parse_condition,
 )
-from cockpit.config.base import FieldError, Secret
 from cockpit.config.prometheus import PrometheusProbesConfig
 
 MAX_CONCURRENCY = 64
@@ -81,7 +81,7 @@ class HttpProbeConfig(ProbeBase):
     """A request per session. A condition naming [STATUS] replaces the expect_status check."""
 
     kind: ClassVar[str] = "http"
-    source: ClassVar[str] = "cockpit.sources.http_probe:HttpProbe"
+    source: ClassVar[str] = "cockpit.sources.probes.http:HttpProbe"
     url: str = ""
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
@@ -125,7 +125,7 @@ class TcpProbeConfig(ProbeBase):
     """
 
     kind: ClassVar[str] = "tcp"
-    source: ClassVar[str] = "cockpit.sources.tcp_probe:TcpProbe"
+    source: ClassVar[str] = "cockpit.sources.probes.tcp:TcpProbe"
     host: str = ""
     port: int = 0
     send: str | None = None
@@ -149,7 +149,7 @@ class TlsProbeConfig(ProbeBase):
     probe even with verify_tls = false (a self-signed certificate still expires)."""
 
     kind: ClassVar[str] = "tls"
-    source: ClassVar[str] = "cockpit.sources.tls_probe:TlsProbe"
+    source: ClassVar[str] = "cockpit.sources.probes.tls:TlsProbe"
     host: str = ""
     port: int = 443
     server_name: str | None = None  # SNI and the name checked; the host when unset
@@ -173,7 +173,7 @@ class FtpProbeConfig(ProbeBase):
     """
 
     kind: ClassVar[str] = "ftp"
-    source: ClassVar[str] = "cockpit.sources.ftp_probe:FtpProbe"
+    source: ClassVar[str] = "cockpit.sources.probes.ftp:FtpProbe"
     host: str = ""
     port: int = 21
     user: str = "anonymous"
@@ -199,7 +199,7 @@ class FtpsProbeConfig(FtpProbeConfig):
     """Explicit FTPS (AUTH TLS on the control connection, PROT P for data)."""
 
     kind: ClassVar[str] = "ftps"
-    source: ClassVar[str] = "cockpit.sources.ftp_probe:FtpsProbe"
+    source: ClassVar[str] = "cockpit.sources.probes.ftp:FtpsProbe"
     verify_tls: bool = True
     ca_file: Path | None = None
 
@@ -217,7 +217,7 @@ class SftpProbeConfig(ProbeBase):
     """
 
     kind: ClassVar[str] = "sftp"
-    source: ClassVar[str] = "cockpit.sources.sftp_probe:SftpProbe"
+    source: ClassVar[str] = "cockpit.sources.probes.sftp:SftpProbe"
     host: str = ""
     port: int = 22
     user: str = ""
@@ -248,7 +248,7 @@ class WebdavProbeConfig(ProbeBase):
     PROPFIND reply."""
 
     kind: ClassVar[str] = "webdav"
-    source: ClassVar[str] = "cockpit.sources.webdav_probe:WebdavProbe"
+    source: ClassVar[str] = "cockpit.sources.probes.webdav:WebdavProbe"
     url: str = ""
     user: str | None = None
     password: Secret | None = None

@@ -47,7 +47,7 @@ class PrometheusErrorsConfig(PrometheusServer):
     """
 
     kind: ClassVar[str] = "prometheus"
-    source: ClassVar[str] = "cockpit.sources.prometheus_errors:PrometheusErrors"
+    source: ClassVar[str] = "cockpit.sources.prometheus.errors:PrometheusErrors"
     errors_query: str  # e.g. sum(rate(http_requests_total{code=~"5.."}[1m]))
     requests_query: str | None = None  # e.g. sum(rate(http_requests_total[1m])), for a ratio
     window: int = 1800
@@ -88,7 +88,7 @@ class PrometheusProbesConfig(PrometheusServer):
     `probe_success` and `probe_duration_seconds`."""
 
     kind: ClassVar[str] = "prometheus"
-    source: ClassVar[str] = "cockpit.sources.prometheus_probes:PrometheusProbes"
+    source: ClassVar[str] = "cockpit.sources.prometheus.probes:PrometheusProbes"
     selector: str = ""  # label matchers, e.g. 'job="blackbox", module="http_2xx"'
     target_label: str = "instance"
     location_label: str | None = "location"  # e.g. "region"; none: one probe per target

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl, urlsplit
 
 from cockpit.config.base import FieldError, Secret
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 DRILL_NOTIFY_POLICIES = ("mark", "suppress")
 STORE_SCHEMES = ("postgresql", "postgres")

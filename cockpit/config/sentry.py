@@ -19,7 +19,7 @@ _PERIOD = re.compile(r"^\d+[smhdw]$")
 @dataclass(frozen=True)
 class SentryConfig:
     kind: ClassVar[str] = "sentry"
-    source: ClassVar[str] = "cockpit.sources.sentry_issues:SentryIssuesSource"
+    source: ClassVar[str] = "cockpit.sentry.source:SentryIssuesSource"
     name: str
     base_url: str  # https://sentry.io, https://us.sentry.io, https://de.sentry.io or self-hosted
     org: str

@@ -39,7 +39,7 @@ from cockpit.drill.schedule import (
     slow_delay,
     write_clock,
 )
-from cockpit.textsafe import one_line
+from cockpit.term.textsafe import one_line
 from cockpit.timeutil import utcnow
 
 log = logging.getLogger("cockpit.drill")

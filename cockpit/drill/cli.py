@@ -20,7 +20,7 @@ from typing import Any
 
 from cockpit.config.base import ConfigError
 from cockpit.config.sections import DRILL_NOTIFY_POLICIES
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 
 def register(sub: Any) -> None:
@@ -102,8 +102,8 @@ def cmd_inject(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.config.paths import drill_data_dir
-    from cockpit.datadir import DataDirError
     from cockpit.drill.scenario import find_scenario
+    from cockpit.host.datadir import DataDirError
 
     if args.speed is not None and args.speed <= 0:
         return _fail("--speed must be above 0", 2)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from cockpit.drill.scenario import MILESTONES, Scenario
 from cockpit.drill.schedule import DrillClock, FaultRecord
 from cockpit.model import Incident, TimelineEvent
-from cockpit.textsafe import one_line, strip_controls
+from cockpit.term.textsafe import one_line, strip_controls
 from cockpit.timeutil import duration, iso_utc, utc_stamp
 
 if TYPE_CHECKING:
@@ -368,7 +368,7 @@ def _real_of(signal: Signal | None, clock: DrillClock) -> datetime | None:
 def _still_failing(view: View | None) -> tuple[str, ...]:
     if view is None:
         return ()
-    from cockpit.detect import ProbeState
+    from cockpit.detect.detector import ProbeState
 
     out = [f"probe {p.name}" for p in view.assessment.probes if p.state is ProbeState.DOWN]
     out += [f"5xx spike on {s.source}" for s in view.assessment.spikes]
@@ -549,7 +549,7 @@ def render_json(report: DrillReport) -> str:
 
 def write_report(directory: Path, report: DrillReport) -> DrillReport:
     """Write drill-report.md and drill-report.json in the run's directory."""
-    from cockpit.files import write_file
+    from cockpit.host.files import write_file
 
     directory.mkdir(parents=True, exist_ok=True)
     paths = (directory / f"{REPORT_STEM}.md", directory / f"{REPORT_STEM}.json")

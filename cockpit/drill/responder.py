@@ -28,7 +28,7 @@ from cockpit.config.loader import Loader
 from cockpit.drill.report import DrillReport
 from cockpit.drill.scenario import Scenario, _check_clock
 from cockpit.drill.session import DrillSession
-from cockpit.incident.store import IncidentStore
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import utcnow

@@ -118,7 +118,7 @@ def plan(clock: DrillClock, schedule: Iterable[ScheduledFault]) -> list[DueFault
 
 
 def write_clock(directory: Path, clock: DrillClock, extra: dict[str, Any]) -> None:
-    from cockpit.files import write_file
+    from cockpit.host.files import write_file
 
     write_file(
         directory / CLOCK_FILE, json.dumps({**clock.to_json(), **extra}) + "\n", parents=True

@@ -34,10 +34,10 @@ from cockpit.drill.schedule import (
     read_faults,
     time_factor,
 )
+from cockpit.drill.world_process import WorldChild, WorldError
 from cockpit.model import TimelineEvent
 from cockpit.runtime import Cockpit, View
 from cockpit.timeutil import utcnow
-from cockpit.world_process import WorldChild, WorldError
 
 MIN_BUCKET = 1
 MIN_GRACE = 2.0  # real seconds for a Sentry event to be ingested and polled back

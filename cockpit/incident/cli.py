@@ -15,12 +15,12 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cockpit.textsafe import Inert
+from cockpit.term.textsafe import Inert
 
 if TYPE_CHECKING:
     from cockpit.config import Config
     from cockpit.incident.lifecycle import Lifecycle
-    from cockpit.incident.store import IncidentStore
+    from cockpit.incident.store.sqlite import IncidentStore
     from cockpit.model import Incident
     from cockpit.notify.notifier import Delivery, Notifier
 
@@ -65,7 +65,7 @@ def _when(text: str | None) -> Any:
 
 
 def _incident_line(incident: Incident) -> str:
-    from cockpit.textsafe import one_line
+    from cockpit.term.textsafe import one_line
     from cockpit.timeutil import utc_stamp
 
     state = "resolved" if incident.resolved_at else "OPEN"
@@ -95,8 +95,8 @@ Action = Callable[["Lifecycle", argparse.Namespace], None]
 
 
 def _declare(lifecycle: Lifecycle, args: argparse.Namespace) -> None:
+    from cockpit.host.whoami import current_user
     from cockpit.incident.declare import DeclareError, DeclareRequest
-    from cockpit.whoami import current_user
 
     request = DeclareRequest(
         title=args.title,
@@ -141,10 +141,10 @@ def _correct(lifecycle: Lifecycle, args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace, action: Action) -> int:
     from cockpit.config.paths import data_dir_for
-    from cockpit.incident.backend import open_store
+    from cockpit.host.whoami import current_user
     from cockpit.incident.lifecycle import Lifecycle
-    from cockpit.incident.store import StoreError
-    from cockpit.whoami import current_user
+    from cockpit.incident.store.backend import open_store
+    from cockpit.incident.store.sqlite import StoreError
 
     config = _config(args)
     with open_store(config, data_dir_for(getattr(args, "config", None))) as store:
@@ -201,7 +201,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     from cockpit.config.paths import data_dir_for
-    from cockpit.incident.backend import open_store
+    from cockpit.incident.store.backend import open_store
 
     config = _config(args)
     with open_store(config, data_dir_for(getattr(args, "config", None))) as store:
@@ -218,7 +218,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from cockpit.config.paths import data_dir_for
-    from cockpit.incident.backend import for_reading
+    from cockpit.incident.store.backend import for_reading
 
     with for_reading(_config(args), data_dir_for(getattr(args, "config", None))) as store:
         incidents = store.list()
@@ -234,7 +234,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _incident_json(store: IncidentStore, incident: Incident) -> dict[str, object]:
-    from cockpit.textsafe import strip_controls
+    from cockpit.term.textsafe import strip_controls
     from cockpit.timeutil import iso_utc
 
     times = store.times(incident.id)

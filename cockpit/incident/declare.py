@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from cockpit.incident.store import IncidentStore
+from cockpit.host.whoami import current_user
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import SEVERITIES, Incident
-from cockpit.textsafe import blank, one_line
+from cockpit.term.textsafe import blank, one_line
 from cockpit.timeutil import utcnow
-from cockpit.whoami import current_user
 
 MAX_TITLE = 200
 MAX_SUMMARY = 1000  # a few sentences; the story goes in notes and the postmortem

@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.datadir import FILE_MODE_SHARED, make_dir, shared
+from cockpit.host.datadir import FILE_MODE_SHARED, make_dir, shared
 from cockpit.incident.facts import DETECTED_RULE, IncidentFacts, incident_facts, signed_duration
-from cockpit.incident.store import IncidentStore, IncidentTimes
+from cockpit.incident.store.sqlite import IncidentStore, IncidentTimes
 from cockpit.model import Incident, TimelineEvent
-from cockpit.textsafe import one_line, strip_controls
+from cockpit.term.textsafe import one_line, strip_controls
 from cockpit.timeutil import duration, iso_utc, local_hms, local_stamp, utc_stamp, utcnow
 
 if TYPE_CHECKING:
-    from cockpit.detect import ProbeView
+    from cockpit.detect.detector import ProbeView
 
 FORMATS = ("md", "json")
 # Event kinds (before the first dot) that count as a change to the system: deploys, the

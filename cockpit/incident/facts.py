@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cockpit.incident.store import IncidentTimes, parse_correction_key
+from cockpit.incident.store.sqlite import IncidentTimes, parse_correction_key
 from cockpit.model import Incident, TimelineEvent
 from cockpit.timeutil import duration
 
-# Kinds written by cockpit.detect that mean "the tooling saw the failure".
+# Kinds written by cockpit.detect.detector that mean "the tooling saw the failure".
 DETECTOR_KINDS = frozenset({"probe.down", "spike.start", "concurrency", "blind_spot"})
 # Kinds that say where monitoring was blind: a spike no error tracker reported, and a failure
 # only concurrent sessions show.

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from cockpit.incident.declare import FUTURE_SLACK, DeclareRequest, declare
 from cockpit.incident.facts import incident_facts
-from cockpit.incident.store import TIME_FIELDS, IncidentStore, StoreError, UnknownIncident
+from cockpit.incident.store.sqlite import TIME_FIELDS, IncidentStore, StoreError, UnknownIncident
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
-from cockpit.textsafe import blank, one_line
+from cockpit.term.textsafe import blank, one_line
 from cockpit.timeutil import utcnow
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from cockpit.config.notify import (
 )
 from cockpit.notify.message import Announcement
 from cockpit.notify.payloads import pagerduty_payload, slack_payload, webhook_payload
-from cockpit.textsafe import one_line
+from cockpit.term.textsafe import one_line
 
 USER_AGENT = "oncall-cockpit"
 _BODY_SNIPPET = 120

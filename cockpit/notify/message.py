@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cockpit.model import Incident
-from cockpit.textsafe import one_line
+from cockpit.term.textsafe import one_line
 from cockpit.timeutil import iso_utc, utc_stamp
 
 DRILL_PREFIX = "[DRILL] "

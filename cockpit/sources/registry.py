@@ -12,7 +12,7 @@ from cockpit.config import SourceConfig
 from cockpit.config.base import not_configured
 from cockpit.model import Category, Reading
 from cockpit.sources.base import Source, SourceError
-from cockpit.textsafe import one_line, redact_url
+from cockpit.term.textsafe import one_line, redact_url
 
 
 class NotConfigured:

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from cockpit.files import write_file
+from cockpit.host.files import write_file
 
 PASSWORD_FILE = "files.password"
 FILES_DIR = "files"

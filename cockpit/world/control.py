@@ -72,7 +72,7 @@ class ControlServer:
     """Calls `apply(fault)` for each authorised request; UnknownFault answers 404."""
 
     def __init__(self, apply: Callable[[str, bool], None]):
-        from cockpit.world.loopback import LoopbackServer, QuietHandler
+        from cockpit.world.servers.loopback import LoopbackServer, QuietHandler
 
         token = secrets.token_urlsafe(24)
 
@@ -107,7 +107,7 @@ class ControlServer:
         return self._server.base_url
 
     def start(self, directory: Path) -> None:
-        from cockpit.files import write_file
+        from cockpit.host.files import write_file
 
         self._server.start()
         door = json.dumps({"url": self.url, "token": self.token})

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from cockpit.timeutil import utcnow
 from cockpit.world.accesslog import AccessLog, combined_line
 from cockpit.world.backend import SESSION_LIMIT, FilesBackend, Refused, client_class
-from cockpit.world.loopback import LoopbackServer, QuietHandler
+from cockpit.world.servers.loopback import LoopbackServer, QuietHandler
 
 SESSION_HOLD = 0.15  # seconds a session stays open, so simultaneous sessions overlap
 USER_HEADER = "X-Files-User"

@@ -57,21 +57,21 @@ from urllib.parse import urlsplit
 
 import sentry_sdk
 
-from cockpit.files import write_file
+from cockpit.host.files import write_file
 from cockpit.timeutil import utcnow
 from cockpit.world import configfile
 from cockpit.world.accesslog import AccessLog
 from cockpit.world.accounts import FILES_DIR, PASSWORD_FILE, Accounts, make_files
-from cockpit.world.alertmanager import Alertmanager, start_alertmanager
-from cockpit.world.alertmanager_rules import FiveXxRule
+from cockpit.world.alertmanager.rules import FiveXxRule
+from cockpit.world.alertmanager.server import Alertmanager, start_alertmanager
 from cockpit.world.backend import FilesBackend
 from cockpit.world.control import CONTROL_FILE, ControlServer, FaultNotApplicable, UnknownFault
 from cockpit.world.database import SLOW_DELAY, Database
-from cockpit.world.hostkey import HostKey, make_host_key
 from cockpit.world.releases import CURRENT_LINK, DEPLOY_LOG, RELEASES_DIR, ReleaseRoot
 from cockpit.world.scenarios import SCENARIOS, Scenario, versions_for
-from cockpit.world.sentry_api import SentryServer
-from cockpit.world.sentry_issues import Project
+from cockpit.world.sentry.api import SentryServer
+from cockpit.world.sentry.issues import Project
+from cockpit.world.servers.hostkey import HostKey, make_host_key
 from cockpit.world.service import SESSION_HOLD, FilesWebService
 from cockpit.world.traffic import BackgroundTraffic
 
@@ -465,13 +465,13 @@ class World:
                 continue
             listener = listeners[name]
             if name == "ftp":
-                from cockpit.world.ftp_server import FtpFrontend
+                from cockpit.world.servers.ftp import FtpFrontend
 
                 frontend = FtpFrontend(
                     backend=backend, accounts=accounts, root=files_root, listener=listener
                 )
             elif name == "sftp":
-                from cockpit.world.sftp_server import SftpFrontend
+                from cockpit.world.servers.sftp import SftpFrontend
 
                 assert host_key is not None
                 frontend = SftpFrontend(
@@ -482,7 +482,7 @@ class World:
                     host_key=host_key,
                 )
             else:
-                from cockpit.world.webdav_server import WebDavFrontend
+                from cockpit.world.servers.webdav import WebDavFrontend
 
                 frontend = WebDavFrontend(
                     backend=backend,
