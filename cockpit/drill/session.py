@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cockpit.config import Config, load
-from cockpit.config.sections import DRILL_NOTIFY_POLICIES
+from cockpit.config.sections import DRILL_NOTIFY_POLICIES, DrillNotifyPolicy
 from cockpit.drill.report import DrillReport, build_report, export_section, write_report
 from cockpit.drill.scenario import Scenario
 from cockpit.drill.schedule import (
@@ -94,7 +94,11 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
     )
     return replace(
         config,
-        cockpit=replace(config.cockpit, drill=True, drill_notifications=notifications),
+        cockpit=replace(
+            config.cockpit,
+            drill=True,
+            drill_notifications=cast(DrillNotifyPolicy, notifications),  # checked above
+        ),
         detect=detect,
         probes=tuple(faster(p, deadline=True) for p in config.probes),
         deploys=tuple(faster(d) for d in config.deploys),
