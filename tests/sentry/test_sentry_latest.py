@@ -22,8 +22,7 @@ from fixtures.sentry.fake_sentry import ORG, TOKEN, Answer, FakeSentry, load, ma
 from servers import serving
 from world_helpers import ORG_ISSUE_EVENT, response_examples, response_schema
 
-from cockpit.config import Secret, SentryConfig
-from cockpit.config import parse
+from cockpit.config import Secret, SentryConfig, parse
 from cockpit.config.sections import DetectSettings
 from cockpit.detect.detector import Detector
 from cockpit.hub import Snapshot
