@@ -4,6 +4,7 @@ twins by endpoint whatever the account."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cockpit.model import (
     ErrorBucket,
     ErrorSeries,
     Freshness,
+    IssueEvent,
     ProbeResult,
     Reading,
     Route,
@@ -470,3 +472,75 @@ async def test_the_blind_spot_names_the_route_read_from_the_log(tmp_path: Path) 
     a = judged(series, YOUNG, BUSY)
     assert a.blind_spot is not None and [r.route for r in a.blind_routes] == [SESSION]
     assert "GET /session (" in a.blind_spot
+
+
+# What an issue's latest event names (request URL, method, transaction, url tags) counts as
+# much as its culprit and title: a culprit that names a module and function only.
+QUIET_CULPRIT = {
+    "short_id": "FILES-7",
+    "title": "SessionConflict: handle reused",
+    "culprit": "files.sessions in acquire",
+}
+
+
+def named_by_event(event: IssueEvent | None, missing: str = "") -> SentryIssue:
+    return SentryIssue(
+        "7",
+        QUIET_CULPRIT["short_id"],
+        QUIET_CULPRIT["title"],
+        "error",
+        40,
+        9,
+        BEGAN + timedelta(seconds=20),
+        OPEN,
+        culprit=QUIET_CULPRIT["culprit"],
+        event=event,
+        event_missing=missing,
+    )
+
+
+def test_an_issue_naming_the_route_only_by_its_request_covers_it() -> None:
+    assert [r.route for r in judged(by_route(BEGAN), named_by_event(None)).blind_routes] == [
+        SESSION,
+        FILES,
+    ]
+    by_url = IssueEvent("e1", url="https://files.example/session?user=alice", method="GET")
+    assert [r.route for r in judged(by_route(BEGAN), named_by_event(by_url)).blind_routes] == [
+        FILES
+    ]
+    # The tags alone: `transaction` or `url` as the event's tags say them.
+    for event in (
+        IssueEvent("e2", transaction="GET /session"),
+        IssueEvent("e3", tag_urls=("https://files.example/session",)),
+        IssueEvent("e4", url="/session", method="GET"),
+    ):
+        a = judged(by_route(BEGAN), YOUNG, BUSY, named_by_event(event))
+        assert [r.route for r in a.blind_routes] == [FILES], event
+    # Requests of another method to the same path do not explain the failing GETs.
+    post = IssueEvent("e5", url="https://files.example/session", method="POST")
+    assert [r.route for r in judged(by_route(BEGAN), named_by_event(post)).blind_routes] == [
+        SESSION,
+        FILES,
+    ]
+
+
+def test_unrelated_issues_do_not_cover_a_route_their_events_name() -> None:
+    # The young issue's requests went to /report; the busy old one's to /session, but it did
+    # not rise since the failure began: neither cancels the blind spot on /session.
+    young = replace(YOUNG, event=IssueEvent("y", url="https://files.example/report"))
+    busy = replace(BUSY, event=IssueEvent("b", url="https://files.example/session"))
+    a = judged(by_route(BEGAN), young, busy)
+    assert [r.route for r in a.blind_routes] == [SESSION, FILES]
+
+
+def test_an_issue_without_its_latest_event_is_matched_as_before_and_says_so() -> None:
+    issue = named_by_event(None, "latest event not read: HTTP 500 from sentry.example")
+    a = judged(by_route(BEGAN), YOUNG, issue)
+    assert [r.route for r in a.blind_routes] == [SESSION, FILES]
+    assert a.blind_spot is not None and a.blind_spot.endswith(
+        "(FILES-7 judged by culprit and title only: "
+        "latest event not read: HTTP 500 from sentry.example)"
+    )
+    # Unrelated issues without their events change nothing and are not named.
+    quiet = judged(by_route(BEGAN), replace(YOUNG, event_missing="latest event not read yet"))
+    assert quiet.blind_spot is not None and "judged by culprit" not in quiet.blind_spot

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,8 +22,23 @@ from fixtures.sentry.fake_sentry import ORG, TOKEN, Answer, FakeSentry, load, ma
 from servers import serving
 from world_helpers import ORG_ISSUE_EVENT, response_examples, response_schema
 
-from cockpit.config import Secret, SentryConfig
-from cockpit.model import SentryIssues
+from cockpit.config import Secret, SentryConfig, parse
+from cockpit.config.sections import DetectSettings
+from cockpit.detect.detector import Detector
+from cockpit.hub import Snapshot
+from cockpit.model import (
+    Category,
+    Deploy,
+    Deploys,
+    ErrorBucket,
+    ErrorSeries,
+    Freshness,
+    Reading,
+    Route,
+    RouteErrors,
+    SentryIssues,
+    SourceStatus,
+)
 from cockpit.sentry.event import issue_event
 from cockpit.sentry.latest import MAX_PER_POLL, REFRESH
 from cockpit.sentry.source import SentryIssuesSource
@@ -295,8 +311,10 @@ def report(
     *,
     request: dict[str, Any] | None = None,
     transaction: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """One exception sent by the real sentry-sdk, with the request a web integration adds."""
+    """One exception sent by the real sentry-sdk, with the request a web integration adds,
+    stamped `at` (an event sent late carries the time it happened)."""
     client = sentry_sdk.Client(
         dsn=server.dsn,
         environment="drill",
@@ -308,6 +326,8 @@ def report(
     def add_request(event: Any, hint: Any) -> Any:
         if request is not None:
             event["request"] = request
+        if at is not None:
+            event["timestamp"] = at.timestamp()
         return event
 
     try:
@@ -376,3 +396,123 @@ def test_the_world_serves_the_request_and_its_tags(world_sentry: SentryServer) -
     )
     report_event = events["ValueError: bad range"]
     assert report_event is not None and report_event.transaction == "/report"
+
+
+def test_the_blind_spot_from_what_the_worlds_issues_name(world_sentry: SentryServer) -> None:
+    """Three issues in the world's Sentry, sent by the real SDK, judged against a failure of
+    GET /session (most of the 5xx) and GET /files/{id} that began 4 minutes ago: a young
+    issue on /report and a busy old one on /session cancel nothing; an issue whose culprit
+    names only a module, with requests to /session, covers /session."""
+    now = datetime.now(UTC)
+    began = now - timedelta(minutes=4)
+    bad = Deploy("files-web", "v42", "alice", began - timedelta(seconds=30), "v42", "log")
+    # Young: first seen a minute before the bad deploy, everything since.
+    for _ in range(3):
+        report(
+            world_sentry,
+            ValueError("end before start"),
+            request={"url": "http://127.0.0.1:8080/report", "method": "GET"},
+            transaction="/report",
+            at=bad.at - timedelta(minutes=1),
+        )
+    # Busy and old: four events an hour for a day, on GET /session, as steady as ever.
+    for hour in range(24, 0, -1):
+        for _ in range(4):
+            report(
+                world_sentry,
+                TimeoutError("thumbnailer"),
+                request={"url": "http://127.0.0.1:8080/session", "method": "GET"},
+                at=now - timedelta(hours=hour - 1, minutes=30),
+            )
+    for _ in range(5):
+        report(
+            world_sentry,
+            KeyError("session handle"),
+            request={"url": "http://127.0.0.1:8080/session?user=alice", "method": "GET"},
+            at=began + timedelta(seconds=20),
+        )
+    cfg = SentryConfig(
+        name="sentry",
+        base_url=world_sentry.base_url,
+        org="files",
+        token=Secret("world-read-token", "env:SENTRY_TOKEN"),
+        limit=10,
+    )
+    issues = asyncio.run(poll_once(SentryIssuesSource(cfg)))
+    assert {i.title for i in issues.issues if i.event is not None} == {
+        "ValueError: end before start",
+        "TimeoutError: thumbnailer",
+        "KeyError: 'session handle'",
+    }
+    session_issue = next(i for i in issues.issues if i.title.startswith("KeyError"))
+    assert "/session" not in session_issue.culprit
+
+    detector = Detector(WATCHED, DetectSettings(blind_spot_grace=0))
+    readings: dict[str, Reading] = {
+        "edge": failing_by_route(now, began),
+        "log": Deploys("log", (bad,)),
+        "sentry": issues,
+    }
+    statuses = {
+        name: SourceStatus(name, "k", category, Freshness.FRESH, updated_at=now)
+        for name, category in (
+            ("edge", Category.ERRORS),
+            ("log", Category.DEPLOYS),
+            ("sentry", Category.SENTRY),
+        )
+    }
+    a = detector.observe(Snapshot(now, 1, statuses, readings))
+    assert a.degraded and a.suspect == bad and a.blind_spot is not None
+    assert [r.route for r in a.blind_routes] == [Route("GET", "/files/{id}")]
+    assert "judged by culprit" not in a.blind_spot
+
+    # Without the events (the endpoint failing), the same issues leave /session uncovered,
+    # and the blind spot says why.
+    bare = SentryIssues(
+        "sentry",
+        tuple(
+            replace(i, event=None, event_missing="latest event not read: HTTP 500 from x")
+            for i in issues.issues
+        ),
+    )
+    readings["sentry"] = bare
+    b = Detector(WATCHED, DetectSettings(blind_spot_grace=0)).observe(
+        Snapshot(now, 1, statuses, readings)
+    )
+    assert [r.route for r in b.blind_routes] == [
+        Route("GET", "/session"),
+        Route("GET", "/files/{id}"),
+    ]
+    assert b.blind_spot is not None and "judged by culprit and title only" in b.blind_spot
+
+
+WATCHED = parse(
+    """
+[[errors]]
+name = "edge"
+kind = "nginx_combined"
+path = "/var/log/nginx/access.log"
+""",
+    None,
+    env={},
+)
+
+
+def failing_by_route(now: datetime, began: datetime, bucket: int = 5) -> ErrorSeries:
+    """Ten minutes of an access log by route: /report fails now and then all along, then
+    from `began` GET /session fails with 503 (nine in ten of the 5xx) and some /files."""
+    newest = now - timedelta(seconds=now.timestamp() % bucket)
+    count = 600 // bucket
+    buckets = []
+    for i in range(count):
+        start = newest - timedelta(seconds=bucket * (count - 1 - i))
+        failing = [RouteErrors(Route("GET", "/report"), 500, 1)] if i % 4 == 0 else []
+        if start >= began:
+            failing = [
+                RouteErrors(Route("GET", "/session"), 503, 9),
+                RouteErrors(Route("GET", "/files/{id}"), 502, 1),
+                *failing,
+            ]
+        errors = sum(r.count for r in failing)
+        buckets.append(ErrorBucket(start, 40 if start < newest else 3, errors, tuple(failing)))
+    return ErrorSeries("edge", bucket, tuple(buckets), routes_known=True)
