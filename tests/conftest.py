@@ -17,6 +17,17 @@ from cockpit.incident.store.sqlite import IncidentStore, store_path
 BACKENDS = ("sqlite", "postgresql")
 
 
+@pytest.fixture(autouse=True)
+def unicode_terminal() -> Iterator[None]:
+    """Each test starts on a Unicode terminal: an ASCII app before it set the process's glyphs
+    (widgets.glyphs.use), which widgets outside a CockpitApp would otherwise inherit."""
+    from widgets.glyphs import use
+
+    use(False)
+    yield
+    use(False)
+
+
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PgServer]:
     """A PostgreSQL server shared by the tests that only use it (each gets its own database);
