@@ -163,6 +163,9 @@ class Assessment:
     first_failure_known: bool = True  # False: it began at first_failure_at or before
     found_on_open: bool = False  # the failure was under way when the cockpit opened
     spikes: tuple[Spike, ...] = ()  # open spikes
+    # Per access log, the 5xx ratio a spike is judged against (the open spike's own, else the
+    # quiet buckets'): what the 5xx panel shows as "base".
+    baselines: tuple[tuple[str, float], ...] = ()
     blind_spot: str | None = None
     # What fails with no Sentry issue naming it: routes with their 5xx and share of the 5xx
     # since the failure began, and probes. Empty routes with a blind spot: judged by timing.
@@ -614,6 +617,10 @@ class Detector:
             first_failure_known=self._failure_known,
             found_on_open=self._found_on_open and degraded,
             spikes=tuple(self._spikes.values()),
+            baselines=tuple(
+                (source, t.spike.baseline if t.spike is not None else t.baseline())
+                for source, t in self._tracks.items()
+            ),
             blind_spot=self._blind_spot if degraded else None,
             blind_routes=self._blind_routes if degraded else (),
             blind_probes=self._blind_probes if degraded else (),
