@@ -17,7 +17,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.widget import Widget
 
-from cockpit.detect.detector import ProbeState
+from cockpit.detect.probes import ProbeState
 from cockpit.detect.routes import route_text
 from cockpit.model import Category, Deploy, Freshness
 from cockpit.term.textsafe import Inert, identity, one_line

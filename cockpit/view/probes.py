@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cockpit.detect.detector import Assessment, ProbeState, ProbeView
+from cockpit.detect.detector import Assessment
+from cockpit.detect.probes import ProbeState, ProbeView
 from cockpit.hub import Snapshot
 from cockpit.model import Category, Freshness, ProbeResults
 from cockpit.view.sources import SourceLine, source_line, source_lines

@@ -1,0 +1,240 @@
+"""5xx panel: rates, baseline, the graph with deploy / declared / mitigated markers on a local
+time axis, zoom, and an ASCII-only rendering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from pilot_wait import shown_rows, shown_text
+from textual.app import App, ComposeResult
+
+from cockpit.detect.detector import Assessment
+from cockpit.detect.spikes import Spike
+from cockpit.hub import Snapshot
+from cockpit.model import (
+    Category,
+    Deploy,
+    ErrorBucket,
+    ErrorSeries,
+    Freshness,
+    Incident,
+    IncidentStatus,
+    SourceStatus,
+)
+from cockpit.runtime import View
+from cockpit.timeutil import local_hm
+from widgets.glyphs import ASCII, UNICODE
+from widgets.graph import axis_labels, columns
+from widgets.panels import ErrorsPanel
+
+END = datetime(2024, 8, 2, 14, 30, tzinfo=UTC)
+BUCKET = 10
+
+
+def view() -> View:
+    # 30 minutes of 10 s buckets; 5xx from 14:20 on; the bucket at END is still filling.
+    buckets = []
+    for i in range(180, -1, -1):
+        start = END - timedelta(seconds=BUCKET * i)
+        errors = 30 if start >= END - timedelta(minutes=10) else 0
+        buckets.append(ErrorBucket(start, 100, errors))
+    series = ErrorSeries("edge", BUCKET, tuple(buckets), unparsed_lines=3)
+    deploy = Deploy("files-web", "v2", "alice", END - timedelta(minutes=11), "pooled", "log")
+    declared = END - timedelta(minutes=6)
+    mitigated = END - timedelta(minutes=2)
+    incident = Incident(1, "t", "SEV2", "alice", IncidentStatus.MITIGATED, declared)
+    spike = Spike("edge", END - timedelta(minutes=10), 0.3, END, BUCKET, 0.001)
+    status = SourceStatus("edge", "nginx_combined", Category.ERRORS, Freshness.FRESH, END)
+    snapshot = Snapshot(END, 1, {"edge": status}, {"edge": series})
+    assessment = Assessment(deploys=(deploy,), spikes=(spike,), degraded=True)
+    return View(
+        snapshot,
+        assessment,
+        incident,
+        (),
+        {IncidentStatus.INVESTIGATING: declared, IncidentStatus.MITIGATED: mitigated},
+    )
+
+
+class Host(App[None]):
+    def __init__(self, ascii_only: bool) -> None:
+        super().__init__()
+        self.ascii_only = ascii_only
+
+    def compose(self) -> ComposeResult:
+        yield ErrorsPanel(ascii_only=self.ascii_only, id="errors")
+
+
+def test_columns_sum_buckets_into_the_window() -> None:
+    sums, step = columns([0, 10, 20, 30, 95], [1, 2, 3, 4, 9], end=100, span=40, width=4)
+    assert step == 10 and sums == [0, 0, 0, 9]  # 60..100 only: the bucket at 95
+    sums, _ = columns([60, 65, 70, 90], [1, 2, 3, 4], end=100, span=40, width=2)
+    assert sums == [6, 4]
+
+
+def test_axis_labels_stay_inside_and_apart() -> None:
+    row = axis_labels(20, [(0, "14:00"), (3, "14:15"), (15, "14:30")])
+    assert row.startswith("14:00 14:15") and row.endswith("14:30") and len(row) == 20
+    assert axis_labels(8, [(0, "14:00"), (6, "14:30")]) == "14:00   "
+
+
+async def test_graph_marks_the_deploy_declared_and_mitigated_on_local_time() -> None:
+    app = Host(ascii_only=False)
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        v = view()
+        panel.show(v)
+        await pilot.pause()
+        lines = shown_rows(panel)
+        text = "\n".join(lines)
+        assert panel.border_title == "5xx · 30 min"
+        assert lines[0].startswith("30.0% 3.0/s of 10.0 req/s base 0.1%")
+        assert "3 unparsed" in text
+        axis = next(line for line in lines if UNICODE.marker in line)
+        marks = [axis.index(g) for g in (UNICODE.marker, UNICODE.declared, UNICODE.mitigated)]
+        assert marks == sorted(marks)  # deploy, then declared, then mitigated, left to right
+        assert local_hm(END) in lines[-1] and local_hm(END - timedelta(minutes=30)) in lines[-1]
+        bars = [line for line in lines[1:] if UNICODE.bars[-1] in line]
+        assert bars and bars[0].index(UNICODE.bars[-1]) > marks[0]  # the spike follows the deploy
+
+        assert panel.cycle_zoom() == "3 h" and panel.border_title == "5xx · 3 h"
+        assert panel.cycle_zoom() == "5 min"
+        lines = shown_rows(panel)
+        assert local_hm(END - timedelta(minutes=5)) in lines[-1]
+        assert UNICODE.marker not in "\n".join(lines)  # the deploy is older than 5 minutes
+
+
+async def test_ascii_rendering_uses_no_block_or_marker_glyphs() -> None:
+    app = Host(ascii_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(view())
+        await pilot.pause()
+        text = shown_text(panel)
+        assert text.isascii()
+        assert ASCII.bars[-1] in text and ASCII.marker in text
+
+
+async def test_an_empty_log_says_so_instead_of_a_healthy_zero() -> None:
+    from dataclasses import replace
+
+    v = view()
+    empty = ErrorSeries("edge", BUCKET, (ErrorBucket(END, 0, 0),))
+    v = replace(v, snapshot=replace(v.snapshot, readings={"edge": empty}))
+    app = Host(ascii_only=False)
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(v)
+        await pilot.pause()
+        assert shown_rows(panel)[0] == "no requests logged yet"
+
+
+async def test_traffic_that_just_began_is_not_shown_as_none() -> None:
+    # The log's first request came 5 s into the filling bucket; the complete buckets before it
+    # are empty. 20 requests in the 5 s since it began: 2.0 req/s over the filled part.
+    from dataclasses import replace
+
+    v = view()
+    filling = ErrorBucket(END, 20, 2)
+    quiet = tuple(ErrorBucket(END - timedelta(seconds=BUCKET * i), 0, 0) for i in (2, 1))
+    first = END + timedelta(seconds=5)
+    series = ErrorSeries("edge", BUCKET, (*quiet, filling), first_ts=first, last_ts=first)
+    at = END + timedelta(seconds=10)
+    snapshot = replace(v.snapshot, at=at, readings={"edge": series})
+    v = replace(v, snapshot=snapshot, assessment=replace(v.assessment, spikes=()))
+    app = Host(ascii_only=False)
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(v)
+        await pilot.pause()
+        first_line = shown_rows(panel)[0]
+        assert first_line.startswith("10.0% 0.2/s of 2.0 req/s"), first_line
+
+
+def routed_view(*, window_minutes: int = 30) -> View:
+    """view() with the 5xx by route: /session most, then /files/{id}, /report a little."""
+    from dataclasses import replace
+
+    from cockpit.model import Route, RouteErrors
+
+    v = view()
+    session, files = Route("GET", "/session"), Route("GET", "/files/{id}")
+    report = Route("GET", "/report")
+    buckets = []
+    for b in v.snapshot.readings["edge"].buckets[-(window_minutes * 6 + 1) :]:  # type: ignore[union-attr]
+        routes = (
+            (RouteErrors(session, 503, 24), RouteErrors(files, 502, 5), RouteErrors(report, 500, 1))
+            if b.errors_5xx
+            else ()
+        )
+        buckets.append(replace(b, routes_5xx=routes))
+    series = ErrorSeries("edge", BUCKET, tuple(buckets), routes_known=True)
+    return replace(v, snapshot=replace(v.snapshot, readings={"edge": series}))
+
+
+class Layout(App[None]):
+    """The 5xx panel at the size it has in the cockpit at 80x24: 40 x 8 with its border."""
+
+    CSS = "ErrorsPanel { width: 40; height: 8; border: round $primary; }"
+
+    chosen: ClassVar[list[str]] = []
+
+    def compose(self) -> ComposeResult:
+        yield ErrorsPanel(id="errors")
+
+    def on_errors_panel_routes_chosen(self, _: ErrorsPanel.RoutesChosen) -> None:
+        self.chosen.append("routes")
+
+
+async def test_the_top_failing_routes_show_at_80x24_and_in_full_on_enter() -> None:
+    from widgets.routes_detail import RoutesScreen, routes_content
+
+    app = Layout()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        v = routed_view()
+        panel.show(v)
+        await pilot.pause()
+        lines = shown_rows(panel)
+        assert len(lines) <= panel.content_region.height
+        assert lines[1].startswith("/session 80%, /files/{id} 17%")
+        assert any(UNICODE.bars[-1] in line for line in lines[2:])  # the graph still shows
+        panel.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.chosen == ["routes"]
+        app.push_screen(RoutesScreen(v))
+        await pilot.pause()
+        full = routes_content(v).plain
+        assert "since the spike began" in full
+        for line in ("80%  503         GET /session", "17%  502         GET /files/{id}"):
+            assert line in full
+        assert "3%  500         GET /report" in full
+
+
+def test_a_steady_rate_draws_level_at_every_width() -> None:
+    starts = [float(i * BUCKET) for i in range(180)]
+    counts = [7.0] * 180
+    end, span = 180.0 * BUCKET, 1800.0
+    for width in range(20, 161):
+        sums, step = columns(starts, counts, end=end, span=span, width=width, bucket=BUCKET)
+        rates = [s / step for s in sums]
+        assert max(rates) - min(rates) < 1e-9, width  # no comb of full and empty columns
+
+
+async def test_every_zoom_has_a_scale_and_a_zoom_wider_than_the_data_says_so() -> None:
+    app = Layout()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(routed_view(window_minutes=10))  # the source keeps 10 minutes
+        await pilot.pause()
+        for zoom in ("3 h", "5 min", "30 min"):
+            assert panel.cycle_zoom() == zoom
+            lines = shown_rows(panel)
+            graph = lines[2:]
+            assert graph[0].rstrip().endswith("/s"), (zoom, graph)
+            if zoom == "5 min":
+                assert "no data" not in graph[-1]
+            else:  # wider than the 10 minutes of data: not drawn as zero
+                assert "no data" in graph[-1] or "data from" in graph[-1], (zoom, graph)
