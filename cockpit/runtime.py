@@ -53,7 +53,7 @@ from cockpit.model import (
 from cockpit.sources.base import Source
 from cockpit.term.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
-from cockpit.view import PanelBuilder, Panels
+from cockpit.view.panels import PanelBuilder, Panels
 
 if TYPE_CHECKING:
     from cockpit.actions.silence import SilenceMade, SilencePlan

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cockpit.detect.detector import Assessment
-from cockpit.hub import Snapshot
 from cockpit.model import Category, Deploy
 from cockpit.view.sources import SourceLine, source_lines
+
+if TYPE_CHECKING:
+    from cockpit.hub import Snapshot
 
 # Rows kept: more than the tallest panel shows (two lines each).
 DEPLOY_ROWS = 40

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cockpit.detect.detector import Assessment
 from cockpit.detect.routes import RouteShare, route_shares
-from cockpit.hub import Snapshot
 from cockpit.model import Category, ErrorSeries, Incident, IncidentStatus
 from cockpit.view.sources import SourceLine, source_lines
+
+if TYPE_CHECKING:
+    from cockpit.hub import Snapshot
 
 # The graph's windows, (seconds, label): the panel cycles through them (z).
 ZOOMS = ((300, "5 min"), (1800, "30 min"), (10800, "3 h"))

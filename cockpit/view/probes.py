@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cockpit.detect.detector import Assessment
 from cockpit.detect.probes import ProbeState, ProbeView
-from cockpit.hub import Snapshot
 from cockpit.model import Category, Freshness, ProbeResults
 from cockpit.view.sources import SourceLine, source_line, source_lines
+
+if TYPE_CHECKING:
+    from cockpit.hub import Snapshot
 
 # Latencies kept for a row's sparkline: more than the widest panel shows.
 SPARK = 60

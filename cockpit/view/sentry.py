@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cockpit.detect.detector import Assessment
 from cockpit.detect.routes import route_text
-from cockpit.hub import Snapshot
 from cockpit.model import Category, Freshness, SentryIssue, SentryIssues
 from cockpit.sentry.rank import is_rising, rank_issues
 from cockpit.view.sources import SourceLine, source_lines
+
+if TYPE_CHECKING:
+    from cockpit.hub import Snapshot
 
 # Issues kept for the panel: more rows than the tallest terminal has. Ten thousand issues are
 # ranked once per refresh, not compared or drawn.

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cockpit.hub import Snapshot
 from cockpit.model import Category, Freshness, SourceStatus
+
+if TYPE_CHECKING:
+    from cockpit.hub import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
