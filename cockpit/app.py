@@ -524,7 +524,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="declare", exit_on_error=False)
     async def save_declare(self, request: object) -> None:
         from cockpit.incident.declare import DeclareRequest
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen
+        from cockpit.incident.store.errors import IncidentAlreadyOpen
 
         assert self.cockpit is not None and isinstance(request, DeclareRequest)
         what = f"declare {one_line(request.title, 60)!r}"
@@ -542,7 +542,7 @@ class CockpitApp(App[int]):
     async def until_saved(self, what: str, save: Callable[[], Awaitable[T]]) -> T:
         """Try `save` until the store takes it; meanwhile the header says "<what> not saved:
         <reason>, retrying" (what was typed is kept, in this worker, never dropped)."""
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen, StoreError
+        from cockpit.incident.store.errors import IncidentAlreadyOpen, StoreError
 
         delay = 1.0
         try:
@@ -677,7 +677,7 @@ class CockpitApp(App[int]):
         this worker (quitting) stops only the watching: the run goes on."""
         from cockpit.actions.guarded import RevertOutcome
         from cockpit.actions.runs import RunError
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from cockpit.runtime import ReadOnlyError
         from cockpit.timeutil import utcnow
 
@@ -879,7 +879,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="timeline", exit_on_error=False)
     async def action_timeline(self) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.timeline_view import TimelineScreen
 
         assert self.cockpit is not None
@@ -901,7 +901,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="export", exit_on_error=False)
     async def action_export(self) -> None:
         from cockpit.incident.export import export_dir
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.export_preview import ExportPreviewScreen
 
         assert self.cockpit is not None
@@ -925,7 +925,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="export-write", exit_on_error=False)
     async def _write_export(self, draft: str) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
 
         assert self.cockpit is not None
         try:

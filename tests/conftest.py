@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pg_server import PASSWORD, PgServer, pg_server
 
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 
 BACKENDS = ("sqlite", "postgresql")
 

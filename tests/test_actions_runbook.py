@@ -15,7 +15,8 @@ from cockpit.actions.audit import attempts, read_audit
 from cockpit.actions.lock import ServiceLock
 from cockpit.actions.runbook import ActionError, action_names, plan_action, run_action
 from cockpit.config import ConfigError, ServiceConfig, parse
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Deploy
 
 PY = sys.executable

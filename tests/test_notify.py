@@ -20,7 +20,8 @@ from servers import serving
 from cockpit.config import ConfigError, parse
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus
 from cockpit.notify import Notifier
 

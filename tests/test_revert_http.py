@@ -18,7 +18,8 @@ from servers import serving
 from cockpit.actions.audit import attempts, read_audit
 from cockpit.actions.revert import RevertPlan, plan_revert, run_revert
 from cockpit.config import ConfigError, parse
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Deploy
 
 TOKEN = "deploy-api-token-123"

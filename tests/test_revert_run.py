@@ -19,7 +19,8 @@ from cockpit.actions.audit import attempts, audit_path, read_audit
 from cockpit.actions.lock import ServiceLock
 from cockpit.actions.process import run_command
 from cockpit.actions.revert import RevertOutcome, RevertPlan, run_revert
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 
 PY = sys.executable
 
