@@ -518,7 +518,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="declare", exit_on_error=False)
     async def save_declare(self, request: object) -> None:
         from cockpit.incident.declare import DeclareRequest
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen
+        from cockpit.incident.store.errors import IncidentAlreadyOpen
 
         assert self.cockpit is not None and isinstance(request, DeclareRequest)
         what = f"declare {one_line(request.title, 60)!r}"
@@ -536,7 +536,7 @@ class CockpitApp(App[int]):
     async def until_saved(self, what: str, save: Callable[[], Awaitable[T]]) -> T:
         """Try `save` until the store takes it; meanwhile the header says "<what> not saved:
         <reason>, retrying" (what was typed is kept, in this worker, never dropped)."""
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen, StoreError
+        from cockpit.incident.store.errors import IncidentAlreadyOpen, StoreError
 
         delay = 1.0
         try:
@@ -671,7 +671,7 @@ class CockpitApp(App[int]):
         this worker (quitting) stops only the watching: the run goes on."""
         from cockpit.actions.guarded import RevertOutcome
         from cockpit.actions.runs import RunError
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from cockpit.runtime import ReadOnlyError
         from cockpit.timeutil import utcnow
 
@@ -873,7 +873,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="timeline", exit_on_error=False)
     async def action_timeline(self) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.timeline_view import TimelineScreen
 
         assert self.cockpit is not None
@@ -895,7 +895,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="export", exit_on_error=False)
     async def action_export(self) -> None:
         from cockpit.incident.export import export_dir
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.export_preview import ExportPreviewScreen
 
         assert self.cockpit is not None
@@ -919,7 +919,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="export-write", exit_on_error=False)
     async def _write_export(self, draft: str) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
 
         assert self.cockpit is not None
         try:

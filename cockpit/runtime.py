@@ -39,7 +39,9 @@ from cockpit.hub import Hub, Snapshot
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
 from cockpit.incident.store.backend import opener, store_target
-from cockpit.incident.store.sqlite import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
+from cockpit.incident.store.errors import StoreError, StoreUnavailable
+from cockpit.incident.store.events import FAMILY_WINDOW
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.incident.store.worker import StoreHealth, StoreWorker
 from cockpit.model import (
     Category,
@@ -301,7 +303,7 @@ class Cockpit:
             self._connect()
             if not self._adopted:
                 await self._adopt()
-        self._watch_store()
+        await self._watch_store()
         wrote = bool(storage.pending())
         await storage.flush()
         stale = time.monotonic() - self._last_read > RESYNC_EVERY
@@ -314,14 +316,16 @@ class Cockpit:
             if self.storage.pending():
                 await storage.flush()
 
-    def _watch_store(self) -> None:
+    async def _watch_store(self) -> None:
         """Have the open store announce other cockpits' changes, when it can (PostgreSQL):
-        the store is then read when something changed, not every tick."""
+        the store is then read when something changed, not every tick. Starting and stopping
+        a listener happen off the event loop: stopping waits for its thread."""
         store = self.storage.store
         if store is None or store is self._watched:
             return
         if self._unwatch is not None:
-            self._unwatch()
+            await asyncio.to_thread(self._unwatch)
+            self._unwatch = None
         loop = asyncio.get_running_loop()
 
         def told() -> None:  # on the listener's thread
@@ -330,7 +334,7 @@ class Cockpit:
                 loop.call_soon_threadsafe(self.hub.poke)
 
         self._watched = store
-        self._unwatch = store.watch(told)
+        self._unwatch = await asyncio.to_thread(store.watch, told)
 
     async def _read(self) -> None:
         storage = self.storage

@@ -23,7 +23,8 @@ from revert_world import RevertWorld
 
 from cockpit.app import CockpitApp
 from cockpit.config import load
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.incident.store.worker import StoreWorker
 from cockpit.runtime import Cockpit
 from widgets.header import CockpitHeader
