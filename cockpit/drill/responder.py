@@ -176,6 +176,22 @@ class Responder:
             except TimeoutError:
                 return None
 
+    async def _suspected(self, count: int) -> bool:
+        """Wait until the cockpit suspects at least `count` changes; False if the scenario
+        ends first."""
+        cockpit = self.session.cockpit()
+        while True:
+            cockpit.changed.clear()
+            if len(getattr(cockpit.view.assessment, "suspects", ())) >= count:
+                return True
+            left = self.session.real_at(self.session.scenario.end) - utcnow()
+            if left.total_seconds() <= 0:
+                return False
+            try:
+                await asyncio.wait_for(cockpit.changed.wait(), left.total_seconds())
+            except TimeoutError:
+                return False
+
     async def _do(self, step: Step) -> None:
         cockpit = self.session.cockpit()
         log.info("responder: %s %s", step.do, step.text)
@@ -184,7 +200,14 @@ class Responder:
         elif step.do == "note":
             await cockpit.note(step.text)
         elif step.do == "revert":
-            await revert_target(cockpit, step.text.strip())
+            target = step.text.strip()
+            match = _REVERT_TARGET.match(target)
+            if target.startswith("suspect") and match is not None:
+                # Nothing suspected yet (a change log not read since the change): a person
+                # looks again a moment later, and so does the script.
+                if not await self._suspected(int(match.group(1) or 1)):
+                    return
+            await revert_target(cockpit, target)
         elif step.do == "action":
             await run_action(cockpit, step.text)
         elif step.do == "status":

@@ -94,8 +94,13 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         blind_spot_window=detect.blind_spot_window * clock,
         verify_minutes=max(MIN_VERIFY_MINUTES, detect.verify_minutes * clock),
     )
+    more: dict[str, Any] = {}
+    if hasattr(config, "changes"):
+        # Change sources are polled like deploy sources: on the drill's clock.
+        more["changes"] = tuple(faster(c) for c in config.changes)
     return replace(
         config,
+        **more,
         cockpit=replace(config.cockpit, drill=True, drill_notifications=notifications),
         detect=detect,
         probes=tuple(faster(p, deadline=True) for p in config.probes),
@@ -145,8 +150,11 @@ class DrillCockpit(Cockpit):
         refs = suspect_refs(view.assessment)
         if refs and (not self.named or self.named[-1][0] != refs[0]):
             self.named.append((refs[0], now))
+            self.changed.set()  # a responder may wait for a suspect to act on
         for ref in refs:
-            self.listed.setdefault(ref, now)
+            if ref not in self.listed:
+                self.listed[ref] = now
+                self.changed.set()
         return view
 
     async def start(self, plan: Any) -> Run:
