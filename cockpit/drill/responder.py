@@ -202,11 +202,14 @@ class Responder:
         elif step.do == "revert":
             target = step.text.strip()
             match = _REVERT_TARGET.match(target)
-            if target.startswith("suspect") and match is not None:
-                # Nothing suspected yet (a change log not read since the change): a person
-                # looks again a moment later, and so does the script.
-                if not await self._suspected(int(match.group(1) or 1)):
-                    return
+            # Nothing suspected yet (a change log not read since the change): a person looks
+            # again a moment later, and so does the script.
+            if (
+                target.startswith("suspect")
+                and match is not None
+                and not await self._suspected(int(match.group(1) or 1))
+            ):
+                return
             await revert_target(cockpit, target)
         elif step.do == "action":
             await run_action(cockpit, step.text)
