@@ -34,7 +34,7 @@ from cockpit.drill.report import DrillReport
 from cockpit.drill.scenario import Scenario, _check_clock
 from cockpit.drill.session import DrillSession
 from cockpit.incident.store.sqlite import IncidentStore
-from cockpit.model import IncidentStatus, TimelineEvent
+from cockpit.model import Freshness, IncidentStatus, TimelineEvent
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import utcnow
 
@@ -177,18 +177,39 @@ class Responder:
                 return None
 
     async def _suspected(self, count: int) -> bool:
-        """Wait until the cockpit suspects at least `count` changes; False if the scenario
-        ends first."""
+        """Wait until every change source has read its log since now, as a person glances at
+        the changes panel after it refreshed, and the cockpit suspects at least `count`
+        changes; False if the scenario ends first. (A change made just before the failure may
+        not have been read yet when the failure shows: at a drill's speed, one poll of a
+        change log is minutes of scenario time.)"""
         cockpit = self.session.cockpit()
+        config = cockpit.config
+        names = [c.name for c in (*config.deploys, *getattr(config, "changes", ()))]
+        since = utcnow()
+        first: dict[str, datetime] = {}
         while True:
-            cockpit.changed.clear()
-            if len(getattr(cockpit.view.assessment, "suspects", ())) >= count:
+            cockpit.refreshed.clear()
+            statuses = cockpit.view.snapshot.statuses
+            settled = True
+            for name in names:
+                status = statuses.get(name)
+                if status is None or status.freshness is not Freshness.FRESH:
+                    continue  # a failing source will not read anything: do not wait for it
+                at = status.updated_at
+                if at is None or at < since:
+                    settled = False
+                    continue
+                # Polls never overlap: the one that ends after the first seen since `since`
+                # began after it.
+                first.setdefault(name, at)
+                settled = settled and at > first[name]
+            if settled and len(getattr(cockpit.view.assessment, "suspects", ())) >= count:
                 return True
             left = self.session.real_at(self.session.scenario.end) - utcnow()
             if left.total_seconds() <= 0:
                 return False
             try:
-                await asyncio.wait_for(cockpit.changed.wait(), left.total_seconds())
+                await asyncio.wait_for(cockpit.refreshed.wait(), left.total_seconds())
             except TimeoutError:
                 return False
 

@@ -125,6 +125,7 @@ class DrillCockpit(Cockpit):
         # What each revert started set out to revert (None: could not tell), and when.
         self.reverted: list[tuple[ChangeRef | None, str, datetime]] = []
         self.changed = asyncio.Event()
+        self.refreshed = asyncio.Event()  # set by every refresh: someone waits on the sources
         # Called once before the store closes: the report needs it, however the drill ends.
         self.before_close: Callable[[], object] | None = None
         self.closing = False  # from the first moment of aclose: nothing may score the run again
@@ -143,6 +144,7 @@ class DrillCockpit(Cockpit):
 
     def refresh(self) -> View:
         view = super().refresh()
+        self.refreshed.set()
         now = utcnow()
         if view.assessment.events:
             self.shown.extend((event, now) for event in view.assessment.events)
