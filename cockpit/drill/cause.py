@@ -50,7 +50,8 @@ class ChangeRef:
 
     def describe(self) -> str:
         where = f" on {self.host}" if self.host else ""
-        return one_line(f"{self.kind} {self.what}{where} ({self.source})", 200)
+        source = f" ({self.source})" if self.source else ""
+        return one_line(f"{self.kind} {self.what}{where}{source}", 200)
 
 
 def deploy_ref(deploy: Deploy) -> ChangeRef:
