@@ -268,7 +268,10 @@ async def revert_target(cockpit: Cockpit, target: str) -> None:
     if change.kind == "deploy":
         await cockpit.revert(cockpit.plan_revert(change.service or None), on_output=_ignore)
         return
-    await cockpit.revert(cockpit.plan_change_revert(change), on_output=_ignore)
+    plan_change = getattr(cockpit, "plan_change_revert", None)
+    if plan_change is None:
+        raise LookupError(f"this cockpit cannot revert a {change.kind} change")
+    await cockpit.revert(plan_change(change), on_output=_ignore)
 
 
 def _first(
