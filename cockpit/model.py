@@ -352,10 +352,13 @@ class Alerts:
     silences: tuple[Silence, ...] = ()
     members: tuple[str, ...] = ()
     unreachable: tuple[str, ...] = ()
+    # (member, since when it has not answered) for each member in `unreachable`.
+    stale: tuple[tuple[str, datetime], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unreachable", tuple(Inert(u) for u in self.unreachable))
         object.__setattr__(self, "members", tuple(Inert(u) for u in self.members))
+        object.__setattr__(self, "stale", tuple((Inert(m), at) for m, at in self.stale))
 
     @property
     def firing(self) -> tuple[Alert, ...]:

@@ -56,11 +56,46 @@ def test_builtin_scenarios_load_with_their_real_timings() -> None:
     assert files_com.best["mitigated"] == 2
     assert set(files_com.protocols) == {"sftp", "ftp", "webdav"}
     dropbox = load_scenario(files["dropbox-2014"])
-    assert [s.fault for s in dropbox.schedule] == ["db_reinstall"]
+    assert [s.fault for s in dropbox.schedule] == ["maintenance_dry_run", "db_reinstall"]
+    assert dropbox.cause is not None and dropbox.cause.kind == "maintenance"
     assert dropbox.real_minutes("mitigated") == 180  # "most functionality three hours later"
     assert dropbox.real_minutes("declared") is None  # not published
     slow = load_scenario(files["slow-dependency"])
     assert [s.fault for s in slow.schedule] == ["slow_dependency", "restore"]
+    assert slow.cause is None  # nothing changed: no change to blame
+
+
+def test_the_change_drills_keep_their_causes_and_public_timings() -> None:
+    files = scenario_files({})
+    datadog = load_scenario(files["datadog-2023"])
+    assert [s.fault for s in datadog.schedule] == ["package_upgrade"]
+    assert datadog.real_minutes("detected") == 3  # alerted three minutes after the trigger
+    assert datadog.cause is not None and datadog.cause.hosts == ("node-2", "node-4")
+    assert "datadoghq.com" in datadog.reference_source
+    cloudflare = load_scenario(files["cloudflare-2025"])
+    assert [s.fault for s in cloudflare.schedule] == [
+        "permission_change",
+        "deploy",
+        "bad_feature_file",
+    ]
+    # the permission change is 15 minutes before the impact; the deploy lands in between
+    assert cloudflare.clock("11:20") - cloudflare.schedule[0].at == timedelta(minutes=15)
+    assert cloudflare.real_minutes("mitigated") == 190
+    assert "blog.cloudflare.com" in cloudflare.reference_source
+    files_com = load_scenario(files["files-com-2023"])
+    assert files_com.cause is not None and files_com.cause.kind == "config"
+    assert files_com.real_minutes("mitigated") == 13 * 60 + 28  # 17:14 to 06:42 next day
+    assert "status.files.com" in files_com.reference_source
+
+
+def test_a_cause_must_say_what_it_names() -> None:
+    base = GOOD + '\n[cause]\nwhat = "x"\n'
+    with pytest.raises(ConfigError, match=r"cause: name the cause"):
+        parse_scenario(base)
+    scenario = parse_scenario(base + 'kind = "package"\nsubjects = ["systemd"]\n')
+    assert scenario.cause is not None
+    assert scenario.cause.matches(kind="package", subject="systemd", host="h", source="s")
+    assert not scenario.cause.matches(kind="package", subject="udev", host="h", source="s")
 
 
 def test_clock_values_cross_midnight_in_the_incidents_offset() -> None:

@@ -53,7 +53,19 @@ def statuses(world: World, path: str, count: int, **params: str) -> list[int]:
 
 
 def test_fault_names_and_unknown_faults(world: World) -> None:
-    assert set(FAULTS) == {"bad_deploy", "db_reinstall", "failover", "slow_dependency", "restore"}
+    assert set(FAULTS) == {
+        "bad_deploy",
+        "db_reinstall",
+        "failover",
+        "slow_dependency",
+        "restore",
+        "deploy",
+        "package_upgrade",
+        "config_change",
+        "permission_change",
+        "bad_feature_file",
+        "maintenance_dry_run",
+    }
     with pytest.raises(ValueError, match="unknown fault 'meteor'"):
         world.apply("meteor")
     assert world.faults == []
