@@ -72,12 +72,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path)
         except ConfigError as exc:
-            print(Inert(f"{name:<20} (broken) {exc}"))
+            print(Inert(f"{name:<26} (broken) {exc}"))
             status = 2
             continue
         where = "built in" if is_builtin(path) else str(path)
-        print(Inert(f"{name:<20} {scenario.title}"))
-        print(Inert(f"{'':<20} {scenario.speed:g}x, {where}"))
+        print(Inert(f"{name:<26} {scenario.title}"))
+        print(Inert(f"{'':<26} {scenario.speed:g}x, {where}"))
     return status
 
 

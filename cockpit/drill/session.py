@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cockpit.actions.runs import Run
 from cockpit.config import Config, load
-from cockpit.config.sections import DRILL_NOTIFY_POLICIES
+from cockpit.config.sections import DRILL_NOTIFY_POLICIES, DrillNotifyPolicy
 from cockpit.drill.cause import ChangeRef, plan_ref, suspect_refs
 from cockpit.drill.report import DrillReport, build_report, export_section, write_report
 from cockpit.drill.scenario import Scenario
@@ -94,9 +94,18 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         blind_spot_window=detect.blind_spot_window * clock,
         verify_minutes=max(MIN_VERIFY_MINUTES, detect.verify_minutes * clock),
     )
+    more: dict[str, Any] = {}
+    if hasattr(config, "changes"):
+        # Change sources are polled like deploy sources: on the drill's clock.
+        more["changes"] = tuple(faster(c) for c in config.changes)
     return replace(
         config,
-        cockpit=replace(config.cockpit, drill=True, drill_notifications=notifications),
+        **more,
+        cockpit=replace(
+            config.cockpit,
+            drill=True,
+            drill_notifications=cast(DrillNotifyPolicy, notifications),  # checked above
+        ),
         detect=detect,
         probes=tuple(faster(p, deadline=True) for p in config.probes),
         deploys=tuple(faster(d) for d in config.deploys),
@@ -120,6 +129,7 @@ class DrillCockpit(Cockpit):
         # What each revert started set out to revert (None: could not tell), and when.
         self.reverted: list[tuple[ChangeRef | None, str, datetime]] = []
         self.changed = asyncio.Event()
+        self.refreshed = asyncio.Event()  # set by every refresh: someone waits on the sources
         # Called once before the store closes: the report needs it, however the drill ends.
         self.before_close: Callable[[], object] | None = None
         self.closing = False  # from the first moment of aclose: nothing may score the run again
@@ -141,6 +151,7 @@ class DrillCockpit(Cockpit):
 
     def refresh(self) -> View:
         view = super().refresh()
+        self.refreshed.set()
         now = utcnow()
         if self.looking_since is None and all(
             status.freshness is not Freshness.LOADING for status in view.snapshot.statuses.values()
@@ -152,8 +163,11 @@ class DrillCockpit(Cockpit):
         refs = suspect_refs(view.assessment)
         if refs and (not self.named or self.named[-1][0] != refs[0]):
             self.named.append((refs[0], now))
+            self.changed.set()  # a responder may wait for a suspect to act on
         for ref in refs:
-            self.listed.setdefault(ref, now)
+            if ref not in self.listed:
+                self.listed[ref] = now
+                self.changed.set()
         return view
 
     async def start(self, plan: Any) -> Run:

@@ -20,6 +20,14 @@ from cockpit.drill.scenario import find_scenario
 from cockpit.drill.session import DrillSession
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def changes_supported() -> bool:
+    from cockpit.world.configfile import change_kinds
+
+    return "maintenance" in change_kinds()
+
+
 SPEED = 600.0
 
 
@@ -76,6 +84,11 @@ do = "end"
     assert report.milestone("recover").minutes is None or report.still_failing == ()
     assert mitigate.real_minutes == 180
     assert "Partial recovery" in report.files[0].read_text()
+    # The maintenance run is the cause; reverting the latest deploy was not the right move.
+    verdict = report.cause
+    assert verdict is not None and not verdict.reverted_cause, verdict
+    if changes_supported():
+        assert verdict.named_minutes is not None, verdict  # the os-upgrade run was named
 
 
 async def test_slow_dependency_recovers_on_schedule(tmp_path: Path) -> None:
