@@ -112,6 +112,13 @@ def footer(app: CockpitApp) -> dict[str, str]:
     return {key.description: key.key_display for key in app.query(FooterKey)}
 
 
+def help_text(app: CockpitApp) -> str:
+    return " " + " ".join(
+        " ".join(str(w.render().plain).split())  # type: ignore[attr-defined]
+        for w in app.screen.query("InertStatic")
+    )
+
+
 async def test_a_remapped_key_works_and_the_footer_and_help_show_it() -> None:
     keys = KeysSection(help="f1", zoom="Z", declare="D", silence="S")
     app = CockpitApp(never, keys=keys)
@@ -125,14 +132,11 @@ async def test_a_remapped_key_works_and_the_footer_and_help_show_it() -> None:
         assert len([t for t in toasts(app) if "5xx graph" in t]) == 1
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        help_text = "\n".join(
-            str(w.render().plain)  # type: ignore[attr-defined]
-            for w in app.screen.query("InertStatic")
-        )
-        assert "       D  declare an incident" in help_text, help_text
-        assert "       Z  5xx graph window" in help_text
-        assert "       S  silence the chosen alert" in help_text
-        assert "       e  expire the silence over the chosen alert" in help_text
+        shown_help = help_text(app)
+        assert " D declare an incident" in shown_help, shown_help
+        assert " Z 5xx graph window" in shown_help
+        assert " S silence the chosen alert" in shown_help
+        assert " e expire the silence over the chosen alert" in shown_help
 
 
 async def test_read_only_says_read_only_for_every_write_of_the_main_screen() -> None:
@@ -152,6 +156,11 @@ async def test_read_only_says_read_only_for_every_write_of_the_main_screen() -> 
             assert app.screen is app.screen_stack[0]  # nothing opened
             app.clear_notifications()
             await pilot.pause()
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        said = help_text(app)
+        every = ", ".join(s.name for s in ACTION_SPECS if s.writes)
+        assert f"read-only: {every} are disabled" in said, said
 
 
 # -- the alerts screen, on a real Alertmanager ------------------------------------------------
