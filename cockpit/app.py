@@ -192,6 +192,11 @@ class CockpitApp(App[int]):
         use(self.ascii_only)
         if self.ascii_only:
             ascii_scrollbars()
+        if self.no_color:
+            from widgets.nocolor import NO_COLOR_THEME
+
+            self.register_theme(NO_COLOR_THEME)
+            self.theme = NO_COLOR_THEME.name
         self.call_after_refresh(self.feed)  # the layout first, then the sources
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):

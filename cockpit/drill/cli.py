@@ -93,10 +93,10 @@ def cmd_inject(args: argparse.Namespace) -> int:
     from cockpit.drill.inject import InjectError, inject_fault
 
     try:
-        inject_fault(Path(args.world).expanduser(), args.fault)
+        record = inject_fault(Path(args.world).expanduser(), args.fault)
     except InjectError as exc:
         return _fail(str(exc), 1)
-    print(Inert(f"requested {args.fault}"))
+    print(Inert(f"applied {args.fault}" + (f": {record.detail}" if record.detail else "")))
     return 0
 
 

@@ -37,7 +37,7 @@ from cockpit.drill.schedule import (
     time_factor,
 )
 from cockpit.drill.world_process import WorldChild, WorldError
-from cockpit.model import TimelineEvent
+from cockpit.model import Freshness, TimelineEvent
 from cockpit.runtime import Cockpit, View
 from cockpit.timeutil import utcnow
 
@@ -133,6 +133,9 @@ class DrillCockpit(Cockpit):
         # Called once before the store closes: the report needs it, however the drill ends.
         self.before_close: Callable[[], object] | None = None
         self.closing = False  # from the first moment of aclose: nothing may score the run again
+        # When every source had answered once: starting takes wall seconds no drill speed
+        # shortens (a scenario minute each at 60x); the report counts them at 1x.
+        self.looking_since: datetime | None = None
 
     async def aclose(self) -> None:
         self.closing = True
@@ -150,6 +153,10 @@ class DrillCockpit(Cockpit):
         view = super().refresh()
         self.refreshed.set()
         now = utcnow()
+        if self.looking_since is None and all(
+            status.freshness is not Freshness.LOADING for status in view.snapshot.statuses.values()
+        ):
+            self.looking_since = now
         if view.assessment.events:
             self.shown.extend((event, now) for event in view.assessment.events)
             self.changed.set()
@@ -287,6 +294,24 @@ class DrillSession:
 
     # -- the end ------------------------------------------------------------------------------
 
+    def _own_time(self, cockpit: DrillCockpit) -> list[tuple[datetime, datetime]]:
+        """The cockpit's own wall time, real times the report counts at 1x: from the moment it
+        could open until every source had answered once, and each of its runs (a revert, an
+        action) from the request to its end (still running: until now)."""
+        now = utcnow()
+        spans = []
+        if self.opened_at is not None:
+            spans.append((self.opened_at, cockpit.looking_since or now))
+        if cockpit.catalog is None:
+            return spans
+        for run in cockpit.catalog.scan():
+            if run.created < self._clock().real_start:
+                continue
+            outcome = run.outcome()
+            ended = outcome.finished_at if outcome is not None and not outcome.unknown else now
+            spans.append((run.created, ended))
+        return spans
+
     def finish(self, last_view: View | None = None) -> DrillReport:
         """Score the run and write the report files; call before the cockpit is closed."""
         cockpit = self.cockpit()
@@ -304,6 +329,7 @@ class DrillSession:
             reverted=cockpit.reverted,
             ended_at=utcnow(),
             opened_at=self.opened_at if self.scenario.open_at is not None else None,
+            own_time=self._own_time(cockpit),
         )
         self.report = write_report(self.run_dir, report)
         return self.report
