@@ -236,7 +236,11 @@ class Detector:
         out.append(suspect_event(suspect, at, self.failure_span(), self._found_on_open))
 
     def _blind_spot_check(
-        self, issues: list[SentryIssue], now: datetime, down: list[ProbeView], out: list
+        self,
+        issues: list[SentryIssue],
+        now: datetime,
+        down: list[ProbeView],
+        out: list[TimelineEvent],
     ) -> None:
         """Once Sentry had its grace to show an issue for the failure, and only once."""
         start = self._failure_started
