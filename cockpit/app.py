@@ -932,26 +932,28 @@ class CockpitApp(App[int]):
             paths = await self.cockpit.export(("md", "json"))
         except (StoreError, OSError) as exc:
             # The draft goes on the clipboard: nothing typed or collected is lost.
-            clip(self, Inert(draft))
+            copied = clip(self, Inert(draft))
+            kept = (
+                "the draft was copied to the clipboard where the terminal allows"
+                if copied
+                else "the draft is too long for the terminal's clipboard: press x again "
+                "once the disk is writable"
+            )
             toast(
-                self,
-                one_line(
-                    f"export not written: {exc}; the draft was copied to the clipboard where "
-                    "the terminal allows"
-                ),
-                severity="error",
-                timeout=20,
+                self, one_line(f"export not written: {exc}; {kept}"), severity="error", timeout=20
             )
             return
         # OSC 52: the terminal puts it on the clipboard of the engineer's own machine, over SSH.
-        clip(self, Inert(draft))
+        copied = clip(self, Inert(draft))
         self.show(self.cockpit.view)
+        also = (
+            "and copied to the clipboard where the terminal allows"
+            if copied
+            else "too long for the terminal's clipboard: copy it from the file"
+        )
         toast(
             self,
-            one_line(
-                f"timeline draft written to {paths[0]} (and copied to the clipboard where the "
-                "terminal allows)"
-            ),
+            one_line(f"timeline draft written to {paths[0]} ({also})"),
             title=Inert("Exported"),
             timeout=20,
         )

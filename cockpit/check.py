@@ -154,7 +154,7 @@ async def check_round(config: Config, timeout_cap: float | None = None) -> Round
 
 
 def check_reports(snapshot: Snapshot, targets: dict[str, str]) -> list[dict[str, Any]]:
-    from cockpit.detect.detector import concurrency_twins
+    from cockpit.detect.probes import concurrency_twins
 
     results = [r for r in snapshot.readings.values() if isinstance(r, ProbeResult)]
     for fleet in snapshot.readings.values():

@@ -32,7 +32,8 @@ from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_ru
 from cockpit.actions.verify import RecoveryWatch
 from cockpit.alerts.view import AlertsView, alerts_view
 from cockpit.config import Config
-from cockpit.detect.detector import Assessment, Detector, DetectSettings, state_family
+from cockpit.config.sections import DetectSettings
+from cockpit.detect.detector import Assessment, Detector, state_family
 from cockpit.host.whoami import current_user, host_name
 from cockpit.hub import Hub, Snapshot
 from cockpit.incident.declare import DeclareRequest

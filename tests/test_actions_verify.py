@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.detect.detector import Assessment, ProbeState, ProbeView, Spike
+from cockpit.detect.detector import Assessment
+from cockpit.detect.probes import ProbeState, ProbeView
+from cockpit.detect.spikes import Spike
 from cockpit.timeutil import local_hms
 
 REVERTED = datetime(2024, 8, 2, 7, 41, tzinfo=UTC)

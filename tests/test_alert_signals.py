@@ -13,7 +13,8 @@ from alertmanager_servers import config, page
 from cockpit.alerts.source import AlertmanagerSource
 from cockpit.alerts.view import detection_markdown
 from cockpit.config import parse
-from cockpit.detect.detector import Detector, DetectSettings
+from cockpit.config.sections import DetectSettings
+from cockpit.detect.detector import Detector
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Alerts,

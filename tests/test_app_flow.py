@@ -14,7 +14,8 @@ from pilot_wait import until
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, load
-from cockpit.detect.detector import DetectSettings, ProbeState
+from cockpit.config.sections import DetectSettings
+from cockpit.detect.probes import ProbeState
 from cockpit.drill.world_process import WorldProcess
 from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import SentryIssues

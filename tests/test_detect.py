@@ -6,7 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cockpit.config import parse
-from cockpit.detect.detector import Detector, DetectSettings, ProbeState
+from cockpit.config.sections import DetectSettings
+from cockpit.detect.detector import Detector
+from cockpit.detect.probes import ProbeState
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,

@@ -19,7 +19,7 @@ from pilot_wait import until
 from textual.pilot import Pilot
 
 from cockpit.app import CockpitApp
-from cockpit.detect.detector import ProbeState
+from cockpit.detect.probes import ProbeState
 from cockpit.drill.report import Act, DrillReport
 from cockpit.drill.scenario import find_scenario
 from cockpit.drill.session import DrillSession

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 
-from cockpit.detect.detector import Assessment, Spike
+from cockpit.detect.detector import Assessment
+from cockpit.detect.spikes import Spike
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,

@@ -8,6 +8,7 @@ from textual.app import App
 from textual.content import Content
 from textual.widgets import Label, Static
 
+from cockpit.term.textsafe import Inert
 from widgets.export_preview import ExportPreviewScreen
 
 DRAFT = "# SFTP fails [bold]not markup[/]\n\n- **Severity:** SEV2\x1b]0;title\x07\n\n" + "\n".join(
@@ -57,32 +58,27 @@ async def test_escape_cancels_and_the_button_saves(tmp_path: Path) -> None:
     assert app.results == [False, True]
 
 
-# -- copying the draft: the OSC 52 sequence the app writes to its terminal -----------------------
+# -- copying the draft: what reaches the terminal's clipboard ------------------------------------
 
 
-def test_osc52_carries_the_text_as_base64() -> None:
+def test_the_encoded_size_is_what_osc52_carries() -> None:
     import base64
 
-    from cockpit.term.clipboard import osc52
+    from cockpit.term.clipboard import encoded_size
 
-    text = "# Draft\n| 13:52 | déploiement | \x1b[31m |"
-    sequence = osc52(text)
-    assert sequence.startswith("\x1b]52;c;") and sequence.endswith("\x07")
-    payload = sequence[len("\x1b]52;c;") : -1]
-    assert base64.b64decode(payload).decode("utf-8") == text
-    # The only control bytes are the sequence's own: nothing in the text can act.
-    assert sequence.count("\x1b") == 1 and sequence.count("\x07") == 1
-    assert osc52("x", selection="p").startswith("\x1b]52;p;")
+    for text in ("", "x", "hi", "déploiement \x1b[31m", "# Draft\n" * 999):
+        assert encoded_size(text) == len(base64.b64encode(text.encode("utf-8")))
 
 
-def test_osc52_through_tmux_and_its_size_limit() -> None:
-    import pytest
+async def test_a_draft_too_long_for_the_terminal_is_not_half_copied() -> None:
 
-    from cockpit.term.clipboard import MAX_PAYLOAD, ClipboardTooLarge, osc52
+    from cockpit.term.clipboard import MAX_PAYLOAD
+    from widgets.inert import clip
 
-    assert osc52("hi", tmux=True) == "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
-    assert osc52("hi") == "\x1b]52;c;aGk=\x07"
-    with pytest.raises(ClipboardTooLarge, match="saved file"):
-        osc52("x" * MAX_PAYLOAD)
-    with pytest.raises(ValueError):
-        osc52("x", selection="q;")
+    app = App[None]()
+    async with app.run_test(size=(80, 24)):
+        assert clip(app.screen, Inert("# Draft\n| 13:52 | deploy |"))
+        assert app.clipboard == "# Draft\n| 13:52 | deploy |"
+        long = Inert("x" * (MAX_PAYLOAD // 4 * 3 + 1))
+        assert not clip(app.screen, long)
+        assert app.clipboard == "# Draft\n| 13:52 | deploy |"

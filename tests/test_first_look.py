@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cockpit.config import parse
-from cockpit.detect.detector import Detector, DetectSettings, concurrency_twins
+from cockpit.config.sections import DetectSettings
+from cockpit.detect.detector import Detector
+from cockpit.detect.probes import concurrency_twins
 from cockpit.hub import Snapshot
 from cockpit.model import (
     Category,

@@ -28,7 +28,8 @@ from cockpit.actions.silence import plan_silence
 from cockpit.alerts.view import alerts_view
 from cockpit.app import CockpitApp
 from cockpit.config.alerts import AlertmanagerConfig
-from cockpit.detect.detector import Assessment, ProbeState, ProbeView
+from cockpit.detect.detector import Assessment
+from cockpit.detect.probes import ProbeState, ProbeView
 from cockpit.detect.routes import RouteShare
 from cockpit.drill.report import Act, DrillReport, Milestone, Signal
 from cockpit.hub import Snapshot

@@ -37,7 +37,7 @@ from textual.widgets._toast import Toast
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, load
-from cockpit.detect.detector import ProbeState
+from cockpit.detect.probes import ProbeState
 from cockpit.runtime import Cockpit
 from cockpit.term.textsafe import MARK
 from widgets.export_preview import ExportPreviewScreen

@@ -14,7 +14,7 @@ import pytest
 from revert_world import RevertWorld
 
 from cockpit.config import load
-from cockpit.detect.detector import ProbeState
+from cockpit.detect.probes import ProbeState
 from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.runtime import Cockpit, View
 

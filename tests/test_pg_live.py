@@ -13,7 +13,7 @@ from revert_world import RevertWorld
 from test_pg_store import bastions, store_lines, until_view, watching  # noqa: F401 - fixture
 
 import cockpit.runtime
-from cockpit.detect.detector import ProbeState
+from cockpit.detect.probes import ProbeState
 from cockpit.incident.declare import DeclareRequest
 from cockpit.model import IncidentStatus
 from cockpit.runtime import View

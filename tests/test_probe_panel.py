@@ -9,7 +9,8 @@ from datetime import timedelta
 from textual.app import App, ComposeResult
 
 from cockpit.config import parse
-from cockpit.detect.detector import Detector, DetectSettings
+from cockpit.config.sections import DetectSettings
+from cockpit.detect.detector import Detector
 from cockpit.hub import Snapshot
 from cockpit.model import Category, Freshness, ProbeResult, ProbeResults, SourceStatus
 from cockpit.runtime import View
@@ -165,7 +166,7 @@ async def test_probe_history_outlasts_the_incident_in_bounded_memory() -> None:
     """An hour of rounds every 2 s: down at minute 5 with one error, another error at minute
     20, back up at minute 40. Every change and its verbatim error is still in the detail screen
     and the export at the end, while the memory kept stays bounded."""
-    from cockpit.detect.detector import RUNS
+    from cockpit.detect.probes import RUNS
     from cockpit.incident.export import probe_history_markdown
 
     outcomes: list[tuple[bool, str]] = []

@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.widgets import Label, Static
 
+from cockpit.term.clipboard import fits_clipboard
 from cockpit.term.textsafe import Inert
 
 if TYPE_CHECKING:
@@ -101,9 +102,16 @@ def toast(
     )
 
 
-def clip(node: DOMNode, content: Inert) -> None:
-    """Put text on the clipboard through the terminal (OSC 52): Inert, like the screen."""
+def clip(node: DOMNode, content: Inert) -> bool:
+    """Put text on the clipboard through the terminal (OSC 52): Inert, like the screen.
+
+    False, and nothing sent, when the text is longer than terminals accept: a cut draft on the
+    clipboard would pass for the whole one.
+    """
+    if not fits_clipboard(content):
+        return False
     node.app.copy_to_clipboard(Inert(content))
+    return True
 
 
 def hit(

@@ -17,7 +17,7 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 
-from cockpit.detect.detector import ProbeState, ProbeView
+from cockpit.detect.probes import ProbeState, ProbeView
 from cockpit.detect.routes import route_shares, route_text
 from cockpit.model import (
     Category,

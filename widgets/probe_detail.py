@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 
-from cockpit.detect.detector import ProbeState, ProbeView
+from cockpit.detect.probes import ProbeState, ProbeView
 from cockpit.runtime import View
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock, local_hms

@@ -239,9 +239,6 @@ class SentryDetailScreen(Screen[None]):
 
     def _copy(self, url: str) -> None:
         link = one_line(url, 2000)  # the clipboard gets outside text too: Inert, like the screen
-        clip(self, link)
-        toast(
-            self,
-            Inert(f"Link copied to the clipboard (via the terminal): {link}"),
-            title=Inert("No browser here"),
-        )
+        copied = clip(self, link)
+        said = "Link copied to the clipboard (via the terminal)" if copied else "Link"
+        toast(self, Inert(f"{said}: {link}"), title=Inert("No browser here"))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cockpit.detect.detector import Assessment, ProbeState
+from cockpit.detect.detector import Assessment
+from cockpit.detect.probes import ProbeState
 from cockpit.model import TimelineEvent
 from cockpit.timeutil import iso_utc, local_hms, utcnow
 

@@ -368,7 +368,7 @@ def _real_of(signal: Signal | None, clock: DrillClock) -> datetime | None:
 def _still_failing(view: View | None) -> tuple[str, ...]:
     if view is None:
         return ()
-    from cockpit.detect.detector import ProbeState
+    from cockpit.detect.probes import ProbeState
 
     out = [f"probe {p.name}" for p in view.assessment.probes if p.state is ProbeState.DOWN]
     out += [f"5xx spike on {s.source}" for s in view.assessment.spikes]

@@ -23,7 +23,7 @@ from cockpit.term.textsafe import one_line, strip_controls
 from cockpit.timeutil import duration, iso_utc, local_hms, local_stamp, utc_stamp, utcnow
 
 if TYPE_CHECKING:
-    from cockpit.detect.detector import ProbeView
+    from cockpit.detect.probes import ProbeView
 
 FORMATS = ("md", "json")
 # Event kinds (before the first dot) that count as a change to the system: deploys, the
