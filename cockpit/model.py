@@ -366,9 +366,7 @@ class Alerts:
         return tuple(a for a in self.alerts if not a.suppressed)
 
 
-Reading = (
-    ProbeResult | ProbeResults | Deploys | Changes | ErrorSeries | SentryIssues | Alerts
-)
+Reading = ProbeResult | ProbeResults | Deploys | Changes | ErrorSeries | SentryIssues | Alerts
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,12 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 
+from cockpit.detect.change_suspects import Suspect
 from cockpit.detect.probes import ProbeState, ProbeView
 from cockpit.detect.routes import route_shares, route_text
 from cockpit.model import (
     Category,
-    Deploy,
+    Change,
     ErrorSeries,
     Freshness,
     IncidentStatus,
@@ -436,39 +437,103 @@ def view_time(view: View | None) -> datetime | None:
     return view.snapshot.at if view else None
 
 
-# -- deploys --------------------------------------------------------------------------------------
+# -- changes --------------------------------------------------------------------------------------
+
+KIND_LABELS = {"deploy": "deploy", "package": "pkg", "config": "config", "maintenance": "maint"}
 
 
-class DeploysPanel(Panel):
+def shown_changes(view: View) -> tuple[tuple[Change, ...], dict[str, tuple[int, Suspect | None]]]:
+    """The changes to list, suspects first (in their order) while degraded, then the rest
+    newest first; and for each suspect's key, its rank and why."""
+    from cockpit.sources.changes.merge import change_from_deploy, change_key
+
+    a = view.assessment
+    changes = a.changes or tuple(change_from_deploy(d) for d in a.deploys)
+    ranks: dict[str, tuple[int, Suspect | None]] = {}
+    if a.degraded:
+        for rank, suspect in enumerate(a.suspects, start=1):
+            ranks.setdefault(change_key(suspect.change), (rank, suspect))
+        if not ranks and a.suspect is not None:
+            ranks[change_key(change_from_deploy(a.suspect))] = (1, None)
+    first = sorted(
+        (c for c in changes if change_key(c) in ranks), key=lambda c: ranks[change_key(c)][0]
+    )
+    rest = [c for c in changes if change_key(c) not in ranks]
+    return (*first, *rest), ranks
+
+
+class ChangesPanel(Panel):
+    """Deploys, package upgrades, config commits, maintenance runs, flags: newest first, and
+    while degraded the suspects first, each with why. Up/down select one: `R` reverts it."""
+
     category = Category.DEPLOYS
-    BORDER_TITLE = "Recent deploys"
+    BORDER_TITLE = "Changes"
+    can_focus = True
 
     def alerting(self, view: View) -> bool:
-        return view.assessment.suspect is not None and view.assessment.degraded
+        a = view.assessment
+        return a.degraded and (bool(a.suspects) or a.suspect is not None)
+
+    def title(self, view: View) -> Inert:
+        count = len(view.assessment.suspects) if view.assessment.degraded else 0
+        return Inert(f"Changes · {count} suspect{'s' * (count != 1)}" if count else "Changes")
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
-        suspect = view.assessment.suspect
+        from cockpit.sources.changes.merge import change_key
+
+        changes, ranks = shown_changes(view)
         rows: list[list[Part]] = []
-        for deploy in view.assessment.deploys:
-            if len(rows) + 2 > height:
+        for change in changes:
+            key = change_key(change)
+            ranked = ranks.get(key)
+            # Suspects get their why; the others a second row only when no suspect needs it.
+            two = ranked is not None or not ranks
+            if len(rows) + (2 if two and len(rows) + 2 <= height else 1) > height:
                 break
-            rows.extend(self._deploy(deploy, deploy == suspect, width))
+            self.item(key, rows)
+            rows.append(self._head(change, ranked, len(ranks)))
+            if two and len(rows) < height:
+                rows.append(self._second(change, ranked))
         return rows
 
-    def _deploy(self, d: Deploy, suspect: bool, width: int) -> list[list[Part]]:
+    def _head(
+        self, c: Change, ranked: tuple[int, Suspect | None] | None, suspects: int
+    ) -> list[Part]:
+        kind = KIND_LABELS.get(str(c.kind), fit(c.kind, 6, self.g))
         head: list[Part] = [
-            (Inert(local_clock(d.at, view_time(self.view), seconds=False)), "$text-muted"),
+            (Inert(local_clock(c.at, view_time(self.view), seconds=False)), "$text-muted"),
             Inert(" "),
-            (identity(d.version), "bold"),
+            (Inert(kind), "$accent"),
             Inert(" "),
-            one_line(d.who, 100),
         ]
-        if d.reverts:
-            head.append((Inert(f" rollback of {identity(d.reverts)}"), "$success"))
-        if suspect:
-            head.append((Inert(" SUSPECT"), "$error bold"))
-        summary = f"{identity(d.service)}: {d.summary}" if d.service else d.summary
-        return [head, [(Inert("  " + one_line(summary)), "$text-muted")]]
+        if c.host:
+            head += [(identity(c.host, 30), "$text-muted"), Inert(" ")]
+        d = c.deploy
+        if d is not None:
+            head += [(identity(d.version), "bold"), Inert(" "), one_line(d.who, 100)]
+            if d.reverts:
+                head.append((Inert(f" rollback of {identity(d.reverts)}"), "$success"))
+        else:
+            head.append((one_line(c.what, 300), "bold"))
+        if ranked is not None:
+            label = " SUSPECT" + (f" {ranked[0]}" if suspects > 1 else "")
+            head.append((Inert(label), "$error bold"))
+        return head
+
+    def _second(self, c: Change, ranked: tuple[int, Suspect | None] | None) -> list[Part]:
+        if ranked is not None and ranked[1] is not None:
+            return [(Inert("  why: " + one_line(ranked[1].reasons, 500)), "$warning")]
+        d = c.deploy
+        if d is not None:
+            summary = f"{identity(d.service)}: {d.summary}" if d.service else d.summary
+            return [(Inert("  " + one_line(summary)), "$text-muted")]
+        by = f"by {c.by}" if c.by else ""
+        paths = ", ".join(str(p) for p in c.paths[:3])
+        said = " · ".join(p for p in (by, paths or str(c.detail)) if p)
+        return [(Inert("  " + one_line(said or str(c.source))), "$text-muted")]
+
+
+DeploysPanel = ChangesPanel  # the name the panel had while it listed deploys only
 
 
 # -- 5xx ------------------------------------------------------------------------------------------

@@ -71,9 +71,8 @@ class CommandChanges:
         cfg = self.cfg
         out = await run_bounded(cfg.command, timeout=cfg.timeout, max_bytes=cfg.max_output_bytes)
         if out.exit_code != 0:
-            how = (
-                f"killed by signal {-out.exit_code}" if out.exit_code < 0 else f"exit {out.exit_code}"
-            )
+            code = out.exit_code
+            how = f"killed by signal {-code}" if code < 0 else f"exit {code}"
             detail = out.error_line()
             raise SourceError(
                 f"{cfg.command[0]} failed ({how})" + (f": {detail}" if detail else "")

@@ -129,9 +129,8 @@ class LogChanges:
         out = await run_bounded(cfg.command, timeout=cfg.timeout, max_bytes=cfg.max_output_bytes)
         if out.exit_code != 0:
             detail = out.error_line()
-            raise SourceError(
-                f"{cfg.command[0]} failed (exit {out.exit_code})" + (f": {detail}" if detail else "")
-            )
+            said = f": {detail}" if detail else ""
+            raise SourceError(f"{cfg.command[0]} failed (exit {out.exit_code}){said}")
         changes, bad = self.parse(out.stdout.decode("utf-8", "replace"), self.ctx)
         self.bad = bad
         return self._reading(changes)
@@ -163,7 +162,7 @@ class LogChanges:
                     raise SourceError(f"is a directory: {file}") from None
                 except OSError as exc:
                     raise SourceError(f"cannot read {file}: {exc.strerror or exc}") from None
-                changes.extend(cached[1])
+                changes[:0] = cached[1]  # files newest first, each file oldest first
                 bad += cached[2]
                 if len(changes) >= self.cfg.max_changes:
                     break  # older files cannot hold any of the newest max_changes
@@ -176,8 +175,9 @@ class LogChanges:
         if self.bad and not changes:
             # Pointed at the wrong file, or a format this kind does not read: never "fresh".
             raise SourceError(
-                f"nothing in {self.target} reads as a {self.kind} log "
-                f"({self.bad} unreadable lines)"
+                f"nothing in {self.target} reads as a {self.kind} log ({self.bad} unreadable lines)"
             )
-        changes.sort(key=lambda c: c.at, reverse=True)
-        return Changes(source=self.name, changes=tuple(changes[: self.cfg.max_changes]))
+        # `changes` is oldest first: among changes of one second, the one logged later first.
+        order = sorted(enumerate(changes), key=lambda item: (item[1].at, item[0]), reverse=True)
+        newest = tuple(c for _, c in order[: self.cfg.max_changes])
+        return Changes(source=self.name, changes=newest)

@@ -57,8 +57,7 @@ def merge_changes(
                     (
                         i
                         for i in by_key.get(key, ())
-                        if origin[i] != reading.source
-                        and abs(kept[i].at - change.at) <= within
+                        if origin[i] != reading.source and abs(kept[i].at - change.at) <= within
                     ),
                     None,
                 )
@@ -84,4 +83,12 @@ def _fill(first: Change, other: Change) -> Change:
         what=first.what if (first.old or first.new or not (other.old or other.new)) else other.what,
         detail=first.detail or other.detail,
         at=min(first.at, other.at),
+    )
+
+
+def change_key(change: Change) -> str:
+    """A change's identity among the listed ones: the screen selects by it, `R` finds it."""
+    return (
+        "\x1f".join((str(change.source), str(change.kind), change.host, change.subject, change.id))
+        + f"\x1f{change.at.timestamp():.6f}"
     )

@@ -60,7 +60,7 @@ def _none(version: str) -> str:
 
 
 def _name(package: str) -> tuple[str, str]:
-    """"systemd:amd64" -> ("systemd", "amd64")."""
+    """ "systemd:amd64" -> ("systemd", "amd64")."""
     name, _, arch = package.partition(":")
     return name, arch
 
@@ -172,6 +172,7 @@ def parse_apt_history(text: str, ctx: LogContext) -> tuple[list[Change], int]:
             if sep:
                 fields[key.strip()] = value.strip()
         if not fields:
+            bad += bool(stanza.strip())
             continue
         # Two spaces between date and time, as apt writes it; one is accepted too.
         start = " ".join(fields.get("Start-Date", "").split())
