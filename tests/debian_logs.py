@@ -5,6 +5,7 @@ and removed by the real dpkg and apt-get into a private root and admin dir, thei
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +49,10 @@ class Host:
         self.dpkg_log = self.logs / "dpkg.log"
         self.history_log = self.logs / "history.log"
 
-    def dpkg(self, *args: str) -> None:
+    def dpkg(self, *args: str, tz: str | None = None) -> None:
+        """dpkg with `args`; `tz` is the zone dpkg writes its local times in (a host whose
+        clock says an earlier hour makes an older history, in dpkg's own format)."""
+        env = {**os.environ, "TZ": tz} if tz is not None else None
         subprocess.run(
             [
                 program("dpkg"),
@@ -60,6 +64,7 @@ class Host:
             ],
             check=True,
             capture_output=True,
+            env=env,
         )
 
     def apt_get(self, *args: str) -> None:

@@ -491,13 +491,17 @@ class ChangesPanel(Panel):
             if len(rows) + (2 if two and len(rows) + 2 <= height else 1) > height:
                 break
             self.item(key, rows)
-            rows.append(self._head(change, ranked, len(ranks)))
+            rows.append(self._head(change, ranked, len(ranks), width))
             if two and len(rows) < height:
                 rows.append(self._second(change, ranked))
         return rows
 
     def _head(
-        self, c: Change, ranked: tuple[int, Suspect | None] | None, suspects: int
+        self,
+        c: Change,
+        ranked: tuple[int, Suspect | None] | None,
+        suspects: int,
+        width: int,
     ) -> list[Part]:
         kind = KIND_LABELS.get(str(c.kind), fit(c.kind, 6, self.g))
         head: list[Part] = [
@@ -507,16 +511,22 @@ class ChangesPanel(Panel):
             Inert(" "),
         ]
         if c.host:
-            head += [(identity(c.host, 30), "$text-muted"), Inert(" ")]
+            head += [(identity(c.host, 20), "$text-muted"), Inert(" ")]
+        # SUSPECT always shows: what the change is gets the room that is left.
+        label = (" SUSPECT" + (f" {ranked[0]}" if suspects > 1 else "")) if ranked else ""
+        room = width - sum(len(part[0] if isinstance(part, tuple) else part) for part in head)
+        room -= len(label)
         d = c.deploy
         if d is not None:
-            head += [(identity(d.version), "bold"), Inert(" "), one_line(d.who, 100)]
-            if d.reverts:
-                head.append((Inert(f" rollback of {identity(d.reverts)}"), "$success"))
+            rollback = f" rollback of {identity(d.reverts)}" if d.reverts else ""
+            version = fit(identity(d.version), max(4, room - len(rollback)), self.g)
+            who = fit(one_line(d.who, 100), room - len(version) - len(rollback) - 1, self.g)
+            head += [(version, "bold")] + ([Inert(" "), who] if who else [])
+            if rollback:
+                head.append((fit(rollback, room - len(version), self.g), "$success"))
         else:
-            head.append((one_line(c.what, 300), "bold"))
-        if ranked is not None:
-            label = " SUSPECT" + (f" {ranked[0]}" if suspects > 1 else "")
+            head.append((fit(one_line(c.what, 300), max(4, room), self.g), "bold"))
+        if label:
             head.append((Inert(label), "$error bold"))
         return head
 
