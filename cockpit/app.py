@@ -33,7 +33,7 @@ from cockpit.timeutil import local_hms
 from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
-from widgets.inert import EMPTY, clip, hit, listed, toast
+from widgets.inert import EMPTY, clip, hit, listed, plain, toast
 from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
@@ -158,6 +158,9 @@ class CockpitApp(App[int]):
         self.keys = keys or KeysSection()
         self.read_only = read_only
         self.ascii_only = ascii_only
+        from widgets.glyphs import use
+
+        use(ascii_only)  # before composing: text built for the panels is folded already
         self.on_close = on_close
         # Before mounting: the footer is composed once with the right keys.
         keymap = {action: key for action, key in vars(self.keys).items()}
@@ -202,7 +205,11 @@ class CockpitApp(App[int]):
     ) -> None:
         """Every toast, ours or Textual's: made Inert and never read as markup."""
         super().notify(
-            Inert(message), title=Inert(title), severity=severity, timeout=timeout, markup=False
+            plain(Inert(message)),
+            title=plain(Inert(title)),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
         )
 
     def on_mount(self) -> None:
@@ -443,12 +450,12 @@ class CockpitApp(App[int]):
     def action_command_palette(self) -> None:
         from textual.command import CommandPalette
 
+        from widgets.glyphs import ascii_palette
+
         if not self.ascii_only:
             super().action_command_palette()
         elif self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
-            # Textual's own placeholder ends in a Unicode ellipsis.
-            palette = CommandPalette(placeholder="Search for commands...", id="--command-palette")
-            self.push_screen(palette)
+            self.push_screen(ascii_palette())
 
     def action_refuse(self, action: str) -> None:
         reason = self.cockpit.read_only_reason() if self.cockpit is not None else ""
@@ -1126,9 +1133,10 @@ def run_drill_tui(
     """The cockpit on the drill's world, DRILL in its header; when the scenario's clock runs
     out the drill report opens. Quitting early still writes the report."""
     from cockpit.drill.session import DrillSession
+    from cockpit.term.caps import detect
 
     session = DrillSession(scenario, data_dir=data_dir, speed=speed, notifications=notifications)
-    app = drill_app(session, ascii_only=ascii_only)
+    app = drill_app(session, ascii_only=ascii_only or not detect().unicode)
     code = int(app.run() or 0)
     if session.report is not None:
         for path in session.report.files:

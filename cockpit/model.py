@@ -219,6 +219,23 @@ class ErrorSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class IssueEvent:
+    """Where an issue's latest event happened, as Sentry's event endpoint tells it: the request
+    (entries[type="request"].data) and the tags that name a route. What the blind spot matches
+    failing routes and probes against, beside the issue's culprit and title."""
+
+    event_id: str = ""
+    url: str = ""  # request.url, else the `url` tag
+    method: str = ""  # request.method, else the `http.method` tag; upper case
+    transaction: str = ""  # the `transaction` tag (or the event's own field)
+    tag_urls: tuple[str, ...] = ()  # other tags holding a path or URL (`url`, `http.url`...)
+
+    def __post_init__(self) -> None:
+        _inert(self, "event_id", "url", "method", "transaction")
+        object.__setattr__(self, "tag_urls", tuple(Inert(u) for u in self.tag_urls))
+
+
+@dataclass(frozen=True, slots=True)
 class SentryIssue:
     id: str
     short_id: str
@@ -239,9 +256,24 @@ class SentryIssue:
     trend_seconds: int = 0
     # What the issue's metadata names (exception type and value, file, function), one line.
     metadata: str = ""
+    # Its latest event's request and tags, when the source read them (issues active lately).
+    event: IssueEvent | None = None
+    # Why an active issue's latest event is not here ("" when read, or not wanted): matching
+    # falls back to culprit, title and metadata, and the blind spot says so.
+    event_missing: str = ""
 
     def __post_init__(self) -> None:
-        _inert(self, "short_id", "title", "level", "permalink", "culprit", "project", "metadata")
+        _inert(
+            self,
+            "short_id",
+            "title",
+            "level",
+            "permalink",
+            "culprit",
+            "project",
+            "metadata",
+            "event_missing",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,10 +388,13 @@ class Alerts:
     silences: tuple[Silence, ...] = ()
     members: tuple[str, ...] = ()
     unreachable: tuple[str, ...] = ()
+    # (member, since when it has not answered) for each member in `unreachable`.
+    stale: tuple[tuple[str, datetime], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unreachable", tuple(Inert(u) for u in self.unreachable))
         object.__setattr__(self, "members", tuple(Inert(u) for u in self.members))
+        object.__setattr__(self, "stale", tuple((Inert(m), at) for m, at in self.stale))
 
     @property
     def firing(self) -> tuple[Alert, ...]:

@@ -1,5 +1,6 @@
-"""Fixtures shared by the store tests: one real PostgreSQL for the whole run (started only
-when a test asks for it), and a store of either backend, so the same tests run on both."""
+"""Fixtures shared across the suite: one real PostgreSQL for the whole run (started only when a
+test asks for it), a store of either backend so the same tests run on both, and the
+Slack/PagerDuty/webhook recorder."""
 
 from __future__ import annotations
 
@@ -7,11 +8,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from notify_servers import Recorder
 from pg_server import PASSWORD, PgServer, pg_server
+from servers import serving
 
 from cockpit.incident.store.sqlite import IncidentStore, store_path
 
 BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(autouse=True)
+def unicode_terminal() -> Iterator[None]:
+    """Each test starts on a Unicode terminal: an ASCII app before it set the process's glyphs
+    (widgets.glyphs.use), which widgets outside a CockpitApp would otherwise inherit."""
+    from widgets.glyphs import use
+
+    use(False)
+    yield
+    use(False)
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +47,14 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], I
     server: PgServer = request.getfixturevalue("pg")
     target = PgTarget(server.url(server.new_database()), password=PASSWORD)
     return lambda: PgIncidentStore(target)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """Slack, PagerDuty and webhook stand-in, recording every POST."""
+    server = Recorder()
+    with serving(server):
+        try:
+            yield server
+        finally:
+            server.release.set()

@@ -104,7 +104,7 @@ class AlertsPanel(Panel):
         alerts = view.alerts
         rows: list[list[Part]] = []
         for reason in alerts.unreachable[:1]:
-            rows.append([(one_line(f"! {reason} (other members answer)", 300), "$warning")])
+            rows.append([(one_line(f"! member {reason}", 300), "$warning")])
         for group in alerts.groups:
             if len(rows) >= height:
                 break

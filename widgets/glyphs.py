@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cockpit.term.textsafe import Inert
+
+if TYPE_CHECKING:
+    from textual.command import CommandPalette
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,15 @@ def ascii_scrollbars() -> None:
         HORIZONTAL_BARS = [" "] * 8
 
     ScrollBar.renderer = AsciiScrollBarRender
+
+
+def ascii_palette() -> CommandPalette:
+    """The command palette without its emoji search icon and Unicode placeholder ellipsis."""
+    from textual.command import CommandPalette, SearchIcon
+
+    class AsciiCommandPalette(CommandPalette):
+        def on_mount(self) -> None:
+            for icon in self.query(SearchIcon):
+                icon.icon = ">"  # before the first frame: mounting comes before painting
+
+    return AsciiCommandPalette(placeholder="Search for commands...", id="--command-palette")

@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.widgets import Label, Static
 
+from cockpit.term.ascii import to_ascii
 from cockpit.term.clipboard import fits_clipboard
 from cockpit.term.textsafe import Inert
 
@@ -33,16 +34,26 @@ Shown = Inert | InertContent
 EMPTY = Inert("")
 
 
+def plain(value: Inert) -> Inert:
+    """The text as this terminal can show it: folded to ASCII on an ASCII terminal (each
+    character stays one character, so spans and match offsets into it still hold)."""
+    from widgets.glyphs import ASCII, current
+
+    if current() is ASCII and not value.isascii():
+        return Inert(to_ascii(value))
+    return value
+
+
 def text(*parts: Part) -> InertContent:
     """Inert pieces (plain, or with a style of ours) as one Content; no markup is read."""
     pieces: list[Content | tuple[str, str] | str] = []
     for part in parts:
         if isinstance(part, tuple):
-            pieces.append((Inert(part[0]), part[1]))
+            pieces.append((plain(Inert(part[0])), part[1]))
         elif isinstance(part, Content):
             pieces.append(part)
         else:
-            pieces.append(Content(Inert(part)))
+            pieces.append(Content(plain(Inert(part))))
     # Tabs expanded here: a tab written to the terminal would move the cursor off the layout.
     return InertContent(Content.assemble(*pieces).expand_tabs(4))
 
@@ -98,7 +109,11 @@ def toast(
 ) -> None:
     """A notification whose message is shown as it is, never read as markup."""
     node.app.notify(
-        Inert(message), title=Inert(title), severity=severity, timeout=timeout, markup=False
+        plain(Inert(message)),
+        title=plain(Inert(title)),
+        severity=severity,
+        timeout=timeout,
+        markup=False,
     )
 
 

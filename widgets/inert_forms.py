@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Log, Select
 
 from cockpit.term.textsafe import Inert, one_line
-from widgets.inert import EMPTY, Shown, shown, text
+from widgets.inert import EMPTY, Shown, plain, shown, text
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ class InertLog(Log):
     """Lines of command output: each one sanitised on its way in, whichever method wrote it."""
 
     def write(self, data: Inert, scroll_end: bool | None = None) -> InertLog:  # type: ignore[override]
-        super().write(Inert(data), scroll_end)
+        super().write(plain(Inert(data)), scroll_end)
         return self
 
     def write_line(self, line: Inert, scroll_end: bool | None = None) -> InertLog:  # type: ignore[override]
@@ -34,7 +34,7 @@ class InertLog(Log):
     def write_lines(  # type: ignore[override]
         self, lines: Iterable[Inert], scroll_end: bool | None = None
     ) -> InertLog:
-        super().write_lines([Inert(line) for line in lines], scroll_end)
+        super().write_lines([plain(Inert(line)) for line in lines], scroll_end)
         return self
 
 
@@ -43,10 +43,12 @@ class InertInput(Input):
     text is made Inert too (a pasted escape sequence is no more welcome than a fetched one)."""
 
     def __init__(self, value: Inert = EMPTY, *, placeholder: Inert = EMPTY, **kwargs: Any):
-        super().__init__(one_line(value, 10_000), placeholder=one_line(placeholder), **kwargs)
+        super().__init__(
+            plain(one_line(value, 10_000)), placeholder=plain(one_line(placeholder)), **kwargs
+        )
 
     def replace(self, text: str, start: int, end: int) -> None:
-        super().replace(Inert(text).replace("\n", " "), start, end)
+        super().replace(plain(Inert(text)).replace("\n", " "), start, end)
 
 
 class InertSelect(Select[T]):
@@ -57,10 +59,10 @@ class InertSelect(Select[T]):
 class InertTable(DataTable[Content]):
     def add_columns(self, *labels: Inert) -> list[Any]:  # type: ignore[override]
         # Column labels must be str or rich Text; a str would be read as markup.
-        return list(super().add_columns(*(Text(Inert(label)) for label in labels)))
+        return list(super().add_columns(*(Text(plain(Inert(label))) for label in labels)))
 
     def add_sized_column(self, label: Inert, width: int) -> Any:
-        return super().add_column(Text(Inert(label)), width=width)
+        return super().add_column(Text(plain(Inert(label))), width=width)
 
     def add_row(self, *cells: Shown, **kwargs: Any) -> Any:  # type: ignore[override]
         return super().add_row(*(shown(cell) for cell in cells), **kwargs)

@@ -69,6 +69,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from cockpit.alerts.view import alert_json, covering, silence_json
     from cockpit.config.base import not_configured
     from cockpit.sources.base import SourceError
+    from cockpit.timeutil import iso_utc
 
     config = _config(args)
     try:
@@ -95,6 +96,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "ok": True,
                 "error": "",
                 "unreachable": list(reading.unreachable),
+                "members": [{"member": m, "ok": True, "stale_since": None} for m in reading.members]
+                + [
+                    {"member": m, "ok": False, "stale_since": iso_utc(at)}
+                    for m, at in reading.stale
+                ],
                 "alerts": [
                     alert_json(a) | {"silences": [s.id for s in covering(a, reading.silences)]}
                     for a in reading.alerts

@@ -4,18 +4,23 @@ Every member of the HA cluster is asked each round, at once. The members gossip,
 (about) the same alerts: they are deduplicated by fingerprint (the newest `updatedAt` wins) and
 silences by id. One member down is said (`Alerts.unreachable`) while the others answer; all of
 them down or answering garbage makes the poll fail, so the panel is stale with the reason.
+A member that stops answering is named as stale since its first failed round, until it answers
+again; what the others hold is shown meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from cockpit.alerts.api import AlertmanagerClient, AlertmanagerError, host_of
 from cockpit.alerts.matchers import covers
 from cockpit.config.alerts import AlertmanagerConfig
 from cockpit.model import Alert, Alerts, Category, Silence
 from cockpit.sources.base import SourceError
+from cockpit.timeutil import local_hms, utcnow
 
 
 def merge(answers: list[tuple[tuple[Alert, ...], tuple[Silence, ...]]]) -> tuple[tuple, tuple]:
@@ -41,8 +46,10 @@ class AlertmanagerSource:
     kind = "alertmanager"
     category = Category.ALERTS
 
-    def __init__(self, cfg: AlertmanagerConfig):
+    def __init__(self, cfg: AlertmanagerConfig, *, clock: Callable[[], datetime] = utcnow):
         self.cfg = cfg
+        self._clock = clock
+        self._down_since: dict[str, datetime] = {}  # member url -> its first failed round
         self.name = cfg.name
         self.interval = cfg.interval
         self.timeout = cfg.timeout
@@ -70,22 +77,31 @@ class AlertmanagerSource:
     async def poll(self) -> Alerts:
         urls = self.client.urls
         answers = await asyncio.gather(*(self._member(u) for u in urls), return_exceptions=True)
+        now = self._clock()
         good: list[tuple[tuple[Alert, ...], tuple[Silence, ...]]] = []
         members: list[str] = []
         down: list[str] = []
+        stale: list[tuple[str, datetime]] = []
+        reasons: list[str] = []
         for url, answer in zip(urls, answers, strict=True):
+            host = host_of(url)
             if isinstance(answer, BaseException):
                 if not isinstance(answer, AlertmanagerError):
                     raise answer
-                down.append(str(answer))
+                since = self._down_since.setdefault(url, now)
+                why = str(answer).removeprefix(f"{host}: ").replace(f" by {host}", "")
+                reasons.append(str(answer))
+                down.append(f"{host} stale since {local_hms(since)}: {why}")
+                stale.append((host, since))
             else:
+                self._down_since.pop(url, None)
                 good.append(answer)
-                members.append(host_of(url))
+                members.append(host)
         if not good:
-            raise SourceError("; ".join(down))
+            raise SourceError("; ".join(reasons))
         alerts, silences = merge(good)
         alerts = tuple(replace(a, source=self.name) for a in alerts)
-        return Alerts(self.name, alerts, silences, tuple(members), tuple(down))
+        return Alerts(self.name, alerts, silences, tuple(members), tuple(down), tuple(stale))
 
     async def aclose(self) -> None:
         await self.client.aclose()

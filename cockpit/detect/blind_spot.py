@@ -123,7 +123,18 @@ def find_blind_spot(
         f"{'; '.join(parts)} since {span} with no matching Sentry issue: "
         "the failing code path may not report errors"
     )
-    return BlindSpot(text, routes, probes)
+    return BlindSpot(text + _fallback_note(fresh), routes, probes)
+
+
+def _fallback_note(fresh: Iterable[SentryIssue]) -> str:
+    """Issues that came with the failure but were matched without their latest event (not
+    read yet, or the read failed): what they name may be missing, so say which and why."""
+    missing = [i for i in fresh if i.event is None and i.event_missing]
+    if not missing:
+        return ""
+    names = ", ".join(str(i.short_id or i.id) for i in missing[:3])
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return f" ({names}{more} judged by culprit and title only: {missing[0].event_missing})"
 
 
 def blind_spot_event(spot: BlindSpot, start: datetime, now: datetime) -> TimelineEvent:
@@ -206,13 +217,30 @@ _PATH_IN_TEXT = re.compile(r"(?:^|[\s'\"(=])(/[^\s'\"()?#]*)")
 _PLACEHOLDER = re.compile(r"^(?:\{[^}]*\}|<[^>]*>|:\w+|\*)$")
 
 
-def _paths_named(issue: SentryIssue) -> list[str]:
-    """Request paths an issue names: its culprit (the transaction, e.g. "/files/{id}" or
-    "GET /files/{id}"), its title and metadata."""
+def _paths_in(texts: Iterable[str]) -> list[str]:
     found: list[str] = []
-    for text in (str(issue.culprit), str(issue.title), str(issue.metadata)):
+    for text in texts:
         found.extend(m.group(1).rstrip("/") for m in _PATH_IN_TEXT.finditer(text))
     return [p for p in found if p]
+
+
+def _paths_named(issue: SentryIssue, method: str = "") -> list[str]:
+    """Request paths an issue names: its culprit (the transaction, e.g. "/files/{id}" or
+    "GET /files/{id}"), its title and metadata; and its latest event's request URL,
+    transaction and URL tags, unless that event was a request of another method than
+    `method` (a failing GET is not explained by an issue of POSTs to the same path)."""
+    found = _paths_in((str(issue.culprit), str(issue.title), str(issue.metadata)))
+    event = issue.event
+    if event is not None and not (method and event.method and event.method != method.upper()):
+        urls = [str(u) for u in (event.url, *event.tag_urls) if u]
+        found += _paths_in(urlsplit(u).path if "://" in u else u for u in urls)
+        found += _paths_in([str(event.transaction)])
+    return found
+
+
+def _event_words(issue: SentryIssue) -> str:
+    event = issue.event
+    return f" {event.transaction} {event.url}" if event is not None else ""
 
 
 def _same_path(named: str, path: str) -> bool:
@@ -227,13 +255,15 @@ def _same_path(named: str, path: str) -> bool:
 
 def _names_route(issue: SentryIssue, route: Route) -> bool:
     path = str(route.path)
-    return bool(path) and any(_same_path(p, path) for p in _paths_named(issue))
+    return bool(path) and any(
+        _same_path(p, path) for p in _paths_named(issue, str(route.method or ""))
+    )
 
 
 def _names_probe(issue: SentryIssue, probe: ProbeView) -> bool:
     """An issue names a probe by its name, its protocol (ftp, sftp, webdav: not http, which
     every URL says) or the path it requests."""
-    text = f"{issue.culprit} {issue.title} {issue.metadata}".lower()
+    text = f"{issue.culprit} {issue.title} {issue.metadata}{_event_words(issue)}".lower()
     words = set(re.findall(r"[a-z0-9_.-]+", text))
     if str(probe.name).lower() in words:
         return True

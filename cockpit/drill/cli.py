@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.headless:
         if not args.responder:
             return _fail("--headless needs --responder SCRIPT.toml", 2)
-        from cockpit.drill.report import milestone_rows
+        from cockpit.drill.report import cause_lines, milestone_rows
         from cockpit.drill.responder import load_script, run_headless
 
         script = load_script(Path(args.responder).expanduser())
@@ -133,6 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         for label, drill, real, best, _ in milestone_rows(report):
             print(Inert(f"{label:<9} drill {drill:<22} real {real:<10} best {best}"))
+        for line in cause_lines(report):
+            print(Inert(f"cause     {line}"))
         for path in report.files:
             print(Inert(path))
         return 0

@@ -9,6 +9,12 @@ How each figure is measured (minutes after the first fault the world applied):
               the drill); a 5xx spike that ended for good when no probe ever failed
     recover   the last "recovered" (every probe passing, no spike) with no failure after it
 Signals count from when the cockpit first showed them, not from the older evidence they cite.
+The impact starts with the first fault that broke something (a dry run, a harmless grants
+change or an innocent deploy before it is a change on record, not the impact).
+
+When the scenario names its real cause (a change), the report also says which change the
+cockpit named first as its suspect and when, when it first named the real cause (minutes after
+the impact start, on the scenario clock), and whether the responder reverted the right change.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.drill.scenario import MILESTONES, Scenario
+from cockpit.drill.cause import ChangeRef
+from cockpit.drill.scenario import MILESTONES, QUIET_FAULTS, Scenario
 from cockpit.drill.schedule import DrillClock, FaultRecord
 from cockpit.model import Incident, TimelineEvent
 from cockpit.term.textsafe import one_line, strip_controls
@@ -135,6 +142,39 @@ class AppliedFault:
 
 
 @dataclass(frozen=True)
+class NamedChange:
+    """A change the cockpit put at the top of its suspects, or one the responder reverted."""
+
+    what: str  # inert
+    at: datetime  # scenario clock
+    minutes: float | None  # after the impact start
+    is_cause: bool
+
+
+@dataclass(frozen=True)
+class CauseVerdict:
+    """The scenario's real cause against what the cockpit named and the responder reverted."""
+
+    cause: str  # the real cause in words
+    named: tuple[NamedChange, ...]  # each top suspect, in the order the cockpit named them
+    named_minutes: float | None  # first named the real cause as its top suspect
+    listed_minutes: float | None  # first listed the real cause among its suspects at all
+    reverted: tuple[NamedChange, ...]  # every revert started, in order
+
+    @property
+    def first_named_was_cause(self) -> bool | None:
+        return self.named[0].is_cause if self.named else None
+
+    @property
+    def reverted_cause(self) -> bool:
+        return any(r.is_cause for r in self.reverted)
+
+    @property
+    def reverted_other(self) -> tuple[NamedChange, ...]:
+        return tuple(r for r in self.reverted if not r.is_cause)
+
+
+@dataclass(frozen=True)
 class DrillReport:
     scenario: str
     title: str
@@ -158,6 +198,7 @@ class DrillReport:
     reference_source: str = ""
     reference_notes: str = ""
     best_source: str = ""
+    cause: CauseVerdict | None = None  # when the scenario names its real cause
     files: tuple[Path, ...] = field(default=())
 
     def milestone(self, name: str) -> Milestone:
@@ -178,10 +219,14 @@ def build_report(
     last_view: View | None,
     ended_at: datetime,
     opened_at: datetime | None = None,
+    named: Sequence[tuple[ChangeRef, datetime]] = (),
+    listed: dict[ChangeRef, datetime] | None = None,
+    reverted: Sequence[tuple[ChangeRef | None, str, datetime]] = (),
 ) -> DrillReport:
     """All inputs carry real UTC times; the report is on the scenario clock."""
     applied = [f for f in faults if f.ok]
-    impact = applied[0].at if applied else None
+    breaking = [f for f in applied if f.fault not in QUIET_FAULTS]
+    impact = breaking[0].at if breaking else None
 
     def minutes(real: datetime) -> float | None:
         if impact is None:
@@ -301,6 +346,49 @@ def build_report(
         reference_source=scenario.reference_source,
         reference_notes=scenario.reference_notes,
         best_source=scenario.best_source,
+        cause=_verdict(scenario, clock, minutes, named, listed or {}, reverted),
+    )
+
+
+def _verdict(
+    scenario: Scenario,
+    clock: DrillClock,
+    minutes: Any,
+    named: Sequence[tuple[ChangeRef, datetime]],
+    listed: dict[ChangeRef, datetime],
+    reverted: Sequence[tuple[ChangeRef | None, str, datetime]],
+) -> CauseVerdict | None:
+    cause = scenario.cause
+    if cause is None:
+        return None
+    since = clock.real_start
+
+    def is_cause(ref: ChangeRef | None) -> bool:
+        return ref is not None and ref.is_cause(cause, since)
+
+    tops = tuple(
+        NamedChange(
+            one_line(ref.describe(), 200), clock.scenario_at(at), minutes(at), is_cause(ref)
+        )
+        for ref, at in named
+    )
+    first_named = next((at for ref, at in named if is_cause(ref)), None)
+    first_listed = min((at for ref, at in listed.items() if is_cause(ref)), default=None)
+    reverts = tuple(
+        NamedChange(
+            one_line(ref.describe() if ref is not None else text, 200),
+            clock.scenario_at(at),
+            minutes(at),
+            is_cause(ref),
+        )
+        for ref, text, at in reverted
+    )
+    return CauseVerdict(
+        cause=one_line(cause.what, 200),
+        named=tops,
+        named_minutes=None if first_named is None else minutes(first_named),
+        listed_minutes=None if first_listed is None else minutes(first_listed),
+        reverted=reverts,
     )
 
 
@@ -481,6 +569,7 @@ def render_markdown(report: DrillReport) -> str:
         out.append(_cell(report.reference_notes))
     if report.best_source:
         out.append(f"Best possible: {_cell(report.best_source)}.")
+    out += _cause_section(report)
     out += ["", "## Signals", ""]
     if report.signals:
         out += ["| Shown | After impact | Signal | What the cockpit said |", "|---|---|---|---|"]
@@ -523,6 +612,59 @@ def render_markdown(report: DrillReport) -> str:
     return "\n".join(out)
 
 
+def _after(minutes: float | None) -> str:
+    return "" if minutes is None else f" ({_minutes(minutes)} after the impact start)"
+
+
+def cause_lines(report: DrillReport) -> list[str]:
+    """The verdict on the cause in plain sentences (the report and the command line)."""
+    verdict = report.cause
+    if verdict is None:
+        return []
+    out = [f"Real cause: {verdict.cause}."]
+    if not verdict.named:
+        out.append("The cockpit named no suspect.")
+    else:
+        first = verdict.named[0]
+        out.append(
+            f"First suspect named at {_clock(first.at)}{_after(first.minutes)}: {first.what}: "
+            + ("the real cause." if first.is_cause else "not the cause.")
+        )
+        if verdict.named_minutes is not None:
+            if not first.is_cause:
+                out.append(
+                    f"The real cause was named as the suspect{_after(verdict.named_minutes)}."
+                )
+        elif verdict.listed_minutes is not None:
+            out.append(
+                "The real cause was listed among the suspects, never first"
+                f"{_after(verdict.listed_minutes)}."
+            )
+        else:
+            out.append("The real cause was never named.")
+    if not verdict.reverted:
+        out.append("Nothing was reverted.")
+    for revert in verdict.reverted:
+        out.append(
+            f"Reverted at {_clock(revert.at)}{_after(revert.minutes)}: {revert.what}: "
+            + ("the real cause." if revert.is_cause else "not the cause.")
+        )
+    if verdict.reverted:
+        out.append(
+            "The responder reverted the right change."
+            if verdict.reverted_cause
+            else "The responder did not revert the right change."
+        )
+    return out
+
+
+def _cause_section(report: DrillReport) -> list[str]:
+    lines = cause_lines(report)
+    if not lines:
+        return []
+    return ["", "## What caused it", "", *[f"- {_cell(line)}" for line in lines]]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -544,6 +686,12 @@ def render_json(report: DrillReport) -> str:
         **_jsonable(asdict(report)),
         "real_start": iso_utc(report.real_start),
     }
+    if report.cause is not None:
+        # The verdicts themselves, not only what they are made of.
+        document["cause"] |= {
+            "first_named_was_cause": report.cause.first_named_was_cause,
+            "reverted_cause": report.cause.reverted_cause,
+        }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

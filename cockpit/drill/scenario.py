@@ -23,6 +23,16 @@
     [best]                               # minutes after the impact start that were possible
     mitigated = 2
 
+    [cause]                              # the change that really caused it, as a change source
+    kind = "package"                     # names it; every key given must match
+    subjects = ["systemd"]               # any of these subjects (package, flag, script, ...)
+    hosts = ["node-2", "node-4"]         # on any of these hosts
+    source = "node-2-apt"                # from this change source (or sources = [...])
+    paths = ["files-web/http-headers.conf"]  # touching one of these paths
+    what = "the systemd upgrade ..."     # the cause in words, for the report
+Only a change made during the drill can be its cause: the history the world starts with is
+not.
+
 Clock values are "HH:MM" or "HH:MM:SS" on the start's day, or "+Nd HH:MM" N days later, in
 the start's UTC offset (the incident's own local time). Files are read with the config loader,
 so a mistake is reported as "file:line: key: message".
@@ -54,7 +64,17 @@ FAULTS: dict[str, str] = {
     "failover": "fail over: most traffic returns; 1 in 20 desktop, 1 in 5 mobile keep failing",
     "slow_dependency": "every metadata read takes seconds, then succeeds",
     "restore": "the database is healthy and fast again (a bad release stays until reverted)",
+    "deploy": "ship a routine release that breaks nothing (an innocent latest deploy)",
+    "package_upgrade": "unattended-upgrades installs the security update on half the nodes; "
+    "their network goes",
+    "config_change": "commit the scenario's bad change to the config repository",
+    "permission_change": "change the feature database's grants (harmless by itself)",
+    "bad_feature_file": "the feature generator's next file is too big: the proxy fails",
+    "maintenance_dry_run": "the maintenance script's dry run (logged, changes nothing)",
 }
+# Faults that leave a change on record but break nothing: the impact starts with the first
+# fault that is not one of them.
+QUIET_FAULTS = frozenset({"deploy", "permission_change", "maintenance_dry_run"})
 
 # The milestones a response is scored on, in order.
 MILESTONES = ("detected", "declared", "mitigated", "resolved")
@@ -168,6 +188,50 @@ class _Best:
                 raise FieldError(name, "minutes after the impact start, 0 or more")
 
 
+@dataclass(frozen=True)
+class _Cause:
+    what: str
+    kind: str = ""
+    subjects: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    source: str = ""
+    paths: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        if not self.what.strip():
+            raise FieldError("what", "say what the cause was, for the report")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The change that really caused the incident, as a change source would name it."""
+
+    what: str
+    kind: str = ""
+    subjects: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+    def matches(
+        self,
+        *,
+        kind: str,
+        subject: str,
+        host: str,
+        source: str,
+        paths: tuple[str, ...] = (),
+    ) -> bool:
+        return (
+            (not self.kind or kind == self.kind)
+            and (not self.subjects or subject in self.subjects)
+            and (not self.hosts or host in self.hosts)
+            and (not self.sources or source in self.sources)
+            and (not self.paths or any(p in self.paths for p in paths))
+        )
+
+
 # -- the loaded scenario ----------------------------------------------------------------------
 
 
@@ -200,6 +264,7 @@ class Scenario:
     # The cockpit starts at this scenario time (None: with the drill): opened in the middle
     # of the incident, it judges what its sources read back, and detection counts from then.
     open_at: datetime | None = None
+    cause: Cause | None = None  # the change that really caused it, when one did
 
     def real_minutes(self, milestone: str) -> float | None:
         """Minutes from the real incident's impact start to a milestone, if known."""
@@ -212,7 +277,7 @@ class Scenario:
         return clock_at(self.start, value)
 
 
-_TABLES = {"schedule", "reference", "best"}
+_TABLES = {"schedule", "reference", "best", "cause"}
 
 
 def parse_scenario(text: str, path: Path | None = None) -> Scenario:
@@ -234,6 +299,26 @@ def parse_scenario(text: str, path: Path | None = None) -> Scenario:
         raise loader.error(("reference",), "missing [reference]: the real incident's timings")
     reference: _Reference = loader.section(_Reference, data["reference"], ("reference",))
     best: _Best = loader.section(_Best, data.get("best", {}), ("best",))
+    cause = None
+    if "cause" in data:
+        table = data["cause"]
+        if not isinstance(table, dict):
+            raise loader.error(("cause",), "expected a [cause] table")
+        # The loader keeps "kind" for itself (it picks a section's class): read it here.
+        kind = table.get("kind", "")
+        if not isinstance(kind, str):
+            raise loader.error(("cause", "kind"), 'expected a string, e.g. "package"')
+        raw: _Cause = loader.section(_Cause, {**table, "kind": ""}, ("cause",))
+        if not (kind or raw.subjects or raw.sources or raw.source or raw.paths):
+            raise loader.error(("cause",), "name the cause by its kind, subjects or source")
+        cause = Cause(
+            what=raw.what,
+            kind=kind,
+            subjects=raw.subjects,
+            hosts=raw.hosts,
+            sources=(*raw.sources, *([raw.source] if raw.source else [])),
+            paths=raw.paths,
+        )
 
     start = parse_iso(head.start)
     end = clock_at(start, head.end)
@@ -281,6 +366,7 @@ def parse_scenario(text: str, path: Path | None = None) -> Scenario:
         best_source=best.source,
         path=path,
         open_at=open_at,
+        cause=cause,
     )
 
 

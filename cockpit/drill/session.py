@@ -21,8 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit.actions.runs import Run
 from cockpit.config import Config, load
 from cockpit.config.sections import DRILL_NOTIFY_POLICIES
+from cockpit.drill.cause import ChangeRef, plan_ref, suspect_refs
 from cockpit.drill.report import DrillReport, build_report, export_section, write_report
 from cockpit.drill.scenario import Scenario
 from cockpit.drill.schedule import (
@@ -105,11 +107,18 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
 
 class DrillCockpit(Cockpit):
     """A cockpit that remembers when each detector event was first shown: a signal counts from
-    the moment someone could have seen it, not from the evidence it points back to."""
+    the moment someone could have seen it, not from the evidence it points back to. It also
+    remembers which change it suspected first, and when, and which changes were reverted."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.shown: list[tuple[TimelineEvent, datetime]] = []
+        # Each change at the top of the suspects, when it got there (in order).
+        self.named: list[tuple[ChangeRef, datetime]] = []
+        # Each change anywhere in the suspects, when it first was.
+        self.listed: dict[ChangeRef, datetime] = {}
+        # What each revert started set out to revert (None: could not tell), and when.
+        self.reverted: list[tuple[ChangeRef | None, str, datetime]] = []
         self.changed = asyncio.Event()
         # Called once before the store closes: the report needs it, however the drill ends.
         self.before_close: Callable[[], object] | None = None
@@ -129,11 +138,23 @@ class DrillCockpit(Cockpit):
 
     def refresh(self) -> View:
         view = super().refresh()
+        now = utcnow()
         if view.assessment.events:
-            now = utcnow()
             self.shown.extend((event, now) for event in view.assessment.events)
             self.changed.set()
+        refs = suspect_refs(view.assessment)
+        if refs and (not self.named or self.named[-1][0] != refs[0]):
+            self.named.append((refs[0], now))
+        for ref in refs:
+            self.listed.setdefault(ref, now)
         return view
+
+    async def start(self, plan: Any) -> Run:
+        if getattr(plan, "event_kind", "") == "revert":
+            describe = getattr(plan, "describe", None)
+            text = str(describe()) if callable(describe) else "revert"
+            self.reverted.append((plan_ref(plan), text, utcnow()))
+        return await super().start(plan)
 
 
 class DrillSession:
@@ -264,6 +285,9 @@ class DrillSession:
             shown=cockpit.shown,
             incidents=cockpit.store.list(),
             last_view=view,
+            named=cockpit.named,
+            listed=cockpit.listed,
+            reverted=cockpit.reverted,
             ended_at=utcnow(),
             opened_at=self.opened_at if self.scenario.open_at is not None else None,
         )

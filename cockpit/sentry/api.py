@@ -8,6 +8,7 @@ the status and the host, and anything the server echoes back is scrubbed of it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Callable
@@ -32,6 +33,9 @@ MAX_BACKOFF = timedelta(hours=1)  # a garbage reset header must not silence the 
 MAX_LIST_BYTES = 8 * 1024 * 1024
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 MAX_PROJECT_PAGES = 10
+# Larger answers are decoded on a worker thread: the screen shares this event loop, and an
+# event with a long stack trace takes tens of milliseconds to decode.
+DECODE_OFF_LOOP_BYTES = 256 * 1024
 SCOPE = "event:read"
 
 Params = list[tuple[str, str]]
@@ -179,7 +183,10 @@ class SentryClient:
             raise SentryApiError(self._transport_reason(exc)) from None
         self._check_status(response.status_code, body)
         try:
-            document = json.loads(body)
+            if len(body) > DECODE_OFF_LOOP_BYTES:
+                document = await asyncio.to_thread(json.loads, body)
+            else:
+                document = json.loads(body)
         except ValueError:
             raise SentryApiError(f"malformed JSON from {self.host}") from None
         return document, response.headers, response.links

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cockpit.config.sentry import SentryConfig
-from cockpit.model import SentryIssue
+from cockpit.model import IssueEvent, SentryIssue
 from cockpit.sentry.api import SentryApiError, SentryClient
 from cockpit.term.textsafe import one_line, strip_controls
 from cockpit.timeutil import parse_iso
@@ -26,6 +26,11 @@ MAX_CHAIN = 10  # chained exceptions kept, the raised one included
 MAX_CONTEXT = 12  # lines each side of a frame's line
 MAX_CODE_LINE = 400
 MAX_VALUE = 2000
+MAX_URL = 500
+# Tags that name where an event happened, besides `transaction`: Sentry derives `url` from the
+# request; SDKs and users set the others.
+URL_TAGS = ("url", "http.url", "http.route", "route", "http.target")
+METHOD_TAGS = ("http.method", "http.request.method", "method")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,40 @@ def parse_event(
         environment=tags.get("environment", "") or _text(body.get("environment"), 80),
         frames_omitted=raised.frames_omitted if raised else 0,
     )
+
+
+def issue_event(event: Any) -> IssueEvent:
+    """What an event names about where it happened: the request's URL and method
+    (entries[type="request"].data in the API's shape, `request` in an SDK's) and the tags
+    `url`, `transaction`, `http.method` and the like (a list of {key, value} in the API, a
+    mapping or pairs from an SDK). Inert and bounded; empty where the event says nothing."""
+    body = event if isinstance(event, dict) else {}
+    request = _request(body)
+    tags = _tags(body.get("tags"), MAX_URL)
+    url = _text(_get(request, "url"), MAX_URL)
+    method = _text(_get(request, "method"), 16)
+    urls = [tags[key] for key in URL_TAGS if tags.get(key)]
+    if not url and urls:
+        url = urls.pop(0)
+    if not method:
+        method = next((tags[k] for k in METHOD_TAGS if tags.get(k)), "")
+    transaction = tags.get("transaction", "") or _text(body.get("transaction"), MAX_URL)
+    return IssueEvent(
+        event_id=_text(body.get("eventID") or body.get("id") or body.get("event_id"), 64),
+        url=url,
+        method=method.upper() if method.isalpha() else "",
+        transaction=transaction,
+        tag_urls=tuple(u for u in urls if u != url),
+    )
+
+
+def _request(body: dict[str, Any]) -> Any:
+    entries = body.get("entries")
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("type") == "request":
+                return entry.get("data")
+    return body.get("request")
 
 
 def safe_link(url: str) -> bool:
@@ -230,14 +269,16 @@ def _message(body: dict[str, Any]) -> str:
     return _multiline(message)
 
 
-def _tags(raw: Any) -> dict[str, str]:
+def _tags(raw: Any, limit: int = 120) -> dict[str, str]:
     out: dict[str, str] = {}
+    if isinstance(raw, dict):
+        raw = list(raw.items())
     if isinstance(raw, list):
         for tag in raw[:200]:
             if isinstance(tag, dict) and isinstance(tag.get("key"), str):
-                out[tag["key"]] = _text(tag.get("value"), 120)
+                out[tag["key"]] = _text(tag.get("value"), limit)
             elif isinstance(tag, list | tuple) and len(tag) == 2 and isinstance(tag[0], str):
-                out[tag[0]] = _text(tag[1], 120)
+                out[tag[0]] = _text(tag[1], limit)
     return out
 
 

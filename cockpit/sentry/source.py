@@ -19,6 +19,7 @@ from typing import Any
 from cockpit.config.sentry import TREND_PERIODS, SentryConfig
 from cockpit.model import Category, SentryIssue, SentryIssues
 from cockpit.sentry.api import NotFound, Params, RateLimited, SentryApiError, SentryClient
+from cockpit.sentry.latest import LatestEvents
 from cockpit.sentry.rank import is_rising, rank_issues, recent_events
 from cockpit.sources.base import SourceError
 from cockpit.term.textsafe import one_line
@@ -174,6 +175,8 @@ class SentryIssuesSource:
         self.interval = cfg.interval
         self.timeout = cfg.timeout
         self.client = SentryClient.from_config(cfg, clock=clock)
+        # What each active issue's latest event names (request URL, transaction, tags).
+        self.latest = LatestEvents(self.client, clock)
         self._per_project = False  # the server has no organization issues endpoint
         self._last: SentryIssues | None = None
 
@@ -198,6 +201,8 @@ class SentryIssuesSource:
                 raise  # nothing to show yet: the panel says "rate limited until ..."
             # Keep showing what was last read, saying until when it cannot be refreshed.
             return replace(self._last, rate_limited=True, rate_limited_until=exc.until)
+        issues = await self.latest.attach(reading.issues, deadline)
+        reading = replace(reading, issues=tuple(issues))
         self._last = reading
         return reading
 

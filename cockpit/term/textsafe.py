@@ -30,7 +30,7 @@ REDACTED = "***"  # where a secret was, as every scrubber of the cockpit has alw
 _INVISIBLE = (
     # Unicode category Cf (format: bidi controls, zero-width characters, the BOM, tags ...),
     # Zl and Zp (line and paragraph separators), and surrogates, which cannot be encoded.
-    # tests/test_textsafe.py checks this list against unicodedata.
+    # tests/config/test_textsafe.py checks this list against unicodedata.
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\ud800-\udfff"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sentry_sdk
@@ -41,6 +42,21 @@ class Refused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class GateFailure(Exception):
+    """A request fails before it reaches the database (an upstream host is gone, the proxy
+    cannot load its feature file): what the client is told, and the error to report."""
+
+    def __init__(self, reason: str, status: int, error: BaseException):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.error = error
+
+
+# Runs before every metadata read; raises GateFailure.
+Gate = Callable[[], None]
 
 
 class ReleaseWatcher:
@@ -76,6 +92,7 @@ class FilesBackend:
         stopping: threading.Event,
         sentry_client: sentry_sdk.Client | None = None,
         session_hold: float = 0.0,
+        gates: Sequence[Gate] = (),
     ):
         self.name = name
         self.releases = ReleaseWatcher(releases)
@@ -85,12 +102,19 @@ class FilesBackend:
         self.session_hold = session_hold
         self.sessions = SessionTracker(min_hold=session_hold)
         self._sentry = sentry_client
+        self.gates = tuple(gates)
 
     def running_bad_release(self) -> bool:
         return self.releases.version() in self.bad_versions
 
     def query(self, *, user: str, client: str, transaction: str) -> None:
         """One metadata read; raises Refused (and reports to Sentry) when the database fails."""
+        for gate in self.gates:
+            try:
+                gate()
+            except GateFailure as failure:
+                self.report_exception(failure.error, user=user, transaction=transaction)
+                raise Refused(failure.reason, status=failure.status) from failure
         try:
             self.database.query(client, user)
         except DatabaseUnavailable as exc:

@@ -7,7 +7,7 @@ for DEL, which TOML wants escaped; paths are absolute so the file works from any
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -32,6 +32,19 @@ class ProtocolInputs:
 
 
 @dataclass(frozen=True)
+class PartInputs:
+    """The scenario's other parts the cockpit watches: the fleet's hosts (name, base URL, root
+    directory), the config repository and the feature pipeline's tool, the maintenance log."""
+
+    hosts: tuple[tuple[str, str, Path], ...] = ()
+    aptctl: tuple[str, ...] = ()  # argv prefix of the world's apt-get
+    config_repo: Path | None = None
+    config_paths: tuple[str, ...] = ()
+    featurectl: tuple[str, ...] = ()  # argv prefix of the feature tool, with its --root
+    maintenance_log: Path | None = None
+
+
+@dataclass(frozen=True)
 class ConfigInputs:
     service: str
     environment: str
@@ -46,16 +59,22 @@ class ConfigInputs:
     python: str
     protocols: ProtocolInputs | None = None
     alertmanager_url: str | None = None
+    parts: PartInputs = PartInputs()
 
 
 Probe = dict[str, str | int | float]
+Table = dict[str, str | int | float | tuple[str, ...]]
 
 
-def _value(value: str | int | float) -> str:
+def _value(value: str | int | float | tuple[str, ...]) -> str:
+    if isinstance(value, tuple):
+        return toml_array(value)
     return toml_string(value) if isinstance(value, str) else repr(value)
 
 
-def _table(name: str, keys: Probe, comment: str | None = None) -> str:
+def _table(
+    name: str, keys: Mapping[str, str | int | float | tuple[str, ...]], comment: str | None = None
+) -> str:
     lines = [f"# {comment}"] if comment else []
     lines.append(f"[[{name}]]")
     lines.extend(f"{key} = {_value(value)}" for key, value in keys.items())
@@ -165,6 +184,7 @@ def render(inputs: ConfigInputs) -> str:
             )
         )
     probes.extend(_table("probes", probe) for probe in extra)
+    probes.extend(_part_probes(inputs))
     probes.append(
         _table(
             "probes",
@@ -202,7 +222,7 @@ name = "deploy-log"
 kind = "jsonl"
 path = {s(str(inputs.deploy_log))}
 interval = 1
-
+{_changes(inputs)}
 [[errors]]
 name = "edge"
 kind = "nginx_combined"
@@ -227,6 +247,143 @@ revert = {toml_array(revert)}
 preflight = [{toml_array(preflight)}]
 revert_timeout = 30
 {actions}{_alerts(inputs)}"""
+
+
+def _part_probes(inputs: ConfigInputs) -> list[str]:
+    parts = inputs.parts
+    out = []
+    for i, (name, url, _root) in enumerate(parts.hosts):
+        out.append(
+            _table(
+                "probes",
+                {
+                    "name": name,
+                    "kind": "http",
+                    "url": f"{url}/healthz",
+                    "interval": 2,
+                    "timeout": 2,
+                },
+                "Each node behind the service, checked on its own." if i == 0 else None,
+            )
+        )
+    if parts.config_repo is not None:
+        base = f"{inputs.service_url}/download?files="
+        out.append(
+            _table(
+                "probes",
+                {
+                    "name": "download-1-file",
+                    "kind": "http",
+                    "url": f"{base}inbox/00017.dat&user=monitor-dl",
+                    "interval": 2,
+                    "timeout": 2,
+                },
+                "What the web interface does with one file, and with two (the ZIP path).",
+            )
+        )
+        out.append(
+            _table(
+                "probes",
+                {
+                    "name": "download-2-files",
+                    "kind": "http",
+                    "url": f"{base}inbox/00017.dat,inbox/00018.dat&user=monitor-zip",
+                    "interval": 2,
+                    "timeout": 2,
+                },
+            )
+        )
+    return out
+
+
+def change_kinds() -> frozenset[str]:
+    """The [[changes]] kinds this cockpit can load (none before it had change sources)."""
+    try:
+        from cockpit.config.changes import CHANGE_KINDS
+    except ImportError:
+        return frozenset()
+    return frozenset(CHANGE_KINDS)
+
+
+def _changes(inputs: ConfigInputs) -> str:
+    parts, kinds = inputs.parts, change_kinds()
+    tables: list[tuple[str, Table, str | None]] = []
+    for i, (name, _url, root) in enumerate(parts.hosts):
+        downgrade = (*parts.aptctl, "--root", str(root), "install", "-y", "--allow-downgrades")
+        tables.append(
+            (
+                "apt-history",
+                {
+                    "name": f"{name}-apt",
+                    "kind": "apt-history",
+                    "host": name,
+                    "path": str(root / "var/log/apt/history.log"),
+                    "interval": 1,
+                    "revert": (*downgrade, "{package}={old_version}"),
+                },
+                "What apt installed on each node; a package reverts by downgrading it."
+                if i == 0
+                else None,
+            )
+        )
+    if parts.config_repo is not None:
+        tables.append(
+            (
+                "git",
+                {
+                    "name": "config-repo",
+                    "kind": "git",
+                    "repo": str(parts.config_repo),
+                    "paths": parts.config_paths,
+                    "service": inputs.service,
+                    "interval": 1,
+                },
+                "The service's config repository; a commit reverts with git revert.",
+            )
+        )
+    if parts.featurectl:
+        tables.append(
+            (
+                "command",
+                {
+                    "name": "feature-files",
+                    "kind": "command",
+                    "command": (*parts.featurectl, "--service", inputs.service, "history"),
+                    "service": inputs.service,
+                    "interval": 1,
+                    "revert": (*parts.featurectl, "rollback", "{subject}", "{old}"),
+                },
+                "The bot-management feature file's publications; one reverts by publishing "
+                "the version before it.",
+            )
+        )
+        tables.append(
+            (
+                "command",
+                {
+                    "name": "db-grants",
+                    "kind": "command",
+                    "command": (*parts.featurectl, "grants"),
+                    "interval": 1,
+                },
+                "Access-control changes of the database the feature file is made from.",
+            )
+        )
+    if parts.maintenance_log is not None:
+        tables.append(
+            (
+                "maintenance",
+                {
+                    "name": "maintenance",
+                    "kind": "maintenance",
+                    "path": str(parts.maintenance_log),
+                    "interval": 1,
+                },
+                "What the maintenance scripts ran, on which hosts (dry runs are not changes).",
+            )
+        )
+    out = [_table("changes", keys, comment) for kind, keys, comment in tables if kind in kinds]
+    return "\n" + "\n".join(out) if out else ""
 
 
 def _alerts(inputs: ConfigInputs) -> str:

@@ -5,6 +5,8 @@
     GET /session        opens a session, holds it briefly, 200 {"session": "ok"}
     GET /files/<path>   200, a small body
     GET /report         500 on a bad date range (the default): reported to Sentry
+    GET /download?files=a,b   one file: 200, that file; more: 200, a ZIP of them (the
+                        multi-file path; `zip_check` may refuse it: 500, reported)
 
 The bug: while `current` points at a bad release, a session that starts while the same user
 already has one open fails with 503 {"error": "session table conflict"}. That path is not
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,9 +48,20 @@ def _check_range(start: str, end: str) -> dict[str, str]:
     return {"status": "ready"}
 
 
+class ZipRefused(Exception):
+    """The ZIP builder could not fetch a file. Constant text per cause: one Sentry issue."""
+
+
 class FilesWebService:
-    def __init__(self, *, backend: FilesBackend, access_log: AccessLog):
+    def __init__(
+        self,
+        *,
+        backend: FilesBackend,
+        access_log: AccessLog,
+        zip_check: Callable[[], None] | None = None,
+    ):
         self.backend = backend
+        self.zip_check = zip_check  # raises ZipRefused when the ZIP path cannot work
         self.name = backend.name
         self.access_log = access_log
         handler = type("FilesWebHandler", (_ServiceHandler,), {"app": self})
@@ -104,6 +118,9 @@ class _ServiceHandler(QuietHandler):
             elif url.path == "/files" or url.path.startswith("/files/"):
                 self.app.backend.query(user=user, client=client, transaction="/files")
                 self._file(url.path)
+            elif url.path == "/download":
+                self.app.backend.query(user=user, client=client, transaction="/download")
+                self._download(user, params.get("files", [""])[-1])
             elif url.path == "/report":
                 self.app.backend.query(user=user, client=client, transaction="/report")
                 self._report(user, url.query)
@@ -142,6 +159,23 @@ class _ServiceHandler(QuietHandler):
         digest = hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
         size = int(digest[:6], 16) % 100_000
         self.send_json(200, {"path": name, "size": size, "etag": digest[:16]})
+
+    def _download(self, user: str, files: str) -> None:
+        names = [n for n in files.split(",") if n]
+        if len(names) <= 1:
+            self._file("/files/" + (names[0] if names else ""))
+            return
+        # More than one file: the ZIP builder fetches each from the file service's origin.
+        check = self.app.zip_check
+        try:
+            if check is not None:
+                check()
+        except ZipRefused as exc:
+            self.app.backend.report_exception(exc, user=user, transaction="/download")
+            self.send_json(500, {"error": "could not build the ZIP archive"})
+            return
+        entries = [{"path": n, "etag": hashlib.sha256(n.encode()).hexdigest()[:16]} for n in names]
+        self.send_json(200, {"archive": "download.zip", "entries": entries})
 
     def _report(self, user: str, query: str) -> None:
         try:

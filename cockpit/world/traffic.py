@@ -56,11 +56,13 @@ class BackgroundTraffic:
         seed: int | None = None,
         webdav_port: int | None = None,
         accounts: Accounts | None = None,
+        downloads: bool = False,
     ):
         self.host = host
         self.port = port
         self.webdav_port = webdav_port if accounts is not None else None
         self._accounts = accounts
+        self.downloads = downloads  # some customers download several files at once (ZIP)
         self.rate = rate
         self.report_every = report_every
         self._random = random.Random(seed)
@@ -106,7 +108,12 @@ class BackgroundTraffic:
                 self._send_dav([rnd.choice(_DAV_FOLDERS) for _ in range(count)], customer)
                 continue
             roll = rnd.random()
-            if roll < 0.6:
+            if self.downloads and roll < 0.1:
+                folder = rnd.choice(_FOLDERS)
+                count = rnd.choice((1, 2, 3, 5))
+                names = ",".join(f"{folder}/{rnd.randrange(1, 5000):05d}.dat" for _ in range(count))
+                self._send([f"/download?files={names}"], customer)
+            elif roll < 0.6:
                 path = f"/files/{rnd.choice(_FOLDERS)}/{rnd.randrange(1, 5000):05d}.dat"
                 self._send([path], customer)
             elif roll < 0.85:

@@ -28,6 +28,15 @@ a fault that is already in effect changes nothing and is not recorded again.
                      mobile clients 1 in 5, until "restore"
     slow_dependency  every request that reads metadata takes `slow_delay` (~2 s), then succeeds
     restore          the database is healthy and fast again (a bad release stays until reverted)
+    deploy           ship a routine release that breaks nothing (the innocent latest deploy)
+    package_upgrade  unattended-upgrades runs on every node of the fleet; the nodes offered
+                     the scenario's security update install it and lose their network
+    config_change    commit the scenario's bad change to the config repository
+    permission_change  change the feature database's grants (harmless by itself)
+    bad_feature_file the feature generator runs; after a grants change its file is too big
+                     and the proxy fails every request
+    maintenance_dry_run  the maintenance script's dry run (logged as one, changes nothing);
+                     with a maintenance log, db_reinstall logs the real run
 
 `world.faults` lists `(UTC time, fault)` in the order they took effect. `deployctl --root DIR
 failover` applies "failover" from another process (see control.py).
@@ -64,15 +73,25 @@ from cockpit.world.accesslog import AccessLog
 from cockpit.world.accounts import FILES_DIR, PASSWORD_FILE, Accounts, make_files
 from cockpit.world.alertmanager.rules import FiveXxRule
 from cockpit.world.alertmanager.server import Alertmanager, start_alertmanager
-from cockpit.world.backend import FilesBackend
+from cockpit.world.backend import FilesBackend, Gate, GateFailure
+from cockpit.world.configrepo import CONFIG_REPO_DIR, ConfigRepo
 from cockpit.world.control import CONTROL_FILE, ControlServer, FaultNotApplicable, UnknownFault
 from cockpit.world.database import SLOW_DELAY, Database
+from cockpit.world.features import FEATURES_DIR, FeatureFileError, FeatureStore
+from cockpit.world.fleet import HOSTS_DIR, Fleet
+from cockpit.world.maintenance import MAINTENANCE_LOG, MaintenanceLog
 from cockpit.world.releases import CURRENT_LINK, DEPLOY_LOG, RELEASES_DIR, ReleaseRoot
-from cockpit.world.scenarios import SCENARIOS, Scenario, versions_for
+from cockpit.world.scenarios import (
+    HEADERS_PATH,
+    SCENARIOS,
+    ZIP_BREAKING_HEADER,
+    Scenario,
+    versions_for,
+)
 from cockpit.world.sentry.api import SentryServer
 from cockpit.world.sentry.issues import Project
 from cockpit.world.servers.hostkey import HostKey, make_host_key
-from cockpit.world.service import SESSION_HOLD, FilesWebService
+from cockpit.world.service import SESSION_HOLD, FilesWebService, ZipRefused
 from cockpit.world.traffic import BackgroundTraffic
 
 log = logging.getLogger("cockpit.world")
@@ -97,9 +116,39 @@ _RESETTABLE = (
     HOST_KEY_FILE,
     KNOWN_HOSTS_FILE,
     CONTROL_FILE,
+    HOSTS_DIR,
+    CONFIG_REPO_DIR,
+    FEATURES_DIR,
+    MAINTENANCE_LOG,
 )
 PROTOCOLS = ("http", "ftp", "sftp", "webdav")
-FAULTS = ("bad_deploy", "db_reinstall", "failover", "slow_dependency", "restore")
+FAULTS = (
+    "bad_deploy",
+    "db_reinstall",
+    "failover",
+    "slow_dependency",
+    "restore",
+    "deploy",
+    "package_upgrade",
+    "config_change",
+    "permission_change",
+    "bad_feature_file",
+    "maintenance_dry_run",
+)
+# What the maintenance script of a world with maintenance hosts says of itself.
+MAINTENANCE_SCRIPT = "os-upgrade"
+MAINTENANCE_WHAT = "reinstall the OS on machines marked idle"
+# Faults of the scenario's parts (fleet, config repository, feature file, maintenance log).
+_PART_FAULTS = frozenset(
+    {
+        "deploy",
+        "package_upgrade",
+        "config_change",
+        "permission_change",
+        "bad_feature_file",
+        "maintenance_dry_run",
+    }
+)
 _SDK_THREAD_JOIN = 2.0
 _REPORTED_BEFORE_DEPLOY = 5.0  # seconds the bad deploy may wait for the first Sentry issue
 _DEPLOY_LOG_PRECISION = 1.0
@@ -209,6 +258,14 @@ class World:
         self.alertmanager_enabled = alertmanager
         self._alertmanager: Alertmanager | None = None
         self._alert_rule: FiveXxRule | None = None
+        # The scenario's other parts, each only when its scenario has it.
+        self.fleet: Fleet | None = None
+        self.config_repo: ConfigRepo | None = None
+        self.features: FeatureStore | None = None
+        self.maintenance: MaintenanceLog | None = None
+        self.innocent_version = ""
+        self.innocent_deployed = False
+        self.bad_commit = ""  # the sha the config_change fault committed
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -309,7 +366,9 @@ class World:
         releases = self.releases = ReleaseRoot(directory)
         now = utcnow()
         times = [now - past.age for past in scenario.history]
-        *history_versions, self.bad_version = versions_for([*times, now])
+        *history_versions, self.bad_version, self.innocent_version = versions_for(
+            [*times, now, now]
+        )
         self.good_version = history_versions[-1]
         for past, at, version in zip(scenario.history, times, history_versions, strict=True):
             releases.deploy(
@@ -348,6 +407,7 @@ class World:
 
         self._accounts = Accounts.create(directory)
         files_root = make_files(directory / FILES_DIR)
+        gates = self._start_parts(directory, now)
         backend = self._backend = FilesBackend(
             name=scenario.service,
             releases=releases,
@@ -356,8 +416,13 @@ class World:
             stopping=self._stopping,
             sentry_client=self._sentry_client,
             session_hold=self.session_hold,
+            gates=gates,
         )
-        service = self._service = FilesWebService(backend=backend, access_log=self._access_log)
+        service = self._service = FilesWebService(
+            backend=backend,
+            access_log=self._access_log,
+            zip_check=self._zip_check if self.config_repo is not None else None,
+        )
         service.start()
         protocols = self._bind_protocols(files_root)
         control = self._control = ControlServer(self._apply_from_control)
@@ -398,6 +463,7 @@ class World:
             python=self.python,
             protocols=protocols,
             alertmanager_url=self._alertmanager.url if self._alertmanager else None,
+            parts=self._part_inputs(directory),
         )
         write_file(self.config_path, configfile.render(inputs), parents=True)
 
@@ -407,6 +473,7 @@ class World:
                 service.port,
                 webdav_port=_port_of(protocols.webdav_url),
                 accounts=self._accounts,
+                downloads=self.config_repo is not None,
             )
             self._traffic.start()
         if self.bad_deploy_after is not None and self.bad_deploy_after >= 0:
@@ -415,6 +482,73 @@ class World:
             )
             self._scheduler.start()
         log.info("world %s started in %s", scenario.name, directory)
+
+    def _start_parts(self, directory: Path, now: datetime) -> list[Gate]:
+        """The fleet, config repository, feature store and maintenance log the scenario has;
+        returns the gates requests pass through."""
+        scenario = self.scenario
+        gates: list[Gate] = []
+        if scenario.fleet is not None:
+            fleet = self.fleet = Fleet(directory / HOSTS_DIR, scenario.fleet)
+            fleet.start()
+            gates.append(self._upstream_gate)
+        if scenario.config_history:
+            self.config_repo = ConfigRepo.create(
+                directory / CONFIG_REPO_DIR, scenario.config_history
+            )
+        if scenario.features:
+            # The generator's runs of the last half hour, every five minutes, all good.
+            runs = [now - timedelta(minutes=5 * n) for n in range(6, 0, -1)]
+            self.features = FeatureStore.create(directory / FEATURES_DIR, scenario.service, runs)
+            gates.append(self._feature_gate)
+        if scenario.maintenance_hosts:
+            self.maintenance = MaintenanceLog(directory / MAINTENANCE_LOG)
+        return gates
+
+    def _upstream_gate(self) -> None:
+        assert self.fleet is not None
+        host = self.fleet.pick()
+        if not host.network_up():
+            error = ConnectionError(f"upstream {host.name}: connect: no route to host")
+            raise GateFailure("upstream unreachable", 502, error)
+
+    def _feature_gate(self) -> None:
+        assert self.features is not None
+        try:
+            self.features.check()
+        except FeatureFileError as exc:
+            raise GateFailure("internal server error", 500, exc) from exc
+
+    def _zip_check(self) -> None:
+        assert self.config_repo is not None
+        headers = self.config_repo.read(HEADERS_PATH) or ""
+        if any(line.strip() == ZIP_BREAKING_HEADER for line in headers.splitlines()):
+            raise ZipRefused(
+                "ZIP builder: fetching entries refused by Cross-Origin-Resource-Policy "
+                f"(set in {HEADERS_PATH})"
+            )
+
+    def _part_inputs(self, directory: Path) -> configfile.PartInputs:
+        python = [self.python]
+        return configfile.PartInputs(
+            hosts=(
+                tuple(
+                    (name, host.url, host.packages.directory)
+                    for name, host in self.fleet.hosts.items()
+                )
+                if self.fleet is not None
+                else ()
+            ),
+            aptctl=(*python, "-m", "cockpit.world.aptctl"),
+            config_repo=self.config_repo.path if self.config_repo is not None else None,
+            config_paths=(HEADERS_PATH.split("/", 1)[0] + "/",),
+            featurectl=(
+                (*python, "-m", "cockpit.world.featurectl", "--root", str(directory))
+                if self.features is not None
+                else ()
+            ),
+            maintenance_log=self.maintenance.path if self.maintenance is not None else None,
+        )
 
     def _bind_protocols(self, files_root: Path) -> configfile.ProtocolInputs:
         """Listening sockets (and the SFTP host key) now; the servers start in the background."""
@@ -574,6 +708,9 @@ class World:
         if fault == "bad_deploy":
             self.deploy_bad()
             return
+        if fault in _PART_FAULTS:
+            self._apply_part(fault)
+            return
         with self._fault_lock:
             if self._stopping.is_set():
                 raise WorldError("the world is stopping")
@@ -586,7 +723,86 @@ class World:
             if changed:
                 self._faults.append((utcnow(), fault))
         if changed:
+            if fault == "db_reinstall" and self.maintenance is not None:
+                # The script that did it, in its own log: the change behind the outage.
+                self.maintenance.run(
+                    script=MAINTENANCE_SCRIPT,
+                    hosts=self.scenario.maintenance_hosts,
+                    what=MAINTENANCE_WHAT,
+                    by="cron",
+                    dry_run=False,
+                )
             log.info("fault applied: %s", fault)
+
+    def _apply_part(self, fault: str) -> None:
+        why = self._part_missing(fault)
+        if why:
+            raise FaultNotApplicable(why)
+        if self._stopping.is_set():
+            raise WorldError("the world is stopping")
+        if fault == "deploy":
+            self._deploy_innocent()
+        elif fault == "package_upgrade":
+            assert self.fleet is not None
+            upgraded = self.fleet.unattended_upgrades()
+            log.info("unattended-upgrades upgraded %s", ", ".join(upgraded) or "nothing")
+        elif fault == "config_change":
+            assert self.config_repo is not None and self.scenario.bad_config is not None
+            bad = self.scenario.bad_config
+            self.bad_commit = self.config_repo.commit(
+                bad.files, author=bad.author, message=bad.message
+            )
+        elif fault == "permission_change":
+            assert self.features is not None
+            self.features.change_grants(
+                statement="GRANT SELECT ON r0.* TO feature_generator",
+                by="db-access-migrations",
+                host="clickhouse-1",
+            )
+        elif fault == "bad_feature_file":
+            assert self.features is not None
+            self.features.publish_from_query()
+        elif fault == "maintenance_dry_run":
+            assert self.maintenance is not None
+            self.maintenance.run(
+                script=MAINTENANCE_SCRIPT,
+                hosts=self.scenario.maintenance_hosts,
+                what=MAINTENANCE_WHAT,
+                by="cron",
+                dry_run=True,
+            )
+        self._record(fault)
+        log.info("fault applied: %s", fault)
+
+    def _part_missing(self, fault: str) -> str:
+        """Why this world cannot apply a fault of one of its parts ("" when it can)."""
+        name = self.scenario.name
+        if fault == "deploy" and self.innocent_deployed:
+            return "the routine release already shipped in this world"
+        if fault == "package_upgrade" and self.fleet is None:
+            return f"the {name} world has no fleet of hosts"
+        if fault == "config_change":
+            if self.config_repo is None or self.scenario.bad_config is None:
+                return f"the {name} world has no config repository"
+            if self.bad_commit:
+                return "the bad config change was already committed in this world"
+        if fault in ("permission_change", "bad_feature_file") and self.features is None:
+            return f"the {name} world has no feature file"
+        if fault == "maintenance_dry_run" and self.maintenance is None:
+            return f"the {name} world has no maintenance script"
+        return ""
+
+    def _deploy_innocent(self) -> None:
+        assert self.releases is not None and self._backend is not None
+        with self._deploy_lock:
+            self.releases.deploy(
+                service=self.scenario.service,
+                version=self.innocent_version,
+                who=self.scenario.innocent_who,
+                summary=self.scenario.innocent_summary,
+            )
+            self._backend.releases.invalidate()
+            self.innocent_deployed = True
 
     def _apply_from_control(self, fault: str, strict: bool = False) -> None:
         # The door is the service action's lever (deployctl failover) and, in practice mode,
@@ -608,6 +824,8 @@ class World:
                 f"the bad release {self.bad_version} already shipped once in this world; it "
                 "does not ship again after a revert"
             )
+        if fault in _PART_FAULTS:
+            return self._part_missing(fault)
         state = database.state
         if fault == "db_reinstall" and state is DatabaseState.REINSTALLED:
             return "the database is already reinstalled (restore first)"
@@ -648,6 +866,8 @@ class World:
         if self._traffic is not None:
             self._traffic.stop()
             self._traffic = None
+        if self.fleet is not None:
+            self.fleet.stop()
         if self._protocol_starter is not None:
             self._protocol_starter.join()
             self._protocol_starter = None

@@ -2,8 +2,10 @@
 with its own config, port and storage dir; and pushing alerts to it the way Prometheus does
 (POST /api/v2/alerts, repeated while an alert fires, with `endsAt` once it resolved).
 
-The drill world runs one; the tests run one or two (an HA pair is two members that Prometheus
-both pushes to; gossip is off, so each starts at once).
+The drill world runs one; the tests run one or two. Two are either independent (gossip off, so
+each starts at once; Prometheus pushes to both) or an HA cluster (`running_cluster`): each
+listens for gossip on a free loopback port and the second joins the first with
+`--cluster.peer`, so silences made on one member are held by both.
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ class Alertmanager:
     process: subprocess.Popen[bytes]
     directory: Path
     authorization: str = ""  # an Authorization header for a member behind basic auth
+    cluster_address: str = ""  # 127.0.0.1:<port> it gossips on, "" when gossip is off
+
+    def peers(self) -> list[str]:
+        """The cluster members this one knows (its own address included), from its status."""
+        status = self.request("GET", "/api/v2/status")
+        cluster = status.get("cluster") if isinstance(status, dict) else None
+        found = cluster.get("peers") if isinstance(cluster, dict) else None
+        return sorted(str(p.get("address")) for p in found or [] if isinstance(p, dict))
 
     def push(
         self,
@@ -118,10 +128,16 @@ class Alertmanager:
 
 
 def start_alertmanager(
-    directory: Path, name: str = "alertmanager", *, web_config: str = ""
+    directory: Path,
+    name: str = "alertmanager",
+    *,
+    web_config: str = "",
+    cluster: bool = False,
+    peers: tuple[str, ...] = (),
 ) -> Alertmanager:
     """Started and ready, or FileNotFoundError / RuntimeError saying why not. `web_config`:
-    the exporter-toolkit web config (e.g. basic_auth_users with bcrypt hashes)."""
+    the exporter-toolkit web config (e.g. basic_auth_users with bcrypt hashes). `cluster`:
+    gossip on a free loopback port, joining `peers` (their cluster addresses)."""
     program = binary()
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / f"{name}.yml"
@@ -134,6 +150,10 @@ def start_alertmanager(
     for attempt in range(5):  # a free port may be taken before Alertmanager binds it
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
+        gossip = f"127.0.0.1:{_free_port()}" if cluster or peers else ""
+        cluster_flags = [f"--cluster.listen-address={gossip}"] + [
+            f"--cluster.peer={peer}" for peer in peers
+        ]
         log_path = directory / f"{name}-{attempt}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -142,7 +162,7 @@ def start_alertmanager(
                     f"--config.file={config}",
                     f"--storage.path={directory / f'{name}-data-{attempt}'}",
                     f"--web.listen-address=127.0.0.1:{port}",
-                    "--cluster.listen-address=",
+                    *cluster_flags,
                     "--log.level=warn",
                     *web,
                 ],
@@ -155,7 +175,7 @@ def start_alertmanager(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=0.05)  # wakes at once if it exits
         if process.poll() is None and _ready(url):
-            return Alertmanager(url, process, directory)
+            return Alertmanager(url, process, directory, cluster_address=gossip)
         process.kill()
         process.wait()
         errors = log_path.read_text(errors="replace")
@@ -171,3 +191,26 @@ def running_alertmanager(
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def running_cluster(directory: Path, count: int = 2) -> Iterator[list[Alertmanager]]:
+    """`count` Alertmanagers gossiping as one HA cluster, each knowing every other one before
+    this yields (a silence made on one is then held by all)."""
+    members: list[Alertmanager] = []
+    try:
+        first = start_alertmanager(directory, "am-1", cluster=True)
+        members.append(first)
+        for n in range(2, count + 1):
+            peers = (first.cluster_address,)
+            members.append(start_alertmanager(directory, f"am-{n}", peers=peers))
+        wanted = sorted(m.cluster_address for m in members)
+        deadline = time.monotonic() + START_SECONDS
+        while any(m.peers() != wanted for m in members):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster did not form: {[m.peers() for m in members]}")
+            time.sleep(0.05)
+        yield members
+    finally:
+        for member in members:
+            member.stop()

@@ -6,6 +6,8 @@ GET  /api/0/organizations/<org>/issues/                  Bearer token; Link pagi
 GET  /api/0/organizations/<org>/issues/<id>/
 GET  /api/0/organizations/<org>/issues/<id>/events/latest/
 GET  /api/0/projects/<org>/<project>/issues/             the older, still served list
+GET  /api/0/projects/<org>/<project>/events/<event_id>/   one event by its id
+GET  /api/0/issues/<id>/ and /api/0/issues/<id>/events/latest/   the older issue paths
 GET  /api/0/organizations/<org>/projects/
 """
 
@@ -40,6 +42,9 @@ _ORG_ISSUE = re.compile(r"^/api/0/organizations/([^/]+)/issues/(\d+)/$")
 _ORG_ISSUE_EVENT = re.compile(r"^/api/0/organizations/([^/]+)/issues/(\d+)/events/([^/]+)/$")
 _PROJECT_ISSUES = re.compile(r"^/api/0/projects/([^/]+)/([^/]+)/issues/$")
 _ORG_PROJECTS = re.compile(r"^/api/0/organizations/([^/]+)/projects/$")
+_PROJECT_EVENT = re.compile(r"^/api/0/projects/([^/]+)/([^/]+)/events/([0-9a-fA-F-]+)/$")
+_LEGACY_ISSUE = re.compile(r"^/api/0/issues/(\d+)/$")
+_LEGACY_ISSUE_EVENT = re.compile(r"^/api/0/issues/(\d+)/events/([^/]+)/$")
 
 _NOT_FOUND = "The requested resource does not exist"
 
@@ -228,19 +233,44 @@ class _SentryHandler(QuietHandler):
             body = issue_detail_json(issue, base_url=app.base_url, org=app.org, now=utcnow())
             self.send_json(200, body, headers)
         elif match := _ORG_ISSUE_EVENT.match(path):
-            issue = self._issue(match.group(1), match.group(2))
-            latest_id = str(issue.latest_event.get("event_id") or "")
-            wanted = match.group(3)
-            if wanted not in ("latest", "recommended", "oldest", latest_id):
-                # Only the latest event of each issue is kept.
+            self._issue_event(self._issue(match.group(1), match.group(2)), match.group(3), headers)
+        elif match := _LEGACY_ISSUE.match(path):
+            issue = self._issue(app.org, match.group(1))
+            body = issue_detail_json(issue, base_url=app.base_url, org=app.org, now=utcnow())
+            self.send_json(200, body, headers)
+        elif match := _LEGACY_ISSUE_EVENT.match(path):
+            self._issue_event(self._issue(app.org, match.group(1)), match.group(2), headers)
+        elif match := _PROJECT_EVENT.match(path):
+            if match.group(1) != app.org or match.group(2) not in (
+                app.project.slug,
+                app.project.id,
+            ):
+                raise sentry_query.QueryError(404, _NOT_FOUND)
+            wanted = match.group(3).replace("-", "").lower()
+            found = next(
+                (
+                    i
+                    for i in app.store.all()
+                    if str(i.latest_event.get("event_id") or "").replace("-", "").lower() == wanted
+                ),
+                None,
+            )
+            if found is None:
                 raise sentry_query.QueryError(404, "Event not found")
-            self.send_json(200, event_json(issue, event_id=latest_id or None), headers)
+            self.send_json(200, event_json(found, event_id=wanted), headers)
         elif match := _ORG_PROJECTS.match(path):
             if match.group(1) != app.org:
                 raise sentry_query.QueryError(404, _NOT_FOUND)
             self.send_json(200, [project_json(app.project)], headers)
         else:
             raise sentry_query.QueryError(404, _NOT_FOUND)
+
+    def _issue_event(self, issue: IssueView, wanted: str, headers: dict[str, str]) -> None:
+        latest_id = str(issue.latest_event.get("event_id") or "")
+        if wanted not in ("latest", "recommended", "oldest", latest_id):
+            # Only the latest event of each issue is kept.
+            raise sentry_query.QueryError(404, "Event not found")
+        self.send_json(200, event_json(issue, event_id=latest_id or None), headers)
 
     def _issue(self, org: str, issue_id: str) -> IssueView:
         issue = self.app.store.get(issue_id) if org == self.app.org else None

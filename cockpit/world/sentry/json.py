@@ -10,6 +10,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from cockpit.world.sentry.issues import IssueView, Project, exception_values, frames_of
 
@@ -220,6 +221,46 @@ def _breadcrumbs_entry(event: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": "breadcrumbs", "data": {"values": out}}
 
 
+def _request_entry(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The SDK's `request` as the API's request entry: query and headers as pairs."""
+    request = event.get("request")
+    if not isinstance(request, dict) or not isinstance(request.get("url"), str):
+        return None
+    query = request.get("query_string")
+    if isinstance(query, dict):
+        pairs = [[str(k), str(v)] for k, v in query.items()]
+    else:
+        pairs = [[k, v] for k, v in parse_qsl(query if isinstance(query, str) else "")]
+    headers = request.get("headers")
+    method = request.get("method")
+    return {
+        "type": "request",
+        "data": {
+            "fragment": None,
+            "cookies": [],
+            "inferredContentType": None,
+            "env": request.get("env") if isinstance(request.get("env"), dict) else None,
+            "headers": [[str(k), str(v)] for k, v in headers.items()]
+            if isinstance(headers, dict)
+            else [],
+            "url": request["url"],
+            "query": pairs,
+            "data": None,
+            "method": method if isinstance(method, str) else None,
+        },
+    }
+
+
+def _url_tag(event: dict[str, Any]) -> str | None:
+    """Sentry tags an event with its request's URL, without query string or fragment."""
+    request = event.get("request")
+    url = request.get("url") if isinstance(request, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
 def _tags(event: dict[str, Any], view: IssueView) -> list[dict[str, str]]:
     tags: dict[str, str] = {}
     raw = event.get("tags")
@@ -234,6 +275,9 @@ def _tags(event: dict[str, Any], view: IssueView) -> list[dict[str, str]]:
         tags.setdefault("release", event["release"])
     if isinstance(event.get("transaction"), str):
         tags.setdefault("transaction", event["transaction"])
+    url = _url_tag(event)
+    if url:
+        tags.setdefault("url", url)
     if view.type == "error":
         tags.setdefault("handled", "no" if view.unhandled else "yes")
     return [{"key": key, "value": value} for key, value in sorted(tags.items())]
@@ -264,7 +308,9 @@ def event_json(view: IssueView, *, event_id: str | None = None) -> dict[str, Any
     event = view.latest_event
     eid = event_id or str(event.get("event_id") or "")
     entries = [
-        entry for entry in (_exception_entry(event), _breadcrumbs_entry(event)) if entry is not None
+        entry
+        for entry in (_exception_entry(event), _breadcrumbs_entry(event), _request_entry(event))
+        if entry is not None
     ]
     message = ""
     if view.type == "default":

@@ -1,0 +1,17 @@
+"""Fixtures of the action tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.incident.store.sqlite import IncidentStore, store_path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[IncidentStore]:
+    """A SQLite incident store of the test's own."""
+    with IncidentStore(store_path(tmp_path)) as s:
+        yield s
