@@ -311,20 +311,23 @@ class CockpitApp(App[int]):
         if live is not None and self.screen is not self.screen_stack[0]:
             live(view)
 
-    def on_panel_chosen(self, message: Panel.Chosen) -> None:
-        if self.last_view is None:
-            return
-        if isinstance(message.panel, ProbesPanel):
+    def on_probes_panel_probe_chosen(self, message: ProbesPanel.ProbeChosen) -> None:
+        if self.last_view is not None:
             from widgets.probe_detail import ProbeDetailScreen
 
-            self.push_screen(ProbeDetailScreen(message.key, self.last_view))
-        elif isinstance(message.panel, SentryPanel):
-            self.open_sentry_issue(message.key)
-        elif isinstance(message.panel, ErrorsPanel):
+            self.push_screen(ProbeDetailScreen(message.name, self.last_view))
+
+    def on_sentry_panel_issue_chosen(self, message: SentryPanel.IssueChosen) -> None:
+        self.open_sentry_issue(message.issue_id)
+
+    def on_errors_panel_routes_chosen(self, _: ErrorsPanel.RoutesChosen) -> None:
+        if self.last_view is not None:
             from widgets.routes_detail import RoutesScreen
 
             self.push_screen(RoutesScreen(self.last_view))
-        elif isinstance(message.panel, AlertsPanel):
+
+    def on_alerts_panel_alert_chosen(self, message: AlertsPanel.AlertChosen) -> None:
+        if self.last_view is not None:
             self.push_screen(AlertsScreen(self.last_view, message.key))
 
     def on_alerts_screen_silence_asked(self, message: AlertsScreen.SilenceAsked) -> None:
@@ -381,34 +384,26 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="sentry-detail", exit_on_error=False)
     async def open_sentry_issue(self, issue_id: str) -> None:
-        """The latest event of an issue, fetched through its source's client (which shares the
-        source's rate-limit state)."""
-        from cockpit.model import Category, SentryIssues
-        from cockpit.sentry.event import fetch_detail
+        """The latest event of an issue, fetched by the runtime."""
         from widgets.sentry_detail import SentryDetailScreen
 
-        if self.cockpit is None or self.last_view is None:
+        if self.cockpit is None:
             return
-        for _, reading in self.last_view.snapshot.of(Category.SENTRY):
-            if not isinstance(reading, SentryIssues):
-                continue
-            issue = next((i for i in reading.issues if i.id == issue_id), None)
-            source = next((s for s in self.cockpit.hub.sources if s.name == reading.source), None)
-            if issue is None or source is None:
-                continue
-            toast(self, one_line(f"fetching the latest event of {issue.short_id}"), timeout=3)
-            try:
-                detail = await fetch_detail(source.cfg, issue, client=source.client)  # type: ignore[attr-defined]
-            except Exception as exc:
-                toast(
-                    self,
-                    one_line(f"cannot fetch {issue.short_id}: {exc}", 300),
-                    severity="error",
-                    timeout=15,
-                )
-                return
-            await self.push_screen(SentryDetailScreen(detail))
+        issue = self.cockpit.sentry_issue(issue_id)
+        if issue is None:
             return
+        toast(self, one_line(f"fetching the latest event of {issue.short_id}"), timeout=3)
+        try:
+            detail = await self.cockpit.sentry_detail(issue_id)
+        except Exception as exc:
+            toast(
+                self,
+                one_line(f"cannot fetch {issue.short_id}: {exc}", 300),
+                severity="error",
+                timeout=15,
+            )
+            return
+        await self.push_screen(SentryDetailScreen(detail))
 
     def panel_failed(self, panel: Panel, exc: Exception) -> None:
         from cockpit.crash_report import report_exception
@@ -484,27 +479,19 @@ class CockpitApp(App[int]):
 
     def world_dir(self) -> Path | None:
         """The drill world this cockpit watches, when it runs one (demo, drills)."""
-        from cockpit.world.control import CONTROL_FILE
-
-        config = self.cockpit.config if self.cockpit is not None else None
-        if config is None or not config.cockpit.drill or config.path is None:
-            return None
-        directory = config.path.parent
-        return directory if (directory / CONTROL_FILE).exists() else None
+        return self.cockpit.world_dir() if self.cockpit is not None else None
 
     @work(group="inject", exit_on_error=False)
     async def inject(self, fault: str) -> None:
-        from cockpit.world.control import ControlError, send_fault
+        from cockpit.world.control import ControlError
 
-        directory = self.world_dir()
-        if directory is None or self.cockpit is None:
+        if self.cockpit is None:
             return
         try:
-            await asyncio.to_thread(partial(send_fault, directory, fault, strict=True))
-        except ControlError as exc:
+            await self.cockpit.inject(fault)
+        except (ControlError, LookupError) as exc:
             toast(self, one_line(f"{fault} not injected: {exc}"), severity="warning", timeout=15)
             return
-        self.cockpit.record("drill.inject", f"injected fault {fault}")
         self.show(self.cockpit.view)
         toast(self, one_line(f"fault {fault} injected"), title=Inert("Drill"), timeout=5)
 
@@ -531,7 +518,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="declare", exit_on_error=False)
     async def save_declare(self, request: object) -> None:
         from cockpit.incident.declare import DeclareRequest
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen
+        from cockpit.incident.store.errors import IncidentAlreadyOpen
 
         assert self.cockpit is not None and isinstance(request, DeclareRequest)
         what = f"declare {one_line(request.title, 60)!r}"
@@ -549,7 +536,7 @@ class CockpitApp(App[int]):
     async def until_saved(self, what: str, save: Callable[[], Awaitable[T]]) -> T:
         """Try `save` until the store takes it; meanwhile the header says "<what> not saved:
         <reason>, retrying" (what was typed is kept, in this worker, never dropped)."""
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen, StoreError
+        from cockpit.incident.store.errors import IncidentAlreadyOpen, StoreError
 
         delay = 1.0
         try:
@@ -702,7 +689,7 @@ class CockpitApp(App[int]):
         this worker (quitting) stops only the watching: the run goes on."""
         from cockpit.actions.guarded import RevertOutcome
         from cockpit.actions.runs import RunError
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from cockpit.runtime import ReadOnlyError
         from cockpit.timeutil import utcnow
 
@@ -904,7 +891,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="timeline", exit_on_error=False)
     async def action_timeline(self) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.timeline_view import TimelineScreen
 
         assert self.cockpit is not None
@@ -926,7 +913,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="export", exit_on_error=False)
     async def action_export(self) -> None:
         from cockpit.incident.export import export_dir
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.export_preview import ExportPreviewScreen
 
         assert self.cockpit is not None
@@ -950,7 +937,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="export-write", exit_on_error=False)
     async def _write_export(self, draft: str) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
 
         assert self.cockpit is not None
         try:

@@ -71,6 +71,19 @@ class AlertsPanel(Panel):
     AlertsPanel { height: 3; }
     """
 
+    class AlertChosen(Message):
+        """Enter on an alert group: every alert, that one selected."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def chosen(self, key: str) -> Message:
+        return self.AlertChosen(key)
+
+    def data(self, view: View) -> object:
+        return (view.alerts, self.sources(view), self._cap())
+
     def show(self, view: View) -> None:
         alerts = view.alerts
         self.display = alerts.configured

@@ -25,7 +25,8 @@ from notify_servers import (
 from cockpit.config import ConfigError, parse
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus
 from cockpit.notify import Notifier
 

@@ -10,7 +10,7 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
-from pilot_wait import until
+from pilot_wait import shown_rows, until
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, load
@@ -57,7 +57,7 @@ def screen_text(app: CockpitApp) -> str:
     parts = [app.query_one(CockpitHeader).render().plain]
     for panel in app.query(Panel):
         parts.append(f"{panel.border_title} | {panel.border_subtitle}")
-        parts.extend(line.plain for line in panel._render_lines())
+        parts.extend(shown_rows(panel))
     parts.append(app.query_one(TimelineStrip).render().plain)
     return "\n".join(parts)
 
