@@ -12,7 +12,7 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-from pilot_wait import until
+from pilot_wait import shown_rows, until
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, parse
@@ -112,7 +112,7 @@ async def test_r_reverts_the_suspected_config_commit_for_real(tmp_path: Path) ->
         panel = app.query_one(ChangesPanel)
 
         def listed() -> str:
-            return "\n".join(line.plain for line in panel._render_lines())
+            return "\n".join(shown_rows(panel))
 
         await until(pilot, lambda: "SUSPECT" in listed(), describe=listed)
         shown = listed()
