@@ -396,3 +396,33 @@ def test_deploys_become_changes_of_kind_deploy() -> None:
         "deploy", "files-web", "2024.08.02-1", "alice",
     )  # fmt: skip
     assert change.deploy is deploy and change.at == at and change.host == ""
+
+
+def test_check_json_names_the_changes_and_the_broken_source(
+    tmp_path: Path, debs: dict[str, Path]
+) -> None:
+    host = Host(tmp_path / "web-2")
+    host.dpkg("-i", str(debs["1.0-1"]))
+    host.dpkg("-i", str(debs["1.1-1"]))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[changes]]\nname = "web-2-dpkg"\nkind = "dpkg"\nhost = "web-2"\n'
+        f'path = "{host.dpkg_log}"\n\n'
+        f'[[changes]]\nname = "maint"\nkind = "maintenance"\npath = "{tmp_path / "none.jsonl"}"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cockpit", "check", "--json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COCKPIT_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert done.returncode == 1, done.stderr  # one source fails: never shown healthy
+    reports = {r["source"]: r for r in map(json.loads, done.stdout.splitlines())}
+    good, bad = reports["web-2-dpkg"], reports["maint"]
+    assert good["ok"] and good["kind"] == "dpkg" and good["changes"] == 2
+    latest = good["latest_change"]
+    assert (latest["kind"], latest["host"], latest["subject"]) == ("package", "web-2", PKG)
+    assert (latest["old"], latest["new"]) == ("1.0-1", "1.1-1")
+    assert [c["id"] for c in good["recent_changes"]] == ["upgrade", "install"]
+    assert not bad["ok"] and bad["error"] == f"no such file: {tmp_path / 'none.jsonl'}"
