@@ -19,12 +19,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from cockpit.actions.audit import append_audit
+from cockpit.actions.change_revert import ChangeRevertPlan, plan_change_revert
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
 from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
@@ -43,15 +44,26 @@ from cockpit.incident.store.errors import StoreError, StoreUnavailable
 from cockpit.incident.store.events import FAMILY_WINDOW
 from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.incident.store.worker import StoreHealth, StoreWorker
-from cockpit.model import Category, Deploy, Incident, IncidentStatus, TimelineEvent
+from cockpit.model import (
+    Category,
+    Change,
+    Deploy,
+    Incident,
+    IncidentStatus,
+    SentryIssue,
+    SentryIssues,
+    TimelineEvent,
+)
 from cockpit.sources.base import Source
 from cockpit.term.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
+from cockpit.view.panels import PanelBuilder, Panels
 
 if TYPE_CHECKING:
     from cockpit.actions.silence import SilenceMade, SilencePlan
     from cockpit.alerts.api import AlertmanagerClient
     from cockpit.notify.notifier import Notifier
+    from cockpit.sentry.event import SentryEventDetail
 
 T = TypeVar("T")
 
@@ -89,6 +101,17 @@ class View:
     # False until the store has been read once: "no incident" would then be a guess (a
     # cockpit started while a shared store is offline does not know of the open one).
     incident_known: bool = True
+    # What each panel shows (cockpit.view), built from the rest once per view, also for a
+    # view made elsewhere (a headless drill, a test, `replace`): widgets only render it. The
+    # runtime passes its builder, which keeps what did not change since the last refresh.
+    panels: Panels = field(init=False, compare=False)
+    builder: InitVar[PanelBuilder | None] = None
+
+    def __post_init__(self, builder: PanelBuilder | None) -> None:
+        built = (builder or PanelBuilder()).build(
+            self.snapshot, self.assessment, self.incident, self.status_times
+        )
+        object.__setattr__(self, "panels", built)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +180,7 @@ class Cockpit:
         self.catalog = RunCatalog(data_dir) if data_dir is not None else None
         self.notifier: Notifier | None = None
         self._stored = _Stored()
+        self._panels = PanelBuilder()
         self._view: View | None = None
         self._watch: RecoveryWatch | None = None  # after a fix: did it work?
         self._sync_task: asyncio.Task[None] | None = None
@@ -232,6 +256,7 @@ class Cockpit:
             alerts_view(snapshot.of(Category.ALERTS)),
             # Until the first read, "no incident" is a guess; say so once the store fails.
             incident_known=stored.read or self.storage.health.ok,
+            builder=self._panels,
         )
 
     @property
@@ -439,7 +464,10 @@ class Cockpit:
         """The form's defaults: the cockpit's service, the first failure it saw."""
         view = self.view
         title = f"{self.config.cockpit.service} degraded"
-        if view.assessment.suspect is not None:
+        top = self.top_suspect()
+        if top is not None and top.deploy is None:
+            title += f" after {top.kind} {identity(top.subject or top.what)}"
+        elif view.assessment.suspect is not None:
             title += f" after deploy {identity(view.assessment.suspect.version)}"
         return DeclareRequest(
             title=title,
@@ -591,6 +619,54 @@ class Cockpit:
         self.record_event(event)
         return event
 
+    # -- looking closer ----------------------------------------------------------------------
+
+    def sentry_issue(self, issue_id: str) -> SentryIssue | None:
+        """The issue as last read, from whichever Sentry source lists it."""
+        for _, reading in self.view.snapshot.of(Category.SENTRY):
+            if isinstance(reading, SentryIssues):
+                found = next((i for i in reading.issues if i.id == issue_id), None)
+                if found is not None:
+                    return found
+        return None
+
+    async def sentry_detail(self, issue_id: str) -> SentryEventDetail:
+        """The latest event of an issue, fetched through its source's client (which shares
+        the source's rate-limit state). LookupError when no source lists it now; the client's
+        errors otherwise."""
+        from cockpit.sentry.event import fetch_detail
+        from cockpit.sentry.source import SentryIssuesSource
+
+        for _, reading in self.view.snapshot.of(Category.SENTRY):
+            if not isinstance(reading, SentryIssues):
+                continue
+            issue = next((i for i in reading.issues if i.id == issue_id), None)
+            source = next((s for s in self.hub.sources if s.name == reading.source), None)
+            if issue is not None and isinstance(source, SentryIssuesSource):
+                return await fetch_detail(source.cfg, issue, client=source.client)
+        raise LookupError(f"issue {issue_id} is no longer listed")
+
+    def world_dir(self) -> Path | None:
+        """The drill world this cockpit watches, when it runs one (demo, drills)."""
+        from cockpit.world.control import CONTROL_FILE
+
+        config = self.config
+        if not config.cockpit.drill or config.path is None:
+            return None
+        directory = config.path.parent
+        return directory if (directory / CONTROL_FILE).exists() else None
+
+    async def inject(self, fault: str) -> None:
+        """Break the drill world on purpose, now; on the timeline. LookupError when this
+        cockpit watches no drill world, ControlError when the world refused."""
+        from cockpit.world.control import send_fault
+
+        directory = self.world_dir()
+        if directory is None:
+            raise LookupError("no drill world to inject a fault into")
+        await asyncio.to_thread(send_fault, directory, fault, strict=True)
+        self.record("drill.inject", f"injected fault {fault}")
+
     def revert_target(self) -> str:
         """The service `R` acts on: the suspect deploy's, else the latest deploy's."""
         assessment = self.view.assessment
@@ -634,10 +710,27 @@ class Cockpit:
                 f"{refused.why}",
             )
 
-    async def start(self, plan: RevertPlan | ActionPlan) -> Run:
+    def top_suspect(self) -> Change | None:
+        """The change suspected first while degraded, else None."""
+        suspects = self.view.assessment.suspects if self.view.assessment.degraded else ()
+        return suspects[0].change if suspects else None
+
+    def plan_change_revert(self, change: Change | None = None) -> RevertPlan | ChangeRevertPlan:
+        """The revert of `change` (default: the top suspect; with none, the latest deploy,
+        as `R` always did). A deploy goes back through its service's revert; another change
+        through its source's `revert` template; RevertError says why there is no plan."""
+        self._writable("revert")
+        change = change if change is not None else self.top_suspect()
+        if change is None:
+            return self.plan_revert()
+        if change.deploy is not None:
+            return self.plan_revert(change.deploy.service)
+        return plan_change_revert(change, self.config.change_source(str(change.source)))
+
+    async def start(self, plan: RevertPlan | ChangeRevertPlan | ActionPlan) -> Run:
         """Start a revert or an action under its own supervisor; returns once it runs (or was
         refused: its result then says why). Raises RunError when it cannot start at all."""
-        what = "revert" if isinstance(plan, RevertPlan) else f"action {plan.name}"
+        what = "revert" if not isinstance(plan, ActionPlan) else f"action {plan.name}"
         self._writable(what)
         if self.data_dir is None:
             raise RunError("no data dir to run it in")
@@ -667,7 +760,9 @@ class Cockpit:
         await self.sync()
         return outcome
 
-    async def revert(self, plan: RevertPlan, on_output: Callable[[str], None]) -> RevertOutcome:
+    async def revert(
+        self, plan: RevertPlan | ChangeRevertPlan, on_output: Callable[[str], None]
+    ) -> RevertOutcome:
         return await self._run(plan, on_output)
 
     def action_names(self, service: str | None = None) -> tuple[str, ...]:
@@ -683,7 +778,7 @@ class Cockpit:
         return await self._run(plan, on_output)
 
     async def _run(
-        self, plan: RevertPlan | ActionPlan, on_output: Callable[[str], None]
+        self, plan: RevertPlan | ChangeRevertPlan | ActionPlan, on_output: Callable[[str], None]
     ) -> RevertOutcome:
         try:
             run = await self.start(plan)

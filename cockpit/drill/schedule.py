@@ -81,6 +81,7 @@ class FaultRecord:
     ok: bool
     detail: str = ""
     due: datetime | None = None  # real time it was due (scheduled faults)
+    request: str = ""  # the id an injection was asked with, so its asker finds the answer
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class FaultRecord:
             "ok": self.ok,
             "detail": self.detail,
             "due": None if self.due is None else self.due.isoformat(),
+            **({"request": self.request} if self.request else {}),
         }
 
     @classmethod
@@ -102,6 +104,7 @@ class FaultRecord:
             ok=bool(data.get("ok", False)),
             detail=str(data.get("detail", "")),
             due=None if not due else parse_iso(due),
+            request=str(data.get("request", "")),
         )
 
 

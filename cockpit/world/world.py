@@ -731,6 +731,7 @@ class World:
                     what=MAINTENANCE_WHAT,
                     by="cron",
                     dry_run=False,
+                    service=self.scenario.service,
                 )
             log.info("fault applied: %s", fault)
 
@@ -770,6 +771,7 @@ class World:
                 what=MAINTENANCE_WHAT,
                 by="cron",
                 dry_run=True,
+                service=self.scenario.service,
             )
         self._record(fault)
         log.info("fault applied: %s", fault)

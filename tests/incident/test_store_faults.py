@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pilot_wait import until
+from pilot_wait import shown_text, until
 from revert_world import RevertWorld
 
 from cockpit.app import CockpitApp
@@ -128,7 +128,7 @@ def header(app: CockpitApp) -> str:
 
 
 def probes(app: CockpitApp) -> str:
-    return "\n".join(line.plain for line in app.query_one(ProbesPanel)._render_lines())
+    return shown_text(app.query_one(ProbesPanel))
 
 
 def timeline(app: CockpitApp) -> str:
