@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyte
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from pty_harness import PtyRun  # shared with the tests
 
 _CUP = re.compile(rb"\x1b\[(\d+);(\d+)H")

@@ -22,12 +22,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from revert_world import RevertWorld  # noqa: E402
 
 from cockpit.config import load  # noqa: E402
-from cockpit.incident.store.sqlite import store_path  # noqa: E402
+from cockpit.incident.store.connection import store_path  # noqa: E402
 from cockpit.runtime import Cockpit  # noqa: E402
 
 LAG_P99_BUDGET_MS = 50.0

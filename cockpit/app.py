@@ -27,6 +27,7 @@ from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
+from cockpit.keys import ACTIONS_BY_NAME, on_screen
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
@@ -34,6 +35,7 @@ from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
 from widgets.inert import EMPTY, clip, hit, listed, plain, toast
+from widgets.keys import bindings, keymap
 from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
@@ -51,25 +53,6 @@ if TYPE_CHECKING:
 CockpitFactory = Callable[[], Awaitable["Cockpit"]]
 DETACH_GRACE = 12.0  # seconds a cockpit told to go (SIGHUP, SIGTERM) has to close cleanly
 T = TypeVar("T")
-WRITES = ("declare", "revert", "note", "status", "mitigate", "correct", "runbook")
-
-# In the footer at 80 columns only the keys of the job; all of them are in the help (?).
-FOOTER = ("declare", "revert", "export", "note", "status", "help", "quit")
-ACTIONS = (
-    ("declare", "Declare", "declare an incident"),
-    ("revert", "Revert", "revert the latest deploy (plan, typed confirmation, lock, audit)"),
-    ("export", "Export", "write the incident's timeline draft (Markdown)"),
-    ("note", "Note", "add a note to the timeline"),
-    ("runbook", "Action", "run a runbook action of the service (e.g. failover), guarded like R"),
-    ("status", "Status", "incident status: identified, mitigated, resolved; retry notifications"),
-    ("mitigate", "Mitigated", "mark the incident mitigated (or resolved) at the verified recovery"),
-    ("correct", "Correct", "correct a recorded time: impact start, detected, declared, mitigated"),
-    ("timeline", "Timeline", "the whole timeline, scrollable, filtered by kind (f)"),
-    ("watch", "Watch", "watch the revert or action running (or whose outcome is unknown)"),
-    ("zoom", "Zoom", "5xx graph window: 5 min, 30 min, 3 h"),
-    ("help", "Help", "this help"),
-    ("quit", "Quit", "quit (the incident and its timeline are kept)"),
-)
 
 
 class _ListedCommands(Provider):
@@ -104,11 +87,11 @@ class ActionCommands(_ListedCommands):
             return []
         return [
             (
-                one_line(f"{label} ({app.keys_label(action)})"),
-                partial(app.run_action, action),
-                one_line(text),
+                one_line(f"{spec.label} ({app.keys_label(spec.name)})"),
+                partial(app.run_action, spec.action),
+                one_line(spec.description),
             )
-            for action, label, text in ACTIONS
+            for spec in on_screen("main")
         ]
 
 
@@ -131,18 +114,9 @@ class CockpitApp(App[int]):
     CSS_PATH = Path(__file__).parent.parent / "widgets" / "cockpit.tcss"
     TITLE = "oncall-cockpit"
     COMMANDS = App.COMMANDS | {ActionCommands, FaultCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *(
-            Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
-            for action, label, _ in ACTIONS
-        ),
-        # Read-only: the write key is disabled (dimmed in the footer), and pressing it says why
-        # instead of doing nothing without a word.
-        *(
-            Binding(getattr(KeysSection(), a), f"refuse('{a}')", show=False, id=f"{a}!")
-            for a in WRITES
-        ),
-    ]
+    # From the action registry (cockpit/keys.py). Read-only: a write key is disabled (dimmed
+    # in the footer), and pressing it says why instead of doing nothing without a word.
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings("main")]
 
     def __init__(
         self,
@@ -163,8 +137,7 @@ class CockpitApp(App[int]):
         use(ascii_only)  # before composing: text built for the panels is folded already
         self.on_close = on_close
         # Before mounting: the footer is composed once with the right keys.
-        keymap = {action: key for action, key in vars(self.keys).items()}
-        self.set_keymap(keymap | {f"{a}!": keymap[a] for a in WRITES if a in keymap})
+        self.set_keymap(keymap(self.keys))
         self.cockpit: Cockpit | None = None
         self.last_view: View | None = None
         self._graph_width = 0
@@ -219,6 +192,11 @@ class CockpitApp(App[int]):
         use(self.ascii_only)
         if self.ascii_only:
             ascii_scrollbars()
+        if self.no_color:
+            from widgets.nocolor import NO_COLOR_THEME
+
+            self.register_theme(NO_COLOR_THEME)
+            self.theme = NO_COLOR_THEME.name
         self.call_after_refresh(self.feed)  # the layout first, then the sources
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -311,20 +289,23 @@ class CockpitApp(App[int]):
         if live is not None and self.screen is not self.screen_stack[0]:
             live(view)
 
-    def on_panel_chosen(self, message: Panel.Chosen) -> None:
-        if self.last_view is None:
-            return
-        if isinstance(message.panel, ProbesPanel):
+    def on_probes_panel_probe_chosen(self, message: ProbesPanel.ProbeChosen) -> None:
+        if self.last_view is not None:
             from widgets.probe_detail import ProbeDetailScreen
 
-            self.push_screen(ProbeDetailScreen(message.key, self.last_view))
-        elif isinstance(message.panel, SentryPanel):
-            self.open_sentry_issue(message.key)
-        elif isinstance(message.panel, ErrorsPanel):
+            self.push_screen(ProbeDetailScreen(message.name, self.last_view))
+
+    def on_sentry_panel_issue_chosen(self, message: SentryPanel.IssueChosen) -> None:
+        self.open_sentry_issue(message.issue_id)
+
+    def on_errors_panel_routes_chosen(self, _: ErrorsPanel.RoutesChosen) -> None:
+        if self.last_view is not None:
             from widgets.routes_detail import RoutesScreen
 
             self.push_screen(RoutesScreen(self.last_view))
-        elif isinstance(message.panel, AlertsPanel):
+
+    def on_alerts_panel_alert_chosen(self, message: AlertsPanel.AlertChosen) -> None:
+        if self.last_view is not None:
             self.push_screen(AlertsScreen(self.last_view, message.key))
 
     def on_alerts_screen_silence_asked(self, message: AlertsScreen.SilenceAsked) -> None:
@@ -381,34 +362,26 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="sentry-detail", exit_on_error=False)
     async def open_sentry_issue(self, issue_id: str) -> None:
-        """The latest event of an issue, fetched through its source's client (which shares the
-        source's rate-limit state)."""
-        from cockpit.model import Category, SentryIssues
-        from cockpit.sentry.event import fetch_detail
+        """The latest event of an issue, fetched by the runtime."""
         from widgets.sentry_detail import SentryDetailScreen
 
-        if self.cockpit is None or self.last_view is None:
+        if self.cockpit is None:
             return
-        for _, reading in self.last_view.snapshot.of(Category.SENTRY):
-            if not isinstance(reading, SentryIssues):
-                continue
-            issue = next((i for i in reading.issues if i.id == issue_id), None)
-            source = next((s for s in self.cockpit.hub.sources if s.name == reading.source), None)
-            if issue is None or source is None:
-                continue
-            toast(self, one_line(f"fetching the latest event of {issue.short_id}"), timeout=3)
-            try:
-                detail = await fetch_detail(source.cfg, issue, client=source.client)  # type: ignore[attr-defined]
-            except Exception as exc:
-                toast(
-                    self,
-                    one_line(f"cannot fetch {issue.short_id}: {exc}", 300),
-                    severity="error",
-                    timeout=15,
-                )
-                return
-            await self.push_screen(SentryDetailScreen(detail))
+        issue = self.cockpit.sentry_issue(issue_id)
+        if issue is None:
             return
+        toast(self, one_line(f"fetching the latest event of {issue.short_id}"), timeout=3)
+        try:
+            detail = await self.cockpit.sentry_detail(issue_id)
+        except Exception as exc:
+            toast(
+                self,
+                one_line(f"cannot fetch {issue.short_id}: {exc}", 300),
+                severity="error",
+                timeout=15,
+            )
+            return
+        await self.push_screen(SentryDetailScreen(detail))
 
     def panel_failed(self, panel: Panel, exc: Exception) -> None:
         from cockpit.crash_report import report_exception
@@ -437,13 +410,14 @@ class CockpitApp(App[int]):
         read_only = self.read_only or self._read_only_shown
         if action == "refuse":
             return read_only
-        if action in WRITES and read_only:
+        spec = ACTIONS_BY_NAME.get(action)
+        if spec is None:
+            return True
+        if spec.writes and read_only:
             return None  # shown disabled; the key itself says "read-only" (action_refuse)
-        if action in (*WRITES, "export", "timeline", "watch") and self.cockpit is None:
+        if spec.needs and self.cockpit is None:
             return None  # shown disabled until the sources are up
-        if action in ("status", "mitigate", "correct") and (
-            self.last_view is None or self.last_view.incident is None
-        ):
+        if spec.needs == "incident" and (self.last_view is None or self.last_view.incident is None):
             return None  # nothing to move along yet
         return True
 
@@ -468,43 +442,38 @@ class CockpitApp(App[int]):
 
     def action_help(self) -> None:
         rows = [("data", data_dir_said(self.cockpit))] if self.cockpit is not None else []
-        rows += [(self.keys_label(action), text) for action, _, text in ACTIONS]
+        rows += [(self.keys_label(spec.name), spec.description) for spec in on_screen("main")]
         rows += [
             ("tab", "move between the probe and Sentry panels"),
             ("up/down, enter", "pick a probe or an issue and open its details"),
             ("ctrl+p", "command palette (in a drill or the demo: inject a fault)"),
+            ("", "on the alerts screen (enter on an alert):"),
         ]
+        rows += [(self.keys_label(spec.name), spec.description) for spec in on_screen("alerts")]
         from widgets.modals import HelpScreen
 
         self.push_screen(HelpScreen(rows, self.read_only))
 
     def keys_label(self, action: str) -> str:
+        """The key of an action as the footer shows it ("?" for question_mark)."""
         key = getattr(self.keys, action)
-        return self.get_key_display(Binding(key, action))
+        return self.get_key_display(Binding(key, ACTIONS_BY_NAME[action].action))
 
     def world_dir(self) -> Path | None:
         """The drill world this cockpit watches, when it runs one (demo, drills)."""
-        from cockpit.world.control import CONTROL_FILE
-
-        config = self.cockpit.config if self.cockpit is not None else None
-        if config is None or not config.cockpit.drill or config.path is None:
-            return None
-        directory = config.path.parent
-        return directory if (directory / CONTROL_FILE).exists() else None
+        return self.cockpit.world_dir() if self.cockpit is not None else None
 
     @work(group="inject", exit_on_error=False)
     async def inject(self, fault: str) -> None:
-        from cockpit.world.control import ControlError, send_fault
+        from cockpit.world.control import ControlError
 
-        directory = self.world_dir()
-        if directory is None or self.cockpit is None:
+        if self.cockpit is None:
             return
         try:
-            await asyncio.to_thread(partial(send_fault, directory, fault, strict=True))
-        except ControlError as exc:
+            await self.cockpit.inject(fault)
+        except (ControlError, LookupError) as exc:
             toast(self, one_line(f"{fault} not injected: {exc}"), severity="warning", timeout=15)
             return
-        self.cockpit.record("drill.inject", f"injected fault {fault}")
         self.show(self.cockpit.view)
         toast(self, one_line(f"fault {fault} injected"), title=Inert("Drill"), timeout=5)
 
@@ -531,7 +500,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="declare", exit_on_error=False)
     async def save_declare(self, request: object) -> None:
         from cockpit.incident.declare import DeclareRequest
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen
+        from cockpit.incident.store.errors import IncidentAlreadyOpen
 
         assert self.cockpit is not None and isinstance(request, DeclareRequest)
         what = f"declare {one_line(request.title, 60)!r}"
@@ -549,7 +518,7 @@ class CockpitApp(App[int]):
     async def until_saved(self, what: str, save: Callable[[], Awaitable[T]]) -> T:
         """Try `save` until the store takes it; meanwhile the header says "<what> not saved:
         <reason>, retrying" (what was typed is kept, in this worker, never dropped)."""
-        from cockpit.incident.store.sqlite import IncidentAlreadyOpen, StoreError
+        from cockpit.incident.store.errors import IncidentAlreadyOpen, StoreError
 
         delay = 1.0
         try:
@@ -684,7 +653,7 @@ class CockpitApp(App[int]):
         this worker (quitting) stops only the watching: the run goes on."""
         from cockpit.actions.guarded import RevertOutcome
         from cockpit.actions.runs import RunError
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from cockpit.runtime import ReadOnlyError
         from cockpit.timeutil import utcnow
 
@@ -886,7 +855,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="timeline", exit_on_error=False)
     async def action_timeline(self) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.timeline_view import TimelineScreen
 
         assert self.cockpit is not None
@@ -908,7 +877,7 @@ class CockpitApp(App[int]):
     @work(exclusive=True, group="export", exit_on_error=False)
     async def action_export(self) -> None:
         from cockpit.incident.export import export_dir
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
         from widgets.export_preview import ExportPreviewScreen
 
         assert self.cockpit is not None
@@ -932,7 +901,7 @@ class CockpitApp(App[int]):
 
     @work(exclusive=True, group="export-write", exit_on_error=False)
     async def _write_export(self, draft: str) -> None:
-        from cockpit.incident.store.sqlite import StoreError
+        from cockpit.incident.store.errors import StoreError
 
         assert self.cockpit is not None
         try:

@@ -329,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from cockpit.host.datadir import DataDirError
-    from cockpit.incident.store.sqlite import StoreError
+    from cockpit.incident.store.errors import StoreError
     from cockpit.term.textsafe import inert_log_records
 
     inert_log_records()

@@ -158,7 +158,8 @@ def check_store(config: Config, env: Mapping[str, str]) -> Finding:
     with its schema, and what it holds."""
     from cockpit.host.datadir import DataDirError
     from cockpit.incident.store.backend import describe, for_reading
-    from cockpit.incident.store.sqlite import StoreError, store_path
+    from cockpit.incident.store.connection import store_path
+    from cockpit.incident.store.errors import StoreError
 
     try:
         directory = data_dir(dict(env), config.cockpit.data_dir)

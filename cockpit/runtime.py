@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -39,17 +39,29 @@ from cockpit.hub import Hub, Snapshot
 from cockpit.incident.declare import DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, note_event
 from cockpit.incident.store.backend import opener, store_target
-from cockpit.incident.store.sqlite import FAMILY_WINDOW, IncidentStore, StoreError, StoreUnavailable
+from cockpit.incident.store.errors import StoreError, StoreUnavailable
+from cockpit.incident.store.events import FAMILY_WINDOW
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.incident.store.worker import StoreHealth, StoreWorker
-from cockpit.model import Category, Deploy, Incident, IncidentStatus, TimelineEvent
+from cockpit.model import (
+    Category,
+    Deploy,
+    Incident,
+    IncidentStatus,
+    SentryIssue,
+    SentryIssues,
+    TimelineEvent,
+)
 from cockpit.sources.base import Source
 from cockpit.term.textsafe import identity, one_line
 from cockpit.timeutil import iso_utc, utcnow
+from cockpit.view.panels import PanelBuilder, Panels
 
 if TYPE_CHECKING:
     from cockpit.actions.silence import SilenceMade, SilencePlan
     from cockpit.alerts.api import AlertmanagerClient
     from cockpit.notify.notifier import Notifier
+    from cockpit.sentry.event import SentryEventDetail
 
 T = TypeVar("T")
 
@@ -87,6 +99,17 @@ class View:
     # False until the store has been read once: "no incident" would then be a guess (a
     # cockpit started while a shared store is offline does not know of the open one).
     incident_known: bool = True
+    # What each panel shows (cockpit.view), built from the rest once per view, also for a
+    # view made elsewhere (a headless drill, a test, `replace`): widgets only render it. The
+    # runtime passes its builder, which keeps what did not change since the last refresh.
+    panels: Panels = field(init=False, compare=False)
+    builder: InitVar[PanelBuilder | None] = None
+
+    def __post_init__(self, builder: PanelBuilder | None) -> None:
+        built = (builder or PanelBuilder()).build(
+            self.snapshot, self.assessment, self.incident, self.status_times
+        )
+        object.__setattr__(self, "panels", built)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +178,7 @@ class Cockpit:
         self.catalog = RunCatalog(data_dir) if data_dir is not None else None
         self.notifier: Notifier | None = None
         self._stored = _Stored()
+        self._panels = PanelBuilder()
         self._view: View | None = None
         self._watch: RecoveryWatch | None = None  # after a fix: did it work?
         self._sync_task: asyncio.Task[None] | None = None
@@ -230,6 +254,7 @@ class Cockpit:
             alerts_view(snapshot.of(Category.ALERTS)),
             # Until the first read, "no incident" is a guess; say so once the store fails.
             incident_known=stored.read or self.storage.health.ok,
+            builder=self._panels,
         )
 
     @property
@@ -278,7 +303,7 @@ class Cockpit:
             self._connect()
             if not self._adopted:
                 await self._adopt()
-        self._watch_store()
+        await self._watch_store()
         wrote = bool(storage.pending())
         await storage.flush()
         stale = time.monotonic() - self._last_read > RESYNC_EVERY
@@ -291,14 +316,16 @@ class Cockpit:
             if self.storage.pending():
                 await storage.flush()
 
-    def _watch_store(self) -> None:
+    async def _watch_store(self) -> None:
         """Have the open store announce other cockpits' changes, when it can (PostgreSQL):
-        the store is then read when something changed, not every tick."""
+        the store is then read when something changed, not every tick. Starting and stopping
+        a listener happen off the event loop: stopping waits for its thread."""
         store = self.storage.store
         if store is None or store is self._watched:
             return
         if self._unwatch is not None:
-            self._unwatch()
+            await asyncio.to_thread(self._unwatch)
+            self._unwatch = None
         loop = asyncio.get_running_loop()
 
         def told() -> None:  # on the listener's thread
@@ -307,7 +334,7 @@ class Cockpit:
                 loop.call_soon_threadsafe(self.hub.poke)
 
         self._watched = store
-        self._unwatch = store.watch(told)
+        self._unwatch = await asyncio.to_thread(store.watch, told)
 
     async def _read(self) -> None:
         storage = self.storage
@@ -586,6 +613,54 @@ class Cockpit:
         )
         self.record_event(event)
         return event
+
+    # -- looking closer ----------------------------------------------------------------------
+
+    def sentry_issue(self, issue_id: str) -> SentryIssue | None:
+        """The issue as last read, from whichever Sentry source lists it."""
+        for _, reading in self.view.snapshot.of(Category.SENTRY):
+            if isinstance(reading, SentryIssues):
+                found = next((i for i in reading.issues if i.id == issue_id), None)
+                if found is not None:
+                    return found
+        return None
+
+    async def sentry_detail(self, issue_id: str) -> SentryEventDetail:
+        """The latest event of an issue, fetched through its source's client (which shares
+        the source's rate-limit state). LookupError when no source lists it now; the client's
+        errors otherwise."""
+        from cockpit.sentry.event import fetch_detail
+        from cockpit.sentry.source import SentryIssuesSource
+
+        for _, reading in self.view.snapshot.of(Category.SENTRY):
+            if not isinstance(reading, SentryIssues):
+                continue
+            issue = next((i for i in reading.issues if i.id == issue_id), None)
+            source = next((s for s in self.hub.sources if s.name == reading.source), None)
+            if issue is not None and isinstance(source, SentryIssuesSource):
+                return await fetch_detail(source.cfg, issue, client=source.client)
+        raise LookupError(f"issue {issue_id} is no longer listed")
+
+    def world_dir(self) -> Path | None:
+        """The drill world this cockpit watches, when it runs one (demo, drills)."""
+        from cockpit.world.control import CONTROL_FILE
+
+        config = self.config
+        if not config.cockpit.drill or config.path is None:
+            return None
+        directory = config.path.parent
+        return directory if (directory / CONTROL_FILE).exists() else None
+
+    async def inject(self, fault: str) -> None:
+        """Break the drill world on purpose, now; on the timeline. LookupError when this
+        cockpit watches no drill world, ControlError when the world refused."""
+        from cockpit.world.control import send_fault
+
+        directory = self.world_dir()
+        if directory is None:
+            raise LookupError("no drill world to inject a fault into")
+        await asyncio.to_thread(send_fault, directory, fault, strict=True)
+        self.record("drill.inject", f"injected fault {fault}")
 
     def revert_target(self) -> str:
         """The service `R` acts on: the suspect deploy's, else the latest deploy's."""

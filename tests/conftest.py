@@ -12,7 +12,8 @@ from notify_servers import Recorder
 from pg_server import PASSWORD, PgServer, pg_server
 from servers import serving
 
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 
 BACKENDS = ("sqlite", "postgresql")
 

@@ -18,6 +18,7 @@ from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.incident.declare import DeclareRequest, parse_when
+from cockpit.keys import ACTION_SPECS
 from cockpit.model import SEVERITIES, IncidentStatus, TimelineEvent
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_hms, utc_hms
@@ -339,7 +340,8 @@ class HelpScreen(ModalScreen[None]):
             key_shown = Inert(f"{one_line(key, 40):>8}  ")
             parts += [(key_shown, "bold"), one_line(description), Inert("\n")]
         if self.read_only:
-            parts.append((Inert("read-only: declare and revert are disabled\n"), "$warning"))
+            writes = ", ".join(spec.name for spec in ACTION_SPECS if spec.writes)
+            parts.append((Inert(f"read-only: {writes} are disabled\n"), "$warning"))
         parts += [Inert("\n"), (Inert(PANELS_HELP), "$text-muted")]
         with Vertical(classes="dialog wide"):
             yield InertLabel(Inert("Keys (up/down scroll, Esc closes)"), classes="dialog-title")

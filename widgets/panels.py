@@ -9,29 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.widget import Widget
 
-from cockpit.detect.probes import ProbeState, ProbeView
-from cockpit.detect.routes import route_shares, route_text
-from cockpit.model import (
-    Category,
-    Deploy,
-    ErrorSeries,
-    Freshness,
-    IncidentStatus,
-    ProbeResults,
-    SentryIssues,
-    SourceStatus,
-)
-from cockpit.sentry.rank import is_rising, rank_issues
+from cockpit.detect.probes import ProbeState
+from cockpit.detect.routes import route_text
+from cockpit.model import Category, Deploy, Freshness
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
+from cockpit.view.deploys import DeploysView
+from cockpit.view.errors import ZOOMS, ErrorSummary, ErrorsView, GraphData
+from cockpit.view.probes import ProbeRow, ProbesView
+from cockpit.view.sentry import SentryView
+from cockpit.view.sources import SourceLine, source_lines
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, covered, marker_row
 from widgets.inert import InertContent, Part, cut, lines, pad, set_border, styled, text
@@ -42,7 +37,7 @@ if TYPE_CHECKING:
 COSMETIC_REPAINT = 10.0  # seconds
 
 
-def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
+def freshness_label(statuses: Sequence[SourceLine]) -> Inert:
     """The freshness of a panel's sources in a few words (the border: a stale source's reason
     is too long for it at 80 columns, so it is written out in the panel, see `stale_rows`)."""
     if not statuses:
@@ -71,7 +66,7 @@ def freshness_label(statuses: Sequence[SourceStatus]) -> Inert:
 NOT_WORKING = (Freshness.STALE, Freshness.UNCONFIGURED)
 
 
-def stale_rows(statuses: Sequence[SourceStatus], width: int, room: int) -> list[list[Part]]:
+def stale_rows(statuses: Sequence[SourceLine], width: int, room: int) -> list[list[Part]]:
     """Why each stale (or not configured) source is not working, whole: the reason first,
     wrapped to the panel's width (at 80 columns a border would cut it to "127.0.0.1…"), in at
     most `room` rows; what does not fit is cut in the middle, so the end (a file's name) still
@@ -101,8 +96,10 @@ def stale_rows(statuses: Sequence[SourceStatus], width: int, room: int) -> list[
 class Panel(Widget):
     """A bordered panel that shows one aspect of the latest view.
 
-    Panels whose rows stand for things (probes, issues) are focusable: Tab moves between them,
-    up/down move a cursor over the things, Enter posts `Panel.Chosen` with the thing's key.
+    Each panel takes its slice of the view data the runtime built (`data`); a slice equal to
+    the one on screen, at the same size and focus, is not drawn again. Panels whose rows stand
+    for things (probes, issues) are focusable: Tab moves between them, up/down move a cursor
+    over the things, Enter posts the panel's own message for the thing (`chosen`).
     """
 
     category: Category
@@ -112,12 +109,6 @@ class Panel(Widget):
         Binding("enter", "choose", "Details"),
     ]
 
-    class Chosen(Message):
-        def __init__(self, panel: Panel, key: str) -> None:
-            super().__init__()
-            self.panel = panel
-            self.key = key
-
     def __init__(self, *, ascii_only: bool = False, id: str | None = None):
         super().__init__(id=id, classes="panel")
         self.g: Glyphs = glyphs(ascii_only)
@@ -126,7 +117,19 @@ class Panel(Widget):
         self._items: dict[str, int] = {}  # thing's key -> the row it starts on, last render
         self._painted_at = 0.0
         self._border_texts: tuple[Inert, Inert] = (Inert(""), Inert(""))
+        self._drawn: object = None  # what the rows on screen were drawn from
         self.selected: str | None = None
+
+    def data(self, view: View) -> object:
+        """This panel's view data: what its rows are drawn from, comparable."""
+        raise NotImplementedError
+
+    def sources(self, view: View) -> Sequence[SourceLine]:
+        return source_lines(view.snapshot, self.category)
+
+    def chosen(self, key: str) -> Message | None:
+        """The message Enter posts for the thing `key` (None: nothing to open)."""
+        return None
 
     def item(self, key: str, rows: list[list[Part]]) -> None:
         """Called by `lines()`: the next row appended to `rows` starts the thing `key`."""
@@ -138,32 +141,51 @@ class Panel(Widget):
             return
         index = keys.index(self.selected) if self.selected in keys else -1
         self.selected = keys[max(0, min(len(keys) - 1, index + step))]
-        self.refresh()
+        self._repaint()
 
     def action_choose(self) -> None:
         if self.selected is None and self._items:
             self.selected = next(iter(self._items))
         if self.selected is not None:
-            self.post_message(self.Chosen(self, self.selected))
+            message = self.chosen(self.selected)
+            if message is not None:
+                self.post_message(message)
 
     def on_focus(self) -> None:
-        self.refresh()
+        # After Textual's own handler has set `has_focus`, which the rows depend on.
+        self.call_later(self._repaint)
 
     def on_blur(self) -> None:
-        self.refresh()
+        self.call_later(self._repaint)
+
+    def on_resize(self) -> None:
+        self._drawn = None  # drawn for another size
+
+    def _repaint(self) -> None:
+        """The cursor moved or focus changed: redraw the rows that differ now."""
+        self._drawn = None
+        if self.view is not None:
+            self.show(self.view)
+        else:
+            self.refresh()
 
     def show(self, view: View) -> None:
         self.view = view
-        statuses = [s for s, _ in view.snapshot.of(self.category)]
+        data = self.data(view)
+        drawn = (data, self.size, self.has_focus, self.selected, self.state())
+        if drawn == self._drawn:
+            return  # the same view data at the same size: nothing to draw
+        self._drawn = drawn
+        statuses = self.sources(view)
         label = freshness_label(statuses)
         self.set_border(subtitle=fit(label, max(8, self.size.width - 4), self.g))
         self.set_class(any(s.freshness is Freshness.STALE for s in statuses), "-stale")
         self.set_class(self.alerting(view), "-alert")
         self.set_border(title=self.title(view))
-        # Every repaint sends the whole panel over the SSH link. A change of state (a probe
+        # Every repaint sends the panel's rows over the SSH link. A change of state (a probe
         # failing, a new issue, a colour) repaints at once; figures that merely drift (latency,
         # counts, sparklines) at most every COSMETIC_REPAINT seconds.
-        lines = self._render_lines()
+        lines = self._lines_now()
         if _signature(lines) == _signature(self._shown):
             return
         now = time.monotonic()
@@ -174,13 +196,22 @@ class Panel(Widget):
         ):
             self._painted_at = now
             self._refresh_rows(lines)
+        else:
+            self._drawn = None  # a drift held back: drawn with a later view
+
+    def state(self) -> object:
+        """The panel's own state the rows depend on besides the view data (e.g. a zoom)."""
+        return None
 
     def _refresh_rows(self, lines: list[InertContent]) -> None:
         """Repaint only the content rows that differ from the ones on screen: a repaint of
-        the whole panel rewrites its border and every unchanged row over the SSH link."""
+        the whole panel rewrites its border and every unchanged row over the SSH link. The
+        rows are kept, so `render` does not build them again."""
         old = _signature(self._shown)
         new = _signature(lines)
         width = self.content_region.width
+        self._shown = lines
+        self._rendered = (self.content_region.size, lines)
         if len(old) != len(new) or not width:
             self.refresh()
             return
@@ -203,13 +234,13 @@ class Panel(Widget):
     def title(self, view: View) -> Inert:
         return Inert(self.BORDER_TITLE)
 
-    def _render_lines(self) -> list[InertContent]:
+    def _lines_now(self) -> list[InertContent]:
         width = max(10, self.content_region.width)
         height = max(1, self.content_region.height)
         if self.view is None:
             return [text(Inert("waiting for the first data"))]
         self._items = {}
-        statuses = [s for s, _ in self.view.snapshot.of(self.category)]
+        statuses = self.sources(self.view)
         stale: list[list[Part]] = []
         if any(s.freshness in NOT_WORKING for s in statuses):
             # The reason gets the rows the panel does not need, and at least half of them.
@@ -243,8 +274,17 @@ class Panel(Widget):
         return out
 
     def render(self) -> InertContent:
-        self._shown = self._render_lines()
-        return lines(self._shown)
+        # Rows drawn by `show` for this size are used as they are; a layout or a first paint
+        # builds them here.
+        kept, self._rendered = self._rendered, None
+        if kept is not None and kept[0] == self.content_region.size:
+            rendered = kept[1]
+        else:
+            rendered = self._lines_now()
+        self._shown = rendered
+        return lines(rendered)
+
+    _rendered: tuple[Size, list[InertContent]] | None = None
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         raise NotImplementedError
@@ -274,24 +314,31 @@ class ProbesPanel(Panel):
     BORDER_TITLE = "Probes"
     can_focus = True
 
+    class ProbeChosen(Message):
+        """Enter on a probe: its detail screen."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    def chosen(self, key: str) -> Message:
+        return self.ProbeChosen(key)
+
+    def data(self, view: View) -> ProbesView:
+        return view.panels.probes
+
+    def sources(self, view: View) -> Sequence[SourceLine]:
+        return view.panels.probes.sources
+
     def alerting(self, view: View) -> bool:
-        return any(p.state is ProbeState.DOWN for p in view.assessment.probes)
+        return view.panels.probes.alerting
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
-        probes = {p.name: p for p in view.assessment.probes}
-        shown = probe_rows(view)
-        name_w = max(6, min(18, max((len(Inert(n)) for n, _ in shown), default=6)))
+        shown = list(view.panels.probes.rows)
+        name_w = max(6, min(18, max((len(Inert(r.name)) for r in shown), default=6)))
         if len(shown) > height:
             # Not all fit: the failing ones first, and a count of the rest.
-            rank = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 2, ProbeState.UP: 3}
-
-            def order(row: tuple[str, SourceStatus]) -> int:
-                name, status = row
-                if status.freshness is Freshness.UNCONFIGURED:
-                    return 1
-                return rank[probes[name].state] if name in probes else 2
-
-            shown.sort(key=order)
+            shown.sort(key=lambda row: row.rank)
             hidden = shown[height - 1 :]
             shown = shown[: height - 1]
         else:
@@ -299,28 +346,27 @@ class ProbesPanel(Panel):
         rows: list[list[Part]] = []
         # Room for a detail line under failing probes only while every probe keeps its row.
         spare = height - len(shown) - (1 if hidden else 0)
-        for name, status in shown:
-            probe = probes.get(name)
-            self.item(name, rows)
-            rows.append(self._row(name, status, probe, width, name_w))
-            if spare <= 0 or probe is None:
+        for probe in shown:
+            self.item(probe.name, rows)
+            rows.append(self._row(probe, width, name_w, view.snapshot.at))
+            if spare <= 0 or probe.state is None:
                 continue
             if probe.only_under_concurrency:
                 rows.append([(Inert("  fails only under concurrency"), "$error")])
                 spare -= 1
-            elif probe.state is ProbeState.DOWN and probe.last and probe.last.error:
-                rows.append([(Inert("  " + one_line(probe.last.error)), "$text-muted")])
+            elif probe.state is ProbeState.DOWN and probe.error:
+                rows.append([(Inert("  " + one_line(probe.error)), "$text-muted")])
                 spare -= 1
-            elif _failing_unconfirmed(probe) and probe.last is not None:
-                failed = _failed_in_a_row(probe)
+            elif probe.unconfirmed:
+                failed = probe.failed_in_a_row
                 note = f"  last {failed} round{'s' * (failed > 1)} failed, not down yet"
-                error = f": {one_line(probe.last.error)}" if probe.last.error else ""
+                error = f": {one_line(probe.error)}" if probe.error else ""
                 rows.append([(Inert(note + error), "$warning")])
                 spare -= 1
         if hidden:
-            down = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.DOWN)
-            off = sum(1 for _, st in hidden if st.freshness is Freshness.UNCONFIGURED)
-            up = sum(1 for n, _ in hidden if n in probes and probes[n].state is ProbeState.UP)
+            down = sum(1 for r in hidden if r.state is ProbeState.DOWN)
+            off = sum(1 for r in hidden if r.source.freshness is Freshness.UNCONFIGURED)
+            up = sum(1 for r in hidden if r.state is ProbeState.UP)
             said = [f"{down} failing"] * bool(down) + [f"{off} not configured"] * bool(off)
             tail = ", " + ", ".join(said) if said else (", all ok" if up == len(hidden) else "")
             rows.append(
@@ -329,22 +375,22 @@ class ProbesPanel(Panel):
         return rows
 
     def title(self, view: View) -> Inert:
-        total = len(probe_rows(view))
-        up = sum(1 for p in view.assessment.probes if p.state is ProbeState.UP)
-        return Inert(f"Probes {up}/{total} up" if total else "Probes")
+        probes = view.panels.probes
+        total = len(probes.rows)
+        return Inert(f"Probes {probes.up}/{total} up" if total else "Probes")
 
-    def _row(
-        self, name: str, status: SourceStatus, probe: ProbeView | None, width: int, name_w: int
-    ) -> list[Part]:
-        if status.freshness is Freshness.UNCONFIGURED:
+    def _row(self, probe: ProbeRow, width: int, name_w: int, now: datetime) -> list[Part]:
+        name = probe.name
+        if probe.source.freshness is Freshness.UNCONFIGURED:
             return [
                 (Inert(f"{'--':4} "), "$text-muted"),
                 Inert(fit_middle(name, name_w, self.g).ljust(name_w)),
                 Inert(" "),
                 (Inert("not configured"), "$warning"),  # why: above, with the stale reasons
             ]
-        if probe is None or probe.last is None:
-            what = "stale" if status.freshness is Freshness.STALE else self.g.ellipsis
+        stale = probe.source.freshness is Freshness.STALE
+        if probe.state is None:
+            what = "stale" if stale else self.g.ellipsis
             return [
                 (Inert(f"{'--':4} "), "$text-muted"),
                 Inert(fit_middle(name, name_w, self.g).ljust(name_w)),
@@ -356,12 +402,11 @@ class ProbesPanel(Panel):
             ProbeState.DOWN: (Inert("FAIL"), "$error bold"),
             ProbeState.UNKNOWN: (Inert("... "), "$text-muted"),
         }[probe.state]
-        if _failing_unconfirmed(probe):
+        if probe.unconfirmed:
             # Up by the thresholds, yet its last round failed: never a plain "ok".
             state = (Inert("warn"), "$warning bold")
-        last = probe.last
-        sessions = f"{last.sessions_ok}/{last.concurrency}"
-        latency = f"{last.latency_ms:.0f}ms" if last.latency_ms is not None else "-"
+        sessions = f"{probe.sessions_ok}/{probe.concurrency}"
+        latency = f"{probe.latency_ms:.0f}ms" if probe.latency_ms is not None else "-"
         # Fails only with several sessions at once while one session passes: said in the row
         # itself, since at 80x24 there is no room for the line that explains it.
         only = probe.only_under_concurrency
@@ -370,7 +415,7 @@ class ProbesPanel(Panel):
             Inert(" "),
             Inert(fit_middle(name, name_w, self.g).ljust(name_w)),
             Inert(" "),
-            (Inert(sessions.rjust(5)), "$error" if not last.ok else ""),
+            (Inert(sessions.rjust(5)), "$error" if not probe.ok else ""),
             Inert(" "),
             (Inert("concur"), "$error bold") if only else Inert(latency.rjust(6)),
         ]
@@ -378,9 +423,9 @@ class ProbesPanel(Panel):
         optional: list[tuple[int, Part]] = []
         if probe.p50_ms is not None:
             optional.append((10, (Inert(f" p50 {probe.p50_ms:.0f}".ljust(10)), "$text-muted")))
-        if probe.since is not None and self.view is not None:
+        if probe.since is not None:
             # Coarse on purpose: it changes once a minute at most (fewer repaints).
-            age = coarse_age(probe.since, self.view.snapshot.at)
+            age = coarse_age(probe.since, now)
             optional.append((5, (Inert(f" {age:>4}"), "$text-muted")))
         optional.append((7, (Inert(f" {fit(probe.kind, 6, self.g):<6}"), "$text-muted")))
         for cost, part in optional:
@@ -390,35 +435,9 @@ class ProbesPanel(Panel):
         if room >= 6 and probe.latencies:
             spark = bar_rows(probe.latencies[-(room - 1) :], 1, self.g)[0]
             parts.append((Inert(" " + spark), "$accent"))
-        if status.freshness is Freshness.STALE:
+        if stale:
             parts.append((Inert(" stale"), "$warning"))
         return parts
-
-
-def _failing_unconfirmed(probe: ProbeView) -> bool:
-    """Its last round failed, but not yet often enough in a row to count as down."""
-    return probe.state is not ProbeState.DOWN and probe.last is not None and not probe.last.ok
-
-
-def _failed_in_a_row(probe: ProbeView) -> int:
-    count = 0
-    for result in reversed(probe.history):
-        if result.ok:
-            break
-        count += 1
-    return max(count, 1)
-
-
-def probe_rows(view: View) -> list[tuple[str, SourceStatus]]:
-    """Every probe with its source's status: a source may report many probes (a fleet read
-    from Prometheus), each shown as a probe of its own."""
-    out: list[tuple[str, SourceStatus]] = []
-    for status, reading in view.snapshot.of(Category.PROBE):
-        if isinstance(reading, ProbeResults):
-            out.extend((r.name, status) for r in reading.results)
-        else:
-            out.append((status.name, status))
-    return out
 
 
 def coarse_age(since: datetime, now: datetime) -> str:
@@ -432,10 +451,6 @@ def coarse_age(since: datetime, now: datetime) -> str:
     return f"{seconds // 86400}d"
 
 
-def view_time(view: View | None) -> datetime | None:
-    return view.snapshot.at if view else None
-
-
 # -- deploys --------------------------------------------------------------------------------------
 
 
@@ -443,21 +458,27 @@ class DeploysPanel(Panel):
     category = Category.DEPLOYS
     BORDER_TITLE = "Recent deploys"
 
+    def data(self, view: View) -> DeploysView:
+        return view.panels.deploys
+
+    def sources(self, view: View) -> Sequence[SourceLine]:
+        return view.panels.deploys.sources
+
     def alerting(self, view: View) -> bool:
-        return view.assessment.suspect is not None and view.assessment.degraded
+        return view.panels.deploys.alerting
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
-        suspect = view.assessment.suspect
+        deploys = view.panels.deploys
         rows: list[list[Part]] = []
-        for deploy in view.assessment.deploys:
+        for row in deploys.rows:
             if len(rows) + 2 > height:
                 break
-            rows.extend(self._deploy(deploy, deploy == suspect, width))
+            rows.extend(self._deploy(row.deploy, row.suspect, deploys.now))
         return rows
 
-    def _deploy(self, d: Deploy, suspect: bool, width: int) -> list[list[Part]]:
+    def _deploy(self, d: Deploy, suspect: bool, now: datetime | None) -> list[list[Part]]:
         head: list[Part] = [
-            (Inert(local_clock(d.at, view_time(self.view), seconds=False)), "$text-muted"),
+            (Inert(local_clock(d.at, now, seconds=False)), "$text-muted"),
             Inert(" "),
             (identity(d.version), "bold"),
             Inert(" "),
@@ -474,17 +495,29 @@ class DeploysPanel(Panel):
 # -- 5xx ------------------------------------------------------------------------------------------
 
 
-ZOOMS = ((300, "5 min"), (1800, "30 min"), (10800, "3 h"))
-
-
 class ErrorsPanel(Panel):
     category = Category.ERRORS
     BORDER_TITLE = "5xx"
     can_focus = True
 
+    class RoutesChosen(Message):
+        """Enter on the routes: every failing route."""
+
     def __init__(self, *, ascii_only: bool = False, id: str | None = None):
         super().__init__(ascii_only=ascii_only, id=id)
         self.zoom = 1  # index into ZOOMS
+
+    def chosen(self, key: str) -> Message:
+        return self.RoutesChosen()
+
+    def data(self, view: View) -> ErrorsView:
+        return view.panels.errors
+
+    def sources(self, view: View) -> Sequence[SourceLine]:
+        return view.panels.errors.sources
+
+    def state(self) -> object:
+        return self.zoom
 
     def cycle_zoom(self) -> str:
         self.zoom = (self.zoom + 1) % len(ZOOMS)
@@ -493,138 +526,97 @@ class ErrorsPanel(Panel):
         return ZOOMS[self.zoom][1]
 
     def alerting(self, view: View) -> bool:
-        return bool(view.assessment.spikes)
+        return view.panels.errors.alerting
 
     def title(self, view: View) -> Inert:
         return Inert(f"5xx · {ZOOMS[self.zoom][1]}")
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
-        series = [r for _, r in view.snapshot.of(Category.ERRORS) if isinstance(r, ErrorSeries)]
-        if not series:
+        errors = view.panels.errors
+        if not errors.summaries:
             return []
-        span = ZOOMS[self.zoom][0]
-        rows = [self._summary(view, s, width, span, named=len(series) > 1) for s in series]
+        named = len(errors.summaries) > 1
+        rows = [self._summary(s, width, named=named) for s in errors.summaries]
         # Where the 5xx go comes before the graph: at 80x24 one row, more when there is room.
         room = max(0, height - len(rows) - 4)
-        routes = self._routes(view, series, width, max(1, min(3, room)), span)
+        routes = self._routes(errors, width, max(1, min(3, room)))
         if routes and height - len(rows) - len(routes) < 3:
             routes = routes[: max(0, height - len(rows) - 3)] or routes[:1]
         if routes:
             self.item("routes", rows)
         rows.extend(routes)
         graph_h = height - len(rows)
-        if graph_h >= 3:
-            rows.extend(self._graph(view, series[0], width, graph_h, span))
+        if graph_h >= 3 and errors.graph is not None:
+            rows.extend(self._graph(errors, errors.graph, width, graph_h, ZOOMS[self.zoom][0]))
         return rows
 
-    def _routes(
-        self, view: View, series: list[ErrorSeries], width: int, count: int, span: int
-    ) -> list[list[Part]]:
+    def _routes(self, errors: ErrorsView, width: int, count: int) -> list[list[Part]]:
         """The top failing routes with their share of the 5xx: since the spike began while
         one is open, else over the zoom's window."""
-        for s in series:
-            if not s.routes_known:
-                continue
-            spike = next((x for x in view.assessment.spikes if x.source == s.source), None)
-            since = spike.start if spike else view.snapshot.at - timedelta(seconds=span)
-            shares = route_shares(s, since)
-            if not shares:
-                continue
-            style = "$error" if spike else "$text-muted"
-            if count == 1:
-                # One row: as many routes as fit, GET (the usual method) left implicit.
-                items = [
-                    f"{route_text(r.route).removeprefix('GET ')} {r.share:.0%}" for r in shares
-                ]
-                line = items[0]
-                for i, item in enumerate(items[1:], start=1):
-                    rest = len(items) - i - 1
-                    candidate = f"{line}, {item}"
-                    if len(candidate) + (len(f" +{rest}") if rest else 0) > width:
-                        line += f" +{len(items) - i}"
-                        break
-                    line = candidate
-                return [[(Inert(fit(line, width, self.g)), style)]]
-            rows: list[list[Part]] = []
-            for r in shares[:count]:
-                figures = f" {r.count} {r.share:.0%}"
-                where = fit(route_text(r.route), max(4, width - len(figures) - 2), self.g)
-                rows.append([(Inert(f"{self.g.rising} {where}"), style), Inert(figures)])
-            return rows
-        return []
+        if errors.routes is None:
+            return []
+        shares = errors.routes.per_zoom[self.zoom]
+        if not shares:
+            return []
+        style = "$error" if errors.routes.spike else "$text-muted"
+        if count == 1:
+            # One row: as many routes as fit, GET (the usual method) left implicit.
+            items = [f"{route_text(r.route).removeprefix('GET ')} {r.share:.0%}" for r in shares]
+            line = items[0]
+            for i, item in enumerate(items[1:], start=1):
+                rest = len(items) - i - 1
+                candidate = f"{line}, {item}"
+                if len(candidate) + (len(f" +{rest}") if rest else 0) > width:
+                    line += f" +{len(items) - i}"
+                    break
+                line = candidate
+            return [[(Inert(fit(line, width, self.g)), style)]]
+        rows: list[list[Part]] = []
+        for r in shares[:count]:
+            figures = f" {r.count} {r.share:.0%}"
+            where = fit(route_text(r.route), max(4, width - len(figures) - 2), self.g)
+            rows.append([(Inert(f"{self.g.rising} {where}"), style), Inert(figures)])
+        return rows
 
-    def _summary(
-        self, view: View, s: ErrorSeries, width: int, span: int, *, named: bool
-    ) -> list[Part]:
-        complete = s.buckets[:-1]  # the newest bucket is still filling
-        width_s = timedelta(seconds=s.bucket_seconds)
-        # Buckets from before the first logged request would read as "no traffic".
-        recent = [b for b in complete[-2:] if s.first_ts is None or b.start + width_s > s.first_ts]
-        if recent:
-            seconds = len(recent) * s.bucket_seconds
-        else:  # traffic has only just begun: the filling bucket, over the time it has filled
-            recent = list(s.buckets[-1:])
-            seconds = int((view.snapshot.at - recent[0].start).total_seconds()) if recent else 0
-        seconds = max(1, seconds)
-        req = sum(b.requests for b in recent) / seconds
-        err = sum(b.errors_5xx for b in recent) / seconds
-        ratio = err / req if req else 0.0
-        spike = next((x for x in view.assessment.spikes if x.source == s.source), None)
-        older = complete[:-2]
-        old_req = sum(b.requests for b in older)
-        baseline = (
-            spike.baseline
-            if spike is not None
-            else (sum(b.errors_5xx for b in older) / old_req if old_req else 0.0)
-        )
+    def _summary(self, s: ErrorSummary, width: int, *, named: bool) -> list[Part]:
         parts: list[Part] = []
         if named:
             parts.append((Inert(fit(s.source, 10, self.g) + " "), "bold"))
         if s.behind:
             # A large read-back still being read (newest first): the counts are partial.
             parts.append((Inert("still reading back  "), "$warning"))
-        if not any(b.requests for b in s.buckets):
+        if not s.requests:
             # Nothing logged yet: 0.0% would read as "healthy".
             return [*parts, (Inert("no requests logged yet"), "$text-muted")]
         parts += [
-            (Inert(f"{ratio:.1%}"), "$error bold" if spike is not None else "$success"),
-            Inert(f" {err:.1f}/s of {req:.1f} req/s"),
-            (Inert(f" base {baseline:.1%}"), "$text-muted"),
+            (Inert(f"{s.ratio:.1%}"), "$error bold" if s.spike else "$success"),
+            Inert(f" {s.errors_per_s:.1f}/s of {s.requests_per_s:.1f} req/s"),
+            (Inert(f" base {s.baseline:.1%}"), "$text-muted"),
         ]
-        shown = [b for b in s.buckets if b.start >= view.snapshot.at - timedelta(seconds=span)]
-        total = sum(b.requests for b in shown)
-        window_ratio = sum(b.errors_5xx for b in shown) / total if total else 0.0
-        if width >= 60:
-            parts.append((Inert(f"  {window_ratio:.1%} over {ZOOMS[self.zoom][1]}"), "$text-muted"))
-        if s.unparsed_lines:
-            parts.append((Inert(f"  {s.unparsed_lines} unparsed"), "$warning"))
+        if width >= 60 and s.window_ratios:
+            window = s.window_ratios[self.zoom]
+            parts.append((Inert(f"  {window:.1%} over {ZOOMS[self.zoom][1]}"), "$text-muted"))
+        if s.unparsed:
+            parts.append((Inert(f"  {s.unparsed} unparsed"), "$warning"))
         return parts
 
     def _graph(
-        self, view: View, s: ErrorSeries, width: int, height: int, span: int
+        self, errors: ErrorsView, graph: GraphData, width: int, height: int, span: int
     ) -> list[list[Part]]:
         # Complete buckets only, and a right edge on a bucket boundary: the graph then changes
         # once per bucket, not with every poll (fewer bytes over a slow link).
-        buckets = s.buckets[:-1]
-        if not buckets:
+        starts = graph.starts
+        if not starts:
             return []
-        end = buckets[-1].start.timestamp() + s.bucket_seconds
-        cols = width
+        bucket = graph.bucket_seconds
+        end = starts[-1] + bucket
         # A column never shows less than a bucket: short windows draw fewer, wider-spaced columns.
-        cols = max(1, min(cols, int(span // s.bucket_seconds)))
-        starts = [b.start.timestamp() for b in buckets]
+        cols = max(1, min(width, int(span // bucket)))
         # The y scale always has its place at the right of the top row, at every zoom.
         scale_room = 8
         cols = max(1, min(cols, width - scale_room))
-        errors, step = columns(
-            starts,
-            [b.errors_5xx for b in buckets],
-            end=end,
-            span=span,
-            width=cols,
-            bucket=s.bucket_seconds,
-        )
-        rates = [e / step for e in errors]
+        counts, step = columns(starts, graph.errors, end=end, span=span, width=cols, bucket=bucket)
+        rates = [e / step for e in counts]
         top = max(rates, default=0.0)
         scale_label = f"{top:.1f}/s" if top else "no 5xx"
         bars = bar_rows(rates, height - 2, self.g)
@@ -643,17 +635,16 @@ class ErrorsPanel(Panel):
         def column(when: datetime) -> int:
             # A moment inside the still-filling bucket belongs at the right edge.
             index = int((when.timestamp() - begin) // step)
-            late = when.timestamp() - end <= s.bucket_seconds
+            late = when.timestamp() - end <= bucket
             return cols - 1 if index >= cols and late else index
 
         marks: dict[int, str] = {}
-        for d in view.assessment.deploys:
-            marks[column(d.at)] = self.g.marker
-        if view.incident is not None:
-            marks[column(view.incident.declared_at)] = self.g.declared
-            mitigated = view.status_times.get(IncidentStatus.MITIGATED)
-            if mitigated is not None:
-                marks[column(mitigated)] = self.g.mitigated
+        for at in errors.deploys_at:
+            marks[column(at)] = self.g.marker
+        if errors.declared_at is not None:
+            marks[column(errors.declared_at)] = self.g.declared
+            if errors.mitigated_at is not None:
+                marks[column(errors.mitigated_at)] = self.g.mitigated
         axis = marker_row(cols, marks)
         named = (
             (self.g.marker, "deploy"),
@@ -684,61 +675,59 @@ class SentryPanel(Panel):
     BORDER_TITLE = "Sentry"
     can_focus = True
 
+    class IssueChosen(Message):
+        """Enter on an issue: its latest event."""
+
+        def __init__(self, issue_id: str) -> None:
+            super().__init__()
+            self.issue_id = issue_id
+
+    def chosen(self, key: str) -> Message:
+        return self.IssueChosen(key)
+
+    def data(self, view: View) -> SentryView:
+        return view.panels.sentry
+
+    def sources(self, view: View) -> Sequence[SourceLine]:
+        return view.panels.sentry.sources
+
     def show(self, view: View) -> None:
         super().show(view)
-        limited = [
-            r.rate_limited_until
-            for _, r in view.snapshot.of(Category.SENTRY)
-            if isinstance(r, SentryIssues) and r.rate_limited_until is not None
-        ]
-        if limited and limited[0] > view.snapshot.at:
-            label = f"rate limited until {local_hms(max(limited))}"
+        until = view.panels.sentry.rate_limited_until
+        if until is not None:
+            label = f"rate limited until {local_hms(until)}"
             self.set_border(subtitle=fit(label, max(8, self.size.width - 4), self.g))
 
     def alerting(self, view: View) -> bool:
-        return view.assessment.blind_spot is not None
+        return view.panels.sentry.alerting
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
+        sentry = view.panels.sentry
         rows: list[list[Part]] = []
-        if view.assessment.blind_spot:
-            a = view.assessment
-            since = a.first_failure_at
-            before = "" if a.first_failure_known else "before "
+        blind = sentry.blind_spot
+        if blind is not None:
+            before = "" if blind.since_known else "before "
             rows.append(
                 [
                     (Inert("BLIND SPOT"), "$error bold"),
-                    Inert(f" since {before}{local_hms(since)}" if since else ""),
+                    Inert(f" since {before}{local_hms(blind.since)}" if blind.since else ""),
                 ]
             )
             # What fails that no issue names: the routes with their share of the 5xx, then
             # the probes; by timing alone when the 5xx source tells no routes.
-            named = [
-                f"{route_text(r.route).removeprefix('GET ')} {r.share:.0%}" for r in a.blind_routes
-            ] + list(a.blind_probes)
-            what = ", ".join(named) if named else "5xx (by timing: no route information)"
+            what = ", ".join(blind.what) if blind.what else "5xx (by timing: no route information)"
             rows.append([(Inert(fit(f"  no issue: {what}", width, self.g)), "$error")])
-        suspect = view.assessment.suspect
-        issues = [
-            i
-            for _, r in view.snapshot.of(Category.SENTRY)
-            if isinstance(r, SentryIssues)
-            for i in r.issues
-        ]
-
-        def is_new(first_seen: datetime | None) -> bool:
-            return bool(suspect and first_seen and first_seen >= suspect.at)
-
-        issues = rank_issues(issues, new_since=suspect.at if suspect else None)
         two_lines = width < 70
-        for issue in issues:
+        for entry in sentry.rows:
             if len(rows) + (2 if two_lines else 1) > height:
                 break
+            issue = entry.issue
             first = local_hm(issue.first_seen) if issue.first_seen else "?"
             row: list[Part] = []
             self.item(issue.id, rows)
-            if is_new(issue.first_seen):
+            if entry.new:
                 row.append((Inert("NEW "), "$error bold"))
-            elif is_rising(issue.trend):
+            elif entry.rising:
                 row.append((Inert(f"{self.g.rising} "), "$warning bold"))
             row += [
                 (one_line(issue.short_id, 40), "bold"),
@@ -761,10 +750,6 @@ class SentryPanel(Panel):
                 rows += [row, [Inert("  "), title]]
             else:
                 rows.append([*row, Inert("  "), title])
-        read = any(
-            s.freshness is Freshness.FRESH or s.updated_at is not None
-            for s, _ in view.snapshot.of(Category.SENTRY)
-        )
-        if not issues and read:
+        if not sentry.rows and sentry.read:
             rows.append([(Inert("no unresolved issues"), "$text-muted")])
         return rows

@@ -36,7 +36,7 @@ from cockpit.actions.audit import append_audit
 from cockpit.actions.lock import LockHeld, LockHolder, ServiceLock
 from cockpit.actions.process import CommandResult, run_command
 from cockpit.host.whoami import host_name
-from cockpit.incident.store.sqlite import StoreError
+from cockpit.incident.store.errors import StoreError
 from cockpit.model import TimelineEvent
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import duration, iso_utc, utcnow

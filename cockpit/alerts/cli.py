@@ -130,7 +130,7 @@ def _record(config: Config, args: argparse.Namespace, event: TimelineEvent) -> N
     it is said, the silence stands."""
     from cockpit.config.paths import data_dir_for
     from cockpit.incident.store.backend import open_store
-    from cockpit.incident.store.sqlite import StoreError
+    from cockpit.incident.store.errors import StoreError
 
     try:
         with open_store(config, data_dir_for(getattr(args, "config", None), config)) as store:

@@ -64,6 +64,9 @@ class Assessment:
     first_failure_known: bool = True  # False: it began at first_failure_at or before
     found_on_open: bool = False  # the failure was under way when the cockpit opened
     spikes: tuple[Spike, ...] = ()  # open spikes
+    # Per access log, the 5xx ratio a spike is judged against (the open spike's own, else the
+    # quiet buckets'): what the 5xx panel shows as "base".
+    baselines: tuple[tuple[str, float], ...] = ()
     blind_spot: str | None = None
     # What fails with no Sentry issue naming it: routes with their 5xx and share of the 5xx
     # since the failure began, and probes. Empty routes with a blind spot: judged by timing.
@@ -199,6 +202,7 @@ class Detector:
             first_failure_known=self._failure_known,
             found_on_open=self._found_on_open and degraded,
             spikes=tuple(self._spikes.open.values()),
+            baselines=self._spikes.baselines(),
             blind_spot=spot.text if spot else None,
             blind_routes=spot.routes if spot else (),
             blind_probes=spot.probes if spot else (),

@@ -78,6 +78,14 @@ class SpikeWatch:
         self._tracks: dict[str, _ErrorTrack] = {}
         self._adopted: dict[str, TimelineEvent] = {}  # recorded open, not yet seen
 
+    def baselines(self) -> tuple[tuple[str, float], ...]:
+        """Per source, the 5xx ratio a spike is judged against: the open spike's own, else
+        the quiet buckets'."""
+        return tuple(
+            (source, t.spike.baseline if t.spike is not None else t.baseline())
+            for source, t in self._tracks.items()
+        )
+
     def adopt(self, source: str, event: TimelineEvent) -> None:
         """A `spike.start` the timeline already records and no `spike.end` after it."""
         self._adopted[source] = event

@@ -9,6 +9,14 @@ How each figure is measured (minutes after the first fault the world applied):
               the drill); a 5xx spike that ended for good when no probe ever failed
     recover   the last "recovered" (every probe passing, no spike) with no failure after it
 Signals count from when the cockpit first showed them, not from the older evidence they cite.
+
+The cockpit's own work takes wall seconds that no drill speed shortens: starting up until every
+source answered once, and its runs (a revert's or an action's supervisor and commands, from
+the request to their end). Starting three Python processes is a second or two on a loaded
+bastion, which at 60x would read as two scenario minutes against the responder. Those seconds
+count as they would at 1x (a second is a scenario second), so a figure is what the response
+would have taken, at any speed and any load.
+
 The impact starts with the first fault that broke something (a dry run, a harmless grants
 change or an innocent deploy before it is a change on record, not the impact).
 
@@ -220,6 +228,8 @@ class DrillReport:
     cause: CauseVerdict | None = None  # when the scenario names its real cause
     page: Page | None = None  # when the world's Alertmanager paged
     files: tuple[Path, ...] = field(default=())
+    # Wall seconds of the cockpit's own work after the impact, counted at 1x (see above).
+    own_seconds: float = 0.0
 
     def milestone(self, name: str) -> Milestone:
         return next(m for m in self.milestones if m.name == name or m.label == name)
@@ -242,16 +252,22 @@ def build_report(
     named: Sequence[tuple[ChangeRef, datetime]] = (),
     listed: dict[ChangeRef, datetime] | None = None,
     reverted: Sequence[tuple[ChangeRef | None, str, datetime]] = (),
+    own_time: Sequence[tuple[datetime, datetime]] = (),
 ) -> DrillReport:
-    """All inputs carry real UTC times; the report is on the scenario clock."""
+    """All inputs carry real UTC times; the report is on the scenario clock. `own_time`: the
+    spans the cockpit spent on its own wall-clock work (starting, its runs), counted at 1x."""
     applied = [f for f in faults if f.ok]
     breaking = [f for f in applied if f.fault not in QUIET_FAULTS]
     impact = breaking[0].at if breaking else None
+    own = _merged(own_time)
 
-    def minutes(real: datetime) -> float | None:
-        if impact is None:
+    def minutes(real: datetime, since: datetime | None = None) -> float | None:
+        start = since or impact
+        if start is None:
             return None
-        return (real - impact).total_seconds() * clock.speed / 60
+        elapsed = (real - start).total_seconds()
+        held = _overlap(own, start, real)
+        return ((elapsed - held) * clock.speed + held) / 60
 
     detector = sorted(
         ((e, at) for e, at in shown if impact is not None and at >= impact), key=lambda p: p[1]
@@ -309,7 +325,7 @@ def build_report(
 
     def scored(name: str, when: datetime) -> float | None:
         if name == "detected" and late is not None:
-            return (when - late).total_seconds() * clock.speed / 60
+            return minutes(when, since=late)
         return minutes(when)
 
     milestones = tuple(
@@ -372,6 +388,24 @@ def build_report(
         reference_notes=scenario.reference_notes,
         best_source=scenario.best_source,
         cause=_verdict(scenario, clock, minutes, named, listed or {}, reverted),
+        own_seconds=0.0 if impact is None else _overlap(own, impact, ended_at),
+    )
+
+
+def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _overlap(spans: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime) -> float:
+    """Seconds of `spans` (merged) inside start..end."""
+    return sum(
+        max(0.0, (min(end, b) - max(start, a)).total_seconds()) for a, b in spans if b > start
     )
 
 
@@ -620,6 +654,7 @@ def render_markdown(report: DrillReport) -> str:
         f"- **Scenario clock:** {_clock(report.scenario_start)} to {_clock(report.ended_at)}",
         f"- **Impact started:** {_clock(report.impact_start)}",
         *_opened_line(report),
+        *_own_line(report),
         *([line] if (line := page_line(report)) else []),
         f"- **Incident:** #{report.incident_id}"
         if report.incident_id
@@ -783,6 +818,16 @@ def write_report(directory: Path, report: DrillReport) -> DrillReport:
     write_file(paths[0], render_markdown(report), parents=True)
     write_file(paths[1], render_json(report), parents=True)
     return report
+
+
+def _own_line(report: DrillReport) -> list[str]:
+    if report.own_seconds <= 0 or report.speed == 1:
+        return []
+    return [
+        f"- **The cockpit's own work:** {report.own_seconds:.1f} s on the wall clock (starting, "
+        "a revert's or action's processes), counted in the figures as it would take at 1x, "
+        f"not as {report.own_seconds * report.speed / 60:.1f} scenario minutes"
+    ]
 
 
 def _opened_line(report: DrillReport) -> list[str]:

@@ -93,6 +93,7 @@ class FaultRecord:
     ok: bool
     detail: str = ""
     due: datetime | None = None  # real time it was due (scheduled faults)
+    request: str = ""  # the id an injection was asked with, so its asker finds the answer
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +103,7 @@ class FaultRecord:
             "ok": self.ok,
             "detail": self.detail,
             "due": None if self.due is None else self.due.isoformat(),
+            **({"request": self.request} if self.request else {}),
         }
 
     @classmethod
@@ -114,6 +116,7 @@ class FaultRecord:
             ok=bool(data.get("ok", False)),
             detail=str(data.get("detail", "")),
             due=None if not due else parse_iso(due),
+            request=str(data.get("request", "")),
         )
 
 

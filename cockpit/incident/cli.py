@@ -144,7 +144,7 @@ def _run(args: argparse.Namespace, action: Action) -> int:
     from cockpit.host.whoami import current_user
     from cockpit.incident.lifecycle import Lifecycle
     from cockpit.incident.store.backend import open_store
-    from cockpit.incident.store.sqlite import StoreError
+    from cockpit.incident.store.errors import StoreError
 
     config = _config(args)
     with open_store(config, data_dir_for(getattr(args, "config", None))) as store:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.host.datadir import FILE_MODE_SHARED, make_dir, shared
 from cockpit.incident.facts import DETECTED_RULE, IncidentFacts, incident_facts, signed_duration
-from cockpit.incident.store.sqlite import IncidentStore, IncidentTimes
+from cockpit.incident.store.incidents import IncidentTimes
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Incident, TimelineEvent
 from cockpit.term.textsafe import one_line, strip_controls
 from cockpit.timeutil import duration, iso_utc, local_hms, local_stamp, utc_stamp, utcnow

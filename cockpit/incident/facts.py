@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cockpit.incident.store.sqlite import IncidentTimes, parse_correction_key
+from cockpit.incident.store.corrections import parse_correction_key
+from cockpit.incident.store.incidents import IncidentTimes
 from cockpit.model import Incident, TimelineEvent
 from cockpit.timeutil import duration
 

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from cockpit.incident.declare import FUTURE_SLACK, DeclareRequest, declare
 from cockpit.incident.facts import incident_facts
-from cockpit.incident.store.sqlite import TIME_FIELDS, IncidentStore, StoreError, UnknownIncident
+from cockpit.incident.store.corrections import TIME_FIELDS
+from cockpit.incident.store.errors import StoreError, UnknownIncident
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
 from cockpit.term.textsafe import blank, one_line
 from cockpit.timeutil import utcnow

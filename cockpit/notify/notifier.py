@@ -18,7 +18,8 @@ import httpx
 
 from cockpit.config import Config
 from cockpit.config.notify import ACKNOWLEDGED, EVENT_ORDER
-from cockpit.incident.store.sqlite import IncidentStore, Notification
+from cockpit.incident.store.notifications import Notification
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
 from cockpit.notify.channels import Channel, DeliveryError, channels_from_config
 from cockpit.notify.message import Announcement

@@ -743,6 +743,7 @@ class World:
                     what=MAINTENANCE_WHAT,
                     by="cron",
                     dry_run=False,
+                    service=self.scenario.service,
                 )
             log.info("fault applied: %s", fault)
 
@@ -782,6 +783,7 @@ class World:
                 what=MAINTENANCE_WHAT,
                 by="cron",
                 dry_run=True,
+                service=self.scenario.service,
             )
         self._record(fault)
         log.info("fault applied: %s", fault)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 
 
 @pytest.fixture

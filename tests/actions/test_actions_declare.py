@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from cockpit.incident.declare import DeclareError, DeclareRequest, declare
-from cockpit.incident.store.sqlite import IncidentAlreadyOpen, IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.errors import IncidentAlreadyOpen
+from cockpit.incident.store.sqlite import IncidentStore
 
 NOW = datetime(2024, 8, 2, 14, 35, tzinfo=UTC)
 

@@ -25,7 +25,8 @@ _REVERT_PROCESS = textwrap.dedent(
     import asyncio, json, sys
     from pathlib import Path
     from cockpit.actions.revert import RevertPlan, run_revert
-    from cockpit.incident.store.sqlite import IncidentStore, store_path
+    from cockpit.incident.store.connection import store_path
+    from cockpit.incident.store.sqlite import IncidentStore
 
     data, user, *argv = sys.argv[1:]
     plan = RevertPlan("files-web", "2", "1", tuple(argv), (), 60.0, False)

@@ -24,7 +24,8 @@ from cockpit.actions.revert import (
 from cockpit.config import JsonlDeployLogConfig, parse
 from cockpit.config.deploys import GitDeploysConfig, ReleasesDeploysConfig
 from cockpit.config.services import ServiceConfig
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Deploy
 from cockpit.sources.deploys.git import GitDeploys
 from cockpit.sources.deploys.log import JsonlDeployLog

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from alertmanager_servers import page
-from pilot_wait import until
+from pilot_wait import shown_rows, until
 
 from cockpit.alerts.source import AlertmanagerSource
 from cockpit.app import CockpitApp
@@ -128,7 +128,7 @@ def tui_config(*urls: str) -> Config:
 
 def panel_text(app: CockpitApp) -> str:
     panel = app.query_one(AlertsPanel)
-    return "\n".join([f"{panel.border_title}"] + [line.plain for line in panel._render_lines()])
+    return "\n".join([f"{panel.border_title}", *shown_rows(panel)])
 
 
 async def test_the_cluster_on_the_screen(cluster: list[Alertmanager], tmp_path: Path) -> None:

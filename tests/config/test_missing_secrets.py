@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from pilot_wait import until
+from pilot_wait import shown_rows, until
 from servers import serving
 
 from cockpit.app import CockpitApp
@@ -229,7 +229,7 @@ async def test_the_tui_runs_with_a_source_not_configured(tmp_path: Path, web: st
 
         def shown(panel_type: type[Panel]) -> str:
             panel = app.query_one(panel_type)
-            lines = [line.plain for line in panel._render_lines()]
+            lines = shown_rows(panel)
             return "\n".join([str(panel.border_subtitle), *lines])
 
         await until(pilot, lambda: "ok" in shown(ProbesPanel) and "healthy" in shown(ProbesPanel))

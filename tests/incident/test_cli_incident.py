@@ -17,7 +17,8 @@ from servers import serving
 
 from cockpit.cli import main
 from cockpit.config import parse
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus
 from cockpit.notify import Notifier
 

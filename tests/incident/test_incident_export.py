@@ -15,7 +15,8 @@ from cockpit.incident.export import (
     render_markdown,
     write_export,
 )
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import Incident, IncidentStatus, TimelineEvent
 from cockpit.timeutil import local_hms
 

@@ -9,13 +9,9 @@ import pytest
 
 from cockpit.incident.declare import DeclareError, DeclareRequest
 from cockpit.incident.lifecycle import Lifecycle, NoOpenIncident
-from cockpit.incident.store.sqlite import (
-    IncidentAlreadyOpen,
-    IncidentStore,
-    StoreError,
-    UnknownIncident,
-    parse_correction_key,
-)
+from cockpit.incident.store.corrections import parse_correction_key
+from cockpit.incident.store.errors import IncidentAlreadyOpen, StoreError, UnknownIncident
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus, TimelineEvent
 from cockpit.timeutil import local_clock
 

@@ -15,14 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.incident.store.sqlite import (
-    SCHEMA_VERSION,
-    IncidentAlreadyOpen,
-    IncidentStore,
-    StoreError,
-    UnknownIncident,
-    store_path,
-)
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.errors import IncidentAlreadyOpen, StoreError, UnknownIncident
+from cockpit.incident.store.migrations import SCHEMA_VERSION
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus, TimelineEvent
 
 T0 = datetime(2024, 8, 2, 13, 52, tzinfo=UTC)  # 06:52 PDT, the Files.com deploy
@@ -245,7 +241,8 @@ _RACER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from cockpit.incident.store.sqlite import IncidentAlreadyOpen, IncidentStore
+    from cockpit.incident.store.errors import IncidentAlreadyOpen
+    from cockpit.incident.store.sqlite import IncidentStore
 
     store = IncidentStore(Path(sys.argv[1]))
     sys.stdin.readline()  # start together

@@ -115,7 +115,7 @@ def test_the_lock_of_a_killed_holder_is_released_and_said(target: PgTarget, tmp_
 def test_the_store_unreachable_means_no_lock(tmp_path: Path) -> None:
     from daemons import free_port
 
-    from cockpit.incident.store.sqlite import StoreError
+    from cockpit.incident.store.errors import StoreError
 
     nowhere = PgTarget(f"postgresql://cockpit@127.0.0.1:{free_port()}/x", password=PASSWORD)
     lock = ServiceLock(tmp_path, "files-web", user="alice", shared=nowhere)

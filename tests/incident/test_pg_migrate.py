@@ -13,9 +13,10 @@ from daemons import free_port
 from pg_server import PASSWORD, PgServer
 
 from cockpit.actions.audit import append_audit
+from cockpit.incident.store.connection import store_path
 from cockpit.incident.store.pg.connect import PgTarget
 from cockpit.incident.store.pg.store import PgIncidentStore
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import IncidentStatus, TimelineEvent
 
 REPO = Path(__file__).resolve().parents[2]

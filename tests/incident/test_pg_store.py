@@ -18,9 +18,9 @@ from pg_server import PASSWORD, PgServer
 from revert_world import RevertWorld
 
 from cockpit.config import ConfigError, load
+from cockpit.incident.store.errors import IncidentAlreadyOpen, StoreError
 from cockpit.incident.store.pg.connect import PgTarget
 from cockpit.incident.store.pg.store import SCHEMA_VERSION, PgIncidentStore
-from cockpit.incident.store.sqlite import IncidentAlreadyOpen, StoreError
 from cockpit.runtime import Cockpit, View
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,7 +182,7 @@ _RACER = textwrap.dedent(
     import sys
     from cockpit.incident.store.pg.connect import PgTarget
     from cockpit.incident.store.pg.store import PgIncidentStore
-    from cockpit.incident.store.sqlite import IncidentAlreadyOpen
+    from cockpit.incident.store.errors import IncidentAlreadyOpen
 
     store = PgIncidentStore(PgTarget(sys.argv[1], password=sys.argv[3]))
     sys.stdin.readline()  # start together

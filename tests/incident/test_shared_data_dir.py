@@ -25,7 +25,8 @@ from pty_harness import PtyRun
 from revert_world import COCKPIT, SERVICE, RevertWorld, main_screen, start_revert
 
 from cockpit.actions.audit import audit_path, read_audit
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 
 
 @dataclass(frozen=True)

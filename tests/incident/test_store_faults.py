@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pilot_wait import until
+from pilot_wait import shown_text, until
 from revert_world import RevertWorld
 
 from cockpit.app import CockpitApp
 from cockpit.config import load
-from cockpit.incident.store.sqlite import IncidentStore, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.incident.store.worker import StoreWorker
 from cockpit.runtime import Cockpit
 from widgets.header import CockpitHeader
@@ -127,7 +128,7 @@ def header(app: CockpitApp) -> str:
 
 
 def probes(app: CockpitApp) -> str:
-    return "\n".join(line.plain for line in app.query_one(ProbesPanel)._render_lines())
+    return shown_text(app.query_one(ProbesPanel))
 
 
 def timeline(app: CockpitApp) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pilot_wait import shown_text
 from test_errors_panel import Host
 
 from cockpit.cli import main
@@ -137,5 +138,5 @@ async def test_the_errors_panel_says_it_is_still_reading_back(
         panel = app.query_one(ErrorsPanel)
         panel.show(view)
         await pilot.pause()
-        text = "\n".join(line.plain for line in panel._render_lines())
+        text = shown_text(panel)
     assert first.behind and "still reading back" in text

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from alertmanager_servers import page
-from pilot_wait import until
+from pilot_wait import shown_rows, shown_text, until
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, parse
@@ -47,10 +47,7 @@ def make_app(config: Config, data: Path) -> CockpitApp:
 
 def panel_text(app: CockpitApp) -> str:
     panel = app.query_one(AlertsPanel)
-    return "\n".join(
-        [f"{panel.border_title} | {panel.border_subtitle}"]
-        + [line.plain for line in panel._render_lines()]
-    )
+    return "\n".join([f"{panel.border_title} | {panel.border_subtitle}", *shown_rows(panel)])
 
 
 def feed(am: Alertmanager) -> None:
@@ -131,7 +128,7 @@ async def test_alertmanager_gone_strip_stale_rest_lives(am: Alertmanager, tmp_pa
         assert "connection refused" in panel_text(app)
         probes = app.query_one(ProbesPanel)
         # The probe panel goes on being judged: its probe's round still lands.
-        await until(pilot, lambda: "web" in "\n".join(x.plain for x in probes._render_lines()))
+        await until(pilot, lambda: "web" in shown_text(probes))
 
 
 async def test_a_secret_not_set_is_said_never_a_quiet_zero(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+from pilot_wait import shown_rows, shown_text
 from textual.app import App, ComposeResult
 
 from cockpit.detect.detector import Assessment
@@ -85,7 +86,7 @@ async def test_graph_marks_the_deploy_declared_and_mitigated_on_local_time() -> 
         v = view()
         panel.show(v)
         await pilot.pause()
-        lines = [line.plain for line in panel._render_lines()]
+        lines = shown_rows(panel)
         text = "\n".join(lines)
         assert panel.border_title == "5xx · 30 min"
         assert lines[0].startswith("30.0% 3.0/s of 10.0 req/s base 0.1%")
@@ -99,7 +100,7 @@ async def test_graph_marks_the_deploy_declared_and_mitigated_on_local_time() -> 
 
         assert panel.cycle_zoom() == "3 h" and panel.border_title == "5xx · 3 h"
         assert panel.cycle_zoom() == "5 min"
-        lines = [line.plain for line in panel._render_lines()]
+        lines = shown_rows(panel)
         assert local_hm(END - timedelta(minutes=5)) in lines[-1]
         assert UNICODE.marker not in "\n".join(lines)  # the deploy is older than 5 minutes
 
@@ -110,7 +111,7 @@ async def test_ascii_rendering_uses_no_block_or_marker_glyphs() -> None:
         panel = app.query_one(ErrorsPanel)
         panel.show(view())
         await pilot.pause()
-        text = "\n".join(line.plain for line in panel._render_lines())
+        text = shown_text(panel)
         assert text.isascii()
         assert ASCII.bars[-1] in text and ASCII.marker in text
 
@@ -126,7 +127,7 @@ async def test_an_empty_log_says_so_instead_of_a_healthy_zero() -> None:
         panel = app.query_one(ErrorsPanel)
         panel.show(v)
         await pilot.pause()
-        assert panel._render_lines()[0].plain == "no requests logged yet"
+        assert shown_rows(panel)[0] == "no requests logged yet"
 
 
 async def test_traffic_that_just_began_is_not_shown_as_none() -> None:
@@ -147,7 +148,7 @@ async def test_traffic_that_just_began_is_not_shown_as_none() -> None:
         panel = app.query_one(ErrorsPanel)
         panel.show(v)
         await pilot.pause()
-        first_line = panel._render_lines()[0].plain
+        first_line = shown_rows(panel)[0]
         assert first_line.startswith("10.0% 0.2/s of 2.0 req/s"), first_line
 
 
@@ -182,8 +183,8 @@ class Layout(App[None]):
     def compose(self) -> ComposeResult:
         yield ErrorsPanel(id="errors")
 
-    def on_panel_chosen(self, message: ErrorsPanel.Chosen) -> None:
-        self.chosen.append(message.key)
+    def on_errors_panel_routes_chosen(self, _: ErrorsPanel.RoutesChosen) -> None:
+        self.chosen.append("routes")
 
 
 async def test_the_top_failing_routes_show_at_80x24_and_in_full_on_enter() -> None:
@@ -195,7 +196,7 @@ async def test_the_top_failing_routes_show_at_80x24_and_in_full_on_enter() -> No
         v = routed_view()
         panel.show(v)
         await pilot.pause()
-        lines = [line.plain for line in panel._render_lines()]
+        lines = shown_rows(panel)
         assert len(lines) <= panel.content_region.height
         assert lines[1].startswith("/session 80%, /files/{id} 17%")
         assert any(UNICODE.bars[-1] in line for line in lines[2:])  # the graph still shows
@@ -230,7 +231,7 @@ async def test_every_zoom_has_a_scale_and_a_zoom_wider_than_the_data_says_so() -
         await pilot.pause()
         for zoom in ("3 h", "5 min", "30 min"):
             assert panel.cycle_zoom() == zoom
-            lines = [line.plain for line in panel._render_lines()]
+            lines = shown_rows(panel)
             graph = lines[2:]
             assert graph[0].rstrip().endswith("/s"), (zoom, graph)
             if zoom == "5 min":

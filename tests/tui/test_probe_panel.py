@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from pilot_wait import shown_rows, shown_text
 from textual.app import App, ComposeResult
 
 from cockpit.config import parse
@@ -15,7 +16,7 @@ from cockpit.hub import Snapshot
 from cockpit.model import Category, Freshness, ProbeResult, ProbeResults, SourceStatus
 from cockpit.runtime import View
 from cockpit.timeutil import utcnow
-from widgets.panels import Panel, ProbesPanel
+from widgets.panels import ProbesPanel
 from widgets.probe_detail import ProbeDetailScreen
 
 NOW = utcnow()
@@ -77,8 +78,8 @@ class Host(App[None]):
     def compose(self) -> ComposeResult:
         yield ProbesPanel(id="probes")
 
-    def on_panel_chosen(self, message: Panel.Chosen) -> None:
-        self.push_screen(ProbeDetailScreen(message.key, self.view))
+    def on_probes_panel_probe_chosen(self, message: ProbesPanel.ProbeChosen) -> None:
+        self.push_screen(ProbeDetailScreen(message.name, self.view))
 
 
 async def test_enter_on_a_probe_opens_its_results_with_errors_verbatim() -> None:
@@ -89,7 +90,7 @@ async def test_enter_on_a_probe_opens_its_results_with_errors_verbatim() -> None
             app.view = v  # type: ignore[attr-defined]
             panel.show(v)
         await pilot.pause()
-        text = "\n".join(line.plain for line in panel._render_lines())
+        text = shown_text(panel)
         assert "FAIL ftp-login-x4" in text and "1/4" in text
         assert "fails only under concurrency" in text
         # A fleet read from elsewhere shows one row per probe.
@@ -124,7 +125,7 @@ async def test_when_probes_do_not_fit_the_failing_ones_stay_and_the_rest_are_cou
         for v in views():
             panel.show(v)
         await pilot.pause()
-        lines = [line.plain for line in panel._render_lines()]
+        lines = shown_rows(panel)
         assert len(lines) == 3
         assert lines[0].startswith("FAIL ftp-login-x4")
         assert lines[-1] == "+2 more, all ok"
@@ -156,7 +157,7 @@ async def test_a_round_that_failed_below_the_threshold_is_not_a_plain_ok() -> No
         panel = app.query_one(ProbesPanel)
         panel.show(views_[-1])
         await pilot.pause()
-        text = "\n".join(line.plain for line in panel._render_lines())
+        text = shown_text(panel)
         assert "ok   ftp-login-x4" not in text, text
         assert "warn ftp-login-x4" in text, text
         assert "last 1 round failed, not down yet: 530 Login incorrect" in text, text

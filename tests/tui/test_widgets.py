@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pilot_wait import shown_text
 from textual.app import App, ComposeResult
 
 from cockpit.detect.detector import Assessment
@@ -63,7 +64,7 @@ def view() -> View:
 
 
 def plain(panel: Panel) -> str:
-    return "\n".join(line.plain for line in panel._render_lines())
+    return shown_text(panel)
 
 
 async def test_untrusted_text_is_shown_literally() -> None:

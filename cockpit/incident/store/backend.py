@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.incident.store.sqlite import IncidentStore, StoreError, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.errors import StoreError
+from cockpit.incident.store.sqlite import IncidentStore
 
 if TYPE_CHECKING:
     from cockpit.config import Config

@@ -50,8 +50,9 @@ def _password(args: argparse.Namespace, url: str) -> str | None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from cockpit.actions.audit import AUDIT_FILENAME
     from cockpit.config.paths import data_dir_for
+    from cockpit.incident.store.connection import store_path
+    from cockpit.incident.store.errors import StoreError
     from cockpit.incident.store.pg.connect import PgTarget, url_problem
-    from cockpit.incident.store.sqlite import StoreError, store_path
 
     problem = url_problem(args.to)
     if problem:

@@ -31,7 +31,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from cockpit.incident.store.sqlite import IncidentStore, StoreError, StoreUnavailable, store_path
+from cockpit.incident.store.connection import store_path
+from cockpit.incident.store.errors import StoreError, StoreUnavailable
+from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import TimelineEvent
 from cockpit.timeutil import iso_utc, parse_iso, utcnow
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cockpit.incident.store.sqlite import StoreError
+from cockpit.incident.store.errors import StoreError
 
 if TYPE_CHECKING:
     import psycopg

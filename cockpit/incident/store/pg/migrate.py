@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cockpit.incident.store.errors import StoreError
 from cockpit.incident.store.pg.store import WRITE_LOCK, PgIncidentStore
-from cockpit.incident.store.sqlite import IncidentStore, StoreError
+from cockpit.incident.store.sqlite import IncidentStore
 
 # table -> (its columns, its key)
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from cockpit.incident.store.connection import Db
+from cockpit.incident.store.errors import StoreError
 from cockpit.incident.store.pg.connect import PgTarget, close_quietly, offline
-from cockpit.incident.store.sqlite import Db, IncidentStore, StoreError
+from cockpit.incident.store.sqlite import IncidentStore
 
 if TYPE_CHECKING:
     import psycopg

@@ -1,0 +1,161 @@
+"""The 5xx panel's figures: per access log the current rate and ratio against the baseline
+the detector judges spikes by, the ratio over each zoom window, and where the 5xx go (the top
+routes with their share); the graph's markers (deploys, declared, mitigated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from cockpit.detect.detector import Assessment
+from cockpit.detect.routes import RouteShare, route_shares
+from cockpit.model import Category, ErrorSeries, Incident, IncidentStatus
+from cockpit.view.sources import SourceLine, source_lines
+
+if TYPE_CHECKING:
+    from cockpit.hub import Snapshot
+
+# The graph's windows, (seconds, label): the panel cycles through them (z).
+ZOOMS = ((300, "5 min"), (1800, "30 min"), (10800, "3 h"))
+ROUTES = 8  # routes kept per window: more than the panel shows
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSummary:
+    source: str
+    spike: bool  # a spike is open on this source
+    requests: bool  # anything logged at all
+    ratio: float = 0.0  # 5xx share of the requests of the latest complete buckets
+    errors_per_s: float = 0.0
+    requests_per_s: float = 0.0
+    baseline: float = 0.0  # what the detector judges a spike against
+    window_ratios: tuple[float, ...] = ()  # over each of ZOOMS
+    behind: bool = False  # a read-back still being read: the counts are partial
+    unparsed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRows:
+    """Where the 5xx go, per zoom window (since the spike began while one is open)."""
+
+    per_zoom: tuple[tuple[RouteShare, ...], ...]
+    spike: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GraphData:
+    """The complete buckets of the graphed log (the filling one would redraw the graph with
+    every poll): when each began (epoch seconds) and its 5xx."""
+
+    bucket_seconds: int
+    starts: tuple[float, ...]
+    errors: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorsView:
+    sources: tuple[SourceLine, ...] = ()
+    graph: GraphData | None = None
+    summaries: tuple[ErrorSummary, ...] = ()
+    routes: RouteRows | None = None  # of the first series that tells routes and has 5xx
+    deploys_at: tuple[datetime, ...] = ()
+    declared_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    alerting: bool = False
+
+
+def _summary(s: ErrorSeries, at: datetime, baseline: float, spike: bool) -> ErrorSummary:
+    if not any(b.requests for b in s.buckets):
+        return ErrorSummary(s.source, spike, False, behind=bool(s.behind))
+    complete = s.buckets[:-1]  # the newest bucket is still filling
+    width = timedelta(seconds=s.bucket_seconds)
+    # Buckets from before the first logged request would read as "no traffic".
+    recent = [b for b in complete[-2:] if s.first_ts is None or b.start + width > s.first_ts]
+    if recent:
+        seconds = len(recent) * s.bucket_seconds
+    else:  # traffic has only just begun: the filling bucket, over the time it has filled
+        recent = list(s.buckets[-1:])
+        seconds = int((at - recent[0].start).total_seconds()) if recent else 0
+    seconds = max(1, seconds)
+    req = sum(b.requests for b in recent) / seconds
+    err = sum(b.errors_5xx for b in recent) / seconds
+    windows = []
+    end = _end(s)
+    for span, _ in ZOOMS:
+        shown = [b for b in complete if b.start >= end - timedelta(seconds=span)]
+        total = sum(b.requests for b in shown)
+        windows.append(sum(b.errors_5xx for b in shown) / total if total else 0.0)
+    return ErrorSummary(
+        s.source,
+        spike,
+        True,
+        err / req if req else 0.0,
+        err,
+        req,
+        baseline,
+        tuple(windows),
+        bool(s.behind),
+        s.unparsed_lines,
+    )
+
+
+def _end(s: ErrorSeries) -> datetime:
+    """The end of the newest complete bucket: windows end there, so that they move once per
+    bucket, not with every poll."""
+    if len(s.buckets) < 2:
+        return s.buckets[0].start  # nothing complete yet: every window is empty
+    return s.buckets[-2].start + timedelta(seconds=s.bucket_seconds)
+
+
+def _graph(s: ErrorSeries) -> GraphData | None:
+    complete = s.buckets[:-1]
+    if not complete:
+        return None
+    return GraphData(
+        s.bucket_seconds,
+        tuple(b.start.timestamp() for b in complete),
+        tuple(b.errors_5xx for b in complete),
+    )
+
+
+def _routes(series: list[ErrorSeries], assessment: Assessment) -> RouteRows | None:
+    for s in series:
+        if not s.routes_known or not s.buckets:
+            continue
+        end = _end(s)
+        s = replace(s, buckets=s.buckets[:-1])  # complete buckets: not redrawn every poll
+        spike = next((x for x in assessment.spikes if x.source == s.source), None)
+        if spike is not None:
+            shares = tuple(route_shares(s, spike.start)[:ROUTES])
+            per_zoom = (shares,) * len(ZOOMS)
+        else:
+            per_zoom = tuple(
+                tuple(route_shares(s, end - timedelta(seconds=span))[:ROUTES]) for span, _ in ZOOMS
+            )
+        if any(per_zoom):
+            return RouteRows(per_zoom, spike is not None)
+    return None
+
+
+def errors_view(
+    snapshot: Snapshot,
+    assessment: Assessment,
+    incident: Incident | None,
+    status_times: dict[IncidentStatus, datetime] | None = None,
+) -> ErrorsView:
+    series = [r for _, r in snapshot.of(Category.ERRORS) if isinstance(r, ErrorSeries)]
+    # While a spike is open, the baseline it is judged against is its own.
+    baselines = dict(assessment.baselines) | {x.source: x.baseline for x in assessment.spikes}
+    spiking = {x.source for x in assessment.spikes}
+    at = snapshot.at
+    return ErrorsView(
+        source_lines(snapshot, Category.ERRORS),
+        _graph(series[0]) if series else None,
+        tuple(_summary(s, at, baselines.get(s.source, 0.0), s.source in spiking) for s in series),
+        _routes(series, assessment),
+        tuple(d.at for d in assessment.deploys),
+        incident.declared_at if incident is not None else None,
+        (status_times or {}).get(IncidentStatus.MITIGATED) if incident is not None else None,
+        alerting=bool(assessment.spikes),
+    )
