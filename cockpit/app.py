@@ -28,14 +28,16 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
-from cockpit.model import IncidentStatus, TimelineEvent
+from cockpit.keys import ACTIONS_BY_NAME, on_screen
+from cockpit.model import Change, IncidentStatus, TimelineEvent
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
 from widgets.alerts import AlertsPanel, AlertsScreen
 from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
 from widgets.inert import EMPTY, clip, hit, listed, plain, toast
-from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
+from widgets.keys import bindings, keymap
+from widgets.panels import ChangesPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
 # The headless core and the modal screens (with the form widgets they pull in) load when first
@@ -52,25 +54,6 @@ if TYPE_CHECKING:
 CockpitFactory = Callable[[], Awaitable["Cockpit"]]
 DETACH_GRACE = 12.0  # seconds a cockpit told to go (SIGHUP, SIGTERM) has to close cleanly
 T = TypeVar("T")
-WRITES = ("declare", "revert", "note", "status", "mitigate", "correct", "runbook")
-
-# In the footer at 80 columns only the keys of the job; all of them are in the help (?).
-FOOTER = ("declare", "revert", "export", "note", "status", "help", "quit")
-ACTIONS = (
-    ("declare", "Declare", "declare an incident"),
-    ("revert", "Revert", "revert the latest deploy (plan, typed confirmation, lock, audit)"),
-    ("export", "Export", "write the incident's timeline draft (Markdown)"),
-    ("note", "Note", "add a note to the timeline"),
-    ("runbook", "Action", "run a runbook action of the service (e.g. failover), guarded like R"),
-    ("status", "Status", "incident status: identified, mitigated, resolved; retry notifications"),
-    ("mitigate", "Mitigated", "mark the incident mitigated (or resolved) at the verified recovery"),
-    ("correct", "Correct", "correct a recorded time: impact start, detected, declared, mitigated"),
-    ("timeline", "Timeline", "the whole timeline, scrollable, filtered by kind (f)"),
-    ("watch", "Watch", "watch the revert or action running (or whose outcome is unknown)"),
-    ("zoom", "Zoom", "5xx graph window: 5 min, 30 min, 3 h"),
-    ("help", "Help", "this help"),
-    ("quit", "Quit", "quit (the incident and its timeline are kept)"),
-)
 
 
 class _ListedCommands(Provider):
@@ -105,11 +88,11 @@ class ActionCommands(_ListedCommands):
             return []
         return [
             (
-                one_line(f"{label} ({app.keys_label(action)})"),
-                partial(app.run_action, action),
-                one_line(text),
+                one_line(f"{spec.label} ({app.keys_label(spec.name)})"),
+                partial(app.run_action, spec.action),
+                one_line(spec.description),
             )
-            for action, label, text in ACTIONS
+            for spec in on_screen("main")
         ]
 
 
@@ -132,18 +115,9 @@ class CockpitApp(App[int]):
     CSS_PATH = Path(__file__).parent.parent / "widgets" / "cockpit.tcss"
     TITLE = "oncall-cockpit"
     COMMANDS = App.COMMANDS | {ActionCommands, FaultCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *(
-            Binding(getattr(KeysSection(), action), action, label, id=action, show=action in FOOTER)
-            for action, label, _ in ACTIONS
-        ),
-        # Read-only: the write key is disabled (dimmed in the footer), and pressing it says why
-        # instead of doing nothing without a word.
-        *(
-            Binding(getattr(KeysSection(), a), f"refuse('{a}')", show=False, id=f"{a}!")
-            for a in WRITES
-        ),
-    ]
+    # From the action registry (cockpit/keys.py). Read-only: a write key is disabled (dimmed
+    # in the footer), and pressing it says why instead of doing nothing without a word.
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings("main")]
 
     def __init__(
         self,
@@ -164,8 +138,7 @@ class CockpitApp(App[int]):
         use(ascii_only)  # before composing: text built for the panels is folded already
         self.on_close = on_close
         # Before mounting: the footer is composed once with the right keys.
-        keymap = {action: key for action, key in vars(self.keys).items()}
-        self.set_keymap(keymap | {f"{a}!": keymap[a] for a in WRITES if a in keymap})
+        self.set_keymap(keymap(self.keys))
         self.cockpit: Cockpit | None = None
         self.last_view: View | None = None
         self._graph_width = 0
@@ -182,7 +155,7 @@ class CockpitApp(App[int]):
         yield AlertsPanel(ascii_only=self.ascii_only, id="alerts")
         with Grid(id="panels"):
             yield ProbesPanel(ascii_only=self.ascii_only, id="probes")
-            yield DeploysPanel(ascii_only=self.ascii_only, id="deploys")
+            yield ChangesPanel(ascii_only=self.ascii_only, id="deploys")
             yield ErrorsPanel(ascii_only=self.ascii_only, id="errors")
             yield SentryPanel(ascii_only=self.ascii_only, id="sentry")
         yield TimelineStrip(id="timeline")
@@ -225,6 +198,11 @@ class CockpitApp(App[int]):
         use(self.ascii_only)
         if self.ascii_only:
             ascii_scrollbars()
+        if self.no_color:
+            from widgets.nocolor import NO_COLOR_THEME
+
+            self.register_theme(NO_COLOR_THEME)
+            self.theme = NO_COLOR_THEME.name
         self.call_after_refresh(self.feed)  # the layout first, then the sources
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -438,13 +416,14 @@ class CockpitApp(App[int]):
         read_only = self.read_only or self._read_only_shown
         if action == "refuse":
             return read_only
-        if action in WRITES and read_only:
+        spec = ACTIONS_BY_NAME.get(action)
+        if spec is None:
+            return True
+        if spec.writes and read_only:
             return None  # shown disabled; the key itself says "read-only" (action_refuse)
-        if action in (*WRITES, "export", "timeline", "watch") and self.cockpit is None:
+        if spec.needs and self.cockpit is None:
             return None  # shown disabled until the sources are up
-        if action in ("status", "mitigate", "correct") and (
-            self.last_view is None or self.last_view.incident is None
-        ):
+        if spec.needs == "incident" and (self.last_view is None or self.last_view.incident is None):
             return None  # nothing to move along yet
         return True
 
@@ -469,19 +448,22 @@ class CockpitApp(App[int]):
 
     def action_help(self) -> None:
         rows = [("data", data_dir_said(self.cockpit))] if self.cockpit is not None else []
-        rows += [(self.keys_label(action), text) for action, _, text in ACTIONS]
+        rows += [(self.keys_label(spec.name), spec.description) for spec in on_screen("main")]
         rows += [
             ("tab", "move between the probe and Sentry panels"),
             ("up/down, enter", "pick a probe or an issue and open its details"),
             ("ctrl+p", "command palette (in a drill or the demo: inject a fault)"),
+            ("", "on the alerts screen (enter on an alert):"),
         ]
+        rows += [(self.keys_label(spec.name), spec.description) for spec in on_screen("alerts")]
         from widgets.modals import HelpScreen
 
         self.push_screen(HelpScreen(rows, self.read_only))
 
     def keys_label(self, action: str) -> str:
+        """The key of an action as the footer shows it ("?" for question_mark)."""
         key = getattr(self.keys, action)
-        return self.get_key_display(Binding(key, action))
+        return self.get_key_display(Binding(key, ACTIONS_BY_NAME[action].action))
 
     def world_dir(self) -> Path | None:
         """The drill world this cockpit watches, when it runs one (demo, drills)."""
@@ -604,13 +586,31 @@ class CockpitApp(App[int]):
             self.watch_run(running)
             return
         try:
-            plan = self.cockpit.plan_revert()
+            plan = self.cockpit.plan_change_revert(self.selected_change())
         except RevertError as exc:
             toast(self, one_line(f"cannot revert: {exc}"), severity="error", timeout=15)
+            return
+        running = self.cockpit.running(plan.service)
+        if running is not None:
+            toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)
+            self.watch_run(running)
             return
         from widgets.modals import RevertScreen
 
         self.push_screen(RevertScreen(plan, self.lock_holder(plan.service)), self._revert_closed)
+
+    def selected_change(self) -> Change | None:
+        """The change chosen in the Changes panel (focused, a row selected): `R` reverts it
+        instead of the top suspect."""
+        from cockpit.sources.changes.merge import change_key
+
+        panel = self.query_one(ChangesPanel)
+        if not panel.has_focus or panel.selected is None or self.last_view is None:
+            return None
+        return next(
+            (c for c in self.last_view.assessment.changes if change_key(c) == panel.selected),
+            None,
+        )
 
     def lock_holder(self, service: str) -> LockHolder | None:
         """Who holds the service's revert lock now: said in the plan, before any typing."""

@@ -15,10 +15,22 @@ from textual.screen import ModalScreen
 
 from cockpit.alerts.matchers import shown
 from cockpit.alerts.view import AlertGroup, AlertsView
+from cockpit.keys import ACTIONS_BY_NAME, on_screen
 from cockpit.model import Alert, Category
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_clock, local_hm
-from widgets.inert import InertContent, InertLabel, InertStatic, Part, lines, pad, styled, text
+from widgets.inert import (
+    InertContent,
+    InertLabel,
+    InertStatic,
+    Part,
+    lines,
+    pad,
+    styled,
+    text,
+    toast,
+)
+from widgets.keys import bindings
 from widgets.panels import Panel
 
 if TYPE_CHECKING:
@@ -133,17 +145,17 @@ class AlertsPanel(Panel):
 
 class AlertsScreen(ModalScreen[None]):
     """Every alert, grouped, with its labels, annotations and the silences over it. Keys:
-    up/down choose an alert; s silences it, g its whole group, e expires a silence over it."""
+    up/down choose an alert; the registry's alerts actions (cockpit/keys.py, remappable in
+    [keys]) silence it or its group, expire a silence over it, acknowledge the page."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "dismiss", "Close"),
         Binding("up,k", "move(-1)", "Up", show=False),
         Binding("down,j", "move(1)", "Down", show=False),
-        Binding("s", "silence(False)", "Silence alert"),
-        Binding("g", "silence(True)", "Silence group"),
-        Binding("e", "expire", "Expire silence"),
-        Binding("a", "acknowledge", "Acknowledge page"),
+        *bindings("alerts"),
     ]
+    # The screen's actions that change things: refused, with the reason, when read-only.
+    WRITES = frozenset(s.action.split("(")[0] for s in on_screen("alerts") if s.writes)
 
     class SilenceAsked(Message):
         def __init__(self, fingerprint: str, whole_group: bool) -> None:
@@ -172,16 +184,36 @@ class AlertsScreen(ModalScreen[None]):
             yield InertLabel(Inert("Alerts"), classes="dialog-title", id="alerts-title")
             with VerticalScroll(classes="scroll"):
                 yield InertStatic(id="alert-rows")
-            yield InertStatic(
-                Inert(
-                    "up/down choose  s silence alert  g silence group  e expire silence  "
-                    "a acknowledge page  Esc close"
-                ),
-                classes="hint",
-            )
+            yield InertStatic(classes="hint", id="alerts-keys")
 
     def on_mount(self) -> None:
+        self.query_one("#alerts-keys", InertStatic).update(self.keys_hint())
         self.show(self.view)
+
+    def keys_hint(self) -> Inert:
+        """The keys as bound (the config may have moved them), in the registry's order."""
+        shown = {
+            active.binding.id: self.app.get_key_display(active.binding)
+            for active in self.active_bindings.values()
+            if active.binding.id in ACTIONS_BY_NAME
+        }
+        words = [
+            f"{shown[s.name]} {s.label.lower()}" for s in on_screen("alerts") if s.name in shown
+        ]
+        return Inert("  ".join(["up/down choose", *words, "Esc close"]))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        read_only = bool(self.view.read_only)
+        if action == "refuse":
+            return read_only
+        if action in self.WRITES and read_only:
+            return None  # the key says why (action_refuse)
+        return True
+
+    def action_refuse(self, action: str) -> None:
+        spec = ACTIONS_BY_NAME[action]
+        said = f"read-only: {spec.label.lower()} is disabled ({self.view.read_only})"
+        toast(self.app, one_line(said), severity="warning", timeout=8)
 
     def show(self, view: View) -> None:
         """Called by the app with every new view, so the list stays live."""

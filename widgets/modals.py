@@ -13,11 +13,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 
+from cockpit.actions.change_revert import ChangeRevertPlan
 from cockpit.actions.guarded import describe_outcome
 from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertOutcome, RevertPlan
 from cockpit.actions.runbook import ActionPlan
 from cockpit.incident.declare import DeclareRequest, parse_when
+from cockpit.keys import ACTION_SPECS
 from cockpit.model import SEVERITIES, IncidentStatus, TimelineEvent
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_hms, utc_hms
@@ -157,7 +159,9 @@ class RevertScreen(ModalScreen[bool | None]):
             super().__init__()
             self.screen = screen
 
-    def __init__(self, plan: RevertPlan | ActionPlan, holder: LockHolder | None = None):
+    def __init__(
+        self, plan: RevertPlan | ChangeRevertPlan | ActionPlan, holder: LockHolder | None = None
+    ):
         super().__init__()
         self.plan = plan
         self.holder = holder  # who held the service's lock when the plan was made
@@ -166,10 +170,21 @@ class RevertScreen(ModalScreen[bool | None]):
 
     def compose(self) -> ComposeResult:
         p = self.plan
-        title = "Revert" if isinstance(p, RevertPlan) else f"Run {p.name}"
+        title = f"Run {p.name}" if isinstance(p, ActionPlan) else "Revert"
         service = identity(p.service, 200)
         versions: list[Part] = []
-        if isinstance(p, RevertPlan):
+        if isinstance(p, ChangeRevertPlan):
+            where = f" on {identity(p.host, 100)}" if p.host else ""
+            versions = [
+                (Inert("change   "), "$text-muted"),
+                (Inert(f"{p.kind} {identity(p.subject, 100)}{where}"), "$error"),
+                (Inert(f" ({p.source})"), "$text-muted"),
+                Inert("\n"),
+                (Inert("what     "), "$text-muted"),
+                one_line(p.what, 300),
+                Inert("\n"),
+            ]
+        elif isinstance(p, RevertPlan):
             versions = [
                 (Inert("versions "), "$text-muted"),
                 (identity(p.from_version, 200), "$error"),
@@ -244,7 +259,7 @@ class RevertScreen(ModalScreen[bool | None]):
                 f"dry run: {outcome.reason}" if outcome.ok else f"dry run FAILED: {outcome.reason}"
             )
         else:
-            done = "reverted" if isinstance(self.plan, RevertPlan) else "finished"
+            done = "finished" if isinstance(self.plan, ActionPlan) else "reverted"
             said = f"done: {done}" if outcome.ok else f"FAILED: {outcome.reason}"
         style = "$success bold" if outcome.ok else "$error bold"
         self.query_one("#problems", InertStatic).update(
@@ -339,7 +354,8 @@ class HelpScreen(ModalScreen[None]):
             key_shown = Inert(f"{one_line(key, 40):>8}  ")
             parts += [(key_shown, "bold"), one_line(description), Inert("\n")]
         if self.read_only:
-            parts.append((Inert("read-only: declare and revert are disabled\n"), "$warning"))
+            writes = ", ".join(spec.name for spec in ACTION_SPECS if spec.writes)
+            parts.append((Inert(f"read-only: {writes} are disabled\n"), "$warning"))
         parts += [Inert("\n"), (Inert(PANELS_HELP), "$text-muted")]
         with Vertical(classes="dialog wide"):
             yield InertLabel(Inert("Keys (up/down scroll, Esc closes)"), classes="dialog-title")

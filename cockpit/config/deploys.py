@@ -4,35 +4,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal, get_args
 
-from cockpit.config.base import FieldError, Secret
+from cockpit.config.base import Secret
+from cockpit.config.schema import Argv, Name, OutputBytes, Rule, Seconds, Text, Url, between
 
 MAX_DEPLOYS = 1000
-
-
-def _check_max(max_deploys: int) -> None:
-    if not 1 <= max_deploys <= MAX_DEPLOYS:
-        raise FieldError("max_deploys", f"must be between 1 and {MAX_DEPLOYS}")
-
-
-def _check_service(service: str) -> None:
-    if not service.strip():
-        raise FieldError("service", "must name the service these deploys belong to")
+MAX_GITHUB_DEPLOYS = 100  # GitHub returns at most 100 deployments per request
+MaxDeploys = Annotated[int, between(1, MAX_DEPLOYS)]
+# A git ref or pattern: never starting with "-" (it would reach git as an option), no spaces.
+GitRef = Annotated[str, Rule(pattern=r"[^-\s]\S*", expected="a name such as 'main' or 'v*'")]
+# An owner or repository on GitHub: a plain name, without slashes.
+GitHubName = Annotated[
+    str, Rule(pattern=r"(?!\.\.?$)[^/\s]+", expected="a plain name, without slashes")
+]
 
 
 @dataclass(frozen=True)
 class JsonlDeployLogConfig:
     kind: ClassVar[str] = "jsonl"
     source: ClassVar[str] = "cockpit.sources.deploys.log:JsonlDeployLog"
-    name: str
+    name: Name
     path: Path
-    interval: float = 5.0
-    timeout: float = 5.0
-    max_deploys: int = 50
+    interval: Seconds = 5.0
+    timeout: Seconds = 5.0
+    max_deploys: MaxDeploys = 50
 
 
-GIT_MODES = ("tags", "merges")
+GitMode = Literal["tags", "merges"]
+GIT_MODES: tuple[str, ...] = get_args(GitMode)
 
 
 @dataclass(frozen=True)
@@ -41,27 +41,16 @@ class GitDeploysConfig:
 
     kind: ClassVar[str] = "git"
     source: ClassVar[str] = "cockpit.sources.deploys.git:GitDeploys"
-    name: str
+    name: Name
     repo: Path
-    service: str
-    mode: str = "tags"
-    tags: str = "v*"  # glob over tag names, for mode = "tags"
-    branch: str = "main"  # for mode = "merges"
-    git: str = "git"  # the program; a path when git is not on PATH
-    interval: float = 30.0
-    timeout: float = 10.0
-    max_deploys: int = 50
-
-    def check(self) -> None:
-        _check_service(self.service)
-        _check_max(self.max_deploys)
-        if self.mode not in GIT_MODES:
-            raise FieldError("mode", f"expected one of: {', '.join(GIT_MODES)}")
-        if not self.tags or self.tags.startswith("-"):
-            raise FieldError("tags", "expected a tag name pattern such as 'v*'")
-        # A name starting with "-" would reach git as an option.
-        if not self.branch or self.branch.startswith("-") or any(c.isspace() for c in self.branch):
-            raise FieldError("branch", "expected a branch name such as 'main'")
+    service: Text  # the service these deploys belong to
+    mode: GitMode = "tags"
+    tags: GitRef = "v*"  # glob over tag names, for mode = "tags"
+    branch: GitRef = "main"  # for mode = "merges"
+    git: Text = "git"  # the program; a path when git is not on PATH
+    interval: Seconds = 30.0
+    timeout: Seconds = 10.0
+    max_deploys: MaxDeploys = 50
 
 
 @dataclass(frozen=True)
@@ -70,16 +59,12 @@ class ReleasesDeploysConfig:
 
     kind: ClassVar[str] = "releases"
     source: ClassVar[str] = "cockpit.sources.deploys.releases:ReleasesDeploys"
-    name: str
+    name: Name
     root: Path
-    service: str
-    interval: float = 10.0
-    timeout: float = 5.0
-    max_deploys: int = 50
-
-    def check(self) -> None:
-        _check_service(self.service)
-        _check_max(self.max_deploys)
+    service: Text
+    interval: Seconds = 10.0
+    timeout: Seconds = 5.0
+    max_deploys: MaxDeploys = 50
 
 
 @dataclass(frozen=True)
@@ -88,28 +73,17 @@ class GitHubDeploymentsConfig:
 
     kind: ClassVar[str] = "github"
     source: ClassVar[str] = "cockpit.sources.deploys.github:GitHubDeployments"
-    name: str
-    owner: str
-    repo: str
+    name: Name
+    owner: GitHubName
+    repo: GitHubName
     service: str = ""  # default: the repository name
-    environment: str | None = None
-    base_url: str = "https://api.github.com"
+    environment: Text | None = None
+    base_url: Url = "https://api.github.com"
     token: Secret | None = None
     include_failed: bool = False  # deployments whose latest status is failure or error
-    interval: float = 30.0
-    timeout: float = 10.0
-    max_deploys: int = 30
-
-    def check(self) -> None:
-        _check_max(self.max_deploys)
-        if self.max_deploys > 100:
-            raise FieldError("max_deploys", "GitHub returns at most 100 deployments per request")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise FieldError("base_url", "expected an http:// or https:// URL")
-        for key in ("owner", "repo"):
-            value = getattr(self, key)
-            if not value or "/" in value or value in (".", ".."):
-                raise FieldError(key, "expected a plain name, without slashes")
+    interval: Seconds = 30.0
+    timeout: Seconds = 10.0
+    max_deploys: Annotated[int, between(1, MAX_GITHUB_DEPLOYS)] = 30
 
 
 @dataclass(frozen=True)
@@ -118,20 +92,13 @@ class CommandDeploysConfig:
 
     kind: ClassVar[str] = "command"
     source: ClassVar[str] = "cockpit.sources.deploys.command:CommandDeploys"
-    name: str
-    command: tuple[str, ...]
+    name: Name
+    command: Argv
     service: str = ""  # for records that do not name their service
-    interval: float = 30.0
-    timeout: float = 10.0
-    max_deploys: int = 50
-    max_output_bytes: int = 1_048_576
-
-    def check(self) -> None:
-        _check_max(self.max_deploys)
-        if not self.command or not all(self.command):
-            raise FieldError("command", "expected a program and its arguments, none empty")
-        if self.max_output_bytes < 1024:
-            raise FieldError("max_output_bytes", "must be at least 1024")
+    interval: Seconds = 30.0
+    timeout: Seconds = 10.0
+    max_deploys: MaxDeploys = 50
+    max_output_bytes: OutputBytes = 1_048_576
 
 
 DeploySourceConfig = (

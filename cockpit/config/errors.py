@@ -10,11 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cockpit.config.base import FieldError
 from cockpit.config.prometheus import PrometheusErrorsConfig
+from cockpit.config.schema import Count, Name, NonNegative, Rule, Seconds
+
+# A key of the JSON object each line is: written as is, so no quotes or backslashes.
+JsonKey = Annotated[
+    str, Rule(pattern=r'[^"\\]+', expected="a JSON key without quotes or backslashes")
+]
 
 
 def _check_zone(key: str, name: str) -> None:
@@ -33,13 +39,13 @@ class AccessLogBase:
 
     kind: ClassVar[str]
     source: ClassVar[str] = "cockpit.sources.logs.access_log:AccessLogTail"
-    name: str
+    name: Name
     path: Path
-    interval: float = 2.0
-    timeout: float = 5.0
-    bucket_seconds: int = 10
-    window: int = 1800  # seconds kept and shown
-    read_back: int = 0  # seconds of existing log to read at start; 0 = start at the end
+    interval: Seconds = 2.0
+    timeout: Seconds = 5.0
+    bucket_seconds: Count = 10
+    window: Count = 1800  # seconds kept and shown
+    read_back: NonNegative = 0  # seconds of existing log to read at start; 0 = start at the end
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,8 @@ class NginxJsonLogConfig(AccessLogBase):
     The time may be $time_iso8601, $msec or $time_local; the status quoted or not."""
 
     kind: ClassVar[str] = "nginx_json"
-    time_key: str = "time_iso8601"
-    status_key: str = "status"
-
-    def check(self) -> None:
-        for key in ("time_key", "status_key"):
-            value = getattr(self, key)
-            if not value or '"' in value or "\\" in value:
-                raise FieldError(key, "expected a JSON key without quotes or backslashes")
+    time_key: JsonKey = "time_iso8601"
+    status_key: JsonKey = "status"
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class EnvoyLogConfig(AccessLogBase):
     kind: ClassVar[str] = "envoy"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RegexLogConfig(AccessLogBase):
     """Any other format: a regular expression matched against each line (Python syntax) with a
     named group `status` (three digits) and, optionally, `time`. Without `time_format` the time
@@ -104,13 +104,11 @@ class RegexLogConfig(AccessLogBase):
     counted at the moment they are read."""
 
     kind: ClassVar[str] = "regex"
-    pattern: str = ""
+    pattern: str
     time_format: str = ""  # strptime directives, e.g. "%Y-%m-%d %H:%M:%S"
     timezone: str = "UTC"  # for times written without an offset
 
     def check(self) -> None:
-        if not self.pattern:
-            raise FieldError("pattern", "missing required key")
         try:
             compiled = re.compile(self.pattern.encode("utf-8"))
         except re.error as exc:

@@ -1,8 +1,10 @@
 """TOML -> typed config. Every error names the file, the line and the key.
 
-Sections are declared as dataclasses; their fields and annotations are the schema, so adding an
-option is adding a field. A section may define `check()` raising FieldError for what types alone
-cannot say. Secrets are never read from the config text (see `Secret`).
+Sections are declared as dataclasses; their fields and annotations are the schema (see
+`cockpit.config.schema`: types, `Literal` choices, `Annotated` rules such as ranges), so adding
+an option is adding a field, and its constraints are declared with it. This one loader enforces
+them for every section and kind; a section may define `check()` raising FieldError for what
+depends on several fields. Secrets are never read from the config text (see `Secret`).
 """
 
 from __future__ import annotations
@@ -14,26 +16,32 @@ import re
 import tomllib
 import types
 from dataclasses import MISSING, dataclass, field, fields
+from functools import cache
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 from urllib.parse import parse_qsl, urlsplit
 
 from cockpit.config.alerts import ALERT_KINDS, AlertmanagerConfig
 from cockpit.config.base import ConfigError, ConfigWarning, FieldError, Secret
+from cockpit.config.changes import CHANGE_KINDS, ChangeSourceConfig
 from cockpit.config.deploys import DEFAULT_DEPLOY_KIND, DEPLOY_KINDS, DeploySourceConfig
 from cockpit.config.errors import DEFAULT_ERROR_KIND, ERROR_KINDS, ErrorSourceConfig
 from cockpit.config.notify import NOTIFY_KINDS, NotifyConfig
 from cockpit.config.probes import PROBE_KINDS, ProbeConfig
+from cockpit.config.schema import Rule
 from cockpit.config.sections import CockpitSection, DetectSettings, KeysSection
 from cockpit.config.sentry import SENTRY_KINDS, SentryConfig
 from cockpit.config.services import ServiceConfig
-from cockpit.term.textsafe import Inert
 
 SourceConfig = (
-    ProbeConfig | DeploySourceConfig | ErrorSourceConfig | SentryConfig | AlertmanagerConfig
+    ProbeConfig
+    | DeploySourceConfig
+    | ChangeSourceConfig
+    | ErrorSourceConfig
+    | SentryConfig
+    | AlertmanagerConfig
 )
 MAX_NESTING = 32  # arrays and inline tables inside each other; no option needs more than 3
-MAX_NAME = 100
 EMPTY_HINT = (
     "the config is empty: nothing to watch. `cockpit init` writes a commented example "
     "(with --force over an existing file)"
@@ -43,6 +51,7 @@ EMPTY_HINT = (
 _LISTS: dict[str, tuple[dict[str, type], str | None]] = {
     "probes": (PROBE_KINDS, None),
     "deploys": (DEPLOY_KINDS, DEFAULT_DEPLOY_KIND),
+    "changes": (CHANGE_KINDS, None),
     "errors": (ERROR_KINDS, DEFAULT_ERROR_KIND),
     "sentry": (SENTRY_KINDS, "sentry"),
     "alerts": (ALERT_KINDS, "alertmanager"),
@@ -63,6 +72,7 @@ _PUBLIC_CREDENTIALS = frozenset({"self_report_dsn"})
 _DISABLED = {
     "probes": "this probe shows as not configured until it is",
     "deploys": "this source shows as not configured until it is",
+    "changes": "this source shows as not configured until it is",
     "errors": "this source shows as not configured until it is",
     "sentry": "this source shows as not configured until it is",
     "alerts": "this source shows as not configured until it is",
@@ -71,7 +81,7 @@ _DISABLED = {
     "cockpit": "the PostgreSQL incident store cannot be reached until it is",
 }
 # Lists whose entries are named and feed the hub; names must be unique across all of them.
-_SOURCE_LISTS = ("probes", "deploys", "errors", "sentry", "alerts")
+_SOURCE_LISTS = ("probes", "deploys", "changes", "errors", "sentry", "alerts")
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class Config:
     detect: DetectSettings = field(default_factory=DetectSettings)
     probes: tuple[ProbeConfig, ...] = ()
     deploys: tuple[DeploySourceConfig, ...] = ()
+    changes: tuple[ChangeSourceConfig, ...] = ()
     errors: tuple[ErrorSourceConfig, ...] = ()
     sentry: tuple[SentryConfig, ...] = ()
     alerts: tuple[AlertmanagerConfig, ...] = ()
@@ -92,7 +103,17 @@ class Config:
     warnings: tuple[ConfigWarning, ...] = ()
 
     def sources(self) -> tuple[SourceConfig, ...]:
-        return (*self.probes, *self.deploys, *self.errors, *self.sentry, *self.alerts)
+        return (
+            *self.probes,
+            *self.deploys,
+            *self.changes,
+            *self.errors,
+            *self.sentry,
+            *self.alerts,
+        )
+
+    def change_source(self, name: str) -> ChangeSourceConfig | None:
+        return next((c for c in self.changes if c.name == name), None)
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)
@@ -171,7 +192,7 @@ class Loader:
             raise self.error(path, f"expected a table, got {_describe(raw)}")
         raw = dict(raw)
         raw.pop("kind", None)
-        hints = get_type_hints(cls)
+        hints = _hints(cls)
         known = {f.name: f for f in fields(cls)}
         secrets = {name for name in known if _is_secret(hints[name])}
         values: dict[str, Any] = {}
@@ -285,6 +306,18 @@ class Loader:
     def value(self, hint: Any, raw: Any, path: tuple[str | int, ...]) -> Any:
         origin = get_origin(hint)
         args = get_args(hint)
+        if origin is Annotated:
+            value = self.value(args[0], raw, path)
+            for rule in args[1:]:
+                problem = rule.problem(value) if isinstance(rule, Rule) else None
+                if problem:
+                    raise self.error(path, problem)
+            return value
+        if origin is Literal:
+            # bool is an int: `depth = true` is not `depth = 1`.
+            if not any(type(raw) is type(choice) and raw == choice for choice in args):
+                raise self.error(path, f"expected one of: {', '.join(_choice(c) for c in args)}")
+            return raw
         if origin in (Union, types.UnionType):
             if raw is None and type(None) in args:
                 return None
@@ -301,6 +334,8 @@ class Loader:
         if hint is float:
             if isinstance(raw, bool) or not isinstance(raw, int | float):
                 raise self.error(path, f"expected a number, got {_describe(raw)}")
+            if not math.isfinite(raw):
+                raise self.error(path, _NOT_FINITE)
             return float(raw)
         if hint is str:
             if not isinstance(raw, str):
@@ -317,32 +352,14 @@ class Loader:
         if origin is dict:
             if not isinstance(raw, dict):
                 raise self.error(path, f"expected a table, got {_describe(raw)}")
-            return {k: self.value(args[1], v, (*path, k)) for k, v in raw.items()}
+            return {
+                self.value(args[0], k, (*path, k)): self.value(args[1], v, (*path, k))
+                for k, v in raw.items()
+            }
         raise self.error(path, f"unsupported option type {hint!r}")  # a schema bug, not user's
 
     def check(self, obj: Any, path: tuple[str | int, ...]) -> None:
-        """Range checks shared by every section, then the section's own `check()`."""
-        name = getattr(obj, "name", None)
-        if isinstance(name, str):
-            problem = name_problem(name)
-            if problem:
-                raise self.error((*path, "name"), problem)
-        for name in ("interval", "timeout", "revert_timeout"):
-            if hasattr(obj, name) and getattr(obj, name) <= 0:
-                raise self.error((*path, name), "must be greater than 0")
-        for name in (
-            "concurrency",
-            "failure_threshold",
-            "success_threshold",
-            "bucket_seconds",
-            "window",
-            "limit",
-            "max_pages",
-        ):
-            if hasattr(obj, name) and getattr(obj, name) < 1:
-                raise self.error((*path, name), "must be at least 1")
-        if hasattr(obj, "read_back") and obj.read_back < 0:
-            raise self.error((*path, "read_back"), "must be 0 or more")
+        """The section's own `check()`, for what depends on several fields at once."""
         own_check = getattr(obj, "check", None)
         if own_check is not None:
             try:
@@ -383,11 +400,6 @@ class Loader:
             self.section(ServiceConfig, raw, ("services", i))
             for i, raw in enumerate(self.array(data, "services"))
         )
-        bound: dict[str, str] = {}
-        for action, key in vars(sections["keys"]).items():
-            if key in bound:
-                raise self.error(("keys", action), f"key {key!r} is already bound to {bound[key]}")
-            bound[key] = action
         return Config(
             path=self.path,
             **sections,
@@ -401,6 +413,16 @@ class Loader:
         if not isinstance(raw, list):
             raise self.error((section,), f"expected [[{section}]] entries, got {_describe(raw)}")
         return raw
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A section's field types with their rules (`Annotated`), read once per class."""
+    return get_type_hints(cls, include_extras=True)
+
+
+def _choice(value: str | int | bool) -> str:
+    return value if isinstance(value, str) else str(value).lower()
 
 
 def _is_secret(hint: Any) -> bool:
@@ -421,21 +443,8 @@ def _describe(raw: Any) -> str:
     return repr(raw)
 
 
+_NOT_FINITE = "not a finite number (nan and inf are not allowed)"
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
-
-
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot name a source, service or channel (it is how the screen, `check`, the
-    timeline and the exports refer to it), or None."""
-    if not name.strip():
-        return "must not be empty: the name is how the screen, check and the timeline say which"
-    if name != name.strip():
-        return "must not start or end with a space"
-    if Inert(name) != name or any(c in name for c in "\n\r\t"):
-        return "holds control or invisible characters"
-    if len(name) > MAX_NAME:
-        return f"is {len(name)} characters long; keep names under {MAX_NAME}"
-    return None
 
 
 def _too_deep(text: str) -> int | None:
@@ -511,7 +520,7 @@ def parse(text: str, path: Path | None = None, env: dict[str, str] | None = None
     loader = Loader(path, text, dict(os.environ) if env is None else env)
     bad = _non_finite(data)
     if bad is not None:
-        raise loader.error(bad, "not a finite number (nan and inf are not allowed)")
+        raise loader.error(bad, _NOT_FINITE)
     return loader.load(data)
 
 

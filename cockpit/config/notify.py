@@ -7,24 +7,21 @@ PagerDuty routing key: read from `url_env` / `url_file`, never written in the co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
 from cockpit.config.base import FieldError, Secret
+from cockpit.config.schema import Name, Seconds
 
 # What a channel can be told about.
-NOTIFY_EVENTS = ("declared", "identified", "mitigated", "resolved")
+NotifyEvent = Literal["declared", "identified", "mitigated", "resolved"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
 # PagerDuty only: the page acknowledged (sent right after the trigger, or asked for with a key).
 ACKNOWLEDGED = "acknowledged"
 EVENT_ORDER = ("declared", ACKNOWLEDGED, "identified", "mitigated", "resolved")
-PAGERDUTY_EVENTS = ("declared", ACKNOWLEDGED, "resolved")  # trigger, acknowledge, resolve
+PagerDutyEvent = Literal["declared", "acknowledged", "resolved"]  # trigger, acknowledge, resolve
+PAGERDUTY_EVENTS: tuple[PagerDutyEvent, ...] = get_args(PagerDutyEvent)
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-
-
-def _check_events(events: tuple[str, ...]) -> None:
-    for index, event in enumerate(events):
-        if event not in NOTIFY_EVENTS:
-            raise FieldError(("events", index), f"one of: {', '.join(NOTIFY_EVENTS)}")
 
 
 def _check_url(key: str, url: str, shown: bool) -> None:
@@ -40,15 +37,14 @@ class SlackNotifyConfig:
     """A Slack incoming webhook: a message with `text` and Block Kit `blocks`."""
 
     kind: ClassVar[str] = "slack"
-    name: str
+    name: Name
     url: Secret
-    timeout: float = 10.0
-    events: tuple[str, ...] = NOTIFY_EVENTS
+    timeout: Seconds = 10.0
+    events: tuple[NotifyEvent, ...] = NOTIFY_EVENTS
 
     def check(self) -> None:
         if self.url.is_set:
             _check_url("url_env", self.url.reveal(), shown=False)
-        _check_events(self.events)
 
 
 @dataclass(frozen=True)
@@ -57,17 +53,14 @@ class PagerDutyNotifyConfig:
     is on it, so nobody else is escalated to), resolve; all with the same dedup_key."""
 
     kind: ClassVar[str] = "pagerduty"
-    name: str
+    name: Name
     routing_key: Secret
     url: str = PAGERDUTY_EVENTS_URL
-    timeout: float = 10.0
-    events: tuple[str, ...] = PAGERDUTY_EVENTS
+    timeout: Seconds = 10.0
+    events: tuple[PagerDutyEvent, ...] = PAGERDUTY_EVENTS
 
     def check(self) -> None:
         _check_url("url", self.url, shown=True)
-        for index, event in enumerate(self.events):
-            if event not in PAGERDUTY_EVENTS:
-                raise FieldError(("events", index), f"one of: {', '.join(PAGERDUTY_EVENTS)}")
 
 
 @dataclass(frozen=True)
@@ -75,15 +68,14 @@ class WebhookNotifyConfig:
     """Any HTTP endpoint taking one JSON document per incident event."""
 
     kind: ClassVar[str] = "webhook"
-    name: str
+    name: Name
     url: Secret
-    timeout: float = 10.0
-    events: tuple[str, ...] = NOTIFY_EVENTS
+    timeout: Seconds = 10.0
+    events: tuple[NotifyEvent, ...] = NOTIFY_EVENTS
 
     def check(self) -> None:
         if self.url.is_set:
             _check_url("url_env", self.url.reveal(), shown=False)
-        _check_events(self.events)
 
 
 NotifyConfig = SlackNotifyConfig | PagerDutyNotifyConfig | WebhookNotifyConfig

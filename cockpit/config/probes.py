@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from cockpit.config.base import FieldError, Secret
 from cockpit.config.conditions import (
@@ -21,20 +21,22 @@ from cockpit.config.conditions import (
     parse_condition,
 )
 from cockpit.config.prometheus import PrometheusProbesConfig
+from cockpit.config.schema import Count, Name, Port, Rule, Seconds, Text, Url, between
 
 MAX_CONCURRENCY = 64
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _ALWAYS = frozenset({CONNECTED, RESPONSE_TIME})
 
 
-@dataclass(frozen=True)
+# Keyword-only, so that a kind's required keys (host, url) need no default after the base's.
+@dataclass(frozen=True, kw_only=True)
 class ProbeBase:
-    name: str
-    interval: float = 10.0
-    timeout: float = 5.0
-    concurrency: int = 1
-    failure_threshold: int = 2
-    success_threshold: int = 1
+    name: Name
+    interval: Seconds = 10.0
+    timeout: Seconds = 5.0
+    concurrency: Annotated[int, between(1, MAX_CONCURRENCY)] = 1  # sessions open at once
+    failure_threshold: Count = 2
+    success_threshold: Count = 1
     conditions: tuple[str, ...] = ()
 
     def placeholders(self) -> frozenset[str]:
@@ -46,8 +48,6 @@ class ProbeBase:
         return any(placeholder in parse_condition(c).placeholders for c in self.conditions)
 
     def check(self) -> None:
-        if self.concurrency > MAX_CONCURRENCY:
-            raise FieldError("concurrency", f"at most {MAX_CONCURRENCY} sessions")
         supplied = self.placeholders()
         kind = getattr(type(self), "kind", "this")
         for i, text in enumerate(self.conditions):
@@ -64,34 +64,25 @@ class ProbeBase:
                 )
 
 
-def _check_host_port(host: str, port: int) -> None:
-    if not host:
-        raise FieldError("host", "missing required key")
-    if not 1 <= port <= 65535:
-        raise FieldError("port", "expected a port between 1 and 65535")
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"]
 
 
-def _check_positive(name: str, value: int) -> None:
-    if value < 1:
-        raise FieldError(name, "must be at least 1")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HttpProbeConfig(ProbeBase):
     """A request per session. A condition naming [STATUS] replaces the expect_status check."""
 
     kind: ClassVar[str] = "http"
     source: ClassVar[str] = "cockpit.sources.probes.http:HttpProbe"
-    url: str = ""
-    method: str = "GET"
+    url: Url
+    method: HttpMethod = "GET"
     headers: dict[str, str] = field(default_factory=dict)
-    expect_status: int = 200
+    expect_status: Annotated[int, between(100, 599)] = 200
     body_contains: str | None = None
     verify_tls: bool = True
     ca_file: Path | None = None
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: Count = 1_048_576
     # Credentials, never in the URL or the headers: Basic (user and password) or Bearer.
-    user: str | None = None
+    user: Text | None = None
     password: Secret | None = None
     token: Secret | None = None
 
@@ -100,9 +91,6 @@ class HttpProbeConfig(ProbeBase):
         return _ALWAYS | {STATUS, BODY} | tls
 
     def check(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise FieldError("url", "expected an http:// or https:// URL")
-        _check_positive("max_body_bytes", self.max_body_bytes)
         for name in self.headers:
             if name.lower() in CREDENTIAL_HEADERS:
                 raise FieldError(
@@ -117,7 +105,7 @@ class HttpProbeConfig(ProbeBase):
         super().check()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TcpProbeConfig(ProbeBase):
     """Connect; optionally send `send`, then read until `expect` shows up (bounded).
 
@@ -126,45 +114,34 @@ class TcpProbeConfig(ProbeBase):
 
     kind: ClassVar[str] = "tcp"
     source: ClassVar[str] = "cockpit.sources.probes.tcp:TcpProbe"
-    host: str = ""
-    port: int = 0
+    host: Text
+    port: Port
     send: str | None = None
-    expect: str | None = None
-    max_bytes: int = 65_536
+    expect: Annotated[str, Rule(ge=1, expected="a non-empty banner substring")] | None = None
+    max_bytes: Count = 65_536
 
     def placeholders(self) -> frozenset[str]:
         return _ALWAYS | {BODY}
 
-    def check(self) -> None:
-        _check_host_port(self.host, self.port)
-        _check_positive("max_bytes", self.max_bytes)
-        if self.expect == "":
-            raise FieldError("expect", "expected a non-empty banner substring")
-        super().check()
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TlsProbeConfig(ProbeBase):
     """TLS handshake and the certificate's remaining validity. An expired certificate fails the
     probe even with verify_tls = false (a self-signed certificate still expires)."""
 
     kind: ClassVar[str] = "tls"
     source: ClassVar[str] = "cockpit.sources.probes.tls:TlsProbe"
-    host: str = ""
-    port: int = 443
-    server_name: str | None = None  # SNI and the name checked; the host when unset
+    host: Text
+    port: Port = 443
+    server_name: Text | None = None  # SNI and the name checked; the host when unset
     verify_tls: bool = True
     ca_file: Path | None = None
 
     def placeholders(self) -> frozenset[str]:
         return _ALWAYS | {CERTIFICATE_EXPIRATION}
 
-    def check(self) -> None:
-        _check_host_port(self.host, self.port)
-        super().check()
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FtpProbeConfig(ProbeBase):
     """Log in, then LIST `list_path` and/or RETR `retrieve_path` (bounded), else NOOP.
 
@@ -174,27 +151,20 @@ class FtpProbeConfig(ProbeBase):
 
     kind: ClassVar[str] = "ftp"
     source: ClassVar[str] = "cockpit.sources.probes.ftp:FtpProbe"
-    host: str = ""
-    port: int = 21
-    user: str = "anonymous"
+    host: Text
+    port: Port = 21
+    user: Text = "anonymous"
     password: Secret | None = None
-    list_path: str | None = None
-    retrieve_path: str | None = None
+    list_path: Text | None = None
+    retrieve_path: Text | None = None
     passive: bool = True
-    max_bytes: int = 1_048_576
+    max_bytes: Count = 1_048_576
 
     def placeholders(self) -> frozenset[str]:
         return _ALWAYS | {STATUS, BODY}
 
-    def check(self) -> None:
-        _check_host_port(self.host, self.port)
-        _check_positive("max_bytes", self.max_bytes)
-        if not self.user:
-            raise FieldError("user", "expected a user name")
-        super().check()
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FtpsProbeConfig(FtpProbeConfig):
     """Explicit FTPS (AUTH TLS on the control connection, PROT P for data)."""
 
@@ -207,7 +177,7 @@ class FtpsProbeConfig(FtpProbeConfig):
         return super().placeholders() | {CERTIFICATE_EXPIRATION}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SftpProbeConfig(ProbeBase):
     """SSH login and an SFTP channel per session, then stat / list / read (bounded).
 
@@ -218,30 +188,23 @@ class SftpProbeConfig(ProbeBase):
 
     kind: ClassVar[str] = "sftp"
     source: ClassVar[str] = "cockpit.sources.probes.sftp:SftpProbe"
-    host: str = ""
-    port: int = 22
-    user: str = ""
+    host: Text
+    port: Port = 22
+    user: Text
     password: Secret | None = None
     key_file: Path | None = None
     known_hosts: Path | None = None
     insecure_skip_host_key_check: bool = False
-    stat_path: str | None = None
-    list_path: str | None = None
-    read_path: str | None = None
-    max_bytes: int = 1_048_576
+    stat_path: Text | None = None
+    list_path: Text | None = None
+    read_path: Text | None = None
+    max_bytes: Count = 1_048_576
 
     def placeholders(self) -> frozenset[str]:
         return _ALWAYS | {BODY}
 
-    def check(self) -> None:
-        _check_host_port(self.host, self.port)
-        _check_positive("max_bytes", self.max_bytes)
-        if not self.user:
-            raise FieldError("user", "missing required key")
-        super().check()
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WebdavProbeConfig(ProbeBase):
     """PROPFIND `url` (expects 207 unless a condition names [STATUS]), then GET `get_path`
     (bounded) on the same connection. [BODY] is the file when get_path is set, else the
@@ -249,29 +212,24 @@ class WebdavProbeConfig(ProbeBase):
 
     kind: ClassVar[str] = "webdav"
     source: ClassVar[str] = "cockpit.sources.probes.webdav:WebdavProbe"
-    url: str = ""
-    user: str | None = None
+    url: Url
+    user: Text | None = None
     password: Secret | None = None
-    depth: int = 1
+    depth: Literal[0, 1] = 1
     get_path: str | None = None
     verify_tls: bool = True
     ca_file: Path | None = None
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: Count = 1_048_576
 
     def placeholders(self) -> frozenset[str]:
         tls = {CERTIFICATE_EXPIRATION} if self.url.startswith("https://") else set()
         return _ALWAYS | {STATUS, BODY} | tls
 
     def check(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise FieldError("url", "expected an http:// or https:// URL")
-        if self.depth not in (0, 1):
-            raise FieldError("depth", "expected 0 or 1")
         if self.get_path is not None and ("://" in self.get_path or not self.get_path):
             raise FieldError("get_path", "expected a path on the same server")
         if self.password is not None and not self.user:
             raise FieldError("user", "a password needs a user")
-        _check_positive("max_body_bytes", self.max_body_bytes)
         super().check()
 
 

@@ -12,14 +12,20 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 from cockpit.config.base import FieldError, Secret
+from cockpit.config.schema import Argv, HeaderName, Name, Rule, Seconds, Text
 
 EXECUTOR_KEYS = ("revert", "revert_url", "releases_root")
 HTTP_METHODS = ("POST", "PUT", "PATCH", "DELETE", "GET")
-_ACTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# RFC 9110 token characters: anything else cannot be a header name.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+ActionName = Annotated[
+    str,
+    Rule(
+        pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+        expected="a name of letters, digits, '.', '_', '-'",
+    ),
+]
 
 # Templates: {{ and }} are literal braces; {name} a placeholder; anything else with a brace is an
 # error. Checked here, when the config is read, so a typo is found by `cockpit config check`,
@@ -60,25 +66,25 @@ def _json_strings(node: object) -> list[str]:
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    name: str
-    revert: tuple[str, ...] = ()
-    revert_timeout: float = 120.0
-    preflight: tuple[tuple[str, ...], ...] = ()
+    name: Name
+    revert: tuple[Text, ...] = ()  # a program and its arguments; none: another executor
+    revert_timeout: Seconds = 120.0
+    preflight: tuple[Argv, ...] = ()
     dry_run: bool = False
     # The HTTP executor: placeholders are filled in the URL (each value URL-quoted), in every
     # string of the JSON body template and in header values.
     revert_url: str | None = None
-    revert_method: str = "POST"
+    revert_method: str = "POST"  # one of HTTP_METHODS, in any case
     revert_body: str | None = None  # a JSON document, e.g. '{"version": "{previous.version}"}'
-    revert_headers: dict[str, str] = field(default_factory=dict)
+    revert_headers: dict[HeaderName, str] = field(default_factory=dict)
     revert_token: Secret | None = None  # sent as "Authorization: Bearer ..."
     # The releases executor: point <releases_root>/current at releases/<previous version>.
     releases_root: Path | None = None
     # Named runbook actions, e.g. failover = ["deployctl", "--root", "/x", "failover"].
-    actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    action_timeout: float = 120.0
+    actions: dict[ActionName, Argv] = field(default_factory=dict)
+    action_timeout: Seconds = 120.0
     # Checks before any action; `preflight` is the revert's (it may name {previous.version}).
-    action_preflight: tuple[tuple[str, ...], ...] = ()
+    action_preflight: tuple[Argv, ...] = ()
 
     @property
     def executor(self) -> str | None:
@@ -104,22 +110,7 @@ class ServiceConfig:
                 "nothing to do for this service: set revert (a command), revert_url (an HTTP "
                 "request) or releases_root (switch the current symlink), or add actions",
             )
-        if self.revert and not all(self.revert):
-            raise FieldError("revert", "empty argument in the command")
-        for i, argv in enumerate(self.preflight):
-            if not argv or not all(argv):
-                raise FieldError(("preflight", i), "empty command or empty argument")
         self._check_http()
-        if self.action_timeout <= 0:
-            raise FieldError("action_timeout", "must be greater than 0")
-        for i, argv in enumerate(self.action_preflight):
-            if not argv or not all(argv):
-                raise FieldError(("action_preflight", i), "empty command or empty argument")
-        for action, argv in self.actions.items():
-            if not _ACTION_NAME.match(action):
-                raise FieldError(("actions", action), "a name of letters, digits, '.', '_', '-'")
-            if not argv or not all(argv):
-                raise FieldError(("actions", action), "expected a program and its arguments")
         self._check_templates()
 
     def _check_templates(self) -> None:
@@ -162,8 +153,6 @@ class ServiceConfig:
             except ValueError as exc:
                 raise FieldError("revert_body", f"not a JSON document: {exc}") from None
         for name in self.revert_headers:
-            if not _HEADER_NAME.match(name):
-                raise FieldError(("revert_headers", name), "not a valid header name")
             if name.lower() in ("authorization", "cookie"):
                 # Credentials are not written in the config: revert_token_env / _file.
                 raise FieldError(

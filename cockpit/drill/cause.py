@@ -11,6 +11,7 @@ fields a scenario's [cause] names, so a drill judges the cockpit by what it show
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from cockpit.drill.scenario import Cause
 from cockpit.model import Deploy
 from cockpit.term.textsafe import one_line
+from cockpit.timeutil import parse_iso
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class ChangeRef:
 
     def describe(self) -> str:
         where = f" on {self.host}" if self.host else ""
-        return one_line(f"{self.kind} {self.what}{where} ({self.source})", 200)
+        source = f" ({self.source})" if self.source else ""
+        return one_line(f"{self.kind} {self.what}{where}{source}", 200)
 
 
 def deploy_ref(deploy: Deploy) -> ChangeRef:
@@ -89,10 +92,24 @@ def suspect_refs(assessment: Any) -> list[ChangeRef]:
 
 
 def plan_ref(plan: Any) -> ChangeRef | None:
-    """What a revert plan reverts: its change, or the deploy a service revert undoes."""
+    """What a revert plan reverts: the change it names, or the deploy a service revert
+    undoes."""
     change = getattr(plan, "change", None)
     if change is not None:
         return change_ref(change)
+    kind, source = getattr(plan, "kind", None), getattr(plan, "source", None)
+    if isinstance(kind, str) and isinstance(source, str):
+        at = getattr(plan, "at", None)
+        with contextlib.suppress(ValueError, TypeError):
+            at = parse_iso(at) if isinstance(at, str) else at
+        return ChangeRef(
+            kind=kind,
+            subject=str(getattr(plan, "subject", "")),
+            host=str(getattr(plan, "host", "")),
+            source=source,
+            what=one_line(str(getattr(plan, "what", "")), 160),
+            at=at if isinstance(at, datetime) else None,
+        )
     version = getattr(plan, "from_version", None)
     service = getattr(plan, "service", None)
     if isinstance(version, str) and isinstance(service, str):

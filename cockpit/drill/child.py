@@ -7,8 +7,8 @@ Protocol with the parent: one line `ready <absolute config path>` on stdout once
 listens, is warm (Sentry already holds the unrelated issue, so a silent failure is a real blind
 spot) and the clock is anchored in DIR/drill.json. It then runs until SIGTERM/SIGINT/SIGHUP or
 until stdin reaches end of file (the parent died). Faults can be injected by writing
-`inject <fault>` lines to the DIR/control FIFO (see `cockpit.drill.inject`). Diagnostics go to
-stderr only.
+`inject <fault> [<request id>]` lines to the DIR/control FIFO (see `cockpit.drill.inject`).
+Diagnostics go to stderr only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from cockpit.drill.schedule import (
     DrillClock,
     DueFault,
     FaultRecord,
+    alert_timing,
     append_fault,
     plan,
     slow_delay,
@@ -68,6 +69,8 @@ class DrillWorld:
             traffic=scenario.traffic,
             protocols=scenario.protocols,
             slow_delay=slow_delay(speed, SLOW_DELAY),
+            alertmanager=scenario.alertmanager,
+            alert_timing=alert_timing(speed),
         )
         self._known = 0  # how many of world.faults are already in faults.jsonl
 
@@ -105,22 +108,36 @@ class DrillWorld:
             time.sleep(0.05)
         return False
 
-    def apply(self, fault: str, origin: str, due: Any = None) -> FaultRecord:
+    def apply(self, fault: str, origin: str, due: Any = None, request: str = "") -> FaultRecord:
         self.sync()
+
+        def refused(reason: str) -> FaultRecord:
+            return FaultRecord(utcnow(), fault, origin, False, reason, due, request)
+
         if fault not in FAULTS:
-            record = FaultRecord(utcnow(), fault, origin, False, "unknown fault", due)
+            record = refused("unknown fault")
+        elif origin == "inject" and (why := self._why_not(fault)):
+            # Asked for by hand: a fault that would change nothing now (a bad release that
+            # already shipped and was reverted) is refused with the reason, not taken as done.
+            record = refused(why)
         else:
             try:
                 detail = self._apply(fault)
-                record = FaultRecord(utcnow(), fault, origin, True, detail, due)
+                record = FaultRecord(utcnow(), fault, origin, True, detail, due, request)
             except Exception as exc:  # the drill goes on; the record says what went wrong
                 log.exception("fault %s failed", fault)
-                reason = one_line(str(exc), 200) or type(exc).__name__
-                record = FaultRecord(utcnow(), fault, origin, False, reason, due)
+                record = refused(one_line(str(exc), 200) or type(exc).__name__)
         self._known = len(self.world.faults)
         append_fault(self.directory, record)
         log.info("fault %s (%s): %s", fault, origin, "ok" if record.ok else record.detail)
         return record
+
+    def _why_not(self, fault: str) -> str:
+        try:
+            return self.world.why_not(fault)
+        except Exception as exc:  # not running: applying says so in its own words
+            log.debug("why_not %s: %s", fault, exc)
+            return ""
 
     def _apply(self, fault: str) -> str:
         self.world.apply(fault)
@@ -240,8 +257,8 @@ def _serve(drill: DrillWorld, fd: int, pending: bytes) -> bytes:
     *lines, rest = pending.split(b"\n")
     for raw in lines:
         words = raw.decode("utf-8", "replace").split()
-        if len(words) == 2 and words[0] == "inject":
-            drill.apply(words[1], "inject")
+        if len(words) in (2, 3) and words[0] == "inject":
+            drill.apply(words[1], "inject", request=words[2] if len(words) == 3 else "")
         elif words:
             log.warning("control: ignored %r", one_line(" ".join(words), 80))
     return rest[-_MAX_LINE:]

@@ -72,12 +72,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path)
         except ConfigError as exc:
-            print(Inert(f"{name:<20} (broken) {exc}"))
+            print(Inert(f"{name:<26} (broken) {exc}"))
             status = 2
             continue
         where = "built in" if is_builtin(path) else str(path)
-        print(Inert(f"{name:<20} {scenario.title}"))
-        print(Inert(f"{'':<20} {scenario.speed:g}x, {where}"))
+        print(Inert(f"{name:<26} {scenario.title}"))
+        print(Inert(f"{'':<26} {scenario.speed:g}x, {where}"))
     return status
 
 
@@ -93,10 +93,10 @@ def cmd_inject(args: argparse.Namespace) -> int:
     from cockpit.drill.inject import InjectError, inject_fault
 
     try:
-        inject_fault(Path(args.world).expanduser(), args.fault)
+        record = inject_fault(Path(args.world).expanduser(), args.fault)
     except InjectError as exc:
         return _fail(str(exc), 1)
-    print(Inert(f"requested {args.fault}"))
+    print(Inert(f"applied {args.fault}" + (f": {record.detail}" if record.detail else "")))
     return 0
 
 

@@ -9,6 +9,14 @@ How each figure is measured (minutes after the first fault the world applied):
               the drill); a 5xx spike that ended for good when no probe ever failed
     recover   the last "recovered" (every probe passing, no spike) with no failure after it
 Signals count from when the cockpit first showed them, not from the older evidence they cite.
+
+The cockpit's own work takes wall seconds that no drill speed shortens: starting up until every
+source answered once, and its runs (a revert's or an action's supervisor and commands, from
+the request to their end). Starting three Python processes is a second or two on a loaded
+bastion, which at 60x would read as two scenario minutes against the responder. Those seconds
+count as they would at 1x (a second is a scenario second), so a figure is what the response
+would have taken, at any speed and any load.
+
 The impact starts with the first fault that broke something (a dry run, a harmless grants
 change or an innocent deploy before it is a change on record, not the impact).
 
@@ -21,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,11 +62,16 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "5xx": ("spike.start",),
     "sentry": ("sentry.new",),
     "blind spot": ("blind_spot",),
+    "page": ("alert.firing",),
 }
+# Signals only a scenario whose world runs an Alertmanager can raise.
+_ALERT_SIGNALS = frozenset({"page"})
 _SIGNAL_OF = {kind: name for name, kinds in SIGNALS.items() for kind in kinds}
 _FAILING = ("probe.down", "spike.start")
 # What a responder does, by the first part of the event kind.
-ACT_KINDS = frozenset({"declared", "note", "revert", "action", "status", "export", "notify"})
+ACT_KINDS = frozenset(
+    {"declared", "note", "revert", "action", "status", "export", "notify", "silence"}
+)
 # The faults that break sessions only when several are open at once: a "fails only under
 # concurrency" signal under any other fault is the detector reading chance (a failover's
 # lingering tail fails a four-session probe more often than a single one), not the scenario.
@@ -122,6 +135,20 @@ class Signal:
     text: str  # inert
     shown_at: datetime  # scenario clock
     minutes: float  # after the impact start
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page: the first alert that fired after the impact began, against the impact start;
+    when the cockpit showed it, when the responder silenced it, when it resolved."""
+
+    text: str  # inert: the alert as the cockpit described it
+    fired_at: datetime  # scenario clock: the alert's startsAt
+    minutes: float | None  # after the impact start
+    shown_at: datetime  # scenario clock
+    silenced_at: datetime | None = None
+    resolved_at: datetime | None = None  # scenario clock: the alert's endsAt
+    resolved_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +226,10 @@ class DrillReport:
     reference_notes: str = ""
     best_source: str = ""
     cause: CauseVerdict | None = None  # when the scenario names its real cause
+    page: Page | None = None  # when the world's Alertmanager paged
     files: tuple[Path, ...] = field(default=())
+    # Wall seconds of the cockpit's own work after the impact, counted at 1x (see above).
+    own_seconds: float = 0.0
 
     def milestone(self, name: str) -> Milestone:
         return next(m for m in self.milestones if m.name == name or m.label == name)
@@ -222,16 +252,22 @@ def build_report(
     named: Sequence[tuple[ChangeRef, datetime]] = (),
     listed: dict[ChangeRef, datetime] | None = None,
     reverted: Sequence[tuple[ChangeRef | None, str, datetime]] = (),
+    own_time: Sequence[tuple[datetime, datetime]] = (),
 ) -> DrillReport:
-    """All inputs carry real UTC times; the report is on the scenario clock."""
+    """All inputs carry real UTC times; the report is on the scenario clock. `own_time`: the
+    spans the cockpit spent on its own wall-clock work (starting, its runs), counted at 1x."""
     applied = [f for f in faults if f.ok]
     breaking = [f for f in applied if f.fault not in QUIET_FAULTS]
     impact = breaking[0].at if breaking else None
+    own = _merged(own_time)
 
-    def minutes(real: datetime) -> float | None:
-        if impact is None:
+    def minutes(real: datetime, since: datetime | None = None) -> float | None:
+        start = since or impact
+        if start is None:
             return None
-        return (real - impact).total_seconds() * clock.speed / 60
+        elapsed = (real - start).total_seconds()
+        held = _overlap(own, start, real)
+        return ((elapsed - held) * clock.speed + held) / 60
 
     detector = sorted(
         ((e, at) for e, at in shown if impact is not None and at >= impact), key=lambda p: p[1]
@@ -289,7 +325,7 @@ def build_report(
 
     def scored(name: str, when: datetime) -> float | None:
         if name == "detected" and late is not None:
-            return (when - late).total_seconds() * clock.speed / 60
+            return minutes(when, since=late)
         return minutes(when)
 
     milestones = tuple(
@@ -333,7 +369,12 @@ def build_report(
         impact_start=None if impact is None else clock.scenario_at(impact),
         milestones=milestones,
         signals=tuple(signals),
-        silent=tuple(name for name in SIGNALS if name not in fired),
+        silent=tuple(
+            name
+            for name in SIGNALS
+            if name not in fired and (scenario.alertmanager or name not in _ALERT_SIGNALS)
+        ),
+        page=_page(detector, acted_events, clock, minutes),
         acts=acts,
         faults=tuple(
             AppliedFault(f.fault, f.origin, clock.scenario_at(f.at), f.ok, one_line(f.detail, 200))
@@ -347,6 +388,24 @@ def build_report(
         reference_notes=scenario.reference_notes,
         best_source=scenario.best_source,
         cause=_verdict(scenario, clock, minutes, named, listed or {}, reverted),
+        own_seconds=0.0 if impact is None else _overlap(own, impact, ended_at),
+    )
+
+
+def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _overlap(spans: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime) -> float:
+    """Seconds of `spans` (merged) inside start..end."""
+    return sum(
+        max(0.0, (min(end, b) - max(start, a)).total_seconds()) for a, b in spans if b > start
     )
 
 
@@ -453,6 +512,58 @@ def _real_of(signal: Signal | None, clock: DrillClock) -> datetime | None:
     return None if signal is None else clock.real_at(signal.shown_at)
 
 
+def _page(
+    detector: Sequence[tuple[TimelineEvent, datetime]],
+    acts: Sequence[TimelineEvent],
+    clock: DrillClock,
+    minutes: Callable[[datetime], float | None],
+) -> Page | None:
+    fired = [(e, at) for e, at in detector if e.kind == "alert.firing"]
+    if not fired:
+        return None
+    event, shown = min(fired, key=lambda p: p[0].at)
+    alert = event.key.split(":")[1] if event.key.count(":") >= 2 else ""
+    resolved = next(
+        (
+            e
+            for e, _ in detector
+            if e.kind == "alert.resolved" and (not alert or f":{alert}:" in e.key)
+        ),
+        None,
+    )
+    silenced = next((e for e in acts if e.kind == "silence.created" and e.at >= event.at), None)
+    return Page(
+        one_line(on_scenario_clock(event.text, event.at, clock), 300),
+        clock.scenario_at(event.at),
+        minutes(event.at),
+        clock.scenario_at(shown),
+        silenced_at=clock.scenario_at(silenced.at) if silenced else None,
+        resolved_at=clock.scenario_at(resolved.at) if resolved else None,
+        resolved_minutes=minutes(resolved.at) if resolved else None,
+    )
+
+
+def page_line(report: DrillReport) -> str:
+    """When the page fired against the impact start, in words; "" when nothing paged."""
+    page = report.page
+    if page is None:
+        return ""
+    when = (
+        "—"
+        if page.minutes is None
+        else f"{abs(page.minutes):.1f} min " + ("after" if page.minutes >= 0 else "before")
+    )
+    line = (
+        f"- **Page:** fired {_clock(page.fired_at)}, {when} the impact start "
+        f"({_clock(report.impact_start)}); shown {_clock(page.shown_at)}"
+    )
+    if page.silenced_at is not None:
+        line += f"; silenced {_clock(page.silenced_at)}"
+    if page.resolved_at is not None:
+        line += f"; resolved {_clock(page.resolved_at)} ({_minutes(page.resolved_minutes)})"
+    return line + f": {_cell(page.text)}"
+
+
 def _still_failing(view: View | None) -> tuple[str, ...]:
     if view is None:
         return ()
@@ -543,6 +654,8 @@ def render_markdown(report: DrillReport) -> str:
         f"- **Scenario clock:** {_clock(report.scenario_start)} to {_clock(report.ended_at)}",
         f"- **Impact started:** {_clock(report.impact_start)}",
         *_opened_line(report),
+        *_own_line(report),
+        *([line] if (line := page_line(report)) else []),
         f"- **Incident:** #{report.incident_id}"
         if report.incident_id
         else "- **Incident:** not declared",
@@ -705,6 +818,16 @@ def write_report(directory: Path, report: DrillReport) -> DrillReport:
     write_file(paths[0], render_markdown(report), parents=True)
     write_file(paths[1], render_json(report), parents=True)
     return report
+
+
+def _own_line(report: DrillReport) -> list[str]:
+    if report.own_seconds <= 0 or report.speed == 1:
+        return []
+    return [
+        f"- **The cockpit's own work:** {report.own_seconds:.1f} s on the wall clock (starting, "
+        "a revert's or action's processes), counted in the figures as it would take at 1x, "
+        f"not as {report.own_seconds * report.speed / 60:.1f} scenario minutes"
+    ]
 
 
 def _opened_line(report: DrillReport) -> list[str]:

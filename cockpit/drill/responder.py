@@ -3,10 +3,13 @@ headless (tests, scripts, a rehearsal of the rehearsal).
 
     [[step]]
     on = "concurrency"     # wait until the cockpit shows this event kind ...
+    # source = "node-*"    # ... from a source of this name (a glob: a probe, a spike's log)
     # at = "07:35"         # ... or until the scenario clock shows this time
     after = 2              # then this many scenario minutes more
     do = "declare"         # declare | note | revert | action | status | end
-    text = ""              # note: its text; action: its name; status: mitigated or resolved
+    text = ""              # note: its text; action: its name; status: mitigated or resolved;
+                           # revert: what to revert ("" as the R key does, "latest deploy",
+                           # "suspect" = the top suspect change, "suspect 2" the next ...)
 
 Steps run in order. An `on` step is satisfied by an event shown since the previous step began
 waiting, so two signals shown together satisfy two steps in a row.
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import logging
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +34,7 @@ from cockpit.drill.report import DrillReport
 from cockpit.drill.scenario import Scenario, _check_clock
 from cockpit.drill.session import DrillSession
 from cockpit.incident.store.sqlite import IncidentStore
-from cockpit.model import IncidentStatus, TimelineEvent
+from cockpit.model import Freshness, IncidentStatus, TimelineEvent
 from cockpit.runtime import Cockpit
 from cockpit.timeutil import utcnow
 
@@ -51,6 +56,7 @@ SHOWN_KINDS = (
     "recovered",
 )
 STATUSES = ("identified", "mitigated", "resolved")
+_REVERT_TARGET = re.compile(r"^(?:|latest deploy|suspect(?: ([1-9]\d?))?)$")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Step:
     at: str | None = None
     after: float = 0.0  # scenario minutes
     text: str = ""
+    source: str = ""  # with `on`: only events of a source matching this glob
 
     def check(self) -> None:
         if self.do not in DOES:
@@ -68,6 +75,8 @@ class Step:
             raise FieldError("at", "wait for an event (on) or a time (at), not both")
         if self.on is not None and self.on not in SHOWN_KINDS:
             raise FieldError("on", f"one of: {', '.join(SHOWN_KINDS)}")
+        if self.source and self.on is None:
+            raise FieldError("source", "a source narrows an event to wait for: give `on` too")
         if self.at is not None:
             _check_clock("at", self.at)
         if self.after < 0:
@@ -76,6 +85,10 @@ class Step:
             raise FieldError("text", f"{self.do} needs text (the note, or the action's name)")
         if self.do == "status" and self.text not in STATUSES:
             raise FieldError("text", f"the status: one of {', '.join(STATUSES)}")
+        if self.do == "revert" and not _REVERT_TARGET.match(self.text.strip()):
+            raise FieldError(
+                "text", 'what to revert: "" (as R does), "latest deploy", "suspect" or "suspect 2"'
+            )
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,7 @@ class Responder:
         for step in self.script.steps:
             began = utcnow()
             if step.on is not None:
-                seen = await self._shown(step.on, since)
+                seen = await self._shown(step.on, since, step.source)
                 if seen is None:
                     return False
                 ready = session.scenario_at(seen)
@@ -146,13 +159,13 @@ class Responder:
             self.done.append((step, utcnow()))
         return False
 
-    async def _shown(self, kind: str, since: datetime) -> datetime | None:
+    async def _shown(self, kind: str, since: datetime, source: str = "") -> datetime | None:
         """When an event of `kind` was first shown at or after `since`; None if the scenario
         ends first."""
         cockpit = self.session.cockpit()
         while True:
             cockpit.changed.clear()
-            found = _first(cockpit.shown, kind, since)
+            found = _first(cockpit.shown, kind, since, source)
             if found is not None:
                 return found
             left = self.session.real_at(self.session.scenario.end) - utcnow()
@@ -163,6 +176,43 @@ class Responder:
             except TimeoutError:
                 return None
 
+    async def _suspected(self, count: int) -> bool:
+        """Wait until every change source has read its log since now, as a person glances at
+        the changes panel after it refreshed, and the cockpit suspects at least `count`
+        changes; False if the scenario ends first. (A change made just before the failure may
+        not have been read yet when the failure shows: at a drill's speed, one poll of a
+        change log is minutes of scenario time.)"""
+        cockpit = self.session.cockpit()
+        config = cockpit.config
+        names = [c.name for c in (*config.deploys, *getattr(config, "changes", ()))]
+        since = utcnow()
+        first: dict[str, datetime] = {}
+        while True:
+            cockpit.refreshed.clear()
+            statuses = cockpit.view.snapshot.statuses
+            settled = True
+            for name in names:
+                status = statuses.get(name)
+                if status is None or status.freshness is not Freshness.FRESH:
+                    continue  # a failing source will not read anything: do not wait for it
+                at = status.updated_at
+                if at is None or at < since:
+                    settled = False
+                    continue
+                # Polls never overlap: the one that ends after the first seen since `since`
+                # began after it.
+                first.setdefault(name, at)
+                settled = settled and at > first[name]
+            if settled and len(getattr(cockpit.view.assessment, "suspects", ())) >= count:
+                return True
+            left = self.session.real_at(self.session.scenario.end) - utcnow()
+            if left.total_seconds() <= 0:
+                return False
+            try:
+                await asyncio.wait_for(cockpit.refreshed.wait(), left.total_seconds())
+            except TimeoutError:
+                return False
+
     async def _do(self, step: Step) -> None:
         cockpit = self.session.cockpit()
         log.info("responder: %s %s", step.do, step.text)
@@ -171,8 +221,17 @@ class Responder:
         elif step.do == "note":
             await cockpit.note(step.text)
         elif step.do == "revert":
-            plan = cockpit.plan_revert()
-            await cockpit.revert(plan, on_output=_ignore)
+            target = step.text.strip()
+            match = _REVERT_TARGET.match(target)
+            # Nothing suspected yet (a change log not read since the change): a person looks
+            # again a moment later, and so does the script.
+            if (
+                target.startswith("suspect")
+                and match is not None
+                and not await self._suspected(int(match.group(1) or 1))
+            ):
+                return
+            await revert_target(cockpit, target)
         elif step.do == "action":
             await run_action(cockpit, step.text)
         elif step.do == "status":
@@ -188,10 +247,46 @@ class Responder:
             await cockpit.sync()
 
 
+async def revert_target(cockpit: Cockpit, target: str) -> None:
+    """Revert what a script's step names: as the R key does, the latest deploy, or the n-th
+    change the cockpit suspects (a deploy through its service's revert, any other change
+    through the revert its source declares)."""
+    if target == "latest deploy":
+        latest = next(iter(cockpit.view.assessment.deploys), None)
+        plan = cockpit.plan_revert(latest.service if latest is not None else None)
+        await cockpit.revert(plan, on_output=_ignore)
+        return
+    match = _REVERT_TARGET.match(target)
+    if not target or match is None:
+        await cockpit.revert(cockpit.plan_revert(), on_output=_ignore)
+        return
+    index = int(match.group(1) or 1) - 1
+    suspects = list(getattr(cockpit.view.assessment, "suspects", ()))
+    if index >= len(suspects):
+        raise LookupError(f"no suspect {index + 1}: the cockpit suspects {len(suspects)}")
+    change = suspects[index].change
+    if change.kind == "deploy":
+        await cockpit.revert(cockpit.plan_revert(change.service or None), on_output=_ignore)
+        return
+    plan_change = getattr(cockpit, "plan_change_revert", None)
+    if plan_change is None:
+        raise LookupError(f"this cockpit cannot revert a {change.kind} change")
+    await cockpit.revert(plan_change(change), on_output=_ignore)
+
+
 def _first(
-    shown: list[tuple[TimelineEvent, datetime]], kind: str, since: datetime
+    shown: list[tuple[TimelineEvent, datetime]], kind: str, since: datetime, source: str = ""
 ) -> datetime | None:
-    return next((at for event, at in shown if event.kind == kind and at >= since), None)
+    return next(
+        (
+            at
+            for event, at in shown
+            if event.kind == kind
+            and at >= since
+            and (not source or fnmatch.fnmatchcase(str(event.source), source))
+        ),
+        None,
+    )
 
 
 def _ignore(line: str) -> None:

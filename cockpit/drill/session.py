@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cockpit.actions.runs import Run
 from cockpit.config import Config, load
-from cockpit.config.sections import DRILL_NOTIFY_POLICIES
+from cockpit.config.sections import DRILL_NOTIFY_POLICIES, DrillNotifyPolicy
 from cockpit.drill.cause import ChangeRef, plan_ref, suspect_refs
 from cockpit.drill.report import DrillReport, build_report, export_section, write_report
 from cockpit.drill.scenario import Scenario
@@ -37,7 +37,7 @@ from cockpit.drill.schedule import (
     time_factor,
 )
 from cockpit.drill.world_process import WorldChild, WorldError
-from cockpit.model import TimelineEvent
+from cockpit.model import Freshness, TimelineEvent
 from cockpit.runtime import Cockpit, View
 from cockpit.timeutil import utcnow
 
@@ -94,14 +94,24 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         blind_spot_window=detect.blind_spot_window * clock,
         verify_minutes=max(MIN_VERIFY_MINUTES, detect.verify_minutes * clock),
     )
+    more: dict[str, Any] = {}
+    if hasattr(config, "changes"):
+        # Change sources are polled like deploy sources: on the drill's clock.
+        more["changes"] = tuple(faster(c) for c in config.changes)
     return replace(
         config,
-        cockpit=replace(config.cockpit, drill=True, drill_notifications=notifications),
+        **more,
+        cockpit=replace(
+            config.cockpit,
+            drill=True,
+            drill_notifications=cast(DrillNotifyPolicy, notifications),  # checked above
+        ),
         detect=detect,
         probes=tuple(faster(p, deadline=True) for p in config.probes),
         deploys=tuple(faster(d) for d in config.deploys),
         errors=tuple(faster(e) for e in config.errors),
         sentry=tuple(faster(s) for s in config.sentry),
+        alerts=tuple(faster(a) for a in config.alerts),
     )
 
 
@@ -120,9 +130,13 @@ class DrillCockpit(Cockpit):
         # What each revert started set out to revert (None: could not tell), and when.
         self.reverted: list[tuple[ChangeRef | None, str, datetime]] = []
         self.changed = asyncio.Event()
+        self.refreshed = asyncio.Event()  # set by every refresh: someone waits on the sources
         # Called once before the store closes: the report needs it, however the drill ends.
         self.before_close: Callable[[], object] | None = None
         self.closing = False  # from the first moment of aclose: nothing may score the run again
+        # When every source had answered once: starting takes wall seconds no drill speed
+        # shortens (a scenario minute each at 60x); the report counts them at 1x.
+        self.looking_since: datetime | None = None
 
     async def aclose(self) -> None:
         self.closing = True
@@ -138,15 +152,23 @@ class DrillCockpit(Cockpit):
 
     def refresh(self) -> View:
         view = super().refresh()
+        self.refreshed.set()
         now = utcnow()
+        if self.looking_since is None and all(
+            status.freshness is not Freshness.LOADING for status in view.snapshot.statuses.values()
+        ):
+            self.looking_since = now
         if view.assessment.events:
             self.shown.extend((event, now) for event in view.assessment.events)
             self.changed.set()
         refs = suspect_refs(view.assessment)
         if refs and (not self.named or self.named[-1][0] != refs[0]):
             self.named.append((refs[0], now))
+            self.changed.set()  # a responder may wait for a suspect to act on
         for ref in refs:
-            self.listed.setdefault(ref, now)
+            if ref not in self.listed:
+                self.listed[ref] = now
+                self.changed.set()
         return view
 
     async def start(self, plan: Any) -> Run:
@@ -273,6 +295,24 @@ class DrillSession:
 
     # -- the end ------------------------------------------------------------------------------
 
+    def _own_time(self, cockpit: DrillCockpit) -> list[tuple[datetime, datetime]]:
+        """The cockpit's own wall time, real times the report counts at 1x: from the moment it
+        could open until every source had answered once, and each of its runs (a revert, an
+        action) from the request to its end (still running: until now)."""
+        now = utcnow()
+        spans = []
+        if self.opened_at is not None:
+            spans.append((self.opened_at, cockpit.looking_since or now))
+        if cockpit.catalog is None:
+            return spans
+        for run in cockpit.catalog.scan():
+            if run.created < self._clock().real_start:
+                continue
+            outcome = run.outcome()
+            ended = outcome.finished_at if outcome is not None and not outcome.unknown else now
+            spans.append((run.created, ended))
+        return spans
+
     def finish(self, last_view: View | None = None) -> DrillReport:
         """Score the run and write the report files; call before the cockpit is closed."""
         cockpit = self.cockpit()
@@ -290,6 +330,7 @@ class DrillSession:
             reverted=cockpit.reverted,
             ended_at=utcnow(),
             opened_at=self.opened_at if self.scenario.open_at is not None else None,
+            own_time=self._own_time(cockpit),
         )
         self.report = write_report(self.run_dir, report)
         return self.report

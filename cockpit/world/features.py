@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.host.files import write_file
-from cockpit.timeutil import iso_utc, parse_iso, utcnow
+from cockpit.timeutil import iso_utc_precise, parse_iso, utcnow
 
 FEATURES_DIR = "features"
 LIVE_FILE = "bot-features.json"
@@ -52,7 +52,7 @@ class Publication:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "at": iso_utc(self.at),
+            "at": iso_utc_precise(self.at),
             "version": self.version,
             "features": self.features,
             "previous": self.previous,
@@ -183,7 +183,7 @@ class FeatureStore:
             self._append(
                 self.grants_log,
                 {
-                    "at": iso_utc(utcnow()),
+                    "at": iso_utc_precise(utcnow()),
                     "statement": statement,
                     "by": by,
                     "host": host,
@@ -235,7 +235,7 @@ def history_records(store: FeatureStore, service: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "kind": "feature-file",
-                "at": iso_utc(p.at),
+                "at": iso_utc_precise(p.at),
                 "what": what,
                 "subject": SUBJECT,
                 "old": p.previous,

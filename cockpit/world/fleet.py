@@ -10,13 +10,16 @@ Each host is a directory laid out like the host's own root (see debian.py) and a
 on 127.0.0.1 answering `GET /healthz`. A host's network works unless the package that broke it
 runs at the version that broke it: the state follows the host's dpkg status file, so the
 downgrade a responder runs (aptctl, as apt-get would) really brings the host back. A host whose
-network is gone accepts a connection and drops it without a word, as a host whose routes were
-flushed looks from the load balancer.
+network is gone resets each connection without a word: no answer comes back from a host whose
+routes were flushed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import socket
+import struct
 import threading
 import time
 from collections.abc import Mapping
@@ -94,7 +97,12 @@ class _HostHandler(QuietHandler):
 
     def do_GET(self) -> None:
         if not self.host.network_up():
-            # No route back: the request got in, no answer comes out.
+            # The routes are gone: the connection dies without an answer (a reset, not a
+            # reply a client could read as the host's).
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
             self.close_connection = True
             return
         if self.path.split("?", 1)[0] == "/healthz":

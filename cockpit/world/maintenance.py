@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from cockpit.timeutil import iso_utc, utcnow
+from cockpit.timeutil import iso_utc_precise, utcnow
 
 MAINTENANCE_LOG = "maintenance.jsonl"
 
@@ -26,12 +26,21 @@ class MaintenanceLog:
         self._lock = threading.Lock()
         path.touch()
 
-    def run(self, *, script: str, hosts: Sequence[str], what: str, by: str, dry_run: bool) -> str:
+    def run(
+        self,
+        *,
+        script: str,
+        hosts: Sequence[str],
+        what: str,
+        by: str,
+        dry_run: bool,
+        service: str = "",
+    ) -> str:
         """Log one run now; returns its id."""
         with self._lock:
             number = 41 + sum(1 for _ in self.path.open(encoding="utf-8"))
-            record = {
-                "at": iso_utc(utcnow()),
+            record: dict[str, object] = {
+                "at": iso_utc_precise(utcnow()),
                 "script": script,
                 "hosts": list(hosts),
                 "what": what,
@@ -39,6 +48,8 @@ class MaintenanceLog:
                 "dry_run": dry_run,
                 "id": f"run-{number}",
             }
+            if service:
+                record["service"] = service  # whose machines these are
             # One short line per append: a reader never sees half a record.
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")

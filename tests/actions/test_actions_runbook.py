@@ -130,7 +130,7 @@ def test_current_version_placeholder_when_a_deploy_is_known() -> None:
     [
         ('{ "bad name!" = ["x"] }', "a name of letters"),
         ("{ failover = [] }", "expected a program"),
-        ('{ failover = ["x", ""] }', "expected a program"),
+        ('{ failover = ["x", ""] }', "failover\\[1\\]: must not be empty"),
     ],
 )
 def test_config_checks_actions(actions: str, message: str) -> None:

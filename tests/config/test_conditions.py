@@ -169,7 +169,7 @@ def test_cockpit_config_check_exits_2_on_a_bad_condition(
         ("tcp", 'host = "h"\nport = 70000', "port", "between 1 and 65535"),
         ("tls", "port = 443", "host", "missing required key"),
         ("sftp", 'host = "h"', "user", "missing required key"),
-        ("webdav", 'url = "http://h/"\ndepth = 2', "depth", "expected 0 or 1"),
+        ("webdav", 'url = "http://h/"\ndepth = 2', "depth", "expected one of: 0, 1"),
         ("webdav", 'url = "http://h/"\nget_path = "http://x/f"', "get_path", "same server"),
         ("ftp", 'host = "h"\npassword = "x"', "password", "secrets are not written"),
     ],

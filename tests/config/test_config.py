@@ -93,7 +93,7 @@ def test_token_file_is_read_relative_to_config(tmp_path: Path) -> None:
             GOOD.replace("concurrency = 4", "concurrency = 0"),
             9,
             "probes[0].concurrency",
-            "at least 1",
+            "between 1 and 64",
         ),
         (
             GOOD.replace('url = "http://127.0.0.1:9/health"', 'url = "ftp://x"'),

@@ -20,6 +20,14 @@ from cockpit.drill.scenario import find_scenario
 from cockpit.drill.session import DrillSession
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def changes_supported() -> bool:
+    from cockpit.world.configfile import change_kinds
+
+    return "maintenance" in change_kinds()
+
+
 SPEED = 600.0
 
 
@@ -76,6 +84,11 @@ do = "end"
     assert report.milestone("recover").minutes is None or report.still_failing == ()
     assert mitigate.real_minutes == 180
     assert "Partial recovery" in report.files[0].read_text()
+    # The maintenance run is the cause; reverting the latest deploy was not the right move.
+    verdict = report.cause
+    assert verdict is not None and not verdict.reverted_cause, verdict
+    if changes_supported():
+        assert verdict.named_minutes is not None, verdict  # the os-upgrade run was named
 
 
 async def test_slow_dependency_recovers_on_schedule(tmp_path: Path) -> None:
@@ -159,24 +172,39 @@ async def test_inject_a_fault_into_a_running_drill_world(tmp_path: Path) -> None
     try:
         with pytest.raises(InjectError, match="unknown fault"):
             inject_fault(session.world_dir, "meteor")
-        inject_fault(session.world_dir, "bad_deploy")
-        await until_injected(session)
+        applied = inject_fault(session.world_dir, "bad_deploy")
         (record,) = injected(session.world_dir)
-        assert record.fault == "bad_deploy" and record.ok
+        assert record == applied and record.fault == "bad_deploy" and record.ok
+        # The command line, as a person types it: a fault that can apply is applied (exit
+        # 0), one that cannot is refused with the world's reason (exit 1), nothing recorded
+        # as done.
+        done = inject_cli(session.world_dir, "slow_dependency")
+        assert done.returncode == 0 and done.stdout.startswith("applied slow_dependency")
+        done = inject_cli(session.world_dir, "bad_deploy")
+        assert done.returncode == 1, done
+        assert "bad_deploy not applied" in done.stderr and "does not ship again" in done.stderr
+        done = inject_cli(session.world_dir, "slow_dependency")
+        assert done.returncode == 1 and "already slow" in done.stderr, done
+        assert [(r.fault, r.ok) for r in injected(session.world_dir)] == [
+            ("bad_deploy", True),
+            ("slow_dependency", True),
+            ("bad_deploy", False),
+            ("slow_dependency", False),
+        ]
     finally:
         await session.stop()
     with pytest.raises(InjectError, match=r"not running|no drill world"):
         inject_fault(session.world_dir, "bad_deploy")
 
 
-async def until_injected(session: DrillSession, timeout: float = 10) -> None:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not injected(session.world_dir):
-        assert time.monotonic() < deadline, "the world did not record the injected fault"
-        await asyncio.sleep(0.02)
+def inject_cli(world: Path, fault: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", "drill", "inject", fault, "--world", str(world)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
 
 
 async def test_a_drill_opened_mid_incident_scores_detection_from_the_cockpits_start(

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from cockpit.drill.report import build_report, export_section, render_markdown, write_report
 from cockpit.drill.scenario import find_scenario
 from cockpit.drill.schedule import DrillClock, FaultRecord
@@ -65,7 +67,7 @@ def test_figures_in_scenario_minutes_with_flaps_and_a_long_tail(tmp_path: Path) 
     assert (declare.real_minutes, mitigate.real_minutes, mitigate.best_minutes) == (43, 49, 2)
     assert mitigate.versus_real == 26
     assert [s.name for s in report.signals] == ["probe", "concurrency", "probe", "probe", "probe"]
-    assert report.silent == ("5xx", "sentry", "blind spot")
+    assert report.silent == ("5xx", "sentry", "blind spot", "page")  # its world pages
     assert [a.kind for a in report.acts] == ["declared", "revert.started"]
 
     report = write_report(tmp_path, report)
@@ -153,3 +155,35 @@ def test_texts_use_the_scenario_clock_and_the_cockpit_is_told_apart_from_the_res
         "| mitigate | 23.0 min: a failing probe passing for good | 18.0 min: revert.started |"
         in markdown
     )
+
+
+def test_the_cockpits_own_wall_time_counts_as_at_1x() -> None:
+    """Starting up and a revert's processes take wall seconds no speed shortens: at 60x each
+    would read as a scenario minute against the responder. They count as seconds."""
+    scenario = find_scenario("files-com-2024", {})
+    clock = DrillClock(scenario.start, REAL, SPEED)
+    impact = real(7)
+    shown = [
+        (event("probe.down", "session-x4"), real(10)),
+        (event("probe.up", "session-x4"), real(14)),
+    ]
+    acts = [TimelineEvent(real(11), "revert.started", "revert files-web")]
+    incident = Incident(1, "t", "SEV2", "me", IncidentStatus.INVESTIGATING, real(10), drill=True)
+    report = build_report(
+        scenario,
+        clock,
+        faults=[FaultRecord(impact, "bad_deploy", "schedule", True)],
+        events=acts,
+        shown=shown,
+        incidents=[incident],
+        last_view=None,
+        ended_at=real(20),
+        # The cockpit looked from 1 s after the impact; the revert ran from 10.5 s to 13.5 s.
+        own_time=[(real(6), real(8)), (real(10.5), real(13.5))],
+    )
+    detect, declare, mitigate, _ = report.milestones
+    assert detect.minutes == pytest.approx(2 + 1 / 60) and declare.minutes == detect.minutes
+    # 7 s of wall time after the impact: 3 of the drill's own (60x) and 4 of the cockpit's.
+    assert mitigate.minutes == pytest.approx(3 + 4 / 60)
+    assert report.own_seconds == pytest.approx(4)
+    assert "counted in the figures as it would take at 1x" in render_markdown(report)

@@ -190,6 +190,9 @@ def test_cli_lists_scenarios_and_refuses_broken_ones(tmp_path: Path) -> None:
     env = {"COCKPIT_SCENARIOS": str(tmp_path), "COCKPIT_DATA_DIR": str(tmp_path / "data")}
     listed = run_cli("drill", "list", env_extra=env)
     assert "files-com-2024" in listed.stdout and "dropbox-2014" in listed.stdout
+    for name in ("datadog-2023", "cloudflare-2025", "files-com-2023"):
+        (line,) = [x for x in listed.stdout.splitlines() if x.startswith(name + " ")]
+        assert len(line.split(None, 1)[1]) > 20, line  # with its one-line description
     assert "mine" in listed.stdout and "(broken)" in listed.stdout
     assert listed.returncode == 2
     run = run_cli("drill", "run", "mine", "--headless", "--responder", "x", env_extra=env)

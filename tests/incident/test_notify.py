@@ -287,7 +287,8 @@ def test_notify_config_keeps_secrets_out_of_the_text(recorder: Recorder) -> None
         'routing_key_env = "PD_KEY"', 'routing_key_env = "PD_KEY"\nevents = ["mitigated"]'
     )
     with pytest.raises(
-        ConfigError, match=r"notify\[1\]\.events\[0\]: one of: declared, acknowledged, resolved"
+        ConfigError,
+        match=r"notify\[1\]\.events\[0\]: expected one of: declared, acknowledged, resolved",
     ):
         parse(pd_status, env=env)
     with pytest.raises(ConfigError, match="one of: pagerduty, slack, webhook"):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pilot_wait import shown_rows, until
+from textual.widgets._toast import Toast
 
 from cockpit.app import CockpitApp
 from cockpit.config import Config, load
@@ -249,7 +250,7 @@ async def test_the_command_palette_breaks_the_world_on_purpose(
     data = tmp_path / "data"
     data.mkdir()
     app = make_app(world_config, data)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await until(pilot, lambda: probe_state(app, "web-health") is ProbeState.UP)
         # Enter on a Sentry issue: its latest event, fetched through the source's client.
         sentry = app.query_one(SentryPanel)
@@ -272,9 +273,28 @@ async def test_the_command_palette_breaks_the_world_on_purpose(
             lambda: probe_state(app, "web-health") is ProbeState.DOWN,
             describe=lambda: explain(app),
         )
+        # A fault that cannot apply now says why, instead of "injected" and nothing: the bad
+        # release shipped a second into this world and does not ship again.
+        await until(pilot, lambda: app.world_dir() is not None and bad_release_shipped(app))
+        await pilot.press("ctrl+p")
+        await pilot.press(*"inject fault: bad_deploy")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: any("not injected" in t for t in toasts(app)))
+        said = " ".join(toasts(app))
+        assert "bad_deploy not injected" in said and "does not ship again" in said, said
         with IncidentStore(data / "incidents.sqlite3") as store:
             kinds = [e.text for e in store.recent_events(50) if e.kind == "drill.inject"]
         assert kinds == ["oncall-tester: injected fault db_reinstall"]
+
+
+def toasts(app: CockpitApp) -> list[str]:
+    return [str(t.render().plain) for t in app.screen.query(Toast)]
+
+
+def bad_release_shipped(app: CockpitApp) -> bool:
+    view = app.last_view  # the deploy it shipped is the suspect of what it broke
+    return view is not None and view.assessment.suspect is not None
 
 
 async def test_a_held_revert_lock_is_in_the_plan_before_any_typing(

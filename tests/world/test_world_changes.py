@@ -309,3 +309,63 @@ def test_each_world_writes_a_config_the_cockpit_loads(tmp_path: Path, scenario: 
             assert {"node-1", "node-2", "node-3", "node-4"} <= names
         if scenario == "files-com-2023":
             assert {"download-1-file", "download-2-files"} <= names
+
+
+def check_json(config: Path) -> dict[str, dict[str, object]]:
+    """One round of every source through `cockpit check --json`, by source name."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cockpit", "check", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = {}
+    for line in done.stdout.splitlines():
+        record = json.loads(line)
+        out[str(record.get("source") or record.get("name"))] = record
+    return out
+
+
+@pytest.mark.skipif(not change_kinds(), reason="this cockpit has no change sources")
+def test_the_cockpits_change_sources_read_what_the_world_wrote(tmp_path: Path) -> None:
+    with (
+        start_world(tmp_path / "dd", "datadog") as fleet,
+        start_world(tmp_path / "cf", "cloudflare") as edge,
+        start_world(tmp_path / "fc", "files-com-2023") as files,
+        start_world(tmp_path / "db", "dropbox") as sync,
+    ):
+        fleet.apply("package_upgrade")
+        edge.apply("permission_change")
+        edge.apply("bad_feature_file")
+        files.apply("config_change")
+        sync.apply("maintenance_dry_run")
+        sync.apply("db_reinstall")
+        assert fleet.config_path and edge.config_path and files.config_path and sync.config_path
+
+        node2 = check_json(fleet.config_path)["node-2-apt"]
+        assert node2["ok"], node2
+        changes = node2["recent_changes"]
+        assert isinstance(changes, list)
+        systemd = next(c for c in changes if c["subject"] == "systemd")
+        assert systemd["kind"] == "package" and systemd["host"] == "node-2"
+        assert (systemd["old"], systemd["new"]) == (OLD, NEW)
+        assert systemd["by"] == "unattended-upgrades"
+        node1 = check_json(fleet.config_path)["node-1-apt"]
+        assert all(c["subject"] != "systemd" for c in node1["recent_changes"])  # type: ignore[union-attr]
+
+        edge_sources = check_json(edge.config_path)
+        latest = edge_sources["feature-files"]["latest_change"]
+        assert isinstance(latest, dict)
+        assert latest["kind"] == "feature-file" and latest["subject"] == "bot-features"
+        assert latest["paths"] == ["features/bot-features.json"]
+        grant = edge_sources["db-grants"]["latest_change"]
+        assert isinstance(grant, dict) and grant["kind"] == "permission"
+
+        commit = check_json(files.config_path)["config-repo"]["latest_change"]
+        assert isinstance(commit, dict) and commit["kind"] == "config"
+        assert commit["id"] == files.bad_commit
+        assert "files-web/http-headers.conf" in commit["paths"]
+
+        runs = check_json(sync.config_path)["maintenance"]
+        assert runs["changes"] == 4  # one per host of the real run; the dry run is none
+        assert runs["latest_change"]["subject"] == "os-upgrade"  # type: ignore[index]
