@@ -24,11 +24,12 @@ from textual.binding import Binding, BindingType
 from textual.command import Hits, Provider
 from textual.containers import Grid
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
 from cockpit.keys import ACTIONS_BY_NAME, on_screen
-from cockpit.model import IncidentStatus, TimelineEvent
+from cockpit.model import Change, IncidentStatus, TimelineEvent
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
 from widgets.alerts import AlertsPanel, AlertsScreen
@@ -36,7 +37,7 @@ from widgets.footer import KeysFooter
 from widgets.header import CockpitHeader
 from widgets.inert import EMPTY, clip, hit, listed, plain, toast
 from widgets.keys import bindings, keymap
-from widgets.panels import DeploysPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
+from widgets.panels import ChangesPanel, ErrorsPanel, Panel, ProbesPanel, SentryPanel
 from widgets.timeline import TimelineStrip
 
 # The headless core and the modal screens (with the form widgets they pull in) load when first
@@ -144,12 +145,17 @@ class CockpitApp(App[int]):
         self._read_only_shown = read_only
         self._unsaved_action = ""  # a declare or status change the store has not taken yet
 
+    def get_default_screen(self) -> Screen[Any]:
+        from widgets.screen import CockpitScreen
+
+        return CockpitScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         yield CockpitHeader(read_only=self.read_only, id="header")
         yield AlertsPanel(ascii_only=self.ascii_only, id="alerts")
         with Grid(id="panels"):
             yield ProbesPanel(ascii_only=self.ascii_only, id="probes")
-            yield DeploysPanel(ascii_only=self.ascii_only, id="deploys")
+            yield ChangesPanel(ascii_only=self.ascii_only, id="deploys")
             yield ErrorsPanel(ascii_only=self.ascii_only, id="errors")
             yield SentryPanel(ascii_only=self.ascii_only, id="sentry")
         yield TimelineStrip(id="timeline")
@@ -580,13 +586,31 @@ class CockpitApp(App[int]):
             self.watch_run(running)
             return
         try:
-            plan = self.cockpit.plan_revert()
+            plan = self.cockpit.plan_change_revert(self.selected_change())
         except RevertError as exc:
             toast(self, one_line(f"cannot revert: {exc}"), severity="error", timeout=15)
+            return
+        running = self.cockpit.running(plan.service)
+        if running is not None:
+            toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)
+            self.watch_run(running)
             return
         from widgets.modals import RevertScreen
 
         self.push_screen(RevertScreen(plan, self.lock_holder(plan.service)), self._revert_closed)
+
+    def selected_change(self) -> Change | None:
+        """The change chosen in the Changes panel (focused, a row selected): `R` reverts it
+        instead of the top suspect."""
+        from cockpit.sources.changes.merge import change_key
+
+        panel = self.query_one(ChangesPanel)
+        if not panel.has_focus or panel.selected is None or self.last_view is None:
+            return None
+        return next(
+            (c for c in self.last_view.assessment.changes if change_key(c) == panel.selected),
+            None,
+        )
 
     def lock_holder(self, service: str) -> LockHolder | None:
         """Who holds the service's revert lock now: said in the plan, before any typing."""

@@ -13,6 +13,8 @@ from cockpit.hub import Hub, Snapshot
 from cockpit.model import (
     Alerts,
     Category,
+    Change,
+    Changes,
     Deploys,
     ErrorSeries,
     Freshness,
@@ -29,6 +31,25 @@ if TYPE_CHECKING:
 
 
 ROUTES_REPORTED = 20  # the busiest routes of the 5xx in check --json
+CHANGES_REPORTED = 20  # the newest changes of a change source in check --json
+
+
+def change_report(change: Change) -> dict[str, Any]:
+    """One change as `check --json` (and the drill report) write it; stable field names."""
+    return {
+        "kind": change.kind,
+        "host": change.host,
+        "service": change.service,
+        "what": change.what,
+        "at": iso_utc(change.at),
+        "by": change.by,
+        "subject": change.subject,
+        "old": change.old,
+        "new": change.new,
+        "id": change.id,
+        "paths": list(change.paths),
+        "source": change.source,
+    }
 
 
 def source_report(status: SourceStatus, reading: Reading | None, target: str) -> dict[str, Any]:
@@ -73,6 +94,14 @@ def source_report(status: SourceStatus, reading: Reading | None, target: str) ->
             if latest
             else None
         )
+        from cockpit.sources.changes.merge import change_from_deploy
+
+        out["latest_change"] = change_report(change_from_deploy(latest)) if latest else None
+    elif isinstance(reading, Changes):
+        newest = reading.changes[0] if reading.changes else None
+        out["changes"] = len(reading.changes)
+        out["latest_change"] = change_report(newest) if newest else None
+        out["recent_changes"] = [change_report(c) for c in reading.changes[:CHANGES_REPORTED]]
     elif isinstance(reading, ErrorSeries):
         out.update(
             requests=reading.requests,

@@ -45,8 +45,8 @@ def _nothing_to_watch(config: Config) -> str | None:
     if config.sources():
         return None
     return (
-        f"{config.path}: no sources configured ([[probes]], [[deploys]], [[errors]] or "
-        "[[sentry]]): nothing to watch; `cockpit init` writes a commented example"
+        f"{config.path}: no sources configured ([[probes]], [[deploys]], [[changes]], "
+        "[[errors]] or [[sentry]]): nothing to watch; `cockpit init` writes a commented example"
     )
 
 
@@ -158,6 +158,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         _say(f"cockpit: warning: {warning}", file=sys.stderr)
     summary = (
         f"{len(config.probes)} probes, {len(config.deploys)} deploy sources, "
+        f"{len(config.changes)} change sources, "
         f"{len(config.errors)} 5xx sources, {len(config.sentry)} Sentry sources, "
         f"{len(config.services)} services, {len(config.notify)} notification channels"
     )

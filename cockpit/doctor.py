@@ -185,7 +185,14 @@ def check_store(config: Config, env: Mapping[str, str]) -> Finding:
 
 def describe(reading: object) -> str:
     """A good reading in a few words."""
-    from cockpit.model import Deploys, ErrorSeries, ProbeResult, ProbeResults, SentryIssues
+    from cockpit.model import (
+        Changes,
+        Deploys,
+        ErrorSeries,
+        ProbeResult,
+        ProbeResults,
+        SentryIssues,
+    )
 
     if isinstance(reading, ProbeResult):
         latency = f", {reading.latency_ms:.0f} ms" if reading.latency_ms is not None else ""
@@ -198,6 +205,9 @@ def describe(reading: object) -> str:
         return (
             f"{len(reading.deploys)} deploys, latest {latest.version}" if latest else "no deploys"
         )
+    if isinstance(reading, Changes):
+        newest = reading.changes[0] if reading.changes else None
+        return f"{len(reading.changes)} changes, latest {newest.what}" if newest else "no changes"
     if isinstance(reading, ErrorSeries):
         requests = sum(b.requests for b in reading.buckets)
         unparsed = f", {reading.unparsed_lines} lines unparsed" if reading.unparsed_lines else ""
@@ -288,7 +298,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return status
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = sub.add_parser(
         "doctor", help="check terminal, config, sources, data dir and clipboard"
     )

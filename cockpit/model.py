@@ -111,6 +111,42 @@ class Deploys:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """Anything that changed what runs: a deploy, a package upgrade, a config commit, a
+    maintenance run, a feature flag. `kind` says which ("deploy", "package", "config",
+    "maintenance", or what a command's record says); `host` which host it happened on ("" when
+    it is not tied to one). subject, old, new and id stay exact (a revert passes them on as
+    they are, or refuses them); the rest is made Inert."""
+
+    kind: str
+    host: str
+    what: str  # one line: "systemd 252.5-2 -> 252.6-1"
+    at: datetime
+    by: str  # who or what made it: a user, "unattended-upgrades", a commit's author
+    source: str
+    service: str = ""
+    subject: str = ""  # package, flag or script name; a deploy's version
+    old: str = ""  # the version or value before ("" when it was new)
+    new: str = ""  # the version or value after ("" when it was removed)
+    id: str = ""  # a commit sha, a run id
+    paths: tuple[str, ...] = ()  # files it touched
+    detail: str = ""
+    deploy: Deploy | None = None  # the deploy itself, for kind "deploy"
+
+    def __post_init__(self) -> None:
+        _inert(self, "kind", "what", "by", "source", "detail")
+        object.__setattr__(self, "paths", tuple(Inert(p) for p in self.paths))
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """One change source's view: newest first."""
+
+    source: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """Where a request went, as far as the log or the metric labels tell: the method and the
     path with ids and the query left out (`/files/{id}`), the virtual host and the upstream.
@@ -365,7 +401,7 @@ class Alerts:
         return tuple(a for a in self.alerts if not a.suppressed)
 
 
-Reading = ProbeResult | ProbeResults | Deploys | ErrorSeries | SentryIssues | Alerts
+Reading = ProbeResult | ProbeResults | Deploys | Changes | ErrorSeries | SentryIssues | Alerts
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from cockpit.actions.audit import append_audit
+from cockpit.actions.change_revert import ChangeRevertPlan, plan_change_revert
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
 from cockpit.actions.revert_plan import VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
@@ -45,6 +46,7 @@ from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.incident.store.worker import StoreHealth, StoreWorker
 from cockpit.model import (
     Category,
+    Change,
     Deploy,
     Incident,
     IncidentStatus,
@@ -462,7 +464,10 @@ class Cockpit:
         """The form's defaults: the cockpit's service, the first failure it saw."""
         view = self.view
         title = f"{self.config.cockpit.service} degraded"
-        if view.assessment.suspect is not None:
+        top = self.top_suspect()
+        if top is not None and top.deploy is None:
+            title += f" after {top.kind} {identity(top.subject or top.what)}"
+        elif view.assessment.suspect is not None:
             title += f" after deploy {identity(view.assessment.suspect.version)}"
         return DeclareRequest(
             title=title,
@@ -705,10 +710,27 @@ class Cockpit:
                 f"{refused.why}",
             )
 
-    async def start(self, plan: RevertPlan | ActionPlan) -> Run:
+    def top_suspect(self) -> Change | None:
+        """The change suspected first while degraded, else None."""
+        suspects = self.view.assessment.suspects if self.view.assessment.degraded else ()
+        return suspects[0].change if suspects else None
+
+    def plan_change_revert(self, change: Change | None = None) -> RevertPlan | ChangeRevertPlan:
+        """The revert of `change` (default: the top suspect; with none, the latest deploy,
+        as `R` always did). A deploy goes back through its service's revert; another change
+        through its source's `revert` template; RevertError says why there is no plan."""
+        self._writable("revert")
+        change = change if change is not None else self.top_suspect()
+        if change is None:
+            return self.plan_revert()
+        if change.deploy is not None:
+            return self.plan_revert(change.deploy.service)
+        return plan_change_revert(change, self.config.change_source(str(change.source)))
+
+    async def start(self, plan: RevertPlan | ChangeRevertPlan | ActionPlan) -> Run:
         """Start a revert or an action under its own supervisor; returns once it runs (or was
         refused: its result then says why). Raises RunError when it cannot start at all."""
-        what = "revert" if isinstance(plan, RevertPlan) else f"action {plan.name}"
+        what = "revert" if not isinstance(plan, ActionPlan) else f"action {plan.name}"
         self._writable(what)
         if self.data_dir is None:
             raise RunError("no data dir to run it in")
@@ -738,7 +760,9 @@ class Cockpit:
         await self.sync()
         return outcome
 
-    async def revert(self, plan: RevertPlan, on_output: Callable[[str], None]) -> RevertOutcome:
+    async def revert(
+        self, plan: RevertPlan | ChangeRevertPlan, on_output: Callable[[str], None]
+    ) -> RevertOutcome:
         return await self._run(plan, on_output)
 
     def action_names(self, service: str | None = None) -> tuple[str, ...]:
@@ -754,7 +778,7 @@ class Cockpit:
         return await self._run(plan, on_output)
 
     async def _run(
-        self, plan: RevertPlan | ActionPlan, on_output: Callable[[str], None]
+        self, plan: RevertPlan | ChangeRevertPlan | ActionPlan, on_output: Callable[[str], None]
     ) -> RevertOutcome:
         try:
             run = await self.start(plan)

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 
+from cockpit.actions.change_revert import ChangeRevertPlan
 from cockpit.actions.guarded import describe_outcome
 from cockpit.actions.lock import LockHolder
 from cockpit.actions.revert import RevertOutcome, RevertPlan
@@ -158,7 +159,9 @@ class RevertScreen(ModalScreen[bool | None]):
             super().__init__()
             self.screen = screen
 
-    def __init__(self, plan: RevertPlan | ActionPlan, holder: LockHolder | None = None):
+    def __init__(
+        self, plan: RevertPlan | ChangeRevertPlan | ActionPlan, holder: LockHolder | None = None
+    ):
         super().__init__()
         self.plan = plan
         self.holder = holder  # who held the service's lock when the plan was made
@@ -167,10 +170,21 @@ class RevertScreen(ModalScreen[bool | None]):
 
     def compose(self) -> ComposeResult:
         p = self.plan
-        title = "Revert" if isinstance(p, RevertPlan) else f"Run {p.name}"
+        title = f"Run {p.name}" if isinstance(p, ActionPlan) else "Revert"
         service = identity(p.service, 200)
         versions: list[Part] = []
-        if isinstance(p, RevertPlan):
+        if isinstance(p, ChangeRevertPlan):
+            where = f" on {identity(p.host, 100)}" if p.host else ""
+            versions = [
+                (Inert("change   "), "$text-muted"),
+                (Inert(f"{p.kind} {identity(p.subject, 100)}{where}"), "$error"),
+                (Inert(f" ({p.source})"), "$text-muted"),
+                Inert("\n"),
+                (Inert("what     "), "$text-muted"),
+                one_line(p.what, 300),
+                Inert("\n"),
+            ]
+        elif isinstance(p, RevertPlan):
             versions = [
                 (Inert("versions "), "$text-muted"),
                 (identity(p.from_version, 200), "$error"),
@@ -245,7 +259,7 @@ class RevertScreen(ModalScreen[bool | None]):
                 f"dry run: {outcome.reason}" if outcome.ok else f"dry run FAILED: {outcome.reason}"
             )
         else:
-            done = "reverted" if isinstance(self.plan, RevertPlan) else "finished"
+            done = "finished" if isinstance(self.plan, ActionPlan) else "reverted"
             said = f"done: {done}" if outcome.ok else f"FAILED: {outcome.reason}"
         style = "$success bold" if outcome.ok else "$error bold"
         self.query_one("#problems", InertStatic).update(

@@ -19,10 +19,10 @@ from textual.widget import Widget
 
 from cockpit.detect.probes import ProbeState
 from cockpit.detect.routes import route_text
-from cockpit.model import Category, Deploy, Freshness
+from cockpit.model import Category, Freshness
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
-from cockpit.view.deploys import DeploysView
+from cockpit.view.deploys import ChangeRow, DeploysView
 from cockpit.view.errors import ZOOMS, ErrorSummary, ErrorsView, GraphData
 from cockpit.view.probes import ProbeRow, ProbesView
 from cockpit.view.sentry import SentryView
@@ -451,12 +451,18 @@ def coarse_age(since: datetime, now: datetime) -> str:
     return f"{seconds // 86400}d"
 
 
-# -- deploys --------------------------------------------------------------------------------------
+# -- changes --------------------------------------------------------------------------------------
+
+KIND_LABELS = {"deploy": "deploy", "package": "pkg", "config": "config", "maintenance": "maint"}
 
 
-class DeploysPanel(Panel):
+class ChangesPanel(Panel):
+    """Deploys, package upgrades, config commits, maintenance runs, flags: newest first, and
+    while degraded the suspects first, each with why. Up/down select one: `R` reverts it."""
+
     category = Category.DEPLOYS
-    BORDER_TITLE = "Recent deploys"
+    BORDER_TITLE = "Changes"
+    can_focus = True
 
     def data(self, view: View) -> DeploysView:
         return view.panels.deploys
@@ -467,29 +473,69 @@ class DeploysPanel(Panel):
     def alerting(self, view: View) -> bool:
         return view.panels.deploys.alerting
 
+    def title(self, view: View) -> Inert:
+        count = view.panels.deploys.suspects
+        return Inert(f"Changes · {count} suspect{'s' * (count != 1)}" if count else "Changes")
+
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
-        deploys = view.panels.deploys
+        data = view.panels.deploys
+        any_ranked = any(row.rank for row in data.changes)
         rows: list[list[Part]] = []
-        for row in deploys.rows:
-            if len(rows) + 2 > height:
+        for row in data.changes:
+            # Suspects get their why; the others a second row only when no suspect needs it.
+            two = bool(row.rank) or not any_ranked
+            if len(rows) + (2 if two and len(rows) + 2 <= height else 1) > height:
                 break
-            rows.extend(self._deploy(row.deploy, row.suspect, deploys.now))
+            self.item(row.key, rows)
+            rows.append(self._head(row, data.suspects, width, data.now))
+            if two and len(rows) < height:
+                rows.append(self._second(row))
         return rows
 
-    def _deploy(self, d: Deploy, suspect: bool, now: datetime | None) -> list[list[Part]]:
+    def _head(self, row: ChangeRow, suspects: int, width: int, now: datetime | None) -> list[Part]:
+        c = row.change
+        kind = KIND_LABELS.get(str(c.kind), fit(c.kind, 6, self.g))
         head: list[Part] = [
-            (Inert(local_clock(d.at, now, seconds=False)), "$text-muted"),
+            (Inert(local_clock(c.at, now, seconds=False)), "$text-muted"),
             Inert(" "),
-            (identity(d.version), "bold"),
+            (Inert(kind), "$accent"),
             Inert(" "),
-            one_line(d.who, 100),
         ]
-        if d.reverts:
-            head.append((Inert(f" rollback of {identity(d.reverts)}"), "$success"))
-        if suspect:
-            head.append((Inert(" SUSPECT"), "$error bold"))
-        summary = f"{identity(d.service)}: {d.summary}" if d.service else d.summary
-        return [head, [(Inert("  " + one_line(summary)), "$text-muted")]]
+        if c.host:
+            head += [(identity(c.host, 20), "$text-muted"), Inert(" ")]
+        # SUSPECT always shows: what the change is gets the room that is left.
+        label = (" SUSPECT" + (f" {row.rank}" if suspects > 1 else "")) if row.rank else ""
+        room = width - sum(len(part[0] if isinstance(part, tuple) else part) for part in head)
+        room -= len(label)
+        d = c.deploy
+        if d is not None:
+            rollback = f" rollback of {identity(d.reverts)}" if d.reverts else ""
+            version = fit(identity(d.version), max(4, room - len(rollback)), self.g)
+            who = fit(one_line(d.who, 100), room - len(version) - len(rollback) - 1, self.g)
+            head += [(version, "bold")] + ([Inert(" "), who] if who else [])
+            if rollback:
+                head.append((fit(rollback, room - len(version), self.g), "$success"))
+        else:
+            head.append((fit(one_line(c.what, 300), max(4, room), self.g), "bold"))
+        if label:
+            head.append((Inert(label), "$error bold"))
+        return head
+
+    def _second(self, row: ChangeRow) -> list[Part]:
+        c = row.change
+        if row.why:
+            return [(Inert("  why: " + one_line(row.why, 500)), "$warning")]
+        d = c.deploy
+        if d is not None:
+            summary = f"{identity(d.service)}: {d.summary}" if d.service else d.summary
+            return [(Inert("  " + one_line(summary)), "$text-muted")]
+        by = f"by {c.by}" if c.by else ""
+        paths = ", ".join(str(p) for p in c.paths[:3])
+        said = " · ".join(p for p in (by, paths or str(c.detail)) if p)
+        return [(Inert("  " + one_line(said or str(c.source))), "$text-muted")]
+
+
+DeploysPanel = ChangesPanel  # the name the panel had while it listed deploys only
 
 
 # -- 5xx ------------------------------------------------------------------------------------------

@@ -47,6 +47,12 @@ def _executor(plan: GuardedPlan) -> Execute:
         from cockpit.actions.executors import execute_revert
 
         return execute_revert
+    from cockpit.actions.change_revert import ChangeRevertPlan
+
+    if isinstance(plan, ChangeRevertPlan):
+        from cockpit.actions.change_revert import execute_change_revert
+
+        return execute_change_revert
     from cockpit.actions.runbook import execute_action
 
     return execute_action

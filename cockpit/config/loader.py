@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cockpit.config.alerts import ALERT_KINDS, AlertmanagerConfig
 from cockpit.config.base import ConfigError, ConfigWarning, FieldError, Secret
+from cockpit.config.changes import CHANGE_KINDS, ChangeSourceConfig
 from cockpit.config.deploys import DEFAULT_DEPLOY_KIND, DEPLOY_KINDS, DeploySourceConfig
 from cockpit.config.errors import DEFAULT_ERROR_KIND, ERROR_KINDS, ErrorSourceConfig
 from cockpit.config.notify import NOTIFY_KINDS, NotifyConfig
@@ -33,7 +34,12 @@ from cockpit.config.sentry import SENTRY_KINDS, SentryConfig
 from cockpit.config.services import ServiceConfig
 
 SourceConfig = (
-    ProbeConfig | DeploySourceConfig | ErrorSourceConfig | SentryConfig | AlertmanagerConfig
+    ProbeConfig
+    | DeploySourceConfig
+    | ChangeSourceConfig
+    | ErrorSourceConfig
+    | SentryConfig
+    | AlertmanagerConfig
 )
 MAX_NESTING = 32  # arrays and inline tables inside each other; no option needs more than 3
 EMPTY_HINT = (
@@ -45,6 +51,7 @@ EMPTY_HINT = (
 _LISTS: dict[str, tuple[dict[str, type], str | None]] = {
     "probes": (PROBE_KINDS, None),
     "deploys": (DEPLOY_KINDS, DEFAULT_DEPLOY_KIND),
+    "changes": (CHANGE_KINDS, None),
     "errors": (ERROR_KINDS, DEFAULT_ERROR_KIND),
     "sentry": (SENTRY_KINDS, "sentry"),
     "alerts": (ALERT_KINDS, "alertmanager"),
@@ -65,6 +72,7 @@ _PUBLIC_CREDENTIALS = frozenset({"self_report_dsn"})
 _DISABLED = {
     "probes": "this probe shows as not configured until it is",
     "deploys": "this source shows as not configured until it is",
+    "changes": "this source shows as not configured until it is",
     "errors": "this source shows as not configured until it is",
     "sentry": "this source shows as not configured until it is",
     "alerts": "this source shows as not configured until it is",
@@ -73,7 +81,7 @@ _DISABLED = {
     "cockpit": "the PostgreSQL incident store cannot be reached until it is",
 }
 # Lists whose entries are named and feed the hub; names must be unique across all of them.
-_SOURCE_LISTS = ("probes", "deploys", "errors", "sentry", "alerts")
+_SOURCE_LISTS = ("probes", "deploys", "changes", "errors", "sentry", "alerts")
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class Config:
     detect: DetectSettings = field(default_factory=DetectSettings)
     probes: tuple[ProbeConfig, ...] = ()
     deploys: tuple[DeploySourceConfig, ...] = ()
+    changes: tuple[ChangeSourceConfig, ...] = ()
     errors: tuple[ErrorSourceConfig, ...] = ()
     sentry: tuple[SentryConfig, ...] = ()
     alerts: tuple[AlertmanagerConfig, ...] = ()
@@ -94,7 +103,17 @@ class Config:
     warnings: tuple[ConfigWarning, ...] = ()
 
     def sources(self) -> tuple[SourceConfig, ...]:
-        return (*self.probes, *self.deploys, *self.errors, *self.sentry, *self.alerts)
+        return (
+            *self.probes,
+            *self.deploys,
+            *self.changes,
+            *self.errors,
+            *self.sentry,
+            *self.alerts,
+        )
+
+    def change_source(self, name: str) -> ChangeSourceConfig | None:
+        return next((c for c in self.changes if c.name == name), None)
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)

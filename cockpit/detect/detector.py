@@ -22,18 +22,25 @@ from cockpit.detect.blind_spot import (
     blind_spot_summary,
     find_blind_spot,
 )
+from cockpit.detect.change_suspects import Suspect
 from cockpit.detect.probes import ProbeState, ProbeView, ProbeWatch
 from cockpit.detect.routes import RouteShare
 from cockpit.detect.spikes import Spike, SpikeWatch
 from cockpit.detect.suspect import (
+    change_events,
+    change_suspect_event,
     deploy_events,
+    failure_clues,
     failure_span,
     impact_start,
     pick_suspect,
+    rank_changes,
     suspect_event,
 )
 from cockpit.model import (
     Alerts,
+    Change,
+    Changes,
     Deploy,
     Deploys,
     ErrorSeries,
@@ -44,6 +51,7 @@ from cockpit.model import (
     SentryIssues,
     TimelineEvent,
 )
+from cockpit.sources.changes.merge import merge_changes
 from cockpit.sources.deploys.merge import merge_deploys
 from cockpit.timeutil import iso_utc, local_hms
 
@@ -74,6 +82,10 @@ class Assessment:
     blind_probes: tuple[str, ...] = ()
     degraded: bool = False
     events: tuple[TimelineEvent, ...] = ()  # new since the previous assessment
+    # Every change, deploys included (kind "deploy"), newest first; and while degraded, the
+    # changes that may have caused the failure, best first, each with why.
+    changes: tuple[Change, ...] = ()
+    suspects: tuple[Suspect, ...] = ()
 
 
 class Detector:
@@ -92,6 +104,8 @@ class Detector:
         self._failure_known = True
         self._found_on_open = False
         self._suspect: Deploy | None = None
+        self._suspects: tuple[Suspect, ...] = ()
+        self._service = config.cockpit.service
         self._blind_spot: BlindSpot | None = None
         self._degraded = False
         self._emitted: set[str] = set()
@@ -113,6 +127,7 @@ class Detector:
         out: list[TimelineEvent] = []
         results: dict[str, ProbeResult] = {}
         deploy_readings: list[Deploys] = []
+        change_readings: list[Changes] = []
         issues: list[SentryIssue] = []
         sentry_fresh = False
         for name, reading in snap.readings.items():
@@ -126,6 +141,8 @@ class Detector:
                     self._probes.observe(result, out)
             elif isinstance(reading, Deploys):
                 deploy_readings.append(reading)
+            elif isinstance(reading, Changes):
+                change_readings.append(reading)
             elif isinstance(reading, ErrorSeries):
                 self._spikes.observe(reading, self._in_failure, out)
             elif isinstance(reading, Alerts):
@@ -139,6 +156,8 @@ class Detector:
         # Several deploy sources often report one deploy: it is listed (and suspected) once.
         deploys = list(merge_deploys(deploy_readings))
         deploy_events(deploys, out)
+        changes = merge_changes(deploys, change_readings)
+        change_events(changes, now, out)
         self._issues.new_issue_events(issues, now, out)
         if sentry_fresh:
             self._issues.count(issues, now)
@@ -170,6 +189,7 @@ class Detector:
                 self._failure_known = known
                 self._found_on_open = on_open
             self._suspect_event(deploys, out)
+            self._rank(changes, views, issues, out)
             if sentry_fresh:
                 self._blind_spot_check(issues, now, down, out)
         elif not self._degraded:
@@ -189,6 +209,7 @@ class Detector:
             if self._failure_started is not None:
                 self._failure_windows.append((self._failure_started, now))
             self._failure_started = self._failure_bound = None
+            self._suspects = ()
             self._blind_spot = None
             self._spikes.ended.clear()
         self._degraded = degraded
@@ -208,6 +229,8 @@ class Detector:
             blind_probes=spot.probes if spot else (),
             degraded=degraded,
             events=tuple(sorted(self._fresh(out), key=lambda e: e.at)),
+            changes=changes,
+            suspects=self._suspects if degraded else (),
         )
 
     def failure_span(self) -> str:
@@ -239,8 +262,37 @@ class Detector:
         at = self._impact_start() or start
         out.append(suspect_event(suspect, at, self.failure_span(), self._found_on_open))
 
+    def _rank(
+        self,
+        changes: tuple[Change, ...],
+        views: tuple[ProbeView, ...],
+        issues: list[SentryIssue],
+        out: list[TimelineEvent],
+    ) -> None:
+        """Every change that may have caused the failure, best first; the timeline hears of
+        a new best one that is not a deploy (a deploy has its own suspect event)."""
+        start, bound = self._failure_started, self._failure_bound
+        assert start is not None and bound is not None
+        probes = [
+            (str(v.name), str(v.target), v.state is ProbeState.DOWN, str(v.last.error))
+            for v in views
+            if v.state is not ProbeState.UNKNOWN and v.last is not None
+        ]
+        clues = failure_clues(start, bound, probes, issues, self._alerts.firing(), self._service)
+        window = timedelta(minutes=self.settings.suspect_minutes)
+        before = self._suspects[0].change if self._suspects else None
+        self._suspects = rank_changes(changes, clues, window)
+        top = self._suspects[0] if self._suspects else None
+        if top is not None and top.change != before and top.change.deploy is None:
+            at = self._impact_start() or start
+            out.append(change_suspect_event(top, at, self.failure_span()))
+
     def _blind_spot_check(
-        self, issues: list[SentryIssue], now: datetime, down: list[ProbeView], out: list
+        self,
+        issues: list[SentryIssue],
+        now: datetime,
+        down: list[ProbeView],
+        out: list[TimelineEvent],
     ) -> None:
         """Once Sentry had its grace to show an issue for the failure, and only once."""
         start = self._failure_started

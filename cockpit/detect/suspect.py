@@ -1,14 +1,22 @@
 """Which change is suspected of causing the failure, and the failure's start as the data and
-that change date it; the deploy events of the timeline."""
+that change date it; the deploy and change events of the timeline.
+
+`pick_suspect` names the deploy (the one `R` reverts by default); `rank_changes` ranks every
+change, deploys included, by time and relation to what fails (`change_suspects`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from cockpit.model import Deploy, TimelineEvent
+from cockpit.detect.change_suspects import FailureClues, Suspect, rank_suspects
+from cockpit.model import Alert, Change, Deploy, SentryIssue, TimelineEvent
 from cockpit.term.textsafe import identity
 from cockpit.timeutil import iso_utc, local_hms
+
+# Changes older than this are listed, but not written to the timeline: a host's package log
+# holds years of history, of which only the last hours belong to an incident's story.
+CHANGE_EVENTS_WITHIN = timedelta(hours=6)
 
 
 def deploy_events(deploys: Iterable[Deploy], out: list[TimelineEvent]) -> None:
@@ -77,4 +85,74 @@ def suspect_event(suspect: Deploy, at: datetime, span: str, found_on_open: bool)
         + (" (found on open)" if found_on_open else ""),
         "detect",
         f"suspect:{suspect.service}:{suspect.version}:{iso_utc(suspect.at)}",
+    )
+
+
+def change_events(changes: Iterable[Change], now: datetime, out: list[TimelineEvent]) -> None:
+    """A "change" event for each recent change that is not a deploy (those have theirs)."""
+    since = now - CHANGE_EVENTS_WITHIN
+    for c in changes:
+        if c.deploy is not None or c.at < since:
+            continue
+        where = f" on {identity(c.host)}" if c.host else ""
+        by = f" by {c.by}" if c.by else ""
+        out.append(
+            TimelineEvent(
+                c.at,
+                "change",
+                f"{c.kind}{where}: {c.what}{by}",
+                c.source,
+                f"change:{c.source}:{c.kind}:{c.host}:{c.subject}:{iso_utc(c.at)}",
+            )
+        )
+
+
+def failure_clues(
+    start: datetime,
+    bound: datetime,
+    probes: Sequence[tuple[str, str, bool, str]],
+    issues: Iterable[SentryIssue],
+    alerts: Iterable[Alert],
+    service: str,
+) -> FailureClues:
+    """What fails, in the terms a change can be related by: the failing service, the probes
+    (name, target, failing, error) failing and passing, and the texts of the errors."""
+    failing = tuple((name, target) for name, target, down, _ in probes if down)
+    passing = tuple((name, target) for name, target, down, _ in probes if not down)
+    texts: list[str] = [error for _, _, down, error in probes if down and error]
+    for issue in issues:
+        if issue.last_seen is None or issue.last_seen >= start:
+            texts += [str(issue.title), str(issue.culprit), str(issue.metadata)]
+    services = {service} if service else set()
+    for alert in alerts:
+        texts += [alert.alertname, str(alert.annotation("summary"))]
+        texts.append(str(alert.annotation("description")))
+        if alert.label("service"):
+            services.add(alert.label("service"))
+    return FailureClues(
+        start=start,
+        bound=bound,
+        services=frozenset(services),
+        failing=failing,
+        passing=passing,
+        texts=tuple(t for t in texts if t),
+    )
+
+
+def rank_changes(
+    changes: Iterable[Change], clues: FailureClues, window: timedelta
+) -> tuple[Suspect, ...]:
+    return rank_suspects(changes, clues, window)
+
+
+def change_suspect_event(top: Suspect, at: datetime, span: str) -> TimelineEvent:
+    c = top.change
+    where = f" on {identity(c.host)}" if c.host else ""
+    return TimelineEvent(
+        at,
+        "suspect",
+        f"suspect {c.kind} {identity(c.subject or c.what)}{where}: {c.what}, "
+        f"{local_hms(c.at)}; first failure {span}; why: {top.reasons}",
+        "detect",
+        f"suspect:change:{c.source}:{c.kind}:{c.host}:{c.subject}:{iso_utc(c.at)}",
     )

@@ -55,7 +55,7 @@ class Unavailable(NotConfigured):
 
 def _where(cfg: SourceConfig) -> str:
     """What a source that was not built would watch, as its target would say it."""
-    for key in ("url", "base_url", "urls", "path", "repo", "root"):
+    for key in ("url", "base_url", "urls", "path", "repo", "root", "command"):
         value = getattr(cfg, key, None)
         if isinstance(value, tuple):
             value = value[0] if value else None
@@ -80,6 +80,7 @@ def build_sources(configs: Sequence[SourceConfig]) -> list[Source]:
 
 def category_of(cfg: SourceConfig) -> Category:
     from cockpit.config.alerts import ALERT_KINDS
+    from cockpit.config.changes import CHANGE_KINDS
     from cockpit.config.deploys import DEPLOY_KINDS
     from cockpit.config.errors import ERROR_KINDS
     from cockpit.config.probes import PROBE_KINDS
@@ -87,7 +88,7 @@ def category_of(cfg: SourceConfig) -> Category:
     kind = type(cfg)
     if kind in PROBE_KINDS.values():
         return Category.PROBE
-    if kind in DEPLOY_KINDS.values():
+    if kind in DEPLOY_KINDS.values() or kind in CHANGE_KINDS.values():
         return Category.DEPLOYS
     if kind in ERROR_KINDS.values():
         return Category.ERRORS

@@ -59,7 +59,7 @@ def test_demo_shows_the_incident_at_80x24_and_q_stops_everything(tmp_path: Path)
         screen = run.text()
         for words in (
             "Probes",
-            "Recent deploys",
+            "Changes",
             "5xx",
             "Sentry",
             "Timeline",

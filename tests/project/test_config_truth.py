@@ -50,7 +50,7 @@ def schema() -> dict[tuple[str, str], list[str]]:
 
 _HEADER = re.compile(r"^#?\s*\[(\[?)([a-z_]+)\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^#?\s*([a-z_]+)\s*=")
-_KIND = re.compile(r'^#?\s*kind\s*=\s*"([a-z_]+)"')
+_KIND = re.compile(r'^#?\s*kind\s*=\s*"([a-z_-]+)"')
 
 
 def example_blocks(text: str) -> list[tuple[str, str, list[str]]]:
@@ -137,6 +137,7 @@ _ALTERNATIVES = (
     ("url_env", ("url_file",)),
     ("routing_key_env", ("routing_key_file",)),
     ("step", ("points",)),
+    ("path", ("command",)),  # a change log: read from a file, or printed by a program
     ("user", ("token_env", "token_file")),
     (
         "revert",
@@ -177,7 +178,16 @@ def _uncommented(lines: list[str]) -> list[str]:
 def test_every_example_block_loads_once_uncommented(block: tuple[str, str, list[str]]) -> None:
     """What the example documents is true: each block, uncommented, is a valid config."""
     section, kind, lines = block
-    double = section in ("probes", "deploys", "errors", "sentry", "alerts", "notify", "services")
+    double = section in (
+        "probes",
+        "deploys",
+        "changes",
+        "errors",
+        "sentry",
+        "alerts",
+        "notify",
+        "services",
+    )
     header = f"[[{section}]]" if double else f"[{section}]"
     body = _uncommented(lines)
     text = "\n".join([header, *body]) + "\n"

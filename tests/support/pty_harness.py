@@ -158,7 +158,7 @@ class PtyRun:
 
 # -- the cockpit's screen --------------------------------------------------------------------------
 
-PANEL_TITLES = ("Probes", "Recent deploys", "5xx", "Sentry", "Timeline")
+PANEL_TITLES = ("Probes", "Changes", "5xx", "Sentry", "Timeline")
 
 
 def layout_problems(lines: Sequence[str]) -> list[str]:

@@ -1,0 +1,211 @@
+"""[[changes]]: what changed besides deploys (packages, config commits, maintenance runs,
+flags); `CHANGE_KINDS` maps `kind` to the dataclass.
+
+Every kind may declare how one of its changes is reverted: `revert`, an argv template (no
+shell) with the placeholders of `CHANGE_PLACEHOLDERS`; without one, a revert plan says that
+this kind of change has no revert.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cockpit.config.base import FieldError
+from cockpit.config.services import template_problem
+
+MAX_CHANGES = 5000
+
+# What a revert template may name; each value lands inside one argv element, never split.
+CHANGE_PLACEHOLDERS = (
+    "kind",
+    "host",
+    "service",
+    "subject",
+    "old",
+    "new",
+    "id",
+    "at",
+    "by",
+    "source",
+    "package",  # = subject
+    "old_version",  # = old
+    "new_version",  # = new
+    "commit",  # = id
+    "repo",  # git only
+    "path",  # the first path the change touched
+)
+
+
+def this_host() -> str:
+    return socket.gethostname().split(".")[0] or "localhost"
+
+
+def _check_revert(cfg: _ChangeBase) -> None:
+    if not 1 <= cfg.max_changes <= MAX_CHANGES:
+        raise FieldError("max_changes", f"must be between 1 and {MAX_CHANGES}")
+    templates: list[tuple[str | tuple[str, int], tuple[str, ...]]] = []
+    if cfg.revert is not None:
+        templates.append(("revert", cfg.revert))
+    templates += [(("revert_preflight", i), argv) for i, argv in enumerate(cfg.revert_preflight)]
+    for key, argv in templates:
+        if not argv or not argv[0]:
+            raise FieldError(key, "expected a program and its arguments")
+        for element in argv:
+            problem = template_problem(element, CHANGE_PLACEHOLDERS)
+            if problem:
+                raise FieldError(key, problem)
+
+
+def _check_timezone(timezone: str) -> None:
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise FieldError("timezone", f"unknown time zone {timezone!r}") from None
+
+
+@dataclass(frozen=True)
+class _ChangeBase:
+    """Keys every [[changes]] kind has (see README, "What changed")."""
+
+    name: str
+    host: str = ""  # the host the log belongs to; "" = this host
+    service: str = ""
+    interval: float = 30.0
+    timeout: float = 10.0
+    max_changes: int = 200
+    revert: tuple[str, ...] | None = None
+    revert_preflight: tuple[tuple[str, ...], ...] = ()
+    revert_timeout: float = 300.0
+    revert_dry_run: bool = False
+
+    @property
+    def host_name(self) -> str:
+        return self.host or this_host()
+
+    def check(self) -> None:
+        _check_revert(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LogChangesBase(_ChangeBase):
+    """A log file, with its rotated siblings, or a command printing it (another host's)."""
+
+    default_path: ClassVar[str] = ""
+    path: Path | None = None
+    command: tuple[str, ...] = ()
+    rotated: bool = True  # also path.1, path.2.gz, ... as logrotate leaves them
+    timezone: str = ""  # what the log's local times mean; "" = this host's zone
+    max_output_bytes: int = 16 * 1_048_576
+
+    @property
+    def log_path(self) -> Path | None:
+        if self.command:
+            return None
+        return self.path or (Path(self.default_path) if self.default_path else None)
+
+    def check(self) -> None:
+        super().check()
+        _check_timezone(self.timezone)
+        if self.path is not None and self.command:
+            raise FieldError("command", "give path or command, not both")
+        if self.command and not all(self.command):
+            raise FieldError("command", "expected a program and its arguments, none empty")
+        if not self.command and self.log_path is None:
+            raise FieldError("path", "missing: the log file to read (or a command printing it)")
+        if self.max_output_bytes < 1024:
+            raise FieldError("max_output_bytes", "must be at least 1024")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DpkgChangesConfig(_LogChangesBase):
+    kind: ClassVar[str] = "dpkg"
+    source: ClassVar[str] = "cockpit.sources.changes.logs:LogChanges"
+    default_path: ClassVar[str] = "/var/log/dpkg.log"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AptHistoryChangesConfig(_LogChangesBase):
+    kind: ClassVar[str] = "apt-history"
+    source: ClassVar[str] = "cockpit.sources.changes.logs:LogChanges"
+    default_path: ClassVar[str] = "/var/log/apt/history.log"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnattendedUpgradesChangesConfig(_LogChangesBase):
+    kind: ClassVar[str] = "unattended-upgrades"
+    source: ClassVar[str] = "cockpit.sources.changes.logs:LogChanges"
+    default_path: ClassVar[str] = "/var/log/unattended-upgrades/unattended-upgrades.log"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceChangesConfig(_LogChangesBase):
+    """JSON lines a maintenance script appends, one run per line (runs marked dry_run are
+    not changes)."""
+
+    kind: ClassVar[str] = "maintenance"
+    source: ClassVar[str] = "cockpit.sources.changes.logs:LogChanges"
+
+
+GIT_REVERT = ("git", "-C", "{repo}", "revert", "--no-edit", "{commit}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitChangesConfig(_ChangeBase):
+    """Commits to a config repository; `paths` are git pathspecs (empty: every commit)."""
+
+    kind: ClassVar[str] = "git"
+    source: ClassVar[str] = "cockpit.sources.changes.git:GitChanges"
+    repo: Path
+    paths: tuple[str, ...] = ()
+    branch: str = "HEAD"
+    git: str = "git"
+    revert: tuple[str, ...] | None = GIT_REVERT
+
+    def check(self) -> None:
+        super().check()
+        if not self.branch or self.branch.startswith("-") or any(c.isspace() for c in self.branch):
+            raise FieldError("branch", "expected a branch name such as 'main'")
+        for path in self.paths:
+            if not path or path.startswith("-"):
+                raise FieldError("paths", f"expected paths inside the repository, got {path!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandChangesConfig(_ChangeBase):
+    """Changes printed as JSON by a program: a list of objects, or one object per line."""
+
+    kind: ClassVar[str] = "command"
+    source: ClassVar[str] = "cockpit.sources.changes.command:CommandChanges"
+    command: tuple[str, ...] = ()
+    max_output_bytes: int = 1_048_576
+
+    def check(self) -> None:
+        super().check()
+        if not self.command or not all(self.command):
+            raise FieldError("command", "expected a program and its arguments, none empty")
+        if self.max_output_bytes < 1024:
+            raise FieldError("max_output_bytes", "must be at least 1024")
+
+
+ChangeSourceConfig = (
+    DpkgChangesConfig
+    | AptHistoryChangesConfig
+    | UnattendedUpgradesChangesConfig
+    | MaintenanceChangesConfig
+    | GitChangesConfig
+    | CommandChangesConfig
+)
+
+CHANGE_KINDS: dict[str, type] = {
+    "dpkg": DpkgChangesConfig,
+    "apt-history": AptHistoryChangesConfig,
+    "unattended-upgrades": UnattendedUpgradesChangesConfig,
+    "maintenance": MaintenanceChangesConfig,
+    "git": GitChangesConfig,
+    "command": CommandChangesConfig,
+}

@@ -1,0 +1,160 @@
+"""Which changes may have caused the failure, best first, each with why.
+
+A change is a candidate when it came within `window` before the failure began (or inside the
+bucket that showed it); a rollback or a change made after the failure began is not. Among the
+candidates, relation to what fails counts more than closeness in time, so the latest deploy
+can rank below a package upgrade on the failing hosts or a config commit whose file the errors
+name:
+
+    related to what fails                             points
+    a path it touched named in the errors              3
+    its package named in the errors                    3
+    on a host whose probes fail                        2   (+1 when other hosts pass: the
+                                                            failure follows the hosts)
+    on a host whose probes all pass                   -1
+    of a failing service                               2
+    closeness in time                                  0..1 (1 = at the failure's start)
+
+Every point comes with its reason in words; the panel shows them. Nobody is blamed: all
+candidates are listed, in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from cockpit.model import Change
+from cockpit.timeutil import duration
+
+PATH_POINTS = 3.0
+PACKAGE_POINTS = 3.0
+HOST_POINTS = 2.0
+HOST_ONLY_POINTS = 1.0
+HEALTHY_HOST_POINTS = -1.0
+SERVICE_POINTS = 2.0
+MIN_NAME = 3  # shorter package or file names match too much text to mean anything
+MAX_SUSPECTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    change: Change
+    score: float
+    why: tuple[str, ...]  # reasons, strongest first; the first says when it came
+
+    @property
+    def reasons(self) -> str:
+        return "; ".join(self.why)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureClues:
+    """What fails, as the signals say it: when it began, which services, which probes (name,
+    target) fail and which pass, and the texts of the errors (probe errors, Sentry issue
+    titles, culprits and metadata, alert summaries)."""
+
+    start: datetime
+    bound: datetime  # the latest moment it can have begun
+    services: frozenset[str] = frozenset()
+    failing: tuple[tuple[str, str], ...] = ()
+    passing: tuple[tuple[str, str], ...] = ()
+    texts: tuple[str, ...] = ()
+
+
+def _word(name: str) -> re.Pattern[str]:
+    """`name` as a whole word: web-2 is in "web-2-health" but not in "web-20"."""
+    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(name.lower()) + r"(?![A-Za-z0-9])")
+
+
+def _names_host(host: str, probe: tuple[str, str]) -> bool:
+    name, target = probe
+    where = urlsplit(target).hostname or target if "://" in target else target
+    pattern = _word(host)
+    return bool(pattern.search(name.lower()) or pattern.search(str(where).lower()))
+
+
+def _package_names(change: Change) -> list[str]:
+    name = change.subject.lower()
+    names = [name]
+    # libsystemd0 is systemd's: a library package named after its program.
+    bare = re.sub(r"^lib|[0-9.]+$", "", name)
+    if bare != name and len(bare) >= MIN_NAME:
+        names.append(bare)
+    return [n for n in names if len(n) >= MIN_NAME]
+
+
+def _named_path(path: str, text: str) -> bool:
+    lowered = text.lower()
+    path = path.lower().strip("/")
+    if not path:
+        return False
+    if path in lowered:
+        return True
+    base = path.rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0]
+    return any(len(n) >= MIN_NAME + 1 and _word(n).search(lowered) for n in {base, stem})
+
+
+def _before(change: Change, clues: FailureClues) -> str:
+    gap = (clues.start - change.at).total_seconds()
+    if gap <= 0:
+        return "came as the failure began"
+    return f"{duration(gap)} before the first failure"
+
+
+def relations(change: Change, clues: FailureClues) -> list[tuple[float, str]]:
+    """(points, why) for each way `change` is related to what fails."""
+    out: list[tuple[float, str]] = []
+    texts = [t for t in clues.texts if t]
+    for path in change.paths:
+        said = next((t for t in texts if _named_path(str(path), t)), None)
+        if said is not None:
+            out.append((PATH_POINTS, f"touches {path}, named in errors"))
+            break
+    if change.kind == "package" and change.subject:
+        for name in _package_names(change):
+            if any(_word(name).search(t.lower()) for t in texts):
+                out.append((PACKAGE_POINTS, f"package {change.subject}: {name} named in errors"))
+                break
+    if change.host:
+        failing = [p[0] for p in clues.failing if _names_host(change.host, p)]
+        passing = [p[0] for p in clues.passing if _names_host(change.host, p)]
+        if failing:
+            out.append((HOST_POINTS, f"on {change.host}, where {', '.join(failing[:2])} fails"))
+            others_pass = any(not _names_host(change.host, p) for p in clues.passing)
+            if others_pass and not passing:
+                out.append((HOST_ONLY_POINTS, "other hosts pass"))
+        elif passing:
+            out.append((HEALTHY_HOST_POINTS, f"{change.host}'s probes pass"))
+    if change.service and change.service in clues.services:
+        out.append((SERVICE_POINTS, f"same service {change.service}"))
+    return out
+
+
+def rank_suspects(
+    changes: Iterable[Change], clues: FailureClues, window: timedelta
+) -> tuple[Suspect, ...]:
+    """The candidates, best first (ties: the later change first)."""
+    since = clues.start - window
+    ranked: list[tuple[float, datetime, Suspect]] = []
+    for change in changes:
+        if not since <= change.at <= clues.bound:
+            continue
+        if change.deploy is not None and change.deploy.reverts:
+            continue  # a rollback undoes a change; it is not one to suspect
+        span = window.total_seconds() or 1.0
+        closeness = max(0.0, min(1.0, 1 - (clues.start - change.at).total_seconds() / span))
+        related = sorted(relations(change, clues), key=lambda r: -r[0])
+        score = closeness + sum(points for points, _ in related)
+        why = (_before(change, clues), *(w for _, w in related))
+        ranked.append((score, change.at, Suspect(change, round(score, 3), why)))
+    ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return tuple(s for _, _, s in ranked[:MAX_SUSPECTS])
+
+
+def failure_texts(parts: Sequence[object]) -> tuple[str, ...]:
+    return tuple(str(p) for p in parts if p)
