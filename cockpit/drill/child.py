@@ -34,6 +34,7 @@ from cockpit.drill.schedule import (
     DrillClock,
     DueFault,
     FaultRecord,
+    alert_timing,
     append_fault,
     plan,
     slow_delay,
@@ -68,6 +69,8 @@ class DrillWorld:
             traffic=scenario.traffic,
             protocols=scenario.protocols,
             slow_delay=slow_delay(speed, SLOW_DELAY),
+            alertmanager=scenario.alertmanager,
+            alert_timing=alert_timing(speed),
         )
         self._known = 0  # how many of world.faults are already in faults.jsonl
 

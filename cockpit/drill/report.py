@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,11 +62,16 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "5xx": ("spike.start",),
     "sentry": ("sentry.new",),
     "blind spot": ("blind_spot",),
+    "page": ("alert.firing",),
 }
+# Signals only a scenario whose world runs an Alertmanager can raise.
+_ALERT_SIGNALS = frozenset({"page"})
 _SIGNAL_OF = {kind: name for name, kinds in SIGNALS.items() for kind in kinds}
 _FAILING = ("probe.down", "spike.start")
 # What a responder does, by the first part of the event kind.
-ACT_KINDS = frozenset({"declared", "note", "revert", "action", "status", "export", "notify"})
+ACT_KINDS = frozenset(
+    {"declared", "note", "revert", "action", "status", "export", "notify", "silence"}
+)
 # The faults that break sessions only when several are open at once: a "fails only under
 # concurrency" signal under any other fault is the detector reading chance (a failover's
 # lingering tail fails a four-session probe more often than a single one), not the scenario.
@@ -130,6 +135,20 @@ class Signal:
     text: str  # inert
     shown_at: datetime  # scenario clock
     minutes: float  # after the impact start
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page: the first alert that fired after the impact began, against the impact start;
+    when the cockpit showed it, when the responder silenced it, when it resolved."""
+
+    text: str  # inert: the alert as the cockpit described it
+    fired_at: datetime  # scenario clock: the alert's startsAt
+    minutes: float | None  # after the impact start
+    shown_at: datetime  # scenario clock
+    silenced_at: datetime | None = None
+    resolved_at: datetime | None = None  # scenario clock: the alert's endsAt
+    resolved_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +226,7 @@ class DrillReport:
     reference_notes: str = ""
     best_source: str = ""
     cause: CauseVerdict | None = None  # when the scenario names its real cause
+    page: Page | None = None  # when the world's Alertmanager paged
     files: tuple[Path, ...] = field(default=())
     # Wall seconds of the cockpit's own work after the impact, counted at 1x (see above).
     own_seconds: float = 0.0
@@ -349,7 +369,12 @@ def build_report(
         impact_start=None if impact is None else clock.scenario_at(impact),
         milestones=milestones,
         signals=tuple(signals),
-        silent=tuple(name for name in SIGNALS if name not in fired),
+        silent=tuple(
+            name
+            for name in SIGNALS
+            if name not in fired and (scenario.alertmanager or name not in _ALERT_SIGNALS)
+        ),
+        page=_page(detector, acted_events, clock, minutes),
         acts=acts,
         faults=tuple(
             AppliedFault(f.fault, f.origin, clock.scenario_at(f.at), f.ok, one_line(f.detail, 200))
@@ -487,6 +512,58 @@ def _real_of(signal: Signal | None, clock: DrillClock) -> datetime | None:
     return None if signal is None else clock.real_at(signal.shown_at)
 
 
+def _page(
+    detector: Sequence[tuple[TimelineEvent, datetime]],
+    acts: Sequence[TimelineEvent],
+    clock: DrillClock,
+    minutes: Callable[[datetime], float | None],
+) -> Page | None:
+    fired = [(e, at) for e, at in detector if e.kind == "alert.firing"]
+    if not fired:
+        return None
+    event, shown = min(fired, key=lambda p: p[0].at)
+    alert = event.key.split(":")[1] if event.key.count(":") >= 2 else ""
+    resolved = next(
+        (
+            e
+            for e, _ in detector
+            if e.kind == "alert.resolved" and (not alert or f":{alert}:" in e.key)
+        ),
+        None,
+    )
+    silenced = next((e for e in acts if e.kind == "silence.created" and e.at >= event.at), None)
+    return Page(
+        one_line(on_scenario_clock(event.text, event.at, clock), 300),
+        clock.scenario_at(event.at),
+        minutes(event.at),
+        clock.scenario_at(shown),
+        silenced_at=clock.scenario_at(silenced.at) if silenced else None,
+        resolved_at=clock.scenario_at(resolved.at) if resolved else None,
+        resolved_minutes=minutes(resolved.at) if resolved else None,
+    )
+
+
+def page_line(report: DrillReport) -> str:
+    """When the page fired against the impact start, in words; "" when nothing paged."""
+    page = report.page
+    if page is None:
+        return ""
+    when = (
+        "—"
+        if page.minutes is None
+        else f"{abs(page.minutes):.1f} min " + ("after" if page.minutes >= 0 else "before")
+    )
+    line = (
+        f"- **Page:** fired {_clock(page.fired_at)}, {when} the impact start "
+        f"({_clock(report.impact_start)}); shown {_clock(page.shown_at)}"
+    )
+    if page.silenced_at is not None:
+        line += f"; silenced {_clock(page.silenced_at)}"
+    if page.resolved_at is not None:
+        line += f"; resolved {_clock(page.resolved_at)} ({_minutes(page.resolved_minutes)})"
+    return line + f": {_cell(page.text)}"
+
+
 def _still_failing(view: View | None) -> tuple[str, ...]:
     if view is None:
         return ()
@@ -578,6 +655,7 @@ def render_markdown(report: DrillReport) -> str:
         f"- **Impact started:** {_clock(report.impact_start)}",
         *_opened_line(report),
         *_own_line(report),
+        *([line] if (line := page_line(report)) else []),
         f"- **Incident:** #{report.incident_id}"
         if report.incident_id
         else "- **Incident:** not declared",

@@ -118,6 +118,7 @@ class _Head:
     traffic: bool = True
     speed: float = DEFAULT_SPEED
     open_at: str = ""
+    alertmanager: bool = False
 
     def check(self) -> None:
         if not _NAME.match(self.name):
@@ -265,6 +266,8 @@ class Scenario:
     # of the incident, it judges what its sources read back, and detection counts from then.
     open_at: datetime | None = None
     cause: Cause | None = None  # the change that really caused it, when one did
+    # The world runs a real Alertmanager that its 5xx rule pages: the drill shows the page.
+    alertmanager: bool = False
 
     def real_minutes(self, milestone: str) -> float | None:
         """Minutes from the real incident's impact start to a milestone, if known."""
@@ -367,6 +370,7 @@ def parse_scenario(text: str, path: Path | None = None) -> Scenario:
         path=path,
         open_at=open_at,
         cause=cause,
+        alertmanager=head.alertmanager,
     )
 
 

@@ -22,6 +22,7 @@ from cockpit.timeutil import parse_iso
 # scenario seconds per real second; faster drills shrink them by `time_factor`, down to floors.
 REFERENCE_SPEED = 60.0
 MIN_INTERVAL = 0.2
+MIN_ALERT_WINDOW = 2.0  # real seconds of the world's traffic: about fifteen requests
 MIN_TIMEOUT = 0.5  # a probe's deadline: far above a healthy loopback answer, even under load
 CLOCK_FILE = "drill.json"  # in the world dir: the clock's anchor, written once
 FAULTS_FILE = "faults.jsonl"  # in the world dir: one line per fault the world was told
@@ -30,6 +31,17 @@ FAULTS_FILE = "faults.jsonl"  # in the world dir: one line per fault the world w
 def time_factor(speed: float) -> float:
     """How much shorter the world's real-time delays get at `speed` (1.0 at or below 60x)."""
     return min(1.0, REFERENCE_SPEED / speed)
+
+
+def alert_timing(speed: float) -> tuple[float, float]:
+    """(seconds between evaluations, seconds of requests judged) of the world's 5xx alerting
+    rule at `speed`, in real seconds: a window of the same scenario minutes at every speed
+    (the 20 s Prometheus would judge at 10x), so the page fires and resolves as many scenario
+    minutes after the spike whatever the speed; never under MIN_ALERT_WINDOW, below which the
+    world's traffic is too thin for a ratio. Ten evaluations a window, as Prometheus' 2 s over
+    20 s."""
+    window = min(20.0, max(MIN_ALERT_WINDOW, 200.0 / max(speed, 1.0)))
+    return max(MIN_INTERVAL, window / 10), window
 
 
 def slow_delay(speed: float, base: float) -> float:

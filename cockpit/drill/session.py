@@ -111,6 +111,7 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         deploys=tuple(faster(d) for d in config.deploys),
         errors=tuple(faster(e) for e in config.errors),
         sentry=tuple(faster(s) for s in config.sentry),
+        alerts=tuple(faster(a) for a in config.alerts),
     )
 
 

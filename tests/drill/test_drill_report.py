@@ -67,7 +67,7 @@ def test_figures_in_scenario_minutes_with_flaps_and_a_long_tail(tmp_path: Path) 
     assert (declare.real_minutes, mitigate.real_minutes, mitigate.best_minutes) == (43, 49, 2)
     assert mitigate.versus_real == 26
     assert [s.name for s in report.signals] == ["probe", "concurrency", "probe", "probe", "probe"]
-    assert report.silent == ("5xx", "sentry", "blind spot")
+    assert report.silent == ("5xx", "sentry", "blind spot", "page")  # its world pages
     assert [a.kind for a in report.acts] == ["declared", "revert.started"]
 
     report = write_report(tmp_path, report)

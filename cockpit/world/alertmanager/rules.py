@@ -25,6 +25,12 @@ EVALUATION = 2.0  # seconds between evaluations
 WINDOW = 20.0  # seconds of requests a ratio is taken over
 THRESHOLD = 0.05
 MIN_REQUESTS = 5
+# A lone 500 in a short window (the unrelated /report bug, a second after start) is no spike:
+# the rule wants more than one error, over the threshold for FOR_EVALUATIONS evaluations in a
+# row (Prometheus' `for:`), and resolves after as many in a row under it (`keep_firing_for`),
+# so a short window on a drill's compressed clock neither pages on noise nor flaps.
+MIN_ERRORS = 2
+FOR_EVALUATIONS = 2
 ALERTNAME = "FilesWeb5xxHigh"
 # `... "GET /x HTTP/1.1" 503 12 ...`: the status right after the quoted request line.
 _STATUS = re.compile(r'" (\d{3}) ')
@@ -39,12 +45,16 @@ class FiveXxRule:
         stopping: threading.Event,
         *,
         evaluation: float = EVALUATION,
+        window: float = WINDOW,
     ):
         self.alertmanager = alertmanager
         self.access_log = access_log
         self.service = service
         self.stopping = stopping
         self.evaluation = evaluation
+        self.window = window
+        self._over = 0  # evaluations in a row over the threshold
+        self._under = 0  # ... and under it
         self._seen: deque[tuple[float, bool]] = deque()  # (monotonic, is 5xx)
         self._offset = 0
         self.firing_since: datetime | None = None
@@ -80,7 +90,7 @@ class FiveXxRule:
             found = _STATUS.search(line)
             if found:
                 self._seen.append((now, found.group(1).startswith("5")))
-        while self._seen and self._seen[0][0] < now - WINDOW:
+        while self._seen and self._seen[0][0] < now - self.window:
             self._seen.popleft()
 
     def ratio(self) -> tuple[int, int]:
@@ -89,13 +99,18 @@ class FiveXxRule:
     def evaluate(self) -> None:
         self._read()
         errors, requests = self.ratio()
-        over = requests >= MIN_REQUESTS and errors / requests >= THRESHOLD
+        over = requests >= MIN_REQUESTS and errors >= MIN_ERRORS and errors / requests >= THRESHOLD
+        self._over = self._over + 1 if over else 0
+        self._under = 0 if over else self._under + 1
         now = utcnow()
-        if over:
+        if self.firing_since is not None and not over and self._under < FOR_EVALUATIONS:
+            over = True  # still firing: one quiet evaluation is not a recovery
+        if over and (self.firing_since is not None or self._over >= FOR_EVALUATIONS):
             if self.firing_since is None:
                 self.firing_since = now
+            ratio = errors / requests if requests else 0.0
             self._push(
-                f"5xx ratio {errors / requests:.0%} over the last {WINDOW:g}s "
+                f"5xx ratio {ratio:.0%} over the last {self.window:g}s "
                 f"({errors} of {requests} requests)",
                 ends_at=now + timedelta(seconds=self.evaluation * 4),
             )
