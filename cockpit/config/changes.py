@@ -19,6 +19,7 @@ from cockpit.config.schema import Argv, GitRef, Name, OutputBytes, Pathspec, Sec
 from cockpit.config.services import template_problem
 
 MAX_CHANGES = 5000
+MaxChanges = Annotated[int, between(1, MAX_CHANGES)]
 
 # What a revert template may name; each value lands inside one argv element, never split.
 CHANGE_PLACEHOLDERS = (
@@ -76,7 +77,7 @@ class _ChangeBase:
     service: str = ""
     interval: Seconds = 30.0
     timeout: Seconds = 10.0
-    max_changes: Annotated[int, between(1, MAX_CHANGES)] = 200
+    max_changes: MaxChanges = 200
     revert: Argv | None = None
     revert_preflight: tuple[Argv, ...] = ()
     revert_timeout: Seconds = 300.0
@@ -96,7 +97,7 @@ class _LogChangesBase(_ChangeBase):
 
     default_path: ClassVar[str] = ""
     path: Path | None = None
-    command: tuple[Text, ...] = ()  # instead of path: a program printing the log
+    command: tuple[Text, ...] = ()
     rotated: bool = True  # also path.1, path.2.gz, ... as logrotate leaves them
     timezone: str = ""  # what the log's local times mean; "" = this host's zone
     max_output_bytes: OutputBytes = 16 * 1_048_576

@@ -44,11 +44,12 @@ MAX_SUSPECTS = 10
 class Suspect:
     change: Change
     score: float
-    why: tuple[str, ...]  # reasons, strongest first; the first says when it came
+    why: tuple[str, ...]  # the first says when it came; then its relations, strongest first
 
     @property
     def reasons(self) -> str:
-        return "; ".join(self.why)
+        """In words, relations first (what a narrow panel must not cut), then when."""
+        return "; ".join((*self.why[1:], *self.why[:1]))
 
 
 @dataclass(frozen=True, slots=True)

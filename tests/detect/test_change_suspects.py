@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from config_repos import Repo
 from debian_logs import Host, build_deb
-from test_change_sources import Repo
 
 from cockpit.config import parse
 from cockpit.config.changes import DpkgChangesConfig, GitChangesConfig

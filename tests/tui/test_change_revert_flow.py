@@ -119,7 +119,7 @@ async def test_r_reverts_the_suspected_config_commit_for_real(tmp_path: Path) ->
         # At 80 columns what a change is gets cut, never its rank.
         assert "config nginx: cap f… SUSPECT 1" in shown, shown
         assert "pkg web-1 openssl 3… SUSPECT 2" in shown, shown
-        assert "  why: 5m 0" in shown, shown
+        assert "  why: same service files-web; 5m 0" in shown, shown
         view = app.last_view
         assert view is not None
         top, second = view.assessment.suspects[:2]
