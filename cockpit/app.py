@@ -24,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.command import Hits, Provider
 from textual.containers import Grid
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
@@ -143,6 +144,11 @@ class CockpitApp(App[int]):
         self._graph_width = 0
         self._read_only_shown = read_only
         self._unsaved_action = ""  # a declare or status change the store has not taken yet
+
+    def get_default_screen(self) -> Screen[Any]:
+        from widgets.screen import CockpitScreen
+
+        return CockpitScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(read_only=self.read_only, id="header")
