@@ -114,7 +114,7 @@ async def test_r_reverts_the_suspected_config_commit_for_real(tmp_path: Path) ->
         def listed() -> str:
             return "\n".join(shown_rows(panel))
 
-        await until(pilot, lambda: "SUSPECT" in listed(), describe=listed)
+        await until(pilot, lambda: "SUSPECT 2" in listed(), describe=listed)
         shown = listed()
         # At 80 columns what a change is gets cut, never its rank.
         assert "config nginx: cap f… SUSPECT 1" in shown, shown
