@@ -245,7 +245,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- parser ---------------------------------------------------------------------------------------
 
 # Command groups that live beside what they drive. Each module has
-# `register(sub: argparse._SubParsersAction) -> None`, which adds its parser(s) with
+# `register(sub: argparse._SubParsersAction[ArgumentParser]) -> None`, which adds its parser(s) with
 # `set_defaults(func=...)`; a func receives the parsed args and returns the exit status, and may
 # call `cockpit.config.paths.data_dir_for(args.config)` for the data dir. These modules must
 # import nothing heavy at top, and nothing of the TUI (the layer contracts in pyproject.toml).

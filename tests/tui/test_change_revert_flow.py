@@ -114,12 +114,12 @@ async def test_r_reverts_the_suspected_config_commit_for_real(tmp_path: Path) ->
         def listed() -> str:
             return "\n".join(shown_rows(panel))
 
-        await until(pilot, lambda: "SUSPECT" in listed(), describe=listed)
+        await until(pilot, lambda: "SUSPECT 2" in listed(), describe=listed)
         shown = listed()
         # At 80 columns what a change is gets cut, never its rank.
         assert "config nginx: cap f… SUSPECT 1" in shown, shown
         assert "pkg web-1 openssl 3… SUSPECT 2" in shown, shown
-        assert "  why: 5m 0" in shown, shown
+        assert "  why: same service files-web; 5m 0" in shown, shown
         view = app.last_view
         assert view is not None
         top, second = view.assessment.suspects[:2]
