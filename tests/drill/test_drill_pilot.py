@@ -146,7 +146,6 @@ async def test_files_com_drill_through_the_keys(tmp_path: Path) -> None:
 # -- helpers for the scenarios below ----------------------------------------------------------
 
 
-
 def cockpit_app(session: DrillSession) -> CockpitApp:
     async def factory() -> Cockpit:
         await session.start()
