@@ -15,15 +15,11 @@ from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cockpit.config.base import FieldError
-from cockpit.config.schema import Name, OutputBytes, Rule, Seconds, Text, between
+from cockpit.config.schema import Argv, GitRef, Name, OutputBytes, Pathspec, Seconds, Text, between
 from cockpit.config.services import template_problem
 
 MAX_CHANGES = 5000
 MaxChanges = Annotated[int, between(1, MAX_CHANGES)]
-# A git ref: never starting with "-" (it would reach git as an option), no spaces.
-GitRef = Annotated[str, Rule(pattern=r"[^-\s]\S*", expected="a name such as 'main' or 'HEAD'")]
-# A program and its arguments, none empty.
-Command = Annotated[tuple[Text, ...], Rule(ge=1, expected="a program and its arguments")]
 
 # What a revert template may name; each value lands inside one argv element, never split.
 CHANGE_PLACEHOLDERS = (
@@ -82,8 +78,8 @@ class _ChangeBase:
     interval: Seconds = 30.0
     timeout: Seconds = 10.0
     max_changes: MaxChanges = 200
-    revert: Command | None = None
-    revert_preflight: tuple[Command, ...] = ()
+    revert: Argv | None = None
+    revert_preflight: tuple[Argv, ...] = ()
     revert_timeout: Seconds = 300.0
     revert_dry_run: bool = False
 
@@ -161,16 +157,10 @@ class GitChangesConfig(_ChangeBase):
     kind: ClassVar[str] = "git"
     source: ClassVar[str] = "cockpit.sources.changes.git:GitChanges"
     repo: Path
-    paths: tuple[str, ...] = ()
+    paths: tuple[Pathspec, ...] = ()
     branch: GitRef = "HEAD"
     git: Text = "git"
-    revert: Command | None = GIT_REVERT
-
-    def check(self) -> None:
-        super().check()
-        for path in self.paths:
-            if not path or path.startswith("-"):
-                raise FieldError("paths", f"expected paths inside the repository, got {path!r}")
+    revert: Argv | None = GIT_REVERT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,7 +169,7 @@ class CommandChangesConfig(_ChangeBase):
 
     kind: ClassVar[str] = "command"
     source: ClassVar[str] = "cockpit.sources.changes.command:CommandChanges"
-    command: Command
+    command: Argv
     max_output_bytes: OutputBytes = 1_048_576
 
 

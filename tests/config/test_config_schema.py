@@ -269,6 +269,7 @@ def test_negative_max_deploys_is_refused_for_the_jsonl_kind() -> None:
     [
         ("probes", "tcp", "port = 70000", "probes[0].port"),
         ("deploys", "jsonl", "max_deploys = -5", "deploys[0].max_deploys"),
+        ("changes", "git", "max_changes = 0", "changes[0].max_changes"),
         ("errors", "nginx_combined", "read_back = -1", "errors[0].read_back"),
         ("sentry", "sentry", "limit = 1000", "sentry[0].limit"),
         ("alerts", "alertmanager", "interval = nan", "alerts[0].interval"),
