@@ -298,7 +298,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return status
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = sub.add_parser(
         "doctor", help="check terminal, config, sources, data dir and clipboard"
     )

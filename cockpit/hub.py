@@ -98,7 +98,7 @@ def next_delay(source: Source, failures: int) -> float:
     """Seconds to wait after a poll: the interval, doubled per consecutive failure, capped."""
     if failures == 0:
         return source.interval
-    return min(source.interval * 2 ** (failures - 1), max(MAX_BACKOFF, source.interval))
+    return min(source.interval * 2.0 ** (failures - 1), max(MAX_BACKOFF, source.interval))
 
 
 class Hub:

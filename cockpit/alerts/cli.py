@@ -223,7 +223,7 @@ def cmd_expire(args: argparse.Namespace) -> int:
         return _fail(str(exc), 1)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("alerts", help="Alertmanager alerts and silences, headless")
     commands = group.add_subparsers(dest="alerts_command", metavar="COMMAND", required=True)
 

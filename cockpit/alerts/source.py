@@ -23,7 +23,9 @@ from cockpit.sources.base import SourceError
 from cockpit.timeutil import local_hms, utcnow
 
 
-def merge(answers: list[tuple[tuple[Alert, ...], tuple[Silence, ...]]]) -> tuple[tuple, tuple]:
+def merge(
+    answers: list[tuple[tuple[Alert, ...], tuple[Silence, ...]]],
+) -> tuple[tuple[Alert, ...], tuple[Silence, ...]]:
     alerts: dict[str, Alert] = {}
     silences: dict[str, Silence] = {}
     for member_alerts, member_silences in answers:

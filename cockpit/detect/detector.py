@@ -288,7 +288,11 @@ class Detector:
             out.append(change_suspect_event(top, at, self.failure_span()))
 
     def _blind_spot_check(
-        self, issues: list[SentryIssue], now: datetime, down: list[ProbeView], out: list
+        self,
+        issues: list[SentryIssue],
+        now: datetime,
+        down: list[ProbeView],
+        out: list[TimelineEvent],
     ) -> None:
         """Once Sentry had its grace to show an issue for the failure, and only once."""
         start = self._failure_started

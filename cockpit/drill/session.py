@@ -100,13 +100,8 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         blind_spot_window=detect.blind_spot_window * clock,
         verify_minutes=max(MIN_VERIFY_MINUTES, detect.verify_minutes * clock),
     )
-    more: dict[str, Any] = {}
-    if hasattr(config, "changes"):
-        # Change sources are polled like deploy sources: on the drill's clock.
-        more["changes"] = tuple(faster(c) for c in config.changes)
     return replace(
         config,
-        **more,
         cockpit=replace(
             config.cockpit,
             drill=True,
@@ -115,6 +110,8 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         detect=detect,
         probes=tuple(faster(p, deadline=True) for p in config.probes),
         deploys=tuple(faster(d) for d in config.deploys),
+        # Change sources are polled like deploy sources: on the drill's clock.
+        changes=tuple(faster(c) for c in config.changes),
         errors=tuple(faster(e) for e in config.errors),
         sentry=tuple(faster(s) for s in config.sentry),
         alerts=tuple(faster(a) for a in config.alerts),

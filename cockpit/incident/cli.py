@@ -268,7 +268,7 @@ def _incident_json(store: IncidentStore, incident: Incident) -> dict[str, object
 # -- parser ---------------------------------------------------------------------------------------
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("incident", help="declare, note, change and list incidents")
     commands = group.add_subparsers(dest="incident_command", metavar="COMMAND", required=True)
 

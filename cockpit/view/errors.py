@@ -4,6 +4,7 @@ routes with their share); the graph's markers (deploys, declared, mitigated)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -142,7 +143,7 @@ def errors_view(
     snapshot: Snapshot,
     assessment: Assessment,
     incident: Incident | None,
-    status_times: dict[IncidentStatus, datetime] | None = None,
+    status_times: Mapping[IncidentStatus, datetime] | None = None,
 ) -> ErrorsView:
     series = [r for _, r in snapshot.of(Category.ERRORS) if isinstance(r, ErrorSeries)]
     # While a spike is open, the baseline it is judged against is its own.

@@ -27,15 +27,37 @@ class Panels:
     sentry: SentryView = field(default_factory=SentryView)
 
 
-class PanelBuilder:
-    """Builds `Panels`; a panel whose inputs are the very objects of the last build (a source
-    that did not poll again) keeps its last view data, so ten thousand Sentry issues are ranked
-    once per poll of Sentry, not once per refresh."""
+class _Memo:
+    """The last view data of one panel and what it was built from: the readings (compared by
+    identity, a source that did not poll again keeps its very reading) and the rest (compared
+    by value)."""
 
     def __init__(self) -> None:
-        self._readings: tuple[object, ...] = ()
-        self._rest: tuple[object, ...] = ()
-        self._sentry = SentryView()
+        self.readings: tuple[object, ...] = ()
+        self.rest: object = None
+        self.data: object = None
+
+    def same(self, readings: tuple[object, ...], rest: object) -> bool:
+        return (
+            self.data is not None
+            and len(readings) == len(self.readings)
+            and all(a is b for a, b in zip(readings, self.readings, strict=True))
+            and rest == self.rest
+        )
+
+    def keep(self, readings: tuple[object, ...], rest: object, data: object) -> None:
+        self.readings, self.rest, self.data = readings, rest, data
+
+
+class PanelBuilder:
+    """Builds `Panels`; a panel whose inputs are the very objects of the last build (a source
+    that did not poll again) keeps its last view data. Ten thousand Sentry issues are then
+    ranked once per poll of Sentry and three hours of 5xx buckets summed once per poll of the
+    log, not once per refresh (a refresh follows every poll of any source)."""
+
+    def __init__(self) -> None:
+        self._sentry = _Memo()
+        self._errors = _Memo()
 
     def build(
         self,
@@ -47,9 +69,31 @@ class PanelBuilder:
         return Panels(
             probes_view(snapshot, assessment),
             deploys_view(snapshot, assessment),
-            errors_view(snapshot, assessment, incident, dict(status_times)),
+            self._errors_view(snapshot, assessment, incident, status_times),
             self._sentry_view(snapshot, assessment),
         )
+
+    def _errors_view(
+        self,
+        snapshot: Snapshot,
+        assessment: Assessment,
+        incident: Incident | None,
+        status_times: Mapping[IncidentStatus, datetime],
+    ) -> ErrorsView:
+        readings = tuple(reading for _, reading in snapshot.of(Category.ERRORS))
+        rest = (
+            source_lines(snapshot, Category.ERRORS),
+            assessment.spikes,
+            assessment.baselines,
+            tuple(d.at for d in assessment.deploys),
+            incident.declared_at if incident is not None else None,
+            status_times.get(IncidentStatus.MITIGATED) if incident is not None else None,
+        )
+        memo = self._errors
+        if not memo.same(readings, rest):
+            memo.keep(readings, rest, errors_view(snapshot, assessment, incident, status_times))
+        assert isinstance(memo.data, ErrorsView)
+        return memo.data
 
     def _sentry_view(self, snapshot: Snapshot, assessment: Assessment) -> SentryView:
         readings = tuple(reading for _, reading in snapshot.of(Category.SENTRY))
@@ -67,14 +111,8 @@ class PanelBuilder:
                 if isinstance(r, SentryIssues)
             ),
         )
-        # Readings by identity: a poll that read the same issues again is ranked again once;
-        # comparing ten thousand issues each refresh would cost what ranking them does.
-        same = (
-            len(readings) == len(self._readings)
-            and all(a is b for a, b in zip(readings, self._readings, strict=True))
-            and rest == self._rest
-        )
-        if not same:
-            self._sentry = sentry_view(snapshot, assessment)
-            self._readings, self._rest = readings, rest
-        return self._sentry
+        memo = self._sentry
+        if not memo.same(readings, rest):
+            memo.keep(readings, rest, sentry_view(snapshot, assessment))
+        assert isinstance(memo.data, SentryView)
+        return memo.data

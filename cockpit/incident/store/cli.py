@@ -93,7 +93,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("store", help="the incident store: move it to PostgreSQL")
     commands = group.add_subparsers(dest="store_command", metavar="COMMAND", required=True)
     text = "copy this host's SQLite incident store into a PostgreSQL database (idempotent)"

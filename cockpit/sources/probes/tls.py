@@ -9,17 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cockpit.config.conditions import CERTIFICATE_EXPIRATION
 from cockpit.config.probes import TlsProbeConfig
 from cockpit.sources.probes.sessions import SessionFailed, SessionProbe
 from cockpit.sources.probes.setup import shared
 from cockpit.timeutil import iso_utc, utcnow
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 
 def client_context(verify: bool, ca_file: Path | None = None) -> ssl.SSLContext:
@@ -66,15 +69,15 @@ def not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> datetime | No
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
         return None
-    return load_x509().load_der_x509_certificate(der).not_valid_after_utc
+    return load_x509()(der).not_valid_after_utc
 
 
-def load_x509() -> Any:
-    """cryptography's x509 module, imported on first use: only probes that speak TLS pay for
-    it, and before their first round rather than inside its timing."""
+def load_x509() -> Callable[[bytes], Certificate]:
+    """cryptography's DER certificate reader, imported on first use: only probes that speak
+    TLS pay for it, and before their first round rather than inside its timing."""
     from cryptography import x509
 
-    return x509
+    return x509.load_der_x509_certificate
 
 
 def remaining_ms(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> float | None:

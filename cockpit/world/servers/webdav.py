@@ -151,7 +151,8 @@ class _QuietServer(wsgi.Server):
     def bind(self, family: int, type: int, proto: int = 0) -> socket.socket:
         # Serve on the socket the world bound before it wrote the config.
         if self.listener is None:
-            return super().bind(family, type, proto)
+            bound: socket.socket = super().bind(family, type, proto)
+            return bound
         self.socket = self.listener
         self.bind_addr = self.listener.getsockname()[:2]
         return self.listener

@@ -133,7 +133,7 @@ class _Row(tuple[Any, ...]):
 def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
     description = cursor.description or []
     names = {column.name: i for i, column in enumerate(description)}
-    cls = type("Row", (_Row,), {"names": names, "__slots__": ()})
+    cls: type[_Row] = type("Row", (_Row,), {"names": names, "__slots__": ()})
 
     def make(values: Sequence[Any]) -> _Row:
         return cls(values)
