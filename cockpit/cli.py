@@ -4,6 +4,7 @@ that need them, so `cockpit --version` or a config error answers at once."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -245,7 +246,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- parser ---------------------------------------------------------------------------------------
 
 # Command groups that live beside what they drive. Each module has
-# `register(sub: argparse._SubParsersAction) -> None`, which adds its parser(s) with
+# `register(sub: argparse._SubParsersAction[ArgumentParser]) -> None`, which adds its parser(s) with
 # `set_defaults(func=...)`; a func receives the parsed args and returns the exit status, and may
 # call `cockpit.config.paths.data_dir_for(args.config)` for the data dir. These modules must
 # import nothing heavy at top, and nothing of the TUI (the layer contracts in pyproject.toml).
@@ -328,12 +329,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ascii_terminal() -> None:
+    """On a terminal that shows ASCII only (LANG=C), what the commands print is folded to
+    ASCII like the screen is (an em dash as "-", not three junk characters). Pipes and files
+    keep UTF-8; the TUI draws through its own stream."""
+    from cockpit.term.ascii import fold_stream
+    from cockpit.term.caps import detect
+
+    caps = detect()
+    if caps.tty and not caps.unicode:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                if stream.isatty():
+                    fold_stream(stream)
+
+
 def main(argv: list[str] | None = None) -> int:
     from cockpit.host.datadir import DataDirError
     from cockpit.incident.store.errors import StoreError
     from cockpit.term.textsafe import inert_log_records
 
     inert_log_records()
+    _ascii_terminal()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -37,11 +37,11 @@ EMPTY = Inert("")
 def plain(value: Inert) -> Inert:
     """The text as this terminal can show it: folded to ASCII on an ASCII terminal (each
     character stays one character, so spans and match offsets into it still hold)."""
+    if value.isascii():
+        return value
     from widgets.glyphs import ASCII, current
 
-    if current() is ASCII and not value.isascii():
-        return Inert(to_ascii(value))
-    return value
+    return Inert(to_ascii(value)) if current() is ASCII else value
 
 
 def text(*parts: Part) -> InertContent:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cockpit.config.base import FieldError
+from cockpit.config.schema import Argv, GitRef, Name, OutputBytes, Pathspec, Seconds, Text, between
 from cockpit.config.services import template_problem
 
 MAX_CHANGES = 5000
+MaxChanges = Annotated[int, between(1, MAX_CHANGES)]
 
 # What a revert template may name; each value lands inside one argv element, never split.
 CHANGE_PLACEHOLDERS = (
@@ -45,8 +47,6 @@ def this_host() -> str:
 
 
 def _check_revert(cfg: _ChangeBase) -> None:
-    if not 1 <= cfg.max_changes <= MAX_CHANGES:
-        raise FieldError("max_changes", f"must be between 1 and {MAX_CHANGES}")
     templates: list[tuple[str | tuple[str, int], tuple[str, ...]]] = []
     if cfg.revert is not None:
         templates.append(("revert", cfg.revert))
@@ -72,15 +72,15 @@ def _check_timezone(timezone: str) -> None:
 class _ChangeBase:
     """Keys every [[changes]] kind has (see README, "What changed")."""
 
-    name: str
+    name: Name
     host: str = ""  # the host the log belongs to; "" = this host
     service: str = ""
-    interval: float = 30.0
-    timeout: float = 10.0
-    max_changes: int = 200
-    revert: tuple[str, ...] | None = None
-    revert_preflight: tuple[tuple[str, ...], ...] = ()
-    revert_timeout: float = 300.0
+    interval: Seconds = 30.0
+    timeout: Seconds = 10.0
+    max_changes: MaxChanges = 200
+    revert: Argv | None = None
+    revert_preflight: tuple[Argv, ...] = ()
+    revert_timeout: Seconds = 300.0
     revert_dry_run: bool = False
 
     @property
@@ -97,10 +97,10 @@ class _LogChangesBase(_ChangeBase):
 
     default_path: ClassVar[str] = ""
     path: Path | None = None
-    command: tuple[str, ...] = ()
+    command: tuple[Text, ...] = ()
     rotated: bool = True  # also path.1, path.2.gz, ... as logrotate leaves them
     timezone: str = ""  # what the log's local times mean; "" = this host's zone
-    max_output_bytes: int = 16 * 1_048_576
+    max_output_bytes: OutputBytes = 16 * 1_048_576
 
     @property
     def log_path(self) -> Path | None:
@@ -113,12 +113,8 @@ class _LogChangesBase(_ChangeBase):
         _check_timezone(self.timezone)
         if self.path is not None and self.command:
             raise FieldError("command", "give path or command, not both")
-        if self.command and not all(self.command):
-            raise FieldError("command", "expected a program and its arguments, none empty")
         if not self.command and self.log_path is None:
             raise FieldError("path", "missing: the log file to read (or a command printing it)")
-        if self.max_output_bytes < 1024:
-            raise FieldError("max_output_bytes", "must be at least 1024")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,18 +157,10 @@ class GitChangesConfig(_ChangeBase):
     kind: ClassVar[str] = "git"
     source: ClassVar[str] = "cockpit.sources.changes.git:GitChanges"
     repo: Path
-    paths: tuple[str, ...] = ()
-    branch: str = "HEAD"
-    git: str = "git"
-    revert: tuple[str, ...] | None = GIT_REVERT
-
-    def check(self) -> None:
-        super().check()
-        if not self.branch or self.branch.startswith("-") or any(c.isspace() for c in self.branch):
-            raise FieldError("branch", "expected a branch name such as 'main'")
-        for path in self.paths:
-            if not path or path.startswith("-"):
-                raise FieldError("paths", f"expected paths inside the repository, got {path!r}")
+    paths: tuple[Pathspec, ...] = ()
+    branch: GitRef = "HEAD"
+    git: Text = "git"
+    revert: Argv | None = GIT_REVERT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,15 +169,8 @@ class CommandChangesConfig(_ChangeBase):
 
     kind: ClassVar[str] = "command"
     source: ClassVar[str] = "cockpit.sources.changes.command:CommandChanges"
-    command: tuple[str, ...] = ()
-    max_output_bytes: int = 1_048_576
-
-    def check(self) -> None:
-        super().check()
-        if not self.command or not all(self.command):
-            raise FieldError("command", "expected a program and its arguments, none empty")
-        if self.max_output_bytes < 1024:
-            raise FieldError("max_output_bytes", "must be at least 1024")
+    command: Argv
+    max_output_bytes: OutputBytes = 1_048_576
 
 
 ChangeSourceConfig = (

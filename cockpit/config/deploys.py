@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal, get_args
 
 from cockpit.config.base import Secret
-from cockpit.config.schema import Argv, Name, OutputBytes, Rule, Seconds, Text, Url, between
+from cockpit.config.schema import Argv, GitRef, Name, OutputBytes, Rule, Seconds, Text, Url, between
 
 MAX_DEPLOYS = 1000
 MAX_GITHUB_DEPLOYS = 100  # GitHub returns at most 100 deployments per request
 MaxDeploys = Annotated[int, between(1, MAX_DEPLOYS)]
-# A git ref or pattern: never starting with "-" (it would reach git as an option), no spaces.
-GitRef = Annotated[str, Rule(pattern=r"[^-\s]\S*", expected="a name such as 'main' or 'v*'")]
 # An owner or repository on GitHub: a plain name, without slashes.
 GitHubName = Annotated[
     str, Rule(pattern=r"(?!\.\.?$)[^/\s]+", expected="a plain name, without slashes")

@@ -21,7 +21,7 @@ from cockpit.config.conditions import (
     parse_condition,
 )
 from cockpit.config.prometheus import PrometheusProbesConfig
-from cockpit.config.schema import Count, Name, Port, Rule, Seconds, Text, Url, between
+from cockpit.config.schema import Count, HeaderName, Name, Port, Rule, Seconds, Text, Url, between
 
 MAX_CONCURRENCY = 64
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -75,7 +75,7 @@ class HttpProbeConfig(ProbeBase):
     source: ClassVar[str] = "cockpit.sources.probes.http:HttpProbe"
     url: Url
     method: HttpMethod = "GET"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[HeaderName, str] = field(default_factory=dict)
     expect_status: Annotated[int, between(100, 599)] = 200
     body_contains: str | None = None
     verify_tls: bool = True

@@ -135,3 +135,7 @@ OutputBytes = Annotated[int, Rule(ge=1024)]  # what a command may print
 HeaderName = Annotated[
     str, Rule(pattern=r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", expected="a valid header name")
 ]
+# A git ref or tag pattern: never starting with "-" (it would reach git as an option), no spaces.
+GitRef = Annotated[str, Rule(pattern=r"[^-\s]\S*", expected="a name such as 'main' or 'v*'")]
+# A git pathspec inside the repository; "-" first would reach git as an option.
+Pathspec = Annotated[str, Rule(pattern=r"[^-].*", expected="a path inside the repository")]

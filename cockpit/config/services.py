@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Annotated
 
 from cockpit.config.base import FieldError, Secret
-from cockpit.config.schema import Argv, HeaderName, Name, Rule, Seconds, Text
+from cockpit.config.schema import Argv, HeaderName, Name, Rule, Seconds, Text, Url
 
 EXECUTOR_KEYS = ("revert", "revert_url", "releases_root")
 HTTP_METHODS = ("POST", "PUT", "PATCH", "DELETE", "GET")
+HttpMethod = Annotated[
+    str,
+    Rule(pattern=f"(?i)({'|'.join(HTTP_METHODS)})", expected=f"one of: {', '.join(HTTP_METHODS)}"),
+]
 ActionName = Annotated[
     str,
     Rule(
@@ -73,8 +77,8 @@ class ServiceConfig:
     dry_run: bool = False
     # The HTTP executor: placeholders are filled in the URL (each value URL-quoted), in every
     # string of the JSON body template and in header values.
-    revert_url: str | None = None
-    revert_method: str = "POST"  # one of HTTP_METHODS, in any case
+    revert_url: Url | None = None
+    revert_method: HttpMethod = "POST"  # one of HTTP_METHODS, in any case
     revert_body: str | None = None  # a JSON document, e.g. '{"version": "{previous.version}"}'
     revert_headers: dict[HeaderName, str] = field(default_factory=dict)
     revert_token: Secret | None = None  # sent as "Authorization: Bearer ..."
@@ -143,10 +147,6 @@ class ServiceConfig:
             if self.revert_headers:
                 raise FieldError("revert_headers", "only used with revert_url")
             return
-        if not self.revert_url.startswith(("http://", "https://")):
-            raise FieldError("revert_url", "expected an http:// or https:// URL")
-        if self.revert_method.upper() not in HTTP_METHODS:
-            raise FieldError("revert_method", f"expected one of: {', '.join(HTTP_METHODS)}")
         if self.revert_body is not None:
             try:
                 json.loads(self.revert_body)

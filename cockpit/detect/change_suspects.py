@@ -12,6 +12,7 @@ name:
     on a host whose probes fail                        2   (+1 when other hosts pass: the
                                                             failure follows the hosts)
     on a host whose probes all pass                   -1
+    its host named in the errors                       1
     of a failing service                               2
     closeness in time                                  0..1 (1 = at the failure's start)
 
@@ -35,6 +36,7 @@ PACKAGE_POINTS = 3.0
 HOST_POINTS = 2.0
 HOST_ONLY_POINTS = 1.0
 HEALTHY_HOST_POINTS = -1.0
+HOST_NAMED_POINTS = 1.0
 SERVICE_POINTS = 2.0
 MIN_NAME = 3  # shorter package or file names match too much text to mean anything
 MAX_SUSPECTS = 10
@@ -44,11 +46,12 @@ MAX_SUSPECTS = 10
 class Suspect:
     change: Change
     score: float
-    why: tuple[str, ...]  # reasons, strongest first; the first says when it came
+    why: tuple[str, ...]  # the first says when it came; then its relations, strongest first
 
     @property
     def reasons(self) -> str:
-        return "; ".join(self.why)
+        """In words, relations first (what a narrow panel must not cut), then when."""
+        return "; ".join((*self.why[1:], *self.why[:1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,7 @@ def _named_path(path: str, text: str) -> bool:
 
 def _before(change: Change, clues: FailureClues) -> str:
     gap = (clues.start - change.at).total_seconds()
-    if gap <= 0:
+    if gap < 1:
         return "came as the failure began"
     return f"{duration(gap)} before the first failure"
 
@@ -130,6 +133,8 @@ def relations(change: Change, clues: FailureClues) -> list[tuple[float, str]]:
                 out.append((HOST_ONLY_POINTS, "other hosts pass"))
         elif passing:
             out.append((HEALTHY_HOST_POINTS, f"{change.host}'s probes pass"))
+        if any(_word(change.host).search(t.lower()) for t in texts):
+            out.append((HOST_NAMED_POINTS, f"{change.host} named in errors"))
     if change.service and change.service in clues.services:
         out.append((SERVICE_POINTS, f"same service {change.service}"))
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cockpit.detect.detector import Assessment
 from cockpit.drill.scenario import Cause
 from cockpit.model import Deploy
 from cockpit.term.textsafe import one_line
@@ -81,14 +82,9 @@ def change_ref(change: Any) -> ChangeRef:
     )
 
 
-def suspect_refs(assessment: Any) -> list[ChangeRef]:
-    """The changes the cockpit suspects, best first: its ranked suspects where it ranks them,
-    else the one suspect deploy."""
-    ranked = getattr(assessment, "suspects", None)
-    if ranked:
-        return [change_ref(getattr(s, "change", s)) for s in ranked]
-    suspect = getattr(assessment, "suspect", None)
-    return [deploy_ref(suspect)] if isinstance(suspect, Deploy) else []
+def suspect_refs(assessment: Assessment) -> list[ChangeRef]:
+    """The changes the cockpit suspects, best first."""
+    return [change_ref(s.change) for s in assessment.suspects]
 
 
 def plan_ref(plan: Any) -> ChangeRef | None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,7 @@ def _fail(message: str, code: int) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from cockpit.drill.scenario import is_builtin, load_scenario, scenario_files
 
+    width = shutil.get_terminal_size().columns
     status = 0
     for name, path in scenario_files().items():
         try:
@@ -76,7 +79,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             status = 2
             continue
         where = "built in" if is_builtin(path) else str(path)
-        print(Inert(f"{name:<26} {scenario.title}"))
+        # Titles wrapped under their own column: an 80-column session reads them whole,
+        # instead of the terminal breaking them back to the left edge.
+        title = textwrap.wrap(scenario.title, max(30, width - 27)) or [""]
+        print(Inert(f"{name:<26} {title[0]}"))
+        for line in title[1:]:
+            print(Inert(f"{'':<26} {line}"))
         print(Inert(f"{'':<26} {scenario.speed:g}x, {where}"))
     return status
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cockpit.actions.revert_plan import RevertError
 from cockpit.config.base import ConfigError, FieldError
 from cockpit.config.loader import Loader
 from cockpit.drill.report import DrillReport
@@ -184,7 +185,7 @@ class Responder:
         change log is minutes of scenario time.)"""
         cockpit = self.session.cockpit()
         config = cockpit.config
-        names = [c.name for c in (*config.deploys, *getattr(config, "changes", ()))]
+        names = [c.name for c in (*config.deploys, *config.changes)]
         since = utcnow()
         first: dict[str, datetime] = {}
         while True:
@@ -203,7 +204,7 @@ class Responder:
                 # began after it.
                 first.setdefault(name, at)
                 settled = settled and at > first[name]
-            if settled and len(getattr(cockpit.view.assessment, "suspects", ())) >= count:
+            if settled and len(cockpit.view.assessment.suspects) >= count:
                 return True
             left = self.session.real_at(self.session.scenario.end) - utcnow()
             if left.total_seconds() <= 0:
@@ -231,7 +232,11 @@ class Responder:
                 and not await self._suspected(int(match.group(1) or 1))
             ):
                 return
-            await revert_target(cockpit, target)
+            try:
+                await revert_target(cockpit, target)
+            except RevertError as refused:
+                # A change with no revert (a maintenance run): the person reads why, goes on.
+                log.info("responder: no revert: %s", refused)
         elif step.do == "action":
             await run_action(cockpit, step.text)
         elif step.do == "status":
@@ -258,20 +263,14 @@ async def revert_target(cockpit: Cockpit, target: str) -> None:
         return
     match = _REVERT_TARGET.match(target)
     if not target or match is None:
-        await cockpit.revert(cockpit.plan_revert(), on_output=_ignore)
+        # R: the top suspect change, or the latest deploy when nothing is suspected.
+        await cockpit.revert(cockpit.plan_change_revert(), on_output=_ignore)
         return
     index = int(match.group(1) or 1) - 1
-    suspects = list(getattr(cockpit.view.assessment, "suspects", ()))
+    suspects = cockpit.view.assessment.suspects
     if index >= len(suspects):
         raise LookupError(f"no suspect {index + 1}: the cockpit suspects {len(suspects)}")
-    change = suspects[index].change
-    if change.kind == "deploy":
-        await cockpit.revert(cockpit.plan_revert(change.service or None), on_output=_ignore)
-        return
-    plan_change = getattr(cockpit, "plan_change_revert", None)
-    if plan_change is None:
-        raise LookupError(f"this cockpit cannot revert a {change.kind} change")
-    await cockpit.revert(plan_change(change), on_output=_ignore)
+    await cockpit.revert(cockpit.plan_change_revert(suspects[index].change), on_output=_ignore)
 
 
 def _first(

@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from cockpit.detect.probes import ProbeView
 
 FORMATS = ("md", "json")
-# Event kinds (before the first dot) that count as a change to the system: deploys, the
-# detector's suspect deploy, and reverts.
-CHANGE_KINDS = frozenset({"deploy", "revert", "rollback", "suspect"})
+# Event kinds (before the first dot) that count as a change to the system: deploys and the
+# other changes (packages, config commits, maintenance runs, flags), the detector's suspects,
+# and reverts.
+CHANGE_KINDS = frozenset({"deploy", "change", "revert", "rollback", "suspect"})
 JSON_FORMAT = "oncall-cockpit.timeline-draft"
 JSON_VERSION = 2
 

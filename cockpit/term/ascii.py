@@ -10,6 +10,8 @@ and whatever has none becomes "?".
 
 from __future__ import annotations
 
+import codecs
+import io
 import unicodedata
 
 _KNOWN = {
@@ -89,3 +91,20 @@ def to_ascii(text: str) -> str:
     if text.isascii():
         return text
     return text.translate(_table)
+
+
+def _fold_error(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return to_ascii(error.object[error.start : error.end]), error.end
+
+
+_ERRORS = "cockpit-ascii"
+codecs.register_error(_ERRORS, _fold_error)
+
+
+def fold_stream(stream: object) -> None:
+    """Text written to `stream` (a terminal that shows ASCII only) folded as on the screen,
+    instead of UTF-8 bytes the terminal would show as two or three junk characters each."""
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(encoding="ascii", errors=_ERRORS)

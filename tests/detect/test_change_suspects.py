@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from config_repos import Repo
 from debian_logs import Host, build_deb
-from test_change_sources import Repo
 
 from cockpit.config import parse
 from cockpit.config.changes import DpkgChangesConfig, GitChangesConfig
@@ -214,6 +214,7 @@ def test_ranking_rules() -> None:
     assert ranked[0].why[0] == "came as the failure began"
     assert "package libpq5: libpq5 named in errors" in ranked[0].why
     assert "on db-1, where db-1-health fails" in ranked[0].why
+    assert "db-1 named in errors" in ranked[0].why
     assert "db-2's probes pass" in ranked[2].why
     # Words, not substrings: web-2 is not web-20.
     twenty = FailureClues(start, start, failing=(("web-20-health", "http://x/"),))

@@ -22,12 +22,6 @@ from cockpit.drill.session import DrillSession
 REPO = Path(__file__).resolve().parents[2]
 
 
-def changes_supported() -> bool:
-    from cockpit.world.configfile import change_kinds
-
-    return "maintenance" in change_kinds()
-
-
 SPEED = 600.0
 
 
@@ -47,6 +41,7 @@ do = "declare"
 [[step]]
 after = 5
 do = "revert"
+text = "latest deploy"
 
 [[step]]
 after = 5
@@ -87,8 +82,7 @@ do = "end"
     # The maintenance run is the cause; reverting the latest deploy was not the right move.
     verdict = report.cause
     assert verdict is not None and not verdict.reverted_cause, verdict
-    if changes_supported():
-        assert verdict.named_minutes is not None, verdict  # the os-upgrade run was named
+    assert verdict.named_minutes is not None, verdict  # the os-upgrade run was named
 
 
 async def test_slow_dependency_recovers_on_schedule(tmp_path: Path) -> None:

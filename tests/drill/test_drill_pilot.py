@@ -28,6 +28,7 @@ from widgets.drill_report import DrillReportScreen, report_lines
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
 from widgets.modals import ChoiceScreen, DeclareScreen, NoteScreen, RevertScreen, StatusScreen
+from widgets.panels import ChangesPanel
 
 SPEED = 600.0
 REVERT_AFTER = 3.0  # scenario minutes between declaring and reverting
@@ -144,8 +145,6 @@ async def test_files_com_drill_through_the_keys(tmp_path: Path) -> None:
 
 # -- helpers for the scenarios below ----------------------------------------------------------
 
-SERVICE = "files-web"  # the drill world's service: what R and the runbook action act on
-
 
 def cockpit_app(session: DrillSession) -> CockpitApp:
     async def factory() -> Cockpit:
@@ -183,11 +182,30 @@ async def declare_with_keys(pilot: Pilot[int], app: CockpitApp) -> None:
     await until(pilot, lambda: not isinstance(app.screen, DeclareScreen))
 
 
+async def select_deploy(pilot: Pilot[int], app: CockpitApp) -> None:
+    """Move the changes panel's cursor to the latest deploy, with the keys."""
+    panel = app.query_one(ChangesPanel)
+    panel.focus()
+    await pilot.pause()
+
+    def on_deploy() -> bool:
+        view = app.last_view
+        rows = view.panels.deploys.changes if view is not None else ()
+        return any(r.key == panel.selected and r.change.kind == "deploy" for r in rows)
+
+    for _ in range(12):
+        if on_deploy():
+            return
+        await pilot.press("down")
+        await pilot.pause()
+    assert on_deploy(), "no deploy in the changes panel"
+
+
 async def confirm_with_keys(pilot: Pilot[int], app: CockpitApp) -> None:
     """Type the service's name into the open revert/action screen, wait for the outcome."""
     screen = app.screen
     assert isinstance(screen, RevertScreen)
-    await pilot.press(*SERVICE, "enter")
+    await pilot.press(*screen.plan.service, "enter")
     await until(pilot, lambda: screen.outcome is not None)
     assert screen.outcome is not None and screen.outcome.ok, screen.outcome
     await pilot.press("escape")
@@ -219,6 +237,15 @@ async def test_dropbox_drill_revert_changes_nothing_failover_leaves_a_tail(tmp_p
         )
         failing = probes_in(app, ProbeState.DOWN)
         assert {"web-health", "mobile-files"} <= failing, failing
+        # R takes the top suspect: the maintenance run that reinstalled the databases. The
+        # cockpit blames the right change, and says nothing can revert it.
+        await pilot.press("R")
+        await until(pilot, lambda: bool(app._notifications))
+        toasts = " ".join(str(n.message) for n in app._notifications)
+        assert "os-upgrade has no revert" in toasts, toasts
+        assert not isinstance(app.screen, RevertScreen)
+        # The tempting move all the same: the latest deploy, chosen in the changes panel.
+        await select_deploy(pilot, app)
         pressed_r = session.scenario_now()
         await pilot.press("R")
         await confirm_with_keys(pilot, app)
@@ -263,6 +290,7 @@ async def test_dropbox_drill_revert_changes_nothing_failover_leaves_a_tail(tmp_p
         await pilot.press("q")
 
     assert [(f.fault, f.origin) for f in report.faults] == [
+        ("maintenance_dry_run", "schedule"),
         ("db_reinstall", "schedule"),
         ("failover", "control"),
     ]

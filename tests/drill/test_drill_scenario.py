@@ -188,8 +188,11 @@ def run_cli(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProces
 def test_cli_lists_scenarios_and_refuses_broken_ones(tmp_path: Path) -> None:
     (tmp_path / "mine.toml").write_text(GOOD.replace('fault = "bad_deploy"', "fault = 3"))
     env = {"COCKPIT_SCENARIOS": str(tmp_path), "COCKPIT_DATA_DIR": str(tmp_path / "data")}
-    listed = run_cli("drill", "list", env_extra=env)
+    listed = run_cli("drill", "list", env_extra={**env, "COLUMNS": "80"})
     assert "files-com-2024" in listed.stdout and "dropbox-2014" in listed.stdout
+    # At 80 columns the titles wrap under their own column (a path or an error may not).
+    long = [x for x in listed.stdout.splitlines() if len(x) > 80 and "/" not in x]
+    assert not long, long
     for name in ("datadog-2023", "cloudflare-2025", "files-com-2023"):
         (line,) = [x for x in listed.stdout.splitlines() if x.startswith(name + " ")]
         assert len(line.split(None, 1)[1]) > 20, line  # with its one-line description

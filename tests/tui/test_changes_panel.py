@@ -88,10 +88,12 @@ async def test_suspects_first_with_why_at_80x24_and_larger() -> None:
             heads = [r for r in rows if "SUSPECT" in r]
             assert len(heads) == 2 and "SUSPECT 1" in heads[0] and "SUSPECT 2" in heads[1]
             assert "pkg web-2 systemd" in heads[0] and "deploy v9" in heads[1], text
-            assert rows[rows.index(heads[0]) + 1].startswith("  why: 14m 00s before"), text
+            assert rows[rows.index(heads[0]) + 1].startswith("  why: on web-2, where web-2-heal"), (
+                text
+            )
             if size == (160, 50):
                 assert (
-                    "why: 14m 00s before the first failure; on web-2, where web-2-health fails"
+                    "why: on web-2, where web-2-health fails; 14m 00s before the first failure"
                     in text
                 )
                 assert "[bold red]pwned[/] $error \ufffd done" in text  # literal, inert
