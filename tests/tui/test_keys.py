@@ -80,6 +80,7 @@ def test_navigation_holds_every_key_the_screens_bind_themselves() -> None:
         ('declare = "hyper+"', "declare", "a key name such as"),
         ('declare = "super d"', "declare", "empty or with spaces"),
         ("declare = 4", "declare", "expected a string"),
+        ("declare = nan", "declare", "not a finite number"),
         ('declar = "D"', "declar", "did you mean 'declare'"),
     ],
 )
