@@ -1,8 +1,9 @@
 """Did it work? Watching the detector's judgements after a successful revert or action.
 
 The watch answers once: "recovered" as soon as every probe is up, no 5xx spike is open and no
-paging alert fires, or "not_recovered" when the deadline passes first. The Dropbox outage lingered for days after
-the fix was in: a revert that did not bring recovery must be said out loud, not assumed.
+paging alert fires, or "not_recovered" when the deadline passes first. The Dropbox outage
+lingered for days after the fix was in: a revert that did not bring recovery must be said out
+loud, not assumed.
 """
 
 from __future__ import annotations
