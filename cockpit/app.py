@@ -585,11 +585,20 @@ class CockpitApp(App[int]):
             toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)
             self.watch_run(running)
             return
+        selected = self.selected_change()
+        skipped: tuple[str, ...] = ()
         try:
-            plan = self.cockpit.plan_change_revert(self.selected_change())
+            if selected is not None:
+                plan = self.cockpit.plan_change_revert(selected)
+            else:
+                plan, skipped = self.cockpit.plan_suspect_revert()
         except RevertError as exc:
             toast(self, one_line(f"cannot revert: {exc}"), severity="error", timeout=15)
             return
+        if skipped:
+            # A suspect above the one planned cannot be reverted: said before the plan.
+            said = "; ".join(skipped)
+            toast(self, one_line(f"not planned: {said}"), severity="warning", timeout=20)
         running = self.cockpit.running(plan.service)
         if running is not None:
             toast(self, one_line(f"{running.headline()}: showing it"), timeout=8)

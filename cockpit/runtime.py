@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from cockpit.actions.audit import append_audit
 from cockpit.actions.change_revert import ChangeRevertPlan, plan_change_revert
 from cockpit.actions.revert import RevertOutcome, RevertPlan, plan_revert
-from cockpit.actions.revert_plan import VersionRefused
+from cockpit.actions.revert_plan import RevertError, VersionRefused
 from cockpit.actions.runbook import ActionPlan, action_names, plan_action
 from cockpit.actions.runs import Run, RunCatalog, RunError, follow_run, shown_runs, start_run
 from cockpit.actions.verify import RecoveryWatch
@@ -716,16 +716,36 @@ class Cockpit:
         return suspects[0].change if suspects else None
 
     def plan_change_revert(self, change: Change | None = None) -> RevertPlan | ChangeRevertPlan:
-        """The revert of `change` (default: the top suspect; with none, the latest deploy,
-        as `R` always did). A deploy goes back through its service's revert; another change
-        through its source's `revert` template; RevertError says why there is no plan."""
+        """The revert of `change` (default: what `R` plans, `plan_suspect_revert`). A deploy
+        goes back through its service's revert; another change through its source's `revert`
+        template; RevertError says why there is no plan."""
         self._writable("revert")
-        change = change if change is not None else self.top_suspect()
         if change is None:
-            return self.plan_revert()
+            return self.plan_suspect_revert()[0]
         if change.deploy is not None:
             return self.plan_revert(change.deploy.service)
         return plan_change_revert(change, self.config.change_source(str(change.source)))
+
+    def plan_suspect_revert(self) -> tuple[RevertPlan | ChangeRevertPlan, tuple[str, ...]]:
+        """What `R` plans with no change selected: the top suspect; when it cannot be
+        reverted (a maintenance run has no revert), the deploy `R` always reverted, and why
+        the top suspect was not planned."""
+        self._writable("revert")
+        top = self.top_suspect()
+        skipped: tuple[str, ...] = ()
+        if top is not None:
+            try:
+                return self.plan_change_revert(top), ()
+            except VersionRefused:
+                raise  # a forged record: on record, and said, never passed over
+            except RevertError as exc:
+                skipped = (exc.reason,)
+        try:
+            return self.plan_revert(), skipped
+        except VersionRefused:
+            raise
+        except RevertError as exc:
+            raise RevertError("; ".join([*skipped, exc.reason])) from None
 
     async def start(self, plan: RevertPlan | ChangeRevertPlan | ActionPlan) -> Run:
         """Start a revert or an action under its own supervisor; returns once it runs (or was

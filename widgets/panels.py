@@ -494,7 +494,7 @@ class ChangesPanel(Panel):
 
     def _head(self, row: ChangeRow, suspects: int, width: int, now: datetime | None) -> list[Part]:
         c = row.change
-        kind = KIND_LABELS.get(str(c.kind), fit(c.kind, 6, self.g))
+        kind = KIND_LABELS.get(str(c.kind)) or _kind_label(str(c.kind), self.g)
         head: list[Part] = [
             (Inert(local_clock(c.at, now, seconds=False)), "$text-muted"),
             Inert(" "),
@@ -533,6 +533,12 @@ class ChangesPanel(Panel):
         paths = ", ".join(str(p) for p in c.paths[:3])
         said = " · ".join(p for p in (by, paths or str(c.detail)) if p)
         return [(Inert("  " + one_line(said or str(c.source))), "$text-muted")]
+
+
+def _kind_label(kind: str, g: Glyphs) -> Inert:
+    """A command's own kind, short: "feature-file" -> "feature", "db-grants" -> "db-gran…"."""
+    head = kind.split("-", 1)[0]
+    return fit(head if len(head) >= 4 else kind, 7, g)
 
 
 DeploysPanel = ChangesPanel  # the name the panel had while it listed deploys only

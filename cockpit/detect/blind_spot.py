@@ -16,7 +16,7 @@ from cockpit.detect.probes import ProbeView
 from cockpit.detect.routes import RouteShare, route_text
 from cockpit.model import ErrorSeries, Route, SentryIssue, TimelineEvent
 from cockpit.sentry.rank import is_rising
-from cockpit.timeutil import iso_utc, local_hm
+from cockpit.timeutil import iso_utc, local_hms
 
 ISSUE_SAMPLES = 200  # counts kept per Sentry issue
 RISE_FACTOR, RISE_FLOOR = 2.0, 3  # an issue rose: this many times its rate, and events
@@ -179,9 +179,9 @@ def blind_spot_summary(
     spans = list(ended_spikes)
     if spans:
         first, last = min(a for a, _ in spans), max(b for _, b in spans)
-        what = f"5xx spike {local_hm(first)}-{local_hm(last)}"
+        what = f"5xx spike {local_hms(first)}-{local_hms(last)}"
     else:
-        what = f"probe failures {local_hm(start)}-{local_hm(now)}"
+        what = f"probe failures {local_hms(start)}-{local_hms(now)}"
     return TimelineEvent(
         now,
         "blind_spot",

@@ -104,7 +104,7 @@ def _named_path(path: str, text: str) -> bool:
 
 def _before(change: Change, clues: FailureClues) -> str:
     gap = (clues.start - change.at).total_seconds()
-    if gap <= 0:
+    if gap < 1:
         return "came as the failure began"
     return f"{duration(gap)} before the first failure"
 

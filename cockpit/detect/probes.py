@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cockpit.model import ProbeResult, TimelineEvent
@@ -100,6 +101,9 @@ class ProbeWatch:
     def __init__(self, thresholds: dict[str, tuple[int, int]]) -> None:
         self._thresholds = thresholds
         self._tracks: dict[str, _ProbeTrack] = {}
+        # The last view of each probe and what it was made of: a probe with no new result
+        # keeps its very view (2,000 probes polled in turn make a new view of a few of them).
+        self._views: dict[str, tuple[tuple[object, ...], ProbeView]] = {}
 
     def adopt(self, name: str, event: TimelineEvent) -> None:
         """A state the timeline already records (`probe.down` or `probe.up`): a probe recorded
@@ -180,15 +184,16 @@ class ProbeWatch:
         self, results: dict[str, ProbeResult], out: list[TimelineEvent]
     ) -> tuple[ProbeView, ...]:
         views = []
+        # Endpoints a single-session probe passes on, once per round: comparing every probe
+        # with every other made a round of 2,000 probes four million comparisons.
+        singles_up = {
+            (other.kind, _endpoint(other.target))
+            for other in results.values()
+            if other.concurrency == 1 and self._tracks[other.name].state is ProbeState.UP
+        }
         for name, result in results.items():
             track = self._tracks[name]
-            twin_up = any(
-                _endpoint(other.target) == _endpoint(result.target)
-                and other.kind == result.kind
-                and other.concurrency == 1
-                and self._tracks[other.name].state is ProbeState.UP
-                for other in results.values()
-            )
+            twin_up = (result.kind, _endpoint(result.target)) in singles_up
             only = result.concurrency > 1 and track.state is ProbeState.DOWN and twin_up
             if only and track.since is not None:
                 out.append(
@@ -201,24 +206,30 @@ class ProbeWatch:
                         f"concurrency:{name}:{iso_utc(track.since)}",
                     )
                 )
-            views.append(
-                ProbeView(
-                    name,
-                    result.kind,
-                    result.target,
-                    result.concurrency,
-                    track.state,
-                    track.since,
-                    track.last,
-                    tuple(track.latencies),
-                    only,
-                    tuple(track.history),
-                    tuple(track.runs),
-                )
+            made = (result, track.last, track.state, track.since, only, len(track.runs))
+            kept = self._views.get(name)
+            if kept is not None and all(a is b for a, b in zip(kept[0], made, strict=True)):
+                views.append(kept[1])
+                continue
+            view = ProbeView(
+                name,
+                result.kind,
+                result.target,
+                result.concurrency,
+                track.state,
+                track.since,
+                track.last,
+                tuple(track.latencies),
+                only,
+                tuple(track.history),
+                tuple(track.runs),
             )
+            self._views[name] = (made, view)
+            views.append(view)
         return tuple(views)
 
 
+@lru_cache(maxsize=8192)
 def _endpoint(target: str) -> str:
     """Where a probe goes, without account, query or fragment: probes of one endpoint as
     different users are still twins."""

@@ -96,6 +96,12 @@ def on_scenario_clock(text: str, real: datetime, clock: DrillClock) -> str:
             said -= timedelta(days=1)
         elif said < local - timedelta(hours=12):
             said += timedelta(days=1)
+        # The text cut the time to its second (or minute): on a compressed clock that is many
+        # scenario seconds, enough to tell a failure as begun before the fault. The event's own
+        # time, when the text names it, is taken exactly.
+        step = timedelta(seconds=1 if match[3] is not None else 60)
+        if said <= local < said + step:
+            said = local
         scenario = clock.scenario_at(said.astimezone(UTC)).astimezone(zone)
         return scenario.strftime("%H:%M:%S" if match[3] is not None else "%H:%M")
 

@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from math import ceil
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +43,7 @@ from cockpit.runtime import Cockpit, View
 from cockpit.timeutil import utcnow
 
 MIN_BUCKET = 1
+MIN_SPIKE_WINDOW = 2.0  # real seconds of access log a spike is judged over, at least
 MIN_GRACE = 2.0  # real seconds for a Sentry event to be ingested and polled back
 MIN_VERIFY_MINUTES = 0.5  # real minutes a revert's recovery check waits at least
 
@@ -86,6 +88,10 @@ def drill_config(config: Config, speed: float, notifications: str = "mark") -> C
         window = recent * min(buckets) * clock
         bucket = min(max(MIN_BUCKET, round(b * clock)) for b in buckets)
         recent = max(1, min(recent, round(window / bucket)))
+        # ... but never fewer real seconds than the world's traffic needs for a ratio: a
+        # bucket of a second holds a handful of requests, and one without an error would end
+        # a spike that is still under way (and open it again a bucket later).
+        recent = max(recent, ceil(MIN_SPIKE_WINDOW / bucket))
     detect = replace(
         detect,
         spike_recent_buckets=recent,

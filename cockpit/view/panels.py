@@ -11,7 +11,7 @@ from cockpit.detect.detector import Assessment
 from cockpit.model import Category, Incident, IncidentStatus, SentryIssues
 from cockpit.view.deploys import DeploysView, deploys_view
 from cockpit.view.errors import ErrorsView, errors_view
-from cockpit.view.probes import ProbesView, probes_view
+from cockpit.view.probes import ProbesView, RowCache, probes_view
 from cockpit.view.sentry import SentryView, sentry_view
 from cockpit.view.sources import source_lines
 
@@ -58,6 +58,11 @@ class PanelBuilder:
     def __init__(self) -> None:
         self._sentry = _Memo()
         self._errors = _Memo()
+        self._probe_rows: RowCache = {}
+        self._last: (
+            tuple[Snapshot, Assessment, Incident | None, Mapping[IncidentStatus, datetime], Panels]
+            | None
+        ) = None
 
     def build(
         self,
@@ -66,8 +71,30 @@ class PanelBuilder:
         incident: Incident | None,
         status_times: Mapping[IncidentStatus, datetime],
     ) -> Panels:
+        # A view built again after the store was read (same snapshot, same assessment): the
+        # panels are what they were unless the incident moved.
+        last = self._last
+        if (
+            last is not None
+            and last[0] is snapshot
+            and last[1] is assessment
+            and last[2] == incident
+            and last[3] == status_times
+        ):
+            return last[4]
+        panels = self._build(snapshot, assessment, incident, status_times)
+        self._last = (snapshot, assessment, incident, status_times, panels)
+        return panels
+
+    def _build(
+        self,
+        snapshot: Snapshot,
+        assessment: Assessment,
+        incident: Incident | None,
+        status_times: Mapping[IncidentStatus, datetime],
+    ) -> Panels:
         return Panels(
-            probes_view(snapshot, assessment),
+            probes_view(snapshot, assessment, self._probe_rows),
             deploys_view(snapshot, assessment),
             self._errors_view(snapshot, assessment, incident, status_times),
             self._sentry_view(snapshot, assessment),

@@ -95,15 +95,34 @@ def probe_row(name: str, source: SourceLine, probe: ProbeView | None) -> ProbeRo
     )
 
 
-def probes_view(snapshot: Snapshot, assessment: Assessment) -> ProbesView:
+RowCache = dict[str, tuple[ProbeView | None, SourceLine, ProbeRow]]
+
+
+def probes_view(
+    snapshot: Snapshot, assessment: Assessment, cache: RowCache | None = None
+) -> ProbesView:
+    """`cache` keeps each row with what it was made of: a probe whose view is the very one
+    of the last build keeps its row (the detector keeps the view of a probe with no new
+    result)."""
     probes = {p.name: p for p in assessment.probes}
     rows: list[ProbeRow] = []
+    cache = {} if cache is None else cache
+
+    def row(name: str, line: SourceLine) -> ProbeRow:
+        probe = probes.get(name)
+        kept = cache.get(name)
+        if kept is not None and kept[0] is probe and kept[1] == line:
+            return kept[2]
+        made = probe_row(name, line, probe)
+        cache[name] = (probe, line, made)
+        return made
+
     for status, reading in snapshot.of(Category.PROBE):
         line = source_line(status)
         if isinstance(reading, ProbeResults):
-            rows.extend(probe_row(r.name, line, probes.get(r.name)) for r in reading.results)
+            rows.extend(row(r.name, line) for r in reading.results)
         else:
-            rows.append(probe_row(status.name, line, probes.get(status.name)))
+            rows.append(row(status.name, line))
     return ProbesView(
         source_lines(snapshot, Category.PROBE),
         tuple(rows),

@@ -187,3 +187,25 @@ def test_the_cockpits_own_wall_time_counts_as_at_1x() -> None:
     assert mitigate.minutes == pytest.approx(3 + 4 / 60)
     assert report.own_seconds == pytest.approx(4)
     assert "counted in the figures as it would take at 1x" in render_markdown(report)
+
+
+def test_times_in_texts_keep_their_precision_on_the_scenario_clock() -> None:
+    """A text cuts a time to its second (or minute); at 60x a real second is a scenario
+    minute. The event's own time, when the text names it, is taken exactly: a failure seen
+    0.9 s into a second is not told as most of a minute earlier (before the fault)."""
+    from cockpit.drill.report import on_scenario_clock
+    from cockpit.timeutil import local_hm, local_hms
+
+    scenario = find_scenario("files-com-2024", {})
+    clock = DrillClock(scenario.start, REAL, SPEED)
+    at = REAL + timedelta(seconds=7.9)  # 06:52:54 on the scenario clock
+    said = on_scenario_clock(f"failing since {local_hms(at)}", at, clock)
+    assert said == "failing since 06:52:54"
+    # Another time in the same text is told as the text says it.
+    other = REAL + timedelta(seconds=5)
+    said = on_scenario_clock(f"since {local_hms(other)}, seen {local_hms(at)}", at, clock)
+    assert said == "since 06:50:00, seen 06:52:54"
+    # Minutes only: the event's own minute is its exact time too.
+    assert on_scenario_clock(f"spike {local_hm(at)}", at, clock) == "spike 06:52"
+    later = REAL + timedelta(seconds=65)  # told as "12:01": 12:01:00 is 07:45
+    assert on_scenario_clock(f"spike {local_hm(later)}", at, clock) == "spike 07:45"

@@ -103,4 +103,8 @@ def test_noticing_scales_with_the_drill_clock(speed: float) -> None:
     # to their floors: the same scenario time as at 1x wherever the floors allow.
     assert config.probes[0].interval == pytest.approx(max(0.2, 2 / speed))
     assert config.errors[0].bucket_seconds == max(1, round(10 / speed))
+    # A spike is judged over at least two real seconds of log, whatever the speed: fewer
+    # hold too few requests for a ratio, and a bucket without an error would end it.
+    recent = config.detect.spike_recent_buckets
+    assert recent * config.errors[0].bucket_seconds >= 2 and recent >= 1
     assert config.detect.verify_minutes * speed >= min(10, 10 * speed)

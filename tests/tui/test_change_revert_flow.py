@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import subprocess
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -165,3 +166,29 @@ async def test_r_reverts_the_suspected_config_commit_for_real(tmp_path: Path) ->
     assert any(
         f"revert config {sha[:7]} (config-repo) started by oncall-tester" in t for t in texts
     )
+
+
+async def test_a_top_suspect_without_revert_is_said_and_the_deploy_revert_planned(
+    tmp_path: Path,
+) -> None:
+    """With nothing selected, R plans the top suspect; one that cannot be reverted is named
+    with why, and R falls back to the deploy revert of before (none here: said too)."""
+    dpkg_log = tmp_path / "dpkg.log"
+    stamp = (utcnow() - timedelta(minutes=2)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    dpkg_log.write_text(f"{stamp} upgrade openssl:amd64 3.0.1-1 3.0.2-1\n")
+    repo = tmp_path / "config"
+    config_repo(repo)
+    config = make_config(tmp_path, repo, dpkg_log)
+    config = replace(config, changes=config.changes[1:])  # the package log only
+    data = tmp_path / "data"
+    data.mkdir()
+    app = make_app(config, data)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ChangesPanel)
+        await until(pilot, lambda: "SUSPECT" in "\n".join(shown_rows(panel)))
+        await pilot.press("R")
+        await until(pilot, lambda: bool(app._notifications))
+        said = " ".join(n.message for n in app._notifications)
+        assert "cannot revert: package openssl has no revert: web-1-dpkg (dpkg)" in said, said
+        assert "no [[services]] entry" in said, said  # and no deploy revert either
+        assert not isinstance(app.screen, RevertScreen)

@@ -19,7 +19,7 @@ from cockpit.app import CockpitApp
 from cockpit.cli import main
 from cockpit.config import ConfigError, parse
 from cockpit.config.sections import KeysSection
-from cockpit.keys import ACTION_SPECS, on_screen
+from cockpit.keys import ACTION_SPECS, ACTIONS_BY_NAME, NAVIGATION, RESERVED_FOR, on_screen
 from cockpit.runtime import Cockpit
 from cockpit.world.alertmanager.server import Alertmanager, running_alertmanager
 from widgets.alerts import AlertsPanel, AlertsScreen
@@ -35,6 +35,25 @@ def test_the_keys_section_is_the_registry() -> None:
     defaults = KeysSection()
     assert all(getattr(defaults, s.name) == s.key for s in ACTION_SPECS)
     defaults.check()  # the defaults clash with nothing
+
+
+def test_navigation_holds_every_key_the_screens_bind_themselves() -> None:
+    """A key a panel or the alerts screen takes for itself is one [keys] must refuse: the
+    focused widget would take it before the action."""
+    from textual.binding import Binding
+
+    from widgets.panels import Panel
+
+    def own(bindings: list[object]) -> set[str]:
+        return {
+            key
+            for b in bindings
+            if isinstance(b, Binding) and b.id not in ACTIONS_BY_NAME and "refuse" not in b.action
+            for key in b.key.split(",")
+        }
+
+    assert own(list(Panel.BINDINGS)) <= NAVIGATION["main"]
+    assert own(list(AlertsScreen.BINDINGS)) <= NAVIGATION["alerts"] | set(RESERVED_FOR["alerts"])
 
 
 @pytest.mark.parametrize(
@@ -61,6 +80,7 @@ def test_the_keys_section_is_the_registry() -> None:
         ('declare = "hyper+"', "declare", "a key name such as"),
         ('declare = "super d"', "declare", "empty or with spaces"),
         ("declare = 4", "declare", "expected a string"),
+        ("declare = nan", "declare", "not a finite number"),
         ('declar = "D"', "declar", "did you mean 'declare'"),
     ],
 )

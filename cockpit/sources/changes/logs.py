@@ -106,7 +106,7 @@ class LogChanges:
         self.timeout = cfg.timeout
         self.parse = PARSERS[cfg.kind]
         host = cfg.host if cfg.kind == "maintenance" else cfg.host_name
-        self.ctx = LogContext(cfg.name, host, cfg.service, cfg.timezone)
+        self.ctx = LogContext(cfg.name, host, cfg.service, cfg.timezone, cfg.max_changes)
         self.bad = 0  # lines (or stanzas) of the last poll that could not be read
         self._parsed: dict[Path, tuple[tuple[int, int, int, int], list[Change], int]] = {}
         self._lock = threading.Lock()  # a poll cancelled by the hub leaves its thread running

@@ -44,6 +44,12 @@ class LogContext:
     host: str
     service: str = ""
     timezone: str = ""  # "" = this host's zone
+    # The newest this many are enough (a source keeps no more): a log is read from its end
+    # and the rest is not parsed. 0: all of it.
+    limit: int = 0
+
+    def full(self, found: list[Change]) -> bool:
+        return 0 < self.limit <= len(found)
 
     def when(self, text: str, fmt: str) -> datetime | None:
         try:
@@ -111,7 +117,9 @@ def parse_dpkg_log(text: str, ctx: LogContext) -> tuple[list[Change], int]:
     """dpkg.log -> (changes, oldest first; lines that are not dpkg log lines)."""
     out: list[Change] = []
     bad = 0
-    for line in text.splitlines():
+    for line in reversed(text.splitlines()):
+        if ctx.full(out):
+            break
         parts = line.split()
         if not parts:
             continue
@@ -136,6 +144,7 @@ def parse_dpkg_log(text: str, ctx: LogContext) -> tuple[list[Change], int]:
             bad += 1
         else:
             out.append(change)
+    out.reverse()
     return out, bad
 
 
@@ -165,7 +174,9 @@ def parse_apt_history(text: str, ctx: LogContext) -> tuple[list[Change], int]:
     """history.log -> (changes, oldest first; stanzas that could not be read)."""
     out: list[Change] = []
     bad = 0
-    for stanza in re.split(r"\n\s*\n", text):
+    for stanza in reversed(re.split(r"\n\s*\n", text)):
+        if ctx.full(out):
+            break
         fields: dict[str, str] = {}
         for line in stanza.splitlines():
             key, sep, value = line.partition(": ")
@@ -186,8 +197,8 @@ def parse_apt_history(text: str, ctx: LogContext) -> tuple[list[Change], int]:
         detail = command + (f" (error: {error})" if error else "")
         if "End-Date" not in fields:
             detail += " (no End-Date: interrupted or still running)"
-        for key, action in _APT_KEYS.items():
-            for package, versions in _APT_ITEM.findall(fields.get(key, "")):
+        for key, action in reversed(_APT_KEYS.items()):
+            for package, versions in reversed(_APT_ITEM.findall(fields.get(key, ""))):
                 parts = [v.strip() for v in versions.split(",") if v.strip() != "automatic"]
                 old = new = ""
                 if action in ("upgrade", "downgrade") and len(parts) >= 2:
@@ -201,6 +212,7 @@ def parse_apt_history(text: str, ctx: LogContext) -> tuple[list[Change], int]:
                     bad += 1
                 else:
                     out.append(change)
+    out.reverse()  # read from the end: oldest first again
     return out, bad
 
 

@@ -101,13 +101,16 @@ def maintenance_changes(record: object, ctx: LogContext) -> list[Change]:
 def parse_maintenance(text: str, ctx: LogContext) -> tuple[list[Change], int]:
     out: list[Change] = []
     bad = 0
-    for line in text.splitlines():
+    for line in reversed(text.splitlines()):
+        if ctx.full(out):
+            break
         if not line.strip():
             continue
         try:
-            out.extend(maintenance_changes(json.loads(line), ctx))
+            out.extend(reversed(maintenance_changes(json.loads(line), ctx)))
         except (ValueError, RecursionError):
             bad += 1
+    out.reverse()
     return out, bad
 
 

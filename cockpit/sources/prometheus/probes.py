@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from cockpit.config.prometheus import PrometheusProbesConfig
 from cockpit.model import Category, ProbeResult, ProbeResults
@@ -59,6 +60,13 @@ class _Probe:
         )
 
 
+@lru_cache(maxsize=16384)
+def _clean_key(target: str, location: str) -> tuple[str, str]:
+    """The probe a sample is about, as shown: made safe once per label pair, not in every
+    poll for each of thousands of series."""
+    return redact_url(one_line(target, 200)), one_line(location, 60)
+
+
 @dataclass
 class _Fleet:
     cfg: PrometheusProbesConfig
@@ -68,11 +76,14 @@ class _Fleet:
         target = sample.labels.get(self.cfg.target_label, "")
         label = self.cfg.location_label
         location = sample.labels.get(label, "") if label else ""
-        return redact_url(one_line(target, 200)), one_line(location, 60)
+        return _clean_key(target, location)
 
     def success(self, samples: list[Sample]) -> None:
         for sample in samples:
-            probe = self.probes.setdefault(self.key(sample), _Probe(*self.key(sample)))
+            key = self.key(sample)
+            probe = self.probes.get(key)
+            if probe is None:
+                probe = self.probes[key] = _Probe(*key)
             probe.runs += 1
             if sample.value is None:
                 probe.unknown += 1

@@ -110,7 +110,7 @@ class FiveXxRule:
                 self.firing_since = now
             ratio = errors / requests if requests else 0.0
             self._push(
-                f"5xx ratio {ratio:.0%} over the last {self.window:g}s "
+                f"5xx ratio {ratio:.0%} over the last {self.window:.3g}s "
                 f"({errors} of {requests} requests)",
                 ends_at=now + timedelta(seconds=self.evaluation * 4),
             )
