@@ -42,7 +42,7 @@ def minimal_ready(text: str) -> bool:
     return "minimal ready" in text and "Quit" in text
 
 
-FRAME_WORDS = ("Probes", "deploys", "5xx", "Sentry", "Timeline", "Declare")  # last: the footer
+FRAME_WORDS = ("Probes", "Changes", "5xx", "Sentry", "Timeline", "Declare")  # last: the footer
 
 
 def full_frame(text: str) -> bool:

@@ -73,6 +73,9 @@ class LocalWorld:
         history: bool = True,
         errors_interval: float = 2.0,
         deploys_interval: float = 5.0,
+        deploy_sources: int = 1,
+        access_logs: int = 1,
+        sentry: bool = False,
     ):
         self.directory = directory
         self.probes = probes
@@ -81,6 +84,10 @@ class LocalWorld:
         self.history = history
         self.errors_interval = errors_interval
         self.deploys_interval = deploys_interval
+        self.deploy_sources = deploy_sources
+        self.access_logs = access_logs
+        self.sentry = sentry
+        self._sentry: object | None = None
         self.config = directory / "cockpit.toml"
         self.access_log = directory / "access.log"
         self.deploy_log = directory / "deploys.jsonl"
@@ -107,8 +114,14 @@ class LocalWorld:
         self._server = _Server(("127.0.0.1", 0), _Ok)
         now = datetime.now(UTC).replace(microsecond=0)
         self.deploy_log.write_text(self._deploys(now), encoding="utf-8")
+        for n in range(1, self.deploy_sources):
+            self._extra_deploys(n).write_text(self._deploys(now), encoding="utf-8")
         history = hour_of_log(now, self.log_per_second) if self.history else ""
         self.access_log.write_text(history, encoding="ascii")
+        for n in range(1, self.access_logs):
+            self._extra_log(n).write_text(history, encoding="ascii")
+        if self.sentry:
+            self._start_sentry()
         self.config.write_text(self.render_config(), encoding="utf-8")
         self._spawn(self._server.serve_forever, 0.05)
         self._spawn(self._traffic)
@@ -118,8 +131,35 @@ class LocalWorld:
         thread.start()
         self._threads.append(thread)
 
+    def _extra_deploys(self, n: int) -> Path:
+        return self.directory / f"deploys-{n}.jsonl"
+
+    def _extra_log(self, n: int) -> Path:
+        return self.directory / f"access-{n}.log"
+
+    def _start_sentry(self) -> None:
+        """The drill world's Sentry stand-in with a few unresolved issues."""
+        from cockpit.world.sentry.api import SentryServer
+        from cockpit.world.sentry.issues import Project
+
+        server = SentryServer(
+            org="bench", project=Project("1", "bench-web", "bench-web"), public_key="k", token="t"
+        )
+        server.accept_events(
+            [
+                {"level": "error", "exception": {"values": [{"type": "E", "value": f"n{i}"}]}}
+                for i in range(5)
+            ]
+        )
+        server.start()
+        (self.directory / "sentry.token").write_text("t")
+        self._sentry = server
+
     def stop(self) -> None:
         self._stop.set()
+        if self._sentry is not None:
+            self._sentry.stop()  # type: ignore[attr-defined]
+            self._sentry = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -192,4 +232,28 @@ bucket_seconds = 60
 window = 3600
 read_back = {3600 if self.history else 0}
 interval = {self.errors_interval}
-"""
+{self._more_config()}"""
+
+    def _more_config(self) -> str:
+        out = []
+        for n in range(1, self.deploy_sources):
+            path = json.dumps(str(self._extra_deploys(n)))
+            out.append(
+                f'\n[[deploys]]\nname = "deploy-log-{n}"\nkind = "jsonl"\npath = {path}\n'
+                f"interval = {self.deploys_interval}\n"
+            )
+        for n in range(1, self.access_logs):
+            path = json.dumps(str(self._extra_log(n)))
+            out.append(
+                f'\n[[errors]]\nname = "edge-{n}"\nkind = "nginx_combined"\npath = {path}\n'
+                f"bucket_seconds = 60\nwindow = 3600\nread_back = {3600 if self.history else 0}\n"
+                f"interval = {self.errors_interval}\n"
+            )
+        if self._sentry is not None:
+            url = self._sentry.base_url  # type: ignore[attr-defined]
+            token = json.dumps(str(self.directory / "sentry.token"))
+            out.append(
+                f'\n[[sentry]]\nname = "sentry"\nbase_url = "{url}"\norg = "bench"\n'
+                f"token_file = {token}\n"
+            )
+        return "".join(out)

@@ -242,10 +242,15 @@ class Panel(Widget):
         self._items = {}
         statuses = self.sources(self.view)
         stale: list[list[Part]] = []
+        # Nothing this panel could show is true ("no unresolved issues"), only why.
+        only_why = self.category is not Category.PROBE and all(
+            s.freshness is Freshness.UNCONFIGURED for s in statuses
+        )
         if any(s.freshness in NOT_WORKING for s in statuses):
-            # The reason gets the rows the panel does not need, and at least half of them.
-            own = len(self.lines(self.view, width, height))
-            stale = stale_rows(statuses, width, max(height // 2, height - max(1, own)))
+            # The reason gets the rows the panel does not need, and at least half of them;
+            # all of them when the panel has nothing else to say (a one-row strip at 80x24).
+            own = 0 if only_why else max(1, len(self.lines(self.view, width, height)))
+            stale = stale_rows(statuses, width, max(height // 2, height - own))
             self._items = {}
         if not statuses and self.category is Category.SENTRY:
             # No [[sentry]] at all: saying "no unresolved issues" would be a guess.
@@ -253,10 +258,7 @@ class Panel(Widget):
                 [(Inert("Sentry not configured"), "$warning bold")],
                 [(Inert("  add [[sentry]] to the config to see issues here"), "$text-muted")],
             ]
-        elif all(s.freshness is Freshness.UNCONFIGURED for s in statuses) and (
-            self.category is not Category.PROBE
-        ):
-            # Nothing this panel could show is true ("no unresolved issues"), only why.
+        elif only_why:
             rows = []
         else:
             rows = self.lines(self.view, width, max(1, height - len(stale))) or [

@@ -1,8 +1,9 @@
 """Did it work? Watching the detector's judgements after a successful revert or action.
 
-The watch answers once: "recovered" as soon as every probe is up and no 5xx spike is open,
-or "not_recovered" when the deadline passes first. The Dropbox outage lingered for days after
-the fix was in: a revert that did not bring recovery must be said out loud, not assumed.
+The watch answers once: "recovered" as soon as every probe is up, no 5xx spike is open and no
+paging alert fires, or "not_recovered" when the deadline passes first. The Dropbox outage
+lingered for days after the fix was in: a revert that did not bring recovery must be said out
+loud, not assumed.
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ class RecoveryWatch:
 
 
 def recovered(assessment: Assessment) -> bool:
-    """Every probe up, no spike open. Probes not yet seen (unknown) are not up."""
+    """Every probe up, no spike open, nothing else failing. Probes not yet seen (unknown) are
+    not up. A firing alert fails like a probe (the detector counts it in `degraded`): the page
+    that woke the engineer still firing is no recovery."""
     probes_up = all(p.state is ProbeState.UP for p in assessment.probes)
-    return probes_up and not assessment.spikes
+    return probes_up and not assessment.spikes and not assessment.degraded
 
 
 def _why(assessment: Assessment) -> str:
@@ -76,4 +79,6 @@ def _why(assessment: Assessment) -> str:
         parts.append(f"probes not up: {', '.join(down)}")
     if assessment.spikes:
         parts.append(f"5xx spike open on {', '.join(s.source for s in assessment.spikes)}")
+    if assessment.degraded and not parts:
+        parts.append("alerts still firing")  # degraded, every probe up, no spike: an alert
     return "; ".join(parts) or "still degraded"

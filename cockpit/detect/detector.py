@@ -105,6 +105,11 @@ class Detector:
         self._found_on_open = False
         self._suspect: Deploy | None = None
         self._suspects: tuple[Suspect, ...] = ()
+        # The changes whose event was made (as many as the sources list in CHANGE_EVENTS_WITHIN).
+        self._change_keys: set[tuple[str, str, str, str, datetime]] = set()
+        self._merge_cache: (
+            tuple[tuple[tuple[Deploy, ...], tuple[Changes, ...]], tuple[Change, ...]] | None
+        ) = None
         self._service = config.cockpit.service
         self._blind_spot: BlindSpot | None = None
         self._degraded = False
@@ -156,8 +161,8 @@ class Detector:
         # Several deploy sources often report one deploy: it is listed (and suspected) once.
         deploys = list(merge_deploys(deploy_readings))
         deploy_events(deploys, out)
-        changes = merge_changes(deploys, change_readings)
-        change_events(changes, now, out)
+        changes = self._merged(deploys, change_readings)
+        change_events(changes, now, out, self._change_keys)
         self._issues.new_issue_events(issues, now, out)
         if sentry_fresh:
             self._issues.count(issues, now)
@@ -261,6 +266,23 @@ class Detector:
         self._suspect = suspect
         at = self._impact_start() or start
         out.append(suspect_event(suspect, at, self.failure_span(), self._found_on_open))
+
+    def _merged(self, deploys: list[Deploy], readings: list[Changes]) -> tuple[Change, ...]:
+        """One list of changes; made again only when a source read something new (a refresh
+        of hundreds of unchanged package changes costs nothing)."""
+        key = (tuple(deploys), tuple(readings))
+        cached = self._merge_cache
+        # The readings by identity: the hub hands on the same object until a source polls.
+        if (
+            cached is not None
+            and cached[0][0] == key[0]
+            and len(cached[0][1]) == len(readings)
+            and all(a is b for a, b in zip(cached[0][1], readings, strict=True))
+        ):
+            return cached[1]
+        merged = merge_changes(deploys, readings)
+        self._merge_cache = (key, merged)
+        return merged
 
     def _rank(
         self,

@@ -88,23 +88,27 @@ def suspect_event(suspect: Deploy, at: datetime, span: str, found_on_open: bool)
     )
 
 
-def change_events(changes: Iterable[Change], now: datetime, out: list[TimelineEvent]) -> None:
-    """A "change" event for each recent change that is not a deploy (those have theirs)."""
+def change_events(
+    changes: Iterable[Change],
+    now: datetime,
+    out: list[TimelineEvent],
+    seen: set[tuple[str, str, str, str, datetime]],
+) -> None:
+    """A "change" event for each recent change that is not a deploy (those have theirs),
+    made once: `seen` keeps the keys already made, so a refresh of an unchanged history of
+    hundreds of package changes builds nothing."""
     since = now - CHANGE_EVENTS_WITHIN
     for c in changes:
         if c.deploy is not None or c.at < since:
             continue
+        identity_of = (c.source, c.kind, c.host, c.subject, c.at)
+        if identity_of in seen:
+            continue
+        seen.add(identity_of)
+        key = f"change:{c.source}:{c.kind}:{c.host}:{c.subject}:{iso_utc(c.at)}"
         where = f" on {identity(c.host)}" if c.host else ""
         by = f" by {c.by}" if c.by else ""
-        out.append(
-            TimelineEvent(
-                c.at,
-                "change",
-                f"{c.kind}{where}: {c.what}{by}",
-                c.source,
-                f"change:{c.source}:{c.kind}:{c.host}:{c.subject}:{iso_utc(c.at)}",
-            )
-        )
+        out.append(TimelineEvent(c.at, "change", f"{c.kind}{where}: {c.what}{by}", c.source, key))
 
 
 def failure_clues(

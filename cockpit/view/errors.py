@@ -111,6 +111,11 @@ def _end(s: ErrorSeries) -> datetime:
 
 def _graph(s: ErrorSeries) -> GraphData | None:
     complete = s.buckets[:-1]
+    if s.first_ts is not None:
+        # The source keeps a whole window of buckets, but before the log's first line they
+        # hold no data, not zero 5xx: the graph then says where the data begin.
+        width = timedelta(seconds=s.bucket_seconds)
+        complete = tuple(b for b in complete if b.start + width > s.first_ts)
     if not complete:
         return None
     return GraphData(

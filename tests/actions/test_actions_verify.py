@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from alertmanager_servers import config, page
 
 from cockpit.actions.verify import RecoveryWatch
-from cockpit.detect.detector import Assessment
+from cockpit.alerts.source import AlertmanagerSource
+from cockpit.config import parse
+from cockpit.detect.detector import Assessment, Detector
 from cockpit.detect.probes import ProbeState, ProbeView
 from cockpit.detect.spikes import Spike
-from cockpit.timeutil import local_hms
+from cockpit.hub import Snapshot
+from cockpit.model import Alerts, Category, Freshness, SourceStatus
+from cockpit.timeutil import local_hms, utcnow
+from cockpit.world.alertmanager.server import running_alertmanager
 
 REVERTED = datetime(2024, 8, 2, 7, 41, tzinfo=UTC)
 
@@ -78,3 +85,46 @@ def test_not_recovered_by_the_deadline() -> None:
 def test_started_at_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         RecoveryWatch(datetime(2024, 8, 2, 7, 41))
+
+
+async def test_no_recovery_while_the_page_still_fires(tmp_path: Path) -> None:
+    """Probes up and no spike, but the alert that paged fires on in a real Alertmanager: the
+    revert has not brought recovery yet; once Alertmanager resolves it, it has."""
+    detector = Detector(parse('[cockpit]\nservice = "files-web"\n'))
+    reverted = utcnow()
+    watch = RecoveryWatch(reverted, deadline_minutes=10)
+    with running_alertmanager(tmp_path) as am:
+        page(am, "FilesWeb5xxHigh", "web-1:443", minutes_ago=5, summary="5xx above 5%")
+        source = AlertmanagerSource(config(am.url))
+        try:
+            reading = await source.poll()
+            firing = detector.observe(alerts_snapshot(1, reading))
+            assert firing.degraded and not firing.spikes
+            assert all(p.state is UP for p in firing.probes)
+            assert watch.observe(firing) is None
+            # The deadline passes with the page still firing: said so, and why.
+            late = RecoveryWatch(reverted, deadline_minutes=10)
+            verdict = late.observe(firing, now=reverted + timedelta(minutes=10))
+            assert verdict is not None and verdict.kind == "not_recovered"
+            assert verdict.text.endswith(": alerts still firing")
+
+            fired = reading.alerts[0]
+            am.push(
+                dict(fired.labels),
+                dict(fired.annotations),
+                starts_at=fired.starts_at,
+                ends_at=utcnow(),
+            )
+            reading = await source.poll()
+            assert not reading.alerts
+            resolved = detector.observe(alerts_snapshot(2, reading))
+        finally:
+            await source.aclose()
+    event = watch.observe(resolved)
+    assert event is not None and event.kind == "recovered"
+
+
+def alerts_snapshot(version: int, alerts: Alerts) -> Snapshot:
+    now = utcnow()
+    status = SourceStatus("am", "alertmanager", Category.ALERTS, Freshness.FRESH, now)
+    return Snapshot(now, version, {"am": status}, {"am": alerts})

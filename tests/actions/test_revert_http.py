@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from revert_world import wait_gone
 from servers import serving
 
 from cockpit.actions.audit import attempts, read_audit
@@ -246,6 +248,11 @@ async def test_a_token_echoed_to_a_supervised_revert_is_kept_nowhere(
     assert outcome is not None and outcome.http_status == 500
     assert rec.requests[0]["authorization"] == f"Bearer {TOKEN}"  # it was sent, as planned
     assert any("BEARER ***" in line for line in shown), shown
+    # The result is on record before the supervisor is done: its timeline events go to the
+    # store in the background after it, and its raw output file is removed last. What it
+    # keeps is what is there once it has exited.
+    assert ended.supervisor_pid is not None
+    assert await asyncio.to_thread(wait_gone, ended.supervisor_pid, 30), "supervisor still runs"
     kept = {p: p.read_bytes().lower() for p in data.rglob("*") if p.is_file()}
     assert any(p.name == "output.log" for p in kept) and any(p.suffix == ".sqlite3" for p in kept)
     for secret in (TOKEN, other.reveal()):

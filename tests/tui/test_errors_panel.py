@@ -4,11 +4,13 @@ time axis, zoom, and an ASCII-only rendering."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import ClassVar
 
 from pilot_wait import shown_rows, shown_text
 from textual.app import App, ComposeResult
 
+from cockpit.config import AccessLogConfig
 from cockpit.detect.detector import Assessment
 from cockpit.detect.spikes import Spike
 from cockpit.hub import Snapshot
@@ -23,6 +25,7 @@ from cockpit.model import (
     SourceStatus,
 )
 from cockpit.runtime import View
+from cockpit.sources.logs.access_log import AccessLogTail
 from cockpit.timeutil import local_hm
 from widgets.glyphs import ASCII, UNICODE
 from widgets.graph import axis_labels, columns
@@ -238,3 +241,33 @@ async def test_every_zoom_has_a_scale_and_a_zoom_wider_than_the_data_says_so() -
                 assert "no data" not in graph[-1]
             else:  # wider than the 10 minutes of data: not drawn as zero
                 assert "no data" in graph[-1] or "data from" in graph[-1], (zoom, graph)
+
+
+async def test_a_log_younger_than_the_window_says_where_its_lines_begin(tmp_path: Path) -> None:
+    """A real access log whose first line is 90 s old, read back over 30 minutes: the minutes
+    before that line are no data, not a quiet zero, at 30 min and at 3 h."""
+    from dataclasses import replace
+
+    log = tmp_path / "access.log"
+    first = END - timedelta(seconds=90)
+    with log.open("w", encoding="utf-8") as out:
+        for second in range(0, 90, 2):
+            stamp = (first + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+            status = 503 if second >= 60 else 200
+            out.write(f'203.0.113.7 - - [{stamp}] "GET /upload HTTP/1.1" {status} 3 "-" "curl"\n')
+    cfg = AccessLogConfig(name="edge", path=log, bucket_seconds=BUCKET, window=1800, read_back=1800)
+    series = await AccessLogTail(cfg, clock=lambda: END).poll()
+    assert series.first_ts == first and series.buckets[0].start < first - timedelta(minutes=20)
+    v = view()
+    snapshot = replace(v.snapshot, readings={"edge": series})
+    v = replace(v, snapshot=snapshot, assessment=Assessment())
+    app = Layout()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ErrorsPanel)
+        panel.show(v)
+        await pilot.pause()
+        for zoom in ("30 min", "3 h"):
+            axis = shown_rows(panel)[-1]
+            assert f"from {local_hm(first)}" in axis, (zoom, axis)
+            assert local_hm(END - timedelta(minutes=30)) not in axis, (zoom, axis)
+            panel.cycle_zoom()
