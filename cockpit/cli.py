@@ -148,7 +148,34 @@ def check_line(report: dict[str, object]) -> str:
     if "sessions_ok" in report and report["ok"]:
         detail = f"{report['sessions_ok']}/{report['concurrency']} sessions, "
         detail += f"{report['latency_ms']} ms"
+    elif report["ok"]:
+        detail = _figures(report)
     return f"{state} {report['kind']!s:<15} {name}: {detail}"
+
+
+def _figures(report: dict[str, object]) -> str:
+    """What a source that answered read, from its stable JSON keys: an ok line with nothing
+    after it would not say whether the source saw anything at all."""
+
+    def many(key: str, noun: str) -> str:
+        n = report[key]
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    latest = report.get("latest_change")
+    what = f", latest {latest['what']}" if isinstance(latest, dict) and latest.get("what") else ""
+    if "deploys" in report:
+        return many("deploys", "deploy") + what
+    if "changes" in report:
+        return many("changes", "change") + what
+    if "requests" in report:
+        ratio = report.get("ratio")
+        share = f" ({ratio:.1%})" if isinstance(ratio, float) else ""
+        return f"{many('requests', 'request')}, {report['errors_5xx']} 5xx{share}"
+    if "firing" in report:
+        return f"{report['firing']} firing, {many('silences', 'silence')}"
+    if "issues" in report:
+        return many("issues", "issue")
+    return ""
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
