@@ -25,9 +25,22 @@ class MatcherError(ValueError):
     """The text is not a matcher; the message says what is wrong with it."""
 
 
+def _unclosed_quote(text: str, found: re.Match[str] | None) -> None:
+    """A value that opens a quote and never closes it matches the pattern as an empty bare
+    value followed by a stray quote; say so rather than asking for a comma."""
+    if found is None or found.group("quoted") is not None or found.group("bare"):
+        return
+    rest = text[found.end() :]
+    if rest.startswith('"'):
+        raise MatcherError(
+            f"the quote after {found.group('name')}{found.group('op')} is not closed: {rest!r}"
+        )
+
+
 def parse_matcher(text: str) -> Matcher:
     found = _MATCHER.fullmatch(text)
     if found is None:
+        _unclosed_quote(text, _MATCHER.match(text))
         raise MatcherError(f'not a matcher: expected name="value" (or !=, =~, !~), got {text!r}')
     quoted = found.group("quoted")
     value = found.group("bare") if quoted is None else re.sub(r"\\(.)", r"\1", quoted)
@@ -53,6 +66,7 @@ def parse_matchers(text: str) -> tuple[Matcher, ...]:
     pos = 0
     while pos < len(body):
         found = _MATCHER.match(body, pos)
+        _unclosed_quote(body, found)
         if found is None or found.end() == pos:
             raise MatcherError(f"not a matcher at {body[pos:]!r}")
         out.append(parse_matcher(found.group(0)))
