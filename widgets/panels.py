@@ -477,7 +477,12 @@ class ChangesPanel(Panel):
 
     def title(self, view: View) -> Inert:
         count = view.panels.deploys.suspects
-        return Inert(f"Changes · {count} suspect{'s' * (count != 1)}" if count else "Changes")
+        more = view.panels.deploys.more_suspects
+        if not count:
+            return Inert("Changes")
+        # The candidates ranked below the listed ones are counted, not listed.
+        tail = f" +{more} less likely" if more else ""
+        return Inert(f"Changes · {count} suspect{'s' * (count != 1)}{tail}")
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         data = view.panels.deploys

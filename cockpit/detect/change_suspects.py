@@ -9,15 +9,23 @@ name:
     related to what fails                             points
     a path it touched named in the errors              3
     its package named in the errors                    3
-    on a host whose probes fail                        2   (+1 when other hosts pass: the
-                                                            failure follows the hosts)
+    on a host whose probes fail                        1   (+2 when other hosts pass: the
+                                                            failure follows the hosts;
+                                                            alone, as bare as a service)
     on a host whose probes all pass                   -1
     its host named in the errors                       1
-    of a failing service                               2
-    closeness in time                                  0..1 (1 = at the failure's start)
+    a path it touched has a word of what fails         2.5 (upload ~ /api/upload, the
+                                                            `upload` probe)
+    its message has a word of what fails               1.5
+    of a failing service                               1   (every deploy of a one-service
+                                                            cockpit has it: it says little)
+    closeness in time                                  0..1 (1 = at the failure's start,
+                                                            1/2 two minutes before)
 
-Every point comes with its reason in words; the panel shows them. Nobody is blamed: all
-candidates are listed, in order.
+Closeness falls off sharply: a change seconds before the failure beats one minutes before,
+all else equal. A bare "same service" plus the best closeness stays below a path relation.
+Every point comes with its reason in words; the panel shows them. Nobody is blamed: the best
+MAX_SUSPECTS candidates are listed, in order, and how many more there were.
 """
 
 from __future__ import annotations
@@ -33,13 +41,22 @@ from cockpit.timeutil import duration
 
 PATH_POINTS = 3.0
 PACKAGE_POINTS = 3.0
-HOST_POINTS = 2.0
-HOST_ONLY_POINTS = 1.0
+HOST_POINTS = 1.0
+HOST_ONLY_POINTS = 2.0
 HEALTHY_HOST_POINTS = -1.0
 HOST_NAMED_POINTS = 1.0
-SERVICE_POINTS = 2.0
+SERVICE_POINTS = 1.0
+ROUTE_PATH_POINTS = 2.5
+ROUTE_WORD_POINTS = 1.5
 MIN_NAME = 3  # shorter package or file names match too much text to mean anything
-MAX_SUSPECTS = 10
+MAX_SUSPECTS = 5
+# Closeness halves at this many seconds before the failure began.
+CLOSE_SECONDS = 120.0
+# Words of routes and probes that every service has: they relate nothing.
+COMMON_WORDS = frozenset(
+    {"http", "https", "health", "healthz", "status", "index", "html", "json", "static"}
+    | {"check", "probe", "localhost", "ping", "ready", "live"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +83,29 @@ class FailureClues:
     failing: tuple[tuple[str, str], ...] = ()
     passing: tuple[tuple[str, str], ...] = ()
     texts: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()  # paths of the routes the 5xx of a spike under way go to
+
+
+def _words(text: str) -> set[str]:
+    """The words of a path, name or message that can relate a change to what fails."""
+    return {
+        w
+        for w in re.split(r"[^a-z0-9]+", text.lower())
+        if len(w) > MIN_NAME and w not in COMMON_WORDS and not w.isdigit()
+    }
+
+
+def failing_words(clues: FailureClues) -> dict[str, str]:
+    """Each word of a failing route or probe (name, target's path) -> what it comes from."""
+    out: dict[str, str] = {}
+    for route in clues.routes:
+        for w in _words(route):
+            out.setdefault(w, route)
+    for name, target in clues.failing:
+        path = urlsplit(target).path if "://" in target else ""
+        for w in _words(f"{name} {path}"):
+            out.setdefault(w, f"probe {name}")
+    return out
 
 
 def _word(name: str) -> re.Pattern[str]:
@@ -135,15 +175,40 @@ def relations(change: Change, clues: FailureClues) -> list[tuple[float, str]]:
             out.append((HEALTHY_HOST_POINTS, f"{change.host}'s probes pass"))
         if any(_word(change.host).search(t.lower()) for t in texts):
             out.append((HOST_NAMED_POINTS, f"{change.host} named in errors"))
+    words = failing_words(clues)
+    if words:
+        touched = next(
+            ((str(p), w) for p in change.paths for w in sorted(_words(str(p))) if w in words),
+            None,
+        )
+        spoken = sorted(_words(f"{change.what} {change.subject}") & words.keys())
+        if touched is not None and not any(p == PATH_POINTS for p, _ in out):
+            path, w = touched
+            out.append((ROUTE_PATH_POINTS, f"touches {path}; {words[w]} fails"))
+        elif spoken and touched is None:
+            out.append((ROUTE_WORD_POINTS, f"says {spoken[0]}; {words[spoken[0]]} fails"))
     if change.service and change.service in clues.services:
         out.append((SERVICE_POINTS, f"same service {change.service}"))
     return out
 
 
+def closeness(change: Change, clues: FailureClues) -> float:
+    """1 at (or after) the failure's start, 1/2 CLOSE_SECONDS before, falling sharply."""
+    gap = max(0.0, (clues.start - change.at).total_seconds())
+    return 1.0 / (1.0 + gap / CLOSE_SECONDS)
+
+
 def rank_suspects(
     changes: Iterable[Change], clues: FailureClues, window: timedelta
 ) -> tuple[Suspect, ...]:
-    """The candidates, best first (ties: the later change first)."""
+    """The best MAX_SUSPECTS candidates, best first (ties: the later change first)."""
+    return rank_candidates(changes, clues, window)[:MAX_SUSPECTS]
+
+
+def rank_candidates(
+    changes: Iterable[Change], clues: FailureClues, window: timedelta
+) -> tuple[Suspect, ...]:
+    """Every candidate, best first (ties: the later change first)."""
     since = clues.start - window
     ranked: list[tuple[float, datetime, Suspect]] = []
     for change in changes:
@@ -151,14 +216,12 @@ def rank_suspects(
             continue
         if change.deploy is not None and change.deploy.reverts:
             continue  # a rollback undoes a change; it is not one to suspect
-        span = window.total_seconds() or 1.0
-        closeness = max(0.0, min(1.0, 1 - (clues.start - change.at).total_seconds() / span))
         related = sorted(relations(change, clues), key=lambda r: -r[0])
-        score = closeness + sum(points for points, _ in related)
+        score = closeness(change, clues) + sum(points for points, _ in related)
         why = (_before(change, clues), *(w for _, w in related))
         ranked.append((score, change.at, Suspect(change, round(score, 3), why)))
     ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return tuple(s for _, _, s in ranked[:MAX_SUSPECTS])
+    return tuple(s for _, _, s in ranked)
 
 
 def failure_texts(parts: Sequence[object]) -> tuple[str, ...]:

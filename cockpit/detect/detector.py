@@ -9,7 +9,7 @@ world record each observation once.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,9 +22,9 @@ from cockpit.detect.blind_spot import (
     blind_spot_summary,
     find_blind_spot,
 )
-from cockpit.detect.change_suspects import Suspect
+from cockpit.detect.change_suspects import MAX_SUSPECTS, Suspect
 from cockpit.detect.probes import ProbeState, ProbeView, ProbeWatch
-from cockpit.detect.routes import RouteShare
+from cockpit.detect.routes import RouteShare, route_shares
 from cockpit.detect.spikes import Spike, SpikeWatch
 from cockpit.detect.suspect import (
     change_events,
@@ -86,6 +86,7 @@ class Assessment:
     # changes that may have caused the failure, best first, each with why.
     changes: tuple[Change, ...] = ()
     suspects: tuple[Suspect, ...] = ()
+    more_suspects: int = 0  # candidates ranked below the ones listed
 
 
 class Detector:
@@ -105,6 +106,7 @@ class Detector:
         self._found_on_open = False
         self._suspect: Deploy | None = None
         self._suspects: tuple[Suspect, ...] = ()
+        self._more_suspects = 0
         # The changes whose event was made (as many as the sources list in CHANGE_EVENTS_WITHIN).
         self._change_keys: set[tuple[str, str, str, str, datetime]] = set()
         self._merge_cache: (
@@ -236,6 +238,7 @@ class Detector:
             events=tuple(sorted(self._fresh(out), key=lambda e: e.at)),
             changes=changes,
             suspects=self._suspects if degraded else (),
+            more_suspects=self._more_suspects if degraded else 0,
         )
 
     def failure_span(self) -> str:
@@ -301,13 +304,28 @@ class Detector:
             if v.state is not ProbeState.UNKNOWN and v.last is not None
         ]
         clues = failure_clues(start, bound, probes, issues, self._alerts.firing(), self._service)
+        clues = replace(clues, routes=self._failing_routes())
         window = timedelta(minutes=self.settings.suspect_minutes)
         before = self._suspects[0].change if self._suspects else None
-        self._suspects = rank_changes(changes, clues, window)
+        ranked = rank_changes(changes, clues, window)
+        self._suspects = ranked[:MAX_SUSPECTS]
+        self._more_suspects = len(ranked) - len(self._suspects)
         top = self._suspects[0] if self._suspects else None
         if top is not None and top.change != before and top.change.deploy is None:
             at = self._impact_start() or start
             out.append(change_suspect_event(top, at, self.failure_span()))
+
+    def _failing_routes(self) -> tuple[str, ...]:
+        """The paths most of a spike's 5xx go to (a tenth of them at least)."""
+        out: list[str] = []
+        for source, spike in self._spikes.open.items():
+            series = self._spikes.series.get(source)
+            if series is None:
+                continue
+            for share in route_shares(series, spike.start)[:5]:
+                if share.share >= 0.1 and share.route.path:
+                    out.append(str(share.route.path))
+        return tuple(out)
 
     def _blind_spot_check(
         self,

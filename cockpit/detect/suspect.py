@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from cockpit.detect.change_suspects import FailureClues, Suspect, rank_suspects
+from cockpit.detect.change_suspects import FailureClues, Suspect, rank_candidates
 from cockpit.model import Alert, Change, Deploy, SentryIssue, TimelineEvent
 from cockpit.term.textsafe import identity
 from cockpit.timeutil import iso_utc, local_hms
@@ -146,7 +146,8 @@ def failure_clues(
 def rank_changes(
     changes: Iterable[Change], clues: FailureClues, window: timedelta
 ) -> tuple[Suspect, ...]:
-    return rank_suspects(changes, clues, window)
+    """Every candidate, best first (the detector lists the first MAX_SUSPECTS)."""
+    return rank_candidates(changes, clues, window)
 
 
 def change_suspect_event(top: Suspect, at: datetime, span: str) -> TimelineEvent:

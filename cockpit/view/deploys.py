@@ -40,6 +40,7 @@ class DeploysView:
     now: datetime | None = None  # rows not of this day show their date
     changes: tuple[ChangeRow, ...] = ()  # suspects first, then the rest newest first
     suspects: int = 0
+    more_suspects: int = 0  # candidates ranked below the listed suspects
 
 
 def change_rows(assessment: Assessment) -> tuple[ChangeRow, ...]:
@@ -72,4 +73,5 @@ def deploys_view(snapshot: Snapshot, assessment: Assessment) -> DeploysView:
         now=snapshot.at.replace(second=0, microsecond=0),
         changes=rows,
         suspects=suspects if assessment.suspects else 0,
+        more_suspects=assessment.more_suspects if assessment.suspects else 0,
     )
