@@ -125,7 +125,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     if args.headless:
         if not args.responder:
-            return _fail("--headless needs --responder SCRIPT.toml", 2)
+            return _fail(
+                "--headless needs --responder SCRIPT.toml: the steps a person would take"
+                " (the format, with an example: README.md, 'Responder scripts' under 'Drills')",
+                2,
+            )
         from cockpit.drill.report import cause_lines, milestone_rows
         from cockpit.drill.responder import load_script, run_headless
 

@@ -2,7 +2,7 @@
 headless (tests, scripts, a rehearsal of the rehearsal).
 
     [[step]]
-    on = "concurrency"     # wait until the cockpit shows this event kind ...
+    on = "concurrency"     # wait until the cockpit shows this event kind (SHOWN_KINDS) ...
     # source = "node-*"    # ... from a source of this name (a glob: a probe, a spike's log)
     # at = "07:35"         # ... or until the scenario clock shows this time
     after = 2              # then this many scenario minutes more
@@ -55,6 +55,9 @@ SHOWN_KINDS = (
     "suspect",
     "deploy",
     "recovered",
+    # A page is shown like any other signal, so a script can act when a person is paged.
+    "alert.firing",
+    "alert.resolved",
 )
 STATUSES = ("identified", "mitigated", "resolved")
 _REVERT_TARGET = re.compile(r"^(?:|latest deploy|suspect(?: ([1-9]\d?))?)$")

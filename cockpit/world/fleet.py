@@ -10,16 +10,15 @@ Each host is a directory laid out like the host's own root (see debian.py) and a
 on 127.0.0.1 answering `GET /healthz`. A host's network works unless the package that broke it
 runs at the version that broke it: the state follows the host's dpkg status file, so the
 downgrade a responder runs (aptctl, as apt-get would) really brings the host back. A host whose
-network is gone resets each connection without a word: no answer comes back from a host whose
-routes were flushed.
+network is gone never answers: a client times out, as it does against a host whose routes were
+flushed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import socket
-import struct
+import select
 import threading
 import time
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from cockpit.world.servers.loopback import LoopbackServer, QuietHandler
 
 HOSTS_DIR = "hosts"
 _STATE_READ_EVERY = 0.1  # seconds; how stale a host's idea of its own packages may be
+_SILENCE = 60.0  # seconds a host without routes keeps a connection hanging at most
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,10 @@ class _HostHandler(QuietHandler):
 
     def do_GET(self) -> None:
         if not self.host.network_up():
-            # The routes are gone: the connection dies without an answer (a reset, not a
-            # reply a client could read as the host's).
-            with contextlib.suppress(OSError):
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
+            # The routes are gone: nothing comes back, and the client gives up on its own (it
+            # closes, or the world's stop shuts the connection: either ends the wait).
+            with contextlib.suppress(OSError, ValueError):
+                select.select([self.connection], [], [], _SILENCE)
             self.close_connection = True
             return
         if self.path.split("?", 1)[0] == "/healthz":

@@ -723,6 +723,17 @@ class World:
         if fault in _PART_FAULTS:
             self._apply_part(fault)
             return
+        if fault == "db_reinstall" and self.maintenance is not None and database.reachable():
+            # The script logs its run as it starts, before it reinstalls anything: the change
+            # comes before the failure it causes.
+            self.maintenance.run(
+                script=MAINTENANCE_SCRIPT,
+                hosts=self.scenario.maintenance_hosts,
+                what=MAINTENANCE_WHAT,
+                by="cron",
+                dry_run=False,
+                service=self.scenario.service,
+            )
         with self._fault_lock:
             if self._stopping.is_set():
                 raise WorldError("the world is stopping")
@@ -735,16 +746,6 @@ class World:
             if changed:
                 self._faults.append((utcnow(), fault))
         if changed:
-            if fault == "db_reinstall" and self.maintenance is not None:
-                # The script that did it, in its own log: the change behind the outage.
-                self.maintenance.run(
-                    script=MAINTENANCE_SCRIPT,
-                    hosts=self.scenario.maintenance_hosts,
-                    what=MAINTENANCE_WHAT,
-                    by="cron",
-                    dry_run=False,
-                    service=self.scenario.service,
-                )
             log.info("fault applied: %s", fault)
 
     def _apply_part(self, fault: str) -> None:

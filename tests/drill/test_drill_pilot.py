@@ -29,7 +29,6 @@ from widgets.drill_report import DrillReportScreen, report_lines
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
 from widgets.modals import ChoiceScreen, DeclareScreen, NoteScreen, RevertScreen, StatusScreen
-from widgets.panels import ChangesPanel
 
 SPEED = 600.0
 REVERT_AFTER = 3.0  # scenario minutes between declaring and reverting
@@ -183,25 +182,6 @@ async def declare_with_keys(pilot: Pilot[int], app: CockpitApp) -> None:
     await until(pilot, lambda: not isinstance(app.screen, DeclareScreen))
 
 
-async def select_deploy(pilot: Pilot[int], app: CockpitApp) -> None:
-    """Move the changes panel's cursor to the latest deploy, with the keys."""
-    panel = app.query_one(ChangesPanel)
-    panel.focus()
-    await pilot.pause()
-
-    def on_deploy() -> bool:
-        view = app.last_view
-        rows = view.panels.deploys.changes if view is not None else ()
-        return any(r.key == panel.selected and r.change.kind == "deploy" for r in rows)
-
-    for _ in range(12):
-        if on_deploy():
-            return
-        await pilot.press("down")
-        await pilot.pause()
-    assert on_deploy(), "no deploy in the changes panel"
-
-
 async def confirm_with_keys(pilot: Pilot[int], app: CockpitApp) -> None:
     """Type the service's name into the open revert/action screen, wait for the outcome."""
     screen = app.screen
@@ -236,19 +216,29 @@ async def test_dropbox_drill_revert_changes_nothing_failover_leaves_a_tail(tmp_p
         await session.until_scenario(
             session.scenario_at(incident.declared_at) + timedelta(minutes=REVERT_AFTER)
         )
+        # Both fail before the revert (each on its own probe round: awaited, not assumed).
+        await until(
+            pilot, lambda: {"web-health", "mobile-files"} <= probes_in(app, ProbeState.DOWN)
+        )
         failing = probes_in(app, ProbeState.DOWN)
-        assert {"web-health", "mobile-files"} <= failing, failing
-        # R takes the top suspect: the maintenance run that reinstalled the databases. The
-        # cockpit blames the right change, and says nothing can revert it.
-        await pilot.press("R")
-        await until(pilot, lambda: bool(app._notifications))
-        toasts = " ".join(str(n.message) for n in app._notifications)
-        assert "os-upgrade has no revert" in toasts, toasts
-        assert not isinstance(app.screen, RevertScreen)
-        # The tempting move all the same: the latest deploy, chosen in the changes panel.
-        await select_deploy(pilot, app)
+
+        # The top suspect is the maintenance run that reinstalled the databases; nothing can
+        # revert it, and R says so before it plans the tempting move: the latest deploy.
+        def top_suspect() -> str:
+            view = app.last_view
+            suspects = view.assessment.suspects if view is not None else ()
+            return str(suspects[0].change.kind) if suspects else ""
+
+        await until(pilot, lambda: top_suspect() == "maintenance", describe=top_suspect)
         pressed_r = session.scenario_now()
         await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RevertScreen))
+
+        def toasts() -> str:
+            return " ".join(str(n.message) for n in app._notifications)
+
+        await until(pilot, lambda: "not planned" in toasts(), describe=toasts)
+        assert "os-upgrade has no revert" in toasts(), toasts()
         await confirm_with_keys(pilot, app)
         reverted = session.scenario_now()
         # The revert went through, and nothing cleared: minutes later the same probes still fail.

@@ -57,7 +57,7 @@ def fleet_world(tmp_path: Path) -> Iterator[World]:
 
 def healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -309,60 +309,66 @@ def test_each_world_writes_a_config_the_cockpit_loads(tmp_path: Path, scenario: 
             assert {"download-1-file", "download-2-files"} <= names
 
 
-def check_json(config: Path) -> dict[str, dict[str, object]]:
-    """One round of every source through `cockpit check --json`, by source name."""
-    done = subprocess.run(
-        [sys.executable, "-m", "cockpit", "check", "--config", str(config), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    out = {}
-    for line in done.stdout.splitlines():
-        record = json.loads(line)
-        out[str(record.get("source") or record.get("name"))] = record
+def check_json(*configs: Path) -> list[dict[str, dict[str, object]]]:
+    """One round of every source of each config through `cockpit check --json`, all at once;
+    for each config its records by source name."""
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cockpit", "check", "--config", str(config), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for config in configs
+    ]
+    out = []
+    for run in runs:
+        stdout, _ = run.communicate(timeout=60)
+        records = [json.loads(line) for line in stdout.splitlines()]
+        out.append({str(r.get("source") or r.get("name")): r for r in records})
     return out
 
 
+def read_back(tmp_path: Path, scenario: str, *faults: str) -> tuple[World, dict[str, dict]]:
+    """A world of `scenario` after `faults`, and what the cockpit's sources read from it."""
+    with start_world(tmp_path / scenario, scenario) as world:
+        for fault in faults:
+            world.apply(fault)
+        assert world.config_path is not None
+        (sources,) = check_json(world.config_path)
+        return world, sources
+
+
 def test_the_cockpits_change_sources_read_what_the_world_wrote(tmp_path: Path) -> None:
-    with (
-        start_world(tmp_path / "dd", "datadog") as fleet,
-        start_world(tmp_path / "cf", "cloudflare") as edge,
-        start_world(tmp_path / "fc", "files-com-2023") as files,
-        start_world(tmp_path / "db", "dropbox") as sync,
-    ):
-        fleet.apply("package_upgrade")
-        edge.apply("permission_change")
-        edge.apply("bad_feature_file")
-        files.apply("config_change")
-        sync.apply("maintenance_dry_run")
-        sync.apply("db_reinstall")
-        assert fleet.config_path and edge.config_path and files.config_path and sync.config_path
+    # One world at a time: each stops before the next starts.
+    _, fleet = read_back(tmp_path, "datadog", "package_upgrade")
+    node2 = fleet["node-2-apt"]
+    assert node2["ok"], node2
+    changes = node2["recent_changes"]
+    assert isinstance(changes, list)
+    systemd = next(c for c in changes if c["subject"] == "systemd")
+    assert systemd["kind"] == "package" and systemd["host"] == "node-2"
+    assert (systemd["old"], systemd["new"]) == (OLD, NEW)
+    assert systemd["by"] == "unattended-upgrades"
+    node1 = fleet["node-1-apt"]["recent_changes"]
+    assert isinstance(node1, list) and all(c["subject"] != "systemd" for c in node1)
 
-        node2 = check_json(fleet.config_path)["node-2-apt"]
-        assert node2["ok"], node2
-        changes = node2["recent_changes"]
-        assert isinstance(changes, list)
-        systemd = next(c for c in changes if c["subject"] == "systemd")
-        assert systemd["kind"] == "package" and systemd["host"] == "node-2"
-        assert (systemd["old"], systemd["new"]) == (OLD, NEW)
-        assert systemd["by"] == "unattended-upgrades"
-        node1 = check_json(fleet.config_path)["node-1-apt"]
-        assert all(c["subject"] != "systemd" for c in node1["recent_changes"])  # type: ignore[union-attr]
+    _, edge = read_back(tmp_path, "cloudflare", "permission_change", "bad_feature_file")
+    latest = edge["feature-files"]["latest_change"]
+    assert isinstance(latest, dict)
+    assert latest["kind"] == "feature-file" and latest["subject"] == "bot-features"
+    assert latest["paths"] == ["features/bot-features.json"]
+    grant = edge["db-grants"]["latest_change"]
+    assert isinstance(grant, dict) and grant["kind"] == "permission"
 
-        edge_sources = check_json(edge.config_path)
-        latest = edge_sources["feature-files"]["latest_change"]
-        assert isinstance(latest, dict)
-        assert latest["kind"] == "feature-file" and latest["subject"] == "bot-features"
-        assert latest["paths"] == ["features/bot-features.json"]
-        grant = edge_sources["db-grants"]["latest_change"]
-        assert isinstance(grant, dict) and grant["kind"] == "permission"
+    files_world, files = read_back(tmp_path, "files-com-2023", "config_change")
+    commit = files["config-repo"]["latest_change"]
+    assert isinstance(commit, dict) and commit["kind"] == "config"
+    assert commit["id"] == files_world.bad_commit
+    assert "files-web/http-headers.conf" in commit["paths"]
 
-        commit = check_json(files.config_path)["config-repo"]["latest_change"]
-        assert isinstance(commit, dict) and commit["kind"] == "config"
-        assert commit["id"] == files.bad_commit
-        assert "files-web/http-headers.conf" in commit["paths"]
-
-        runs = check_json(sync.config_path)["maintenance"]
-        assert runs["changes"] == 4  # one per host of the real run; the dry run is none
-        assert runs["latest_change"]["subject"] == "os-upgrade"  # type: ignore[index]
+    _, sync = read_back(tmp_path, "dropbox", "maintenance_dry_run", "db_reinstall")
+    runs = sync["maintenance"]
+    assert runs["changes"] == 4  # one per host of the real run; the dry run is none
+    latest_run = runs["latest_change"]
+    assert isinstance(latest_run, dict) and latest_run["subject"] == "os-upgrade"
