@@ -132,9 +132,11 @@ class Change:
     paths: tuple[str, ...] = ()  # files it touched
     detail: str = ""
     deploy: Deploy | None = None  # the deploy itself, for kind "deploy"
+    reverts: str = ""  # exact: the id of the change this one undoes (a revert commit)
+    reverted_by: str = ""  # what undid it since: "bfdaa72 Revert ... at 13:42:44Z"
 
     def __post_init__(self) -> None:
-        _inert(self, "kind", "what", "by", "source", "detail")
+        _inert(self, "kind", "what", "by", "source", "detail", "reverted_by")
         object.__setattr__(self, "paths", tuple(Inert(p) for p in self.paths))
 
 

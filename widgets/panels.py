@@ -573,6 +573,8 @@ class ChangesPanel(Panel):
         c = row.change
         if row.why:
             return [(Inert("  why: " + one_line(row.why, 500)), "$warning")]
+        if c.reverted_by:
+            return [(Inert("  reverted by " + one_line(c.reverted_by, 300)), "$success")]
         d = c.deploy
         if d is not None:
             summary = f"{identity(d.service)}: {d.summary}" if d.service else d.summary

@@ -97,6 +97,8 @@ def change_values(change: Change, cfg: ChangeSourceConfig) -> dict[str, str]:
 def plan_change_revert(change: Change, cfg: ChangeSourceConfig | None) -> ChangeRevertPlan:
     """The plan that reverts `change`; RevertError says why there is none."""
     what = f"{change.kind} {identity(change.subject or change.what)}"
+    if change.reverted_by:
+        raise RevertError(f"{what} was already reverted: by {change.reverted_by}")
     if cfg is None:
         raise RevertError(f"{what} comes from {change.source}, which is not a [[changes]] source")
     if cfg.revert is None:

@@ -216,6 +216,8 @@ def rank_candidates(
             continue
         if change.deploy is not None and change.deploy.reverts:
             continue  # a rollback undoes a change; it is not one to suspect
+        if change.reverts or change.reverted_by:
+            continue  # a revert, or a change a revert already undid
         related = sorted(relations(change, clues), key=lambda r: -r[0])
         score = closeness(change, clues) + sum(points for points, _ in related)
         why = (_before(change, clues), *(w for _, w in related))

@@ -51,6 +51,10 @@ def change_detail(assessment: Assessment, change: Change, revert: str) -> Change
         rows.append(("summary", Inert(c.deploy.summary)))
     if c.detail:
         rows.append(("detail", Inert(c.detail)))
+    if c.reverted_by:
+        rows.append(("reverted", Inert(f"already, by {c.reverted_by}")))
+    if c.reverts:
+        rows.append(("reverts", identity(c.reverts)))
     if suspect is not None:
         rows.append((f"SUSPECT {rank}", Inert("\n".join(suspect.why))))
     elif assessment.degraded:

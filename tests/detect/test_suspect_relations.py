@@ -122,3 +122,34 @@ def test_closeness_is_sharp_and_a_bare_service_loses_to_a_path() -> None:
     ranked = rank_suspects([api, word], CLUES, WINDOW)
     assert ranked[0].change == word and "says upload; /api/upload fails" in ranked[0].why
     assert len(ranked[1].why) == 1
+
+
+async def test_a_commit_git_reverted_is_shown_reverted_not_suspected(tmp_path: Path) -> None:
+    """The commit reverted through R (or by hand with `git revert`) is no suspect again, says
+    by which commit and when, and R on it says it was already reverted."""
+    import pytest
+
+    from cockpit.actions.change_revert import plan_change_revert
+    from cockpit.actions.revert_plan import RevertError
+
+    tighten, _ = await recorded(tmp_path)
+    repo = Repo.__new__(Repo)
+    repo.path = tmp_path / "cfgrepo"
+    repo.git("revert", "--no-edit", tighten, when="2026-12-03T13:42:44Z")
+    revert_sha = repo.git("rev-parse", "HEAD")
+    cfg = GitChangesConfig(name="config-repo", repo=repo.path, paths=("nginx/", "features/"))
+    commits = (await GitChanges(cfg).poll()).changes
+    undone = next(c for c in commits if c.id == tighten)
+    revert = next(c for c in commits if c.id == revert_sha)
+    assert revert.reverts == tighten
+    assert undone.reverted_by.startswith(revert_sha[:7] + ' Revert "nginx: tighten upload')
+    assert undone.reverted_by.endswith("at 2026-12-03T13:42:44Z")
+
+    later = FailureClues(
+        START + timedelta(minutes=5), START + timedelta(minutes=5), routes=CLUES.routes
+    )
+    ranked = [s.change.id for s in rank_candidates(commits, later, WINDOW)]
+    assert tighten not in ranked and revert_sha not in ranked
+    assert ranked[0] == next(c.id for c in commits if c.what == "nginx: upload limits")
+    with pytest.raises(RevertError, match="config .* was already reverted: by " + revert_sha[:7]):
+        plan_change_revert(undone, cfg)

@@ -8,6 +8,8 @@ commit subject, by = the author, paths = the files it touched, detail = the mess
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cockpit.config.changes import GitChangesConfig
@@ -15,7 +17,7 @@ from cockpit.model import Category, Change, Changes
 from cockpit.sources.base import SourceError
 from cockpit.sources.deploys.proc import run_bounded
 from cockpit.term.textsafe import one_line
-from cockpit.timeutil import parse_iso
+from cockpit.timeutil import iso_utc, parse_iso
 
 CONFIG = "config"
 MAX_OUTPUT = 8 * 1_048_576
@@ -80,6 +82,7 @@ class GitChanges:
             change = self._change(record)
             if change is not None:
                 changes.append(change)
+        changes = mark_reverted(changes)
         changes.sort(key=lambda c: c.at, reverse=True)
         return Changes(source=self.name, changes=tuple(changes[: self.cfg.max_changes]))
 
@@ -106,4 +109,24 @@ class GitChanges:
             id=sha,
             paths=paths,
             detail=one_line(body, 500),
+            reverts=m.group(1) if (m := _REVERTS.search(body)) else "",
         )
+
+
+# What `git revert` writes in the message of the commit it makes.
+_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{40})")
+
+
+def mark_reverted(changes: list[Change]) -> list[Change]:
+    """Each commit a later `git revert` undid says so (by which commit, when); a revert that
+    was itself reverted (the change applied again) undoes nothing."""
+    by_revert = {c.reverts: c for c in changes if c.reverts}
+    undone = {sha: revert for sha, revert in by_revert.items() if revert.id not in by_revert}
+    out = []
+    for c in changes:
+        revert = undone.get(c.id)
+        if revert is not None:
+            said = f"{revert.subject} {revert.what} at {iso_utc(revert.at)}"
+            c = replace(c, reverted_by=one_line(said, 300))
+        out.append(c)
+    return out
