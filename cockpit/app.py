@@ -310,6 +310,25 @@ class CockpitApp(App[int]):
 
             self.push_screen(RoutesScreen(self.last_view))
 
+    def on_changes_panel_change_chosen(self, message: ChangesPanel.ChangeChosen) -> None:
+        view = self.last_view
+        if view is None or self.cockpit is None:
+            return
+        from cockpit.actions.revert import RevertError
+        from cockpit.runtime import ReadOnlyError
+        from cockpit.view.change_detail import change_detail, find_change
+        from widgets.change_detail import ChangeDetailScreen
+
+        change = find_change(view.assessment, message.key)
+        if change is None:
+            return
+        try:
+            plan = self.cockpit.plan_change_revert(change)
+            revert = f"{plan.describe()}\n{plan.command_line()}"
+        except (RevertError, ReadOnlyError) as exc:
+            revert = f"no revert: {exc}"
+        self.push_screen(ChangeDetailScreen(change_detail(view.assessment, change, revert)))
+
     def on_alerts_panel_alert_chosen(self, message: AlertsPanel.AlertChosen) -> None:
         if self.last_view is not None:
             self.push_screen(AlertsScreen(self.last_view, message.key))

@@ -484,11 +484,52 @@ class ChangesPanel(Panel):
         tail = f" +{more} less likely" if more else ""
         return Inert(f"Changes · {count} suspect{'s' * (count != 1)}{tail}")
 
+    class ChangeChosen(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None):
+        super().__init__(ascii_only=ascii_only, id=id)
+        self._top = 0  # the first change shown: the list scrolls with the selection
+
+    def chosen(self, key: str) -> Message:
+        return self.ChangeChosen(key)
+
+    def action_move(self, step: int) -> None:
+        # Over every change listed, not only the ones on screen: the rows scroll to it.
+        if self.view is None:
+            return
+        keys = [row.key for row in self.view.panels.deploys.changes]
+        if not keys:
+            return
+        index = keys.index(self.selected) if self.selected in keys else -1
+        self.selected = keys[max(0, min(len(keys) - 1, index + step))]
+        self._repaint()
+
+    def state(self) -> object:
+        return self._top
+
+    def _scrolled(self, data: DeploysView, height: int) -> int:
+        """The first change to show so that the selected one is on screen."""
+        keys = [row.key for row in data.changes]
+        if not self.has_focus or self.selected not in keys:
+            self._top = 0
+            return 0
+        any_ranked = any(row.rank for row in data.changes)
+        sizes = [2 if row.rank or not any_ranked else 1 for row in data.changes]
+        index = keys.index(self.selected)
+        top = min(self._top, index)
+        while top < index and sum(sizes[top : index + 1]) > height:
+            top += 1
+        self._top = top
+        return top
+
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         data = view.panels.deploys
         any_ranked = any(row.rank for row in data.changes)
         rows: list[list[Part]] = []
-        for row in data.changes:
+        for row in data.changes[self._scrolled(data, height) :]:
             # Suspects get their why; the others a second row only when no suspect needs it.
             two = bool(row.rank) or not any_ranked
             if len(rows) + (2 if two and len(rows) + 2 <= height else 1) > height:

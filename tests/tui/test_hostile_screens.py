@@ -38,6 +38,7 @@ from cockpit.model import (
     Alert,
     Alerts,
     Category,
+    Change,
     Deploy,
     Deploys,
     ErrorBucket,
@@ -57,9 +58,11 @@ from cockpit.model import (
 )
 from cockpit.runtime import Cockpit, View
 from cockpit.sentry.event import SentryEventDetail, SentryException, SentryFrame
-from cockpit.term.textsafe import MARK
+from cockpit.term.textsafe import MARK, Inert
 from cockpit.timeutil import utcnow
+from cockpit.view.change_detail import change_detail
 from widgets.alerts import AlertsScreen
+from widgets.change_detail import ChangeDetailScreen
 from widgets.drill_report import DrillReportScreen
 from widgets.export_preview import ExportPreviewScreen
 from widgets.header import CockpitHeader
@@ -112,6 +115,20 @@ FORBIDDEN = (
     "\u2066",
     "\ufeff",
 )
+
+
+def hostile_change() -> Change:
+    return Change(
+        kind=hostile("flag"),
+        host=hostile("web-1"),
+        what=Inert(hostile("what")),
+        at=NOW,
+        by=Inert(hostile("by")),
+        source=hostile("src"),
+        subject=hostile("subject"),
+        paths=(hostile("path"),),
+        detail=Inert(hostile("detail") + "\n" + hostile("line 2")),
+    )
 
 
 def hostile(word: str) -> str:
@@ -445,6 +462,12 @@ def screens(view: View, tmp: Path) -> Walk:
         ),
         (ProbeDetailScreen, lambda: ProbeDetailScreen(view.assessment.probes[0].name, view)),
         (RoutesScreen, lambda: RoutesScreen(view)),
+        (
+            ChangeDetailScreen,
+            lambda: ChangeDetailScreen(
+                change_detail(view.assessment, hostile_change(), Inert(hostile("no revert")))
+            ),
+        ),
         (AlertsScreen, lambda: AlertsScreen(view, view.alerts.groups[0].key)),
         (
             SilenceScreen,
