@@ -31,6 +31,9 @@ from widgets.header import CockpitHeader
 from widgets.modals import ChoiceScreen, DeclareScreen, NoteScreen, RevertScreen, StatusScreen
 
 SPEED = 600.0
+# The slow dependency lasts 30 scenario minutes: 3 s at 600x, less than a loaded machine can
+# take to open the cockpit and poll once. At 120x it is 15 s, still a drill's pace.
+SLOW_SPEED = 120.0
 REVERT_AFTER = 3.0  # scenario minutes between declaring and reverting
 
 
@@ -326,7 +329,7 @@ DECLARE_AFTER = 2.0  # scenario minutes between the probe going down and pressin
 
 async def test_slow_dependency_drill_declared_late_never_reverted(tmp_path: Path) -> None:
     scenario = find_scenario("slow-dependency", {})
-    session = DrillSession(scenario, data_dir=tmp_path, speed=SPEED, user="oncall-tester")
+    session = DrillSession(scenario, data_dir=tmp_path, speed=SLOW_SPEED, user="oncall-tester")
     app = cockpit_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: session.config is not None and app.cockpit is not None)

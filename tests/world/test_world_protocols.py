@@ -250,9 +250,6 @@ def cockpit_check(config_path: Path) -> dict[str, dict[str, object]]:
     return {str(row["name"]): row for row in rows if "name" in row}
 
 
-@pytest.mark.skipif(
-    not {"ftp", "sftp", "webdav"} <= set(config.PROBE_KINDS), reason="no protocol probes"
-)
 def test_the_cockpits_probes_see_the_bug_only_with_concurrency(world: World) -> None:
     """`cockpit check` on the world's own config, on the bad release: the single-session
     probes stay green and the x4 ones fail (both pass on the good one: test_check_e2e)."""
