@@ -83,12 +83,15 @@ def stale_rows(statuses: Sequence[SourceLine], width: int, room: int) -> list[li
         if left == 1 and i < len(stale) - 1:
             rows.append([(one_line(f"+{len(stale) - i} more stale sources"), "$warning")])
             break
+        # Each source left gets its share of the rows, so a second one's reason shows too
+        # (not only a "(+1)" in the border).
+        share = max(1, left // (len(stale) - i))
         said = f"{status.reason or 'failing'} ({status.name})"
-        if len(said) > span * left:
-            keep = span * left - 1
+        if len(said) > span * share:
+            keep = span * share - 1
             said = said[: keep // 2] + "…" + said[len(said) - (keep - keep // 2) :]
         wrapped = textwrap.wrap(said, span, break_on_hyphens=False) or [said]
-        for n, piece in enumerate(wrapped[:left]):
+        for n, piece in enumerate(wrapped[:share]):
             rows.append([(one_line(("! " if n == 0 else "  ") + piece), "$warning")])
     return rows
 
@@ -249,7 +252,8 @@ class Panel(Widget):
         if any(s.freshness in NOT_WORKING for s in statuses):
             # The reason gets the rows the panel does not need, and at least half of them;
             # all of them when the panel has nothing else to say (a one-row strip at 80x24).
-            own = 0 if only_why else max(1, len(self.lines(self.view, width, height)))
+            # A panel with no rows of its own ("nothing yet") needs none: its reason is all.
+            own = 0 if only_why else len(self.lines(self.view, width, height))
             stale = stale_rows(statuses, width, max(height // 2, height - own))
             self._items = {}
         if not statuses and self.category is Category.SENTRY:
