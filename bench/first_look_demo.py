@@ -26,7 +26,8 @@ def signals(screen: str) -> dict[str, bool]:
         name: re.search(rf"FAIL {re.escape(name)}\s+1/4 concur", screen) is not None for name in X4
     }
     found["BLIND SPOT"] = "BLIND SPOT" in screen
-    found["SUSPECT"] = re.search(r"alice\s+SUSPECT", screen) is not None
+    # the bad deploy is the demo's second of the day (version ...-2), alice's
+    found["SUSPECT"] = re.search(r"deploy \S+-2\b.*SUSPECT", screen) is not None
     return found
 
 
