@@ -6,40 +6,18 @@ that is not such records fails the poll with the reason: half-understood output 
 
 from __future__ import annotations
 
-import json
-
 from cockpit.config.changes import CommandChangesConfig
 from cockpit.model import Category, Change, Changes
 from cockpit.sources.base import SourceError
 from cockpit.sources.changes.packages import LogContext
 from cockpit.sources.changes.records import change_from_record
 from cockpit.sources.deploys.proc import run_bounded
+from cockpit.sources.json_records import json_records
 from cockpit.term.textsafe import one_line
 
 
 def parse_output(text: str, ctx: LogContext) -> list[Change]:
-    stripped = text.strip()
-    if not stripped:
-        return []
-    records: list[tuple[str, object]] = []
-    if stripped.startswith("["):
-        try:
-            items = json.loads(stripped)
-        except (ValueError, RecursionError) as exc:
-            raise SourceError(f"output is not valid JSON: {one_line(str(exc), 120)}") from None
-        if not isinstance(items, list):
-            raise SourceError("output is not a JSON array of changes")
-        records = [(f"item {i + 1}", item) for i, item in enumerate(items)]
-    else:
-        for number, line in enumerate(stripped.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append((f"line {number}", json.loads(line)))
-            except (ValueError, RecursionError):
-                raise SourceError(
-                    f"output line {number} is not JSON: {one_line(line, 60)!r}"
-                ) from None
+    records = json_records(text, "changes")
     changes = []
     for where, record in records:
         try:

@@ -9,40 +9,17 @@ the poll fail with a message saying which: half-understood output is not shown a
 
 from __future__ import annotations
 
-import json
-
 from cockpit.config.deploys import CommandDeploysConfig
 from cockpit.model import Category, Deploy, Deploys
 from cockpit.sources.base import SourceError
 from cockpit.sources.deploys.log import deploy_from_record
 from cockpit.sources.deploys.proc import run_bounded
-from cockpit.term.textsafe import one_line
+from cockpit.sources.json_records import json_records
 
 
 def parse_output(text: str, source: str, default_service: str = "") -> list[Deploy]:
     """Program output -> deploys; SourceError names the first record that is not one."""
-    stripped = text.strip()
-    if not stripped:
-        return []
-    records: list[tuple[str, object]] = []
-    if stripped.startswith("["):
-        try:
-            items = json.loads(stripped)
-        except (ValueError, RecursionError) as exc:
-            raise SourceError(f"output is not valid JSON: {one_line(str(exc), 120)}") from None
-        if not isinstance(items, list):
-            raise SourceError("output is not a JSON array of deploys")
-        records = [(f"item {i + 1}", item) for i, item in enumerate(items)]
-    else:
-        for number, line in enumerate(stripped.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append((f"line {number}", json.loads(line)))
-            except (ValueError, RecursionError):
-                raise SourceError(
-                    f"output line {number} is not JSON: {one_line(line, 60)!r}"
-                ) from None
+    records = json_records(text, "deploys")
     deploys = []
     for where, record in records:
         try:
