@@ -45,7 +45,9 @@ class ChangeRef:
     def is_cause(self, cause: Cause | None, since: datetime) -> bool:
         """Whether this is the scenario's cause: it matches and was made during the drill (the
         history the world starts with caused nothing)."""
-        if cause is None or (self.at is not None and self.at < since):
+        # Change logs keep whole seconds (git's dates, dpkg.log), so a change made in the
+        # drill's first second can read as made before it started.
+        if cause is None or (self.at is not None and self.at < since.replace(microsecond=0)):
             return False
         return cause.matches(**self.key())
 
