@@ -341,7 +341,6 @@ class ProbesPanel(Panel):
 
     def lines(self, view: View, width: int, height: int) -> list[list[Part]]:
         shown = list(view.panels.probes.rows)
-        name_w = max(6, min(18, max((len(Inert(r.name)) for r in shown), default=6)))
         if len(shown) > height:
             # Not all fit: the failing ones first, and a count of the rest.
             shown.sort(key=lambda row: row.rank)
@@ -349,6 +348,7 @@ class ProbesPanel(Panel):
             shown = shown[: height - 1]
         else:
             hidden = []
+        name_w = max(6, min(18, max((len(Inert(r.name)) for r in shown), default=6)))
         rows: list[list[Part]] = []
         # Room for a detail line under failing probes only while every probe keeps its row.
         spare = height - len(shown) - (1 if hidden else 0)

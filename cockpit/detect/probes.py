@@ -85,6 +85,7 @@ class _ProbeTrack:
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     history: deque[ProbeResult] = field(default_factory=lambda: deque(maxlen=HISTORY))
     runs: deque[ProbeRun] = field(default_factory=lambda: deque(maxlen=RUNS))
+    changes: int = 0  # counts every change above: a view made at the same count still holds
 
     def add_run(self, result: ProbeResult) -> None:
         if self.runs and self.runs[-1].takes(result):
@@ -103,12 +104,13 @@ class ProbeWatch:
         self._tracks: dict[str, _ProbeTrack] = {}
         # The last view of each probe and what it was made of: a probe with no new result
         # keeps its very view (2,000 probes polled in turn make a new view of a few of them).
-        self._views: dict[str, tuple[tuple[object, ...], ProbeView]] = {}
+        self._views: dict[str, tuple[ProbeResult, int, bool, ProbeView]] = {}
 
     def adopt(self, name: str, event: TimelineEvent) -> None:
         """A state the timeline already records (`probe.down` or `probe.up`): a probe recorded
         down at 06:52 is down since 06:52."""
         track = self._tracks.setdefault(name, _ProbeTrack())
+        track.changes += 1
         down = event.kind == "probe.down"
         if track.state is ProbeState.UNKNOWN:
             track.state = ProbeState.DOWN if down else ProbeState.UP
@@ -120,9 +122,12 @@ class ProbeWatch:
         return self._tracks[name].failing_at_open
 
     def observe(self, result: ProbeResult, out: list[TimelineEvent]) -> None:
-        track = self._tracks.setdefault(result.name, _ProbeTrack())
-        if track.last_at == result.at:
+        track = self._tracks.get(result.name)
+        if track is None:
+            track = self._tracks[result.name] = _ProbeTrack()
+        elif track.last_at == result.at:
             return
+        track.changes += 1
         track.last_at = result.at
         track.last = result
         track.history.append(result)
@@ -206,10 +211,14 @@ class ProbeWatch:
                         f"concurrency:{name}:{iso_utc(track.since)}",
                     )
                 )
-            made = (result, track.last, track.state, track.since, only, len(track.runs))
             kept = self._views.get(name)
-            if kept is not None and all(a is b for a, b in zip(kept[0], made, strict=True)):
-                views.append(kept[1])
+            if (
+                kept is not None
+                and kept[0] is result
+                and kept[1] == track.changes
+                and kept[2] is only
+            ):
+                views.append(kept[3])
                 continue
             view = ProbeView(
                 name,
@@ -224,7 +233,7 @@ class ProbeWatch:
                 tuple(track.history),
                 tuple(track.runs),
             )
-            self._views[name] = (made, view)
+            self._views[name] = (result, track.changes, only, view)
             views.append(view)
         return tuple(views)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cockpit.detect.change_suspects import FailureClues, Suspect, rank_candidates
 from cockpit.model import Alert, Change, Deploy, SentryIssue, TimelineEvent
@@ -20,20 +21,21 @@ CHANGE_EVENTS_WITHIN = timedelta(hours=6)
 
 
 def deploy_events(deploys: Iterable[Deploy], out: list[TimelineEvent]) -> None:
-    for d in deploys:
-        version = identity(d.version)
-        what = (
-            f"rollback of {identity(d.reverts)} to {version}" if d.reverts else f"deploy {version}"
-        )
-        out.append(
-            TimelineEvent(
-                d.at,
-                "deploy",
-                f"{d.service}: {what} by {d.who}: {d.summary}",
-                d.source,
-                f"deploy:{d.service}:{d.version}:{iso_utc(d.at)}",
-            )
-        )
+    out.extend(_deploy_event(d) for d in deploys)
+
+
+# Every refresh lists every deploy (50 sources keep a thousand); each event is made once.
+@lru_cache(maxsize=8192)
+def _deploy_event(d: Deploy) -> TimelineEvent:
+    version = identity(d.version)
+    what = f"rollback of {identity(d.reverts)} to {version}" if d.reverts else f"deploy {version}"
+    return TimelineEvent(
+        d.at,
+        "deploy",
+        f"{d.service}: {what} by {d.who}: {d.summary}",
+        d.source,
+        f"deploy:{d.service}:{d.version}:{iso_utc(d.at)}",
+    )
 
 
 def pick_suspect(

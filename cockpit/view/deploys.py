@@ -56,9 +56,15 @@ def change_rows(assessment: Assessment) -> tuple[ChangeRow, ...]:
         if not ranked and a.suspect is not None:
             change = change_from_deploy(a.suspect)
             ranked[change_key(change)] = ChangeRow(change, change_key(change), 1)
-    rest = [ChangeRow(c, key) for c in changes if (key := change_key(c)) not in ranked]
     first = sorted(ranked.values(), key=lambda row: row.rank)
-    return (*first, *rest[: max(0, DEPLOY_ROWS - len(first))])
+    # Only the rows shown: fifty deploy sources list a thousand changes.
+    rest: list[ChangeRow] = []
+    for change in changes:
+        if len(first) + len(rest) >= DEPLOY_ROWS:
+            break
+        if (key := change_key(change)) not in ranked:
+            rest.append(ChangeRow(change, key))
+    return (*first, *rest)
 
 
 def deploys_view(snapshot: Snapshot, assessment: Assessment) -> DeploysView:

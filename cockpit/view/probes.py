@@ -15,6 +15,8 @@ from cockpit.view.sources import SourceLine, source_line, source_lines
 if TYPE_CHECKING:
     from cockpit.hub import Snapshot
 
+_RANKS = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 2, ProbeState.UP: 3}
+
 # Latencies kept for a row's sparkline: more than the widest panel shows.
 SPARK = 60
 
@@ -47,9 +49,7 @@ class ProbeRow:
         up."""
         if self.source.freshness is Freshness.UNCONFIGURED:
             return 1
-        return {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 2, ProbeState.UP: 3}.get(
-            self.state or ProbeState.UNKNOWN, 2
-        )
+        return _RANKS.get(self.state, 2)
 
 
 @dataclass(frozen=True, slots=True)

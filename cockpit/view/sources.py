@@ -27,14 +27,24 @@ class SourceLine:
         return self.freshness not in (Freshness.STALE, Freshness.UNCONFIGURED)
 
 
+# The line last made of each source's status: a status the hub did not replace (its source has
+# not polled since) keeps its line. Every refresh asks for every source's line, several times.
+_MADE: dict[str, tuple[SourceStatus, SourceLine]] = {}
+
+
 def source_line(status: SourceStatus) -> SourceLine:
-    return SourceLine(
+    made = _MADE.get(status.name)
+    if made is not None and made[0] is status:
+        return made[1]
+    line = SourceLine(
         status.name,
         status.freshness,
         status.stale_since,
         status.reason,
         status.updated_at is not None,
     )
+    _MADE[status.name] = (status, line)
+    return line
 
 
 def source_lines(snapshot: Snapshot, category: Category) -> tuple[SourceLine, ...]:
