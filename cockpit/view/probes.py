@@ -15,7 +15,7 @@ from cockpit.view.sources import SourceLine, source_line, source_lines
 if TYPE_CHECKING:
     from cockpit.hub import Snapshot
 
-_RANKS = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 2, ProbeState.UP: 3}
+_RANKS: dict[ProbeState | None, int] = {ProbeState.DOWN: 0, ProbeState.UNKNOWN: 2, ProbeState.UP: 3}
 
 # Latencies kept for a row's sparkline: more than the widest panel shows.
 SPARK = 60
