@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cockpit.model import Category, Freshness, Reading, SourceStatus
@@ -35,19 +35,13 @@ class Snapshot:
     version: int
     statuses: Mapping[str, SourceStatus]
     readings: Mapping[str, Reading]
-    # Sources by category, made on first use: a refresh asks each category several times, and
-    # a thousand probe sources made every ask a walk of them all.
-    _by_category: dict[Category, list[tuple[SourceStatus, Reading | None]]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     def of(self, category: Category) -> list[tuple[SourceStatus, Reading | None]]:
-        if not self._by_category:
-            for name, status in self.statuses.items():
-                self._by_category.setdefault(status.category, []).append(
-                    (status, self.readings.get(name))
-                )
-        return list(self._by_category.get(category, ()))
+        return [
+            (status, self.readings.get(name))
+            for name, status in self.statuses.items()
+            if status.category is category
+        ]
 
 
 def failure_reason(exc: BaseException, timeout: float) -> str:
