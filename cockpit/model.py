@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from cockpit.term.textsafe import Inert, escaped_key
+from cockpit.term.textsafe import Inert, escaped_key, shared_inert
 
 
 def _inert(obj: object, *names: str) -> None:
     for name in names:
-        object.__setattr__(obj, name, Inert(getattr(obj, name)))
+        object.__setattr__(obj, name, shared_inert(getattr(obj, name)))
 
 
 class Category(StrEnum):

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import re
 import threading
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
@@ -83,6 +84,7 @@ class _Secrets:
             # its message, so a password comes back in lower case).
             ordered = sorted(self._values, key=len, reverse=True)
             self.pattern = re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
+        _shared.cache_clear()  # made before this secret was known
 
 
 def _looks_secret(piece: str) -> bool:
@@ -135,6 +137,22 @@ class Inert(str):
             return text
         raw = text if isinstance(text, str) else str(text)
         return str.__new__(cls, _sanitise(raw))
+
+
+_SHARED_MAX = 200
+
+
+@lru_cache(maxsize=16384)
+def _shared(text: str) -> Inert:
+    return Inert(text)
+
+
+def shared_inert(text: object) -> Inert:
+    """`Inert(text)`, one object for a short text seen again: the same names, targets and
+    errors in every result of every round (2,000 probes keep 60 results each) are kept once."""
+    if type(text) is str and len(text) <= _SHARED_MAX:
+        return _shared(text)
+    return Inert(text)
 
 
 def inert(text: object) -> Inert:

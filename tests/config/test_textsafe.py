@@ -161,3 +161,21 @@ def test_log_records_are_inert_whoever_logs_them() -> None:
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue() == f"server said {MARK} {REDACTED} {MARK}\n"
+
+
+def test_texts_repeated_in_results_are_kept_once_and_a_later_secret_still_redacts() -> None:
+    from datetime import UTC, datetime
+
+    from cockpit.model import ProbeResult
+
+    def result(error: str) -> ProbeResult:
+        at = datetime.now(UTC)
+        return ProbeResult("web", "http", "https://files.example/", 1, 0, False, None, error, at)
+
+    secret = "tok-" + "9f3a" * 6
+    first, second = result(f"401 for {secret}"), result(f"401 for {secret}")
+    assert first.error is second.error and first.target is second.target
+    assert secret in first.error  # not known as a secret yet
+    register_secret(secret)
+    later = result(f"401 for {secret}")
+    assert secret not in later.error and REDACTED in later.error
