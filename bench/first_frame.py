@@ -1,8 +1,10 @@
 """Time to the first full frame of `cockpit demo` in an 80x24 pseudo-terminal.
 
-Budget (issue 9): the first full frame within 1.5 times the first frame of a minimal Textual app
-measured in the same run. Also reported: the time until live data is on screen. `bench/run.py`
-runs this with the rest of the suite.
+Budget (issue 21; issue 9 asked 1.5): the first full frame within 1.3 times the first frame of a
+minimal Textual app measured in the same run. The package's bytecode is compiled first, as an
+install does: Textual's is, and a start that compiles our sources (PYTHONDONTWRITEBYTECODE on an
+editable install) would measure the compiler. Also reported: the time until live data is on
+screen. `bench/run.py` runs this with the rest of the suite.
 
     python bench/first_frame.py [--runs 5]
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from pty_harness import PtyRun  # shared with the tests
 
-RATIO_BUDGET = 1.5
+RATIO_BUDGET = 1.3
 MINIMAL_APP = """
 from textual.app import App
 from textual.widgets import Footer, Static
@@ -83,8 +85,18 @@ class FirstFrames:
         return self.demo / self.minimal
 
 
+def compile_bytecode() -> None:
+    """What `pip install` does for a package: every module's bytecode written beforehand."""
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for package in ("cockpit", "widgets"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
 def measure(runs: int) -> FirstFrames:
     """Alternate minimal app and demo, so both see the same machine load."""
+    compile_bytecode()
     minimal, first, live = [], [], []
     for _ in range(runs):
         minimal.append(time_to(minimal_argv(), minimal_ready)[0] or 99.0)

@@ -45,7 +45,7 @@ BUDGET_BYTES_PER_S = 2048.0
 BUDGET_CPU_PCT = 2.0
 BUDGET_RSS_MB = 100.0
 WORLD_ARGV = (COCKPIT, "world", "--bad-deploy-after", "100000", "--alertmanager")
-START_RATIO = 1.3  # issue 21: first full frame against the minimal app
+START_RATIO = first_frame.RATIO_BUDGET  # issue 21: the first full frame against the minimal app
 
 
 # -- figures ---------------------------------------------------------------------------------------

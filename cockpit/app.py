@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 
 from cockpit.config.sections import KeysSection
 from cockpit.keys import ACTIONS_BY_NAME, on_screen
-from cockpit.model import Change, IncidentStatus, TimelineEvent
+from cockpit.states import IncidentStatus
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hms
 from widgets.alerts import AlertsPanel, AlertsScreen
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from cockpit.actions.runs import Run
     from cockpit.config.loader import Config
     from cockpit.drill.session import DrillSession
+    from cockpit.model import Change, TimelineEvent
     from cockpit.runtime import Cockpit, View
     from widgets.modals import RevertScreen
     from widgets.silence import SilenceRequest

@@ -12,32 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
+# The states live in cockpit.states so that the screen can open without this module; they are
+# the model's vocabulary too, so they are re-exported here.
+from cockpit.states import SEVERITIES as SEVERITIES
+from cockpit.states import Category as Category
+from cockpit.states import Freshness as Freshness
+from cockpit.states import IncidentStatus as IncidentStatus
 from cockpit.term.textsafe import Inert, escaped_key, shared_inert
 
 
 def _inert(obj: object, *names: str) -> None:
     for name in names:
         object.__setattr__(obj, name, shared_inert(getattr(obj, name)))
-
-
-class Category(StrEnum):
-    """Which panel a source feeds."""
-
-    PROBE = "probe"
-    DEPLOYS = "deploys"
-    ERRORS = "errors"
-    SENTRY = "sentry"
-    ALERTS = "alerts"
-
-
-class Freshness(StrEnum):
-    LOADING = "loading"
-    FRESH = "fresh"
-    STALE = "stale"
-    # A secret it needs is not set in this environment: never polled, `reason` says which.
-    UNCONFIGURED = "not configured"
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,16 +405,6 @@ class TimelineEvent:
     def __post_init__(self) -> None:
         _inert(self, "kind", "text", "source")
         object.__setattr__(self, "key", escaped_key(self.key))
-
-
-class IncidentStatus(StrEnum):
-    INVESTIGATING = "investigating"
-    IDENTIFIED = "identified"
-    MITIGATED = "mitigated"
-    RESOLVED = "resolved"
-
-
-SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from cockpit.alerts.matchers import shown
-from cockpit.alerts.view import AlertGroup, AlertsView
 from cockpit.keys import ACTIONS_BY_NAME, on_screen
-from cockpit.model import Alert, Category
+from cockpit.states import Category
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import local_clock, local_hm
 from widgets.inert import (
@@ -34,6 +32,8 @@ from widgets.keys import bindings
 from widgets.panels import Panel
 
 if TYPE_CHECKING:
+    from cockpit.alerts.view import AlertGroup, AlertsView
+    from cockpit.model import Alert
     from cockpit.runtime import View
 
 
@@ -257,6 +257,8 @@ def ordered(alerts: AlertsView) -> list[Alert]:
 
 
 def alert_rows(alerts: AlertsView, selected: str | None, width: int, view: View) -> InertContent:
+    from cockpit.alerts.matchers import shown
+
     out: list[InertContent] = []
     if not alerts.alerts:
         return text((Inert("no alerts"), "$text-muted"))

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.widget import Widget
 
-from cockpit.model import Incident, IncidentStatus
+from cockpit.states import IncidentStatus
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_hm, utc_hm, utcnow
 from widgets.glyphs import current
 from widgets.inert import InertContent, Part, cut, lines, text
+
+if TYPE_CHECKING:
+    from cockpit.model import Incident
 
 
 class CockpitHeader(Widget):

@@ -17,22 +17,23 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.widget import Widget
 
-from cockpit.detect.probes import ProbeState
-from cockpit.detect.routes import route_text
-from cockpit.model import Category, Freshness
+from cockpit.states import Category, Freshness, ProbeState
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
-from cockpit.view.deploys import ChangeRow, DeploysView
-from cockpit.view.errors import ZOOMS, ErrorSummary, ErrorsView, GraphData
-from cockpit.view.probes import ProbeRow, ProbesView
-from cockpit.view.sentry import SentryView
-from cockpit.view.sources import SourceLine, source_lines
+from cockpit.view.zooms import ZOOMS
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, covered, marker_row
 from widgets.inert import InertContent, Part, cut, lines, pad, set_border, styled, text
 
 if TYPE_CHECKING:
+    # The view data is built by the core, loaded once the empty screen is drawn (the panels
+    # only ever get it from `show`), so the core is not imported here to start.
     from cockpit.runtime import View
+    from cockpit.view.deploys import ChangeRow, DeploysView
+    from cockpit.view.errors import ErrorSummary, ErrorsView, GraphData
+    from cockpit.view.probes import ProbeRow, ProbesView
+    from cockpit.view.sentry import SentryView
+    from cockpit.view.sources import SourceLine
 
 COSMETIC_REPAINT = 10.0  # seconds
 
@@ -128,6 +129,8 @@ class Panel(Widget):
         raise NotImplementedError
 
     def sources(self, view: View) -> Sequence[SourceLine]:
+        from cockpit.view.sources import source_lines
+
         return source_lines(view.snapshot, self.category)
 
     def chosen(self, key: str) -> Message | None:
@@ -659,6 +662,8 @@ class ErrorsPanel(Panel):
     def _routes(self, errors: ErrorsView, width: int, count: int) -> list[list[Part]]:
         """The top failing routes with their share of the 5xx: since the spike began while
         one is open, else over the zoom's window."""
+        from cockpit.detect.routes import route_text
+
         if errors.routes is None:
             return []
         shares = errors.routes.per_zoom[self.zoom]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual.widget import Widget
 
-from cockpit.model import TimelineEvent
 from cockpit.term.textsafe import Inert, one_line
 from cockpit.timeutil import local_clock
 from widgets.inert import InertContent, cut, lines, text
+
+if TYPE_CHECKING:
+    from cockpit.model import TimelineEvent
 
 KIND_STYLES = {
     "probe.down": "$error",

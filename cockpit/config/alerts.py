@@ -8,14 +8,15 @@ cluster gossips it to the others).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from cockpit.alerts.matchers import MatcherError, parse_matcher
 from cockpit.config.base import FieldError, Secret
 from cockpit.config.schema import Count, Name, Rule, Seconds, Text, Url, between
-from cockpit.model import Matcher
 
 MAX_SILENCE_MINUTES = 7 * 24 * 60  # Alertmanager keeps expired silences 5 days by default
+
+if TYPE_CHECKING:
+    from cockpit.model import Matcher
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class AlertmanagerConfig:
     timeout: Seconds = 5.0
 
     def check(self) -> None:
+        # The matchers make model objects: loaded only where alerts are configured.
+        from cockpit.alerts.matchers import MatcherError, parse_matcher
+
         for index, text in enumerate(self.matchers):
             try:
                 parse_matcher(text)
@@ -53,6 +57,8 @@ class AlertmanagerConfig:
 
     @property
     def matcher_list(self) -> tuple[Matcher, ...]:
+        from cockpit.alerts.matchers import parse_matcher
+
         return tuple(parse_matcher(m) for m in self.matchers)
 
 

@@ -9,23 +9,17 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cockpit.model import ProbeResult, TimelineEvent
+from cockpit.states import ProbeState as ProbeState  # re-exported: the probes' own states
 from cockpit.timeutil import iso_utc, local_hms
 
 HISTORY = 60  # probe results kept per probe for the sparkline and p50
 # Runs of like results kept per probe (each state change and each new error text starts one):
 # with results every few seconds a whole incident's changes fit, in bounded memory.
 RUNS = 400
-
-
-class ProbeState(StrEnum):
-    UNKNOWN = "unknown"
-    UP = "up"
-    DOWN = "down"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,11 @@ from cockpit.detect.detector import Assessment
 from cockpit.detect.routes import RouteShare, route_shares
 from cockpit.model import Category, ErrorSeries, Incident, IncidentStatus
 from cockpit.view.sources import SourceLine, source_lines
+from cockpit.view.zooms import ZOOMS
 
 if TYPE_CHECKING:
     from cockpit.hub import Snapshot
 
-# The graph's windows, (seconds, label): the panel cycles through them (z).
-ZOOMS = ((300, "5 min"), (1800, "30 min"), (10800, "3 h"))
 ROUTES = 8  # routes kept per window: more than the panel shows
 
 

@@ -4,9 +4,12 @@ StoreError whose `reason` says it in a few words."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cockpit.model import Incident
 from cockpit.timeutil import utc_stamp
+
+if TYPE_CHECKING:
+    from cockpit.model import Incident
 
 
 class StoreError(Exception):

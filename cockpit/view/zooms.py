@@ -1,0 +1,4 @@
+"""The 5xx graph's windows, (seconds, label): the panel cycles through them (z). Apart from
+the errors view so that the panel can title itself before the core is loaded."""
+
+ZOOMS = ((300, "5 min"), (1800, "30 min"), (10800, "3 h"))
