@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from cockpit.config.base import APP_NAME, ConfigError, FieldError, Secret
     from cockpit.config.deploys import DEPLOY_KINDS, DeploySourceConfig, JsonlDeployLogConfig
     from cockpit.config.errors import ERROR_KINDS, AccessLogConfig, ErrorSourceConfig
-    from cockpit.config.loader import Config, SourceConfig, load, parse
+    from cockpit.config.loader import Config, load, parse
     from cockpit.config.notify import NOTIFY_KINDS, NotifyConfig
     from cockpit.config.paths import data_dir, default_path
     from cockpit.config.probes import PROBE_KINDS, HttpProbeConfig, ProbeBase, ProbeConfig
@@ -27,7 +27,7 @@ _HOMES = {
     "base": ("APP_NAME", "ConfigError", "FieldError", "Secret"),
     "deploys": ("DEPLOY_KINDS", "DeploySourceConfig", "JsonlDeployLogConfig"),
     "errors": ("ERROR_KINDS", "AccessLogConfig", "ErrorSourceConfig"),
-    "loader": ("Config", "SourceConfig", "load", "parse"),
+    "loader": ("Config", "load", "parse"),
     "paths": ("data_dir", "default_path"),
     "notify": ("NOTIFY_KINDS", "NotifyConfig"),
     "probes": ("PROBE_KINDS", "HttpProbeConfig", "ProbeBase", "ProbeConfig"),
@@ -63,7 +63,6 @@ __all__ = [
     "Secret",
     "SentryConfig",
     "ServiceConfig",
-    "SourceConfig",
     "data_dir",
     "default_path",
     "load",

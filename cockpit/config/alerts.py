@@ -63,3 +63,4 @@ class AlertmanagerConfig:
 
 
 ALERT_KINDS: dict[str, type] = {"alertmanager": AlertmanagerConfig}
+DEFAULT_ALERT_KIND = "alertmanager"

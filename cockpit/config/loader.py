@@ -10,6 +10,7 @@ depends on several fields. Secrets are never read from the config text (see `Sec
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
 import os
 import re
@@ -18,45 +19,72 @@ import types
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 from urllib.parse import parse_qsl, urlsplit
 
-from cockpit.config.alerts import ALERT_KINDS, AlertmanagerConfig
 from cockpit.config.base import ConfigError, ConfigWarning, FieldError, Secret
-from cockpit.config.changes import CHANGE_KINDS, ChangeSourceConfig
-from cockpit.config.deploys import DEFAULT_DEPLOY_KIND, DEPLOY_KINDS, DeploySourceConfig
-from cockpit.config.errors import DEFAULT_ERROR_KIND, ERROR_KINDS, ErrorSourceConfig
-from cockpit.config.notify import NOTIFY_KINDS, NotifyConfig
-from cockpit.config.probes import PROBE_KINDS, ProbeConfig
 from cockpit.config.schema import Rule
 from cockpit.config.sections import CockpitSection, DetectSettings, KeysSection
-from cockpit.config.sentry import SENTRY_KINDS, SentryConfig
-from cockpit.config.services import ServiceConfig
 
-SourceConfig = (
-    ProbeConfig
-    | DeploySourceConfig
-    | ChangeSourceConfig
-    | ErrorSourceConfig
-    | SentryConfig
-    | AlertmanagerConfig
-)
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from cockpit.config.alerts import AlertmanagerConfig
+    from cockpit.config.changes import ChangeSourceConfig
+    from cockpit.config.deploys import DeploySourceConfig
+    from cockpit.config.errors import ErrorSourceConfig
+    from cockpit.config.notify import NotifyConfig
+    from cockpit.config.probes import ProbeConfig
+    from cockpit.config.sentry import SentryConfig
+    from cockpit.config.services import ServiceConfig
+
+    SourceConfig: TypeAlias = (
+        ProbeConfig
+        | DeploySourceConfig
+        | ChangeSourceConfig
+        | ErrorSourceConfig
+        | SentryConfig
+        | AlertmanagerConfig
+    )
+
 MAX_NESTING = 32  # arrays and inline tables inside each other; no option needs more than 3
 EMPTY_HINT = (
     "the config is empty: nothing to watch. `cockpit init` writes a commented example "
     "(with --force over an existing file)"
 )
 
-# Top-level list sections: name -> (kinds, default kind)
-_LISTS: dict[str, tuple[dict[str, type], str | None]] = {
-    "probes": (PROBE_KINDS, None),
-    "deploys": (DEPLOY_KINDS, DEFAULT_DEPLOY_KIND),
-    "changes": (CHANGE_KINDS, None),
-    "errors": (ERROR_KINDS, DEFAULT_ERROR_KIND),
-    "sentry": (SENTRY_KINDS, "sentry"),
-    "alerts": (ALERT_KINDS, "alertmanager"),
-    "notify": (NOTIFY_KINDS, None),
+# Top-level list sections: name -> (the module of its kinds, the name of its kinds there, the
+# name there of its default kind or None). A module is loaded only for a section the config
+# has: each kind is a dataclass, and defining those the config does not use delays the screen.
+_LIST_KINDS: dict[str, tuple[str, str, str | None]] = {
+    "probes": ("cockpit.config.probes", "PROBE_KINDS", None),
+    "deploys": ("cockpit.config.deploys", "DEPLOY_KINDS", "DEFAULT_DEPLOY_KIND"),
+    "changes": ("cockpit.config.changes", "CHANGE_KINDS", None),
+    "errors": ("cockpit.config.errors", "ERROR_KINDS", "DEFAULT_ERROR_KIND"),
+    "sentry": ("cockpit.config.sentry", "SENTRY_KINDS", "DEFAULT_SENTRY_KIND"),
+    "alerts": ("cockpit.config.alerts", "ALERT_KINDS", "DEFAULT_ALERT_KIND"),
+    "notify": ("cockpit.config.notify", "NOTIFY_KINDS", None),
 }
+LIST_SECTIONS = tuple(_LIST_KINDS)
+
+
+@cache
+def list_kinds(section: str) -> tuple[dict[str, type], str | None]:
+    """A list section's kinds by name, and the kind an entry without `kind` has."""
+    module_name, kinds, default = _LIST_KINDS[section]
+    module = importlib.import_module(module_name)
+    return getattr(module, kinds), getattr(module, default) if default else None
+
+
 # scheme://user[:password]@ at the start of a URL (the userinfo ends before any / ? #).
 _URL_CREDENTIALS = re.compile(
     r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^/?#@\s:]*)(?::(?P<password>[^/?#@\s]*))?@"
@@ -369,7 +397,7 @@ class Loader:
 
     def load(self, data: dict[str, Any]) -> Config:
         singles = {"cockpit": CockpitSection, "keys": KeysSection, "detect": DetectSettings}
-        known = {*singles, "services", *_LISTS}
+        known = {*singles, "services", *LIST_SECTIONS}
         for key in data:
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=1)
@@ -380,10 +408,12 @@ class Loader:
         }
         lists: dict[str, Any] = {}
         names: dict[str, tuple[str | int, ...]] = {}
-        for section, (kinds, default_kind) in _LISTS.items():
+        for section in LIST_SECTIONS:
             items = []
             seen = names if section in _SOURCE_LISTS else {}
-            for i, raw in enumerate(self.array(data, section)):
+            entries = self.array(data, section)
+            kinds, default_kind = list_kinds(section) if entries else ({}, None)
+            for i, raw in enumerate(entries):
                 path: tuple[str | int, ...] = (section, i)
                 kind = raw.get("kind", default_kind) if isinstance(raw, dict) else default_kind
                 if kind not in kinds:
@@ -396,10 +426,13 @@ class Loader:
                 seen[item.name] = path
                 items.append(item)
             lists[section] = tuple(items)
-        services = tuple(
-            self.section(ServiceConfig, raw, ("services", i))
-            for i, raw in enumerate(self.array(data, "services"))
-        )
+        services: tuple[ServiceConfig, ...] = ()
+        if entries := self.array(data, "services"):
+            from cockpit.config.services import ServiceConfig
+
+            services = tuple(
+                self.section(ServiceConfig, raw, ("services", i)) for i, raw in enumerate(entries)
+            )
         return Config(
             path=self.path,
             **sections,

@@ -43,3 +43,4 @@ class SentryConfig:
 
 
 SENTRY_KINDS: dict[str, type] = {"sentry": SentryConfig}
+DEFAULT_SENTRY_KIND = "sentry"

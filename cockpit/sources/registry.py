@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from cockpit.config import SourceConfig
 from cockpit.config.base import not_configured
 from cockpit.model import Category, Reading
 from cockpit.sources.base import Source, SourceError
 from cockpit.term.textsafe import one_line, redact_url
+
+if TYPE_CHECKING:
+    from cockpit.config.loader import SourceConfig
 
 
 class NotConfigured:

@@ -17,7 +17,7 @@ import pytest
 
 from cockpit.cli import main
 from cockpit.config import parse
-from cockpit.config.loader import _LISTS, _hints
+from cockpit.config.loader import LIST_SECTIONS, _hints, list_kinds
 from cockpit.config.schema import Rule
 from cockpit.config.sections import CockpitSection, DetectSettings
 from cockpit.config.services import ServiceConfig
@@ -73,7 +73,8 @@ ENV = {"T_TOKEN": "t", "T_HOOK": "https://hooks.example/x", "T_KEY": "k"}
 def every_kind() -> dict[tuple[str, str], type]:
     out: dict[tuple[str, str], type] = {(name, ""): cls for name, cls in SINGLES.items()}
     out[("services", "")] = ServiceConfig
-    for section, (kinds, _) in _LISTS.items():
+    for section in LIST_SECTIONS:
+        kinds, _ = list_kinds(section)
         for kind, cls in kinds.items():
             out[(section, kind)] = cls
     return out
@@ -107,7 +108,7 @@ def number_fields(cls: type) -> list[tuple[str, Any, list[Rule]]]:
 def block(section: str, kind: str, extra: str) -> tuple[str, int]:
     """A whole config: the kind's block plus `extra` (its line number returned), and a probe so
     that a file holding only [cockpit] still watches something."""
-    header = f"[[{section}]]" if section in (*_LISTS, "services") else f"[{section}]"
+    header = f"[[{section}]]" if section in (*LIST_SECTIONS, "services") else f"[{section}]"
     lines = ["# a config as a user writes it", header, *MINIMAL[(section, kind)].splitlines()]
     key = extra.split("=")[0].strip()
     same = [i for i, text in enumerate(lines) if key and text.startswith(f"{key} =")]
@@ -135,7 +136,8 @@ def check_refused(
 
 
 def key_of(section: str, name: str) -> str:
-    return f"{section}[0].{name}" if section in (*_LISTS, "services") else f"{section}.{name}"
+    listed = section in (*LIST_SECTIONS, "services")
+    return f"{section}[0].{name}" if listed else f"{section}.{name}"
 
 
 CASES = sorted(MINIMAL)

@@ -13,7 +13,7 @@ import pytest
 
 from cockpit.cli import EXAMPLE_CONFIG
 from cockpit.config import ConfigError, parse
-from cockpit.config.loader import _LISTS, _is_secret
+from cockpit.config.loader import LIST_SECTIONS, _is_secret, list_kinds
 from cockpit.config.sections import CockpitSection, DetectSettings, KeysSection
 from cockpit.config.services import ServiceConfig
 
@@ -23,7 +23,7 @@ SINGLES: dict[str, type] = {
     "detect": DetectSettings,
     "keys": KeysSection,
 }
-DEFAULT_KINDS = {section: default for section, (_, default) in _LISTS.items()}
+DEFAULT_KINDS = {section: list_kinds(section)[1] for section in LIST_SECTIONS}
 
 
 def accepted_keys(cls: type) -> list[str]:
@@ -42,7 +42,8 @@ def schema() -> dict[tuple[str, str], list[str]]:
     """(section, kind) -> accepted keys, for every section and kind the loader knows."""
     out = {(name, ""): accepted_keys(cls) for name, cls in SINGLES.items()}
     out[("services", "")] = accepted_keys(ServiceConfig)
-    for section, (kinds, _) in _LISTS.items():
+    for section in LIST_SECTIONS:
+        kinds, _ = list_kinds(section)
         for kind, cls in kinds.items():
             out[(section, kind)] = accepted_keys(cls)
     return out
@@ -196,7 +197,7 @@ def test_every_example_block_loads_once_uncommented(block: tuple[str, str, list[
         env = {name: "https://hooks.example.com/T0/B0/x" for name in env}
     config = parse(text, env=env)
     assert not [w for w in config.warnings if "not set" in str(w)]
-    if section in _LISTS:
+    if section in LIST_SECTIONS:
         (item,) = getattr(config, section)
         assert type(item).kind == kind  # the block is the kind it says it is
 

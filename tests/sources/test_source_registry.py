@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,7 +16,6 @@ from cockpit.config import (
     JsonlDeployLogConfig,
     Secret,
     SentryConfig,
-    SourceConfig,
     parse,
 )
 from cockpit.model import Category
@@ -24,6 +24,9 @@ from cockpit.sources.deploys.log import JsonlDeployLog
 from cockpit.sources.logs.access_log import AccessLogTail
 from cockpit.sources.probes.http import HttpProbe
 from cockpit.sources.registry import build_source
+
+if TYPE_CHECKING:
+    from cockpit.config.loader import SourceConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
