@@ -22,7 +22,7 @@ from cockpit.detect.routes import route_text
 from cockpit.model import Category, Freshness
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
-from cockpit.view.deploys import ChangeRow, DeploysView
+from cockpit.view.deploys import WHY_ROWS, ChangeRow, DeploysView, version_and_who, why_lines
 from cockpit.view.errors import ZOOMS, ErrorSummary, ErrorsView, GraphData
 from cockpit.view.probes import ProbeRow, ProbesView
 from cockpit.view.sentry import SentryView
@@ -514,14 +514,20 @@ class ChangesPanel(Panel):
     def state(self) -> object:
         return self._top
 
-    def _scrolled(self, data: DeploysView, height: int) -> int:
+    def _why(self, row: ChangeRow, width: int, rows: int = WHY_ROWS) -> tuple[str, ...]:
+        return why_lines(tuple(one_line(w, 300) for w in row.why), width, rows)
+
+    def _scrolled(self, data: DeploysView, width: int, height: int) -> int:
         """The first change to show so that the selected one is on screen."""
         keys = [row.key for row in data.changes]
         if not self.has_focus or self.selected not in keys:
             self._top = 0
             return 0
         any_ranked = any(row.rank for row in data.changes)
-        sizes = [2 if row.rank or not any_ranked else 1 for row in data.changes]
+        sizes = [
+            1 + max(1, len(self._why(row, width))) if row.rank else (1 if any_ranked else 2)
+            for row in data.changes
+        ]
         index = keys.index(self.selected)
         top = min(self._top, index)
         while top < index and sum(sizes[top : index + 1]) > height:
@@ -533,40 +539,63 @@ class ChangesPanel(Panel):
         data = view.panels.deploys
         any_ranked = any(row.rank for row in data.changes)
         rows: list[list[Part]] = []
-        for row in data.changes[self._scrolled(data, height) :]:
-            # Suspects get their why; the others a second row only when no suspect needs it.
+        shown = data.changes[self._scrolled(data, width, height) :]
+        for i, row in enumerate(shown):
+            # Suspects get their why (on two rows where it needs them, as long as each
+            # suspect after it keeps two); the others a second row only when no suspect
+            # needs it.
             two = bool(row.rank) or not any_ranked
             if len(rows) + (2 if two and len(rows) + 2 <= height else 1) > height:
                 break
             self.item(row.key, rows)
             rows.append(self._head(row, data.suspects, width, data.now))
-            if two and len(rows) < height:
+            left = height - len(rows)
+            if row.rank and row.why and left > 0:
+                after = sum(2 for r in shown[i + 1 :] if r.rank)
+                lines_ = self._why(row, width, max(1, min(WHY_ROWS, left - after)))
+                rows += [[(Inert(line), "$warning")] for line in lines_[:left]]
+            elif two and left > 0:
                 rows.append(self._second(row))
         return rows
 
     def _head(self, row: ChangeRow, suspects: int, width: int, now: datetime | None) -> list[Part]:
         c = row.change
         kind = KIND_LABELS.get(str(c.kind)) or _kind_label(str(c.kind), self.g)
+        clock = local_clock(c.at, now, seconds=False)
+        host = identity(c.host, 20) if c.host else Inert("")
+        # SUSPECT always shows: what the change is gets the room that is left.
+        label = (" SUSPECT" + (f" {row.rank}" if suspects > 1 else "")) if row.rank else ""
+        fixed = len(kind) + 2 + (len(host) + 1 if host else 0) + len(label)
+        d = c.deploy
+        rollback = f" rollback of {identity(d.reverts)}" if d is not None and d.reverts else ""
+        version = identity(d.version) if d is not None else ""
+        who = one_line(d.who, 100) if d is not None else ""
+        if d is not None:
+            need = len(version) + len(rollback) + (len(who) + 1 if who else 0)
+        else:
+            need = len(one_line(c.what, 300))
+        if " " in clock and len(clock) + fixed + need > width:
+            # Another day's change: its date says enough when the room is short.
+            clock = clock.split(" ", 1)[0]
+        room = width - len(clock) - fixed
         head: list[Part] = [
-            (Inert(local_clock(c.at, now, seconds=False)), "$text-muted"),
+            (Inert(clock), "$text-muted"),
             Inert(" "),
             (Inert(kind), "$accent"),
             Inert(" "),
         ]
-        if c.host:
-            head += [(identity(c.host, 20), "$text-muted"), Inert(" ")]
-        # SUSPECT always shows: what the change is gets the room that is left.
-        label = (" SUSPECT" + (f" {row.rank}" if suspects > 1 else "")) if row.rank else ""
-        room = width - sum(len(part[0] if isinstance(part, tuple) else part) for part in head)
-        room -= len(label)
-        d = c.deploy
+        if host:
+            head += [(host, "$text-muted"), Inert(" ")]
         if d is not None:
-            rollback = f" rollback of {identity(d.reverts)}" if d.reverts else ""
-            version = fit(identity(d.version), max(4, room - len(rollback)), self.g)
-            who = fit(one_line(d.who, 100), room - len(version) - len(rollback) - 1, self.g)
-            head += [(version, "bold")] + ([Inert(" "), who] if who else [])
+            shown_version, shown_who = version_and_who(
+                version, who, max(4, room - len(rollback)), self.g.ellipsis
+            )
+            head.append((Inert(shown_version), "bold"))
+            if shown_who:
+                head += [Inert(" "), Inert(shown_who)]
             if rollback:
-                head.append((fit(rollback, room - len(version), self.g), "$success"))
+                used = len(shown_version) + (len(shown_who) + 1 if shown_who else 0)
+                head.append((fit(rollback, room - used, self.g), "$success"))
         else:
             head.append((fit(one_line(c.what, 300), max(4, room), self.g), "bold"))
         if label:
@@ -575,8 +604,6 @@ class ChangesPanel(Panel):
 
     def _second(self, row: ChangeRow) -> list[Part]:
         c = row.change
-        if row.why:
-            return [(Inert("  why: " + one_line(row.why, 500)), "$warning")]
         if c.reverted_by:
             return [(Inert("  reverted by " + one_line(c.reverted_by, 300)), "$success")]
         d = c.deploy

@@ -1,8 +1,10 @@
 """The changes panel's rows: while degraded the suspects first, in their order, each with why;
-then every other change (deploys included), newest first."""
+then every other change (deploys included), newest first. And how a row's words fit a narrow
+panel: the why wrapped at its reasons, the version and the author sharing what is left."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +18,10 @@ if TYPE_CHECKING:
 
 # Rows kept: more than the tallest panel shows (two lines each).
 DEPLOY_ROWS = 40
+WHY_ROWS = 2  # the most rows a suspect's why takes
+WHY = "  why: "
+WHO_MIN = 6  # an author keeps this much of their name before the version gives way
+VERSION_MIN = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +35,7 @@ class ChangeRow:
     change: Change
     key: str  # what the panel selects by, and `R` finds the change by (`change_key`)
     rank: int = 0  # 1 = suspected first; 0 = not a suspect
-    why: str = ""  # the suspect's reasons, in words
+    why: tuple[str, ...] = ()  # the suspect's reasons, in words, in the order told
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,7 @@ def change_rows(assessment: Assessment) -> tuple[ChangeRow, ...]:
     if a.degraded:
         for rank, suspect in enumerate(a.suspects, start=1):
             key = change_key(suspect.change)
-            ranked.setdefault(key, ChangeRow(suspect.change, key, rank, suspect.reasons))
+            ranked.setdefault(key, ChangeRow(suspect.change, key, rank, suspect.told))
         if not ranked and a.suspect is not None:
             change = change_from_deploy(a.suspect)
             ranked[change_key(change)] = ChangeRow(change, change_key(change), 1)
@@ -81,3 +87,75 @@ def deploys_view(snapshot: Snapshot, assessment: Assessment) -> DeploysView:
         suspects=suspects if assessment.suspects else 0,
         more_suspects=assessment.more_suspects if assessment.suspects else 0,
     )
+
+
+def why_lines(reasons: tuple[str, ...], width: int, rows: int = WHY_ROWS) -> tuple[str, ...]:
+    """The why in at most `rows` lines of `width` cells: "  why: " and the reasons, each kept
+    on one line where it fits (a line breaks between reasons before it breaks inside one),
+    the next lines indented under the first reason; what does not fit ends the last line
+    with "…"."""
+    if not reasons:
+        return ()
+    indent = " " * len(WHY)
+    room = max(8, width - len(WHY))
+    out: list[str] = []
+    line = ""
+    for i, reason in enumerate(reasons):
+        piece = reason + (";" if i < len(reasons) - 1 else "")
+        if not line:
+            line = piece
+        elif len(line) + 1 + len(piece) <= room:
+            line += " " + piece
+        elif len(piece) <= room:
+            out.append(line)
+            line = piece
+        else:
+            line += " " + piece
+        while len(line) > room:  # a reason longer than a line: broken between its words
+            head, *rest = textwrap.wrap(line, room, break_on_hyphens=False) or [line]
+            out.append(head)
+            line = " ".join(rest)
+    if line:
+        out.append(line)
+    if len(out) > rows:
+        last = " ".join(out[rows - 1 :])
+        out = [*out[: rows - 1], last[: room - 1].rstrip() + "…"]
+    return tuple((WHY if n == 0 else indent) + text for n, text in enumerate(out))
+
+
+def fit_tail(text: str, width: int, ellipsis: str = "…") -> str:
+    """`text` in `width` cells, cut at its front: a version's end tells releases apart
+    ("2026.12.04-2" -> "…12.04-2")."""
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return text[:width]
+    tail = text[len(text) - (width - len(ellipsis)) :]
+    return ellipsis + (tail.lstrip(".-_") or tail)
+
+
+def fit_head(text: str, width: int, ellipsis: str = "…") -> str:
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return text[:width]
+    return text[: width - len(ellipsis)] + ellipsis
+
+
+def version_and_who(version: str, who: str, room: int, ellipsis: str = "…") -> tuple[str, str]:
+    """A deploy's version and author in `room` cells with a space between: both whole when
+    they fit; else the author keeps up to WHO_MIN cells and the version gives way from its
+    front, down to VERSION_MIN; an author left with less than three cells is left out (a
+    name cut to one letter says nothing)."""
+    if not who:
+        return fit_tail(version, room, ellipsis), ""
+    if len(version) + 1 + len(who) <= room:
+        return version, who
+    who_w = max(min(len(who), WHO_MIN), room - 1 - len(version))
+    version_w = room - 1 - who_w
+    if version_w < VERSION_MIN:
+        version_w = min(len(version), VERSION_MIN)
+        who_w = room - 1 - version_w
+    if who_w < 3:
+        return fit_tail(version, room, ellipsis), ""
+    return fit_tail(version, version_w, ellipsis), fit_head(who, who_w, ellipsis)
