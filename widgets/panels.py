@@ -25,7 +25,7 @@ from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from cockpit.view.deploys import WHY_ROWS, ChangeRow, DeploysView, version_and_who, why_lines
 from cockpit.view.errors import ZOOMS, ErrorSummary, ErrorsView, GraphData
 from cockpit.view.probes import ProbeRow, ProbesView
-from cockpit.view.sentry import SentryView
+from cockpit.view.sentry import BLIND_ROWS, SentryView, blind_lines
 from cockpit.view.sources import SourceLine, source_lines
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
 from widgets.graph import axis_labels, bar_rows, columns, covered, marker_row
@@ -515,7 +515,7 @@ class ChangesPanel(Panel):
         return self._top
 
     def _why(self, row: ChangeRow, width: int, rows: int = WHY_ROWS) -> tuple[str, ...]:
-        return why_lines(tuple(one_line(w, 300) for w in row.why), width, rows)
+        return why_lines(tuple(one_line(w, 300) for w in row.why), width, rows, self.g.ellipsis)
 
     def _scrolled(self, data: DeploysView, width: int, height: int) -> int:
         """The first change to show so that the selected one is on screen."""
@@ -846,11 +846,15 @@ class SentryPanel(Panel):
                     Inert(f" since {before}{local_hms(blind.since)}" if blind.since else ""),
                 ]
             )
-            # What fails that no issue names: the routes with their share of the 5xx, then
-            # the probes; by timing alone when the 5xx source tells no routes.
-            what = ", ".join(blind.what) if blind.what else "5xx (by timing: no route information)"
-            rows.append([(Inert(fit(f"  no issue: {what}", width, self.g)), "$error")])
         two_lines = width < 70
+        if blind is not None:
+            # What fails that no issue names: the routes with their share of the 5xx, then
+            # the probes; by timing alone when the 5xx source tells no routes. On a second
+            # row where it needs one and the top issue still has its rows.
+            issue_rows = (2 if two_lines else 1) if sentry.rows else 1
+            what_rows = max(1, min(BLIND_ROWS, height - len(rows) - issue_rows))
+            said = blind_lines(blind, width, what_rows, self.g.ellipsis)
+            rows += [[(Inert(line), "$error")] for line in said]
         for entry in sentry.rows:
             if len(rows) + (2 if two_lines else 1) > height:
                 break

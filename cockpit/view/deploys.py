@@ -4,7 +4,6 @@ panel: the why wrapped at its reasons, the version and the author sharing what i
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 from cockpit.detect.detector import Assessment
 from cockpit.model import Category, Change, Deploy
 from cockpit.view.sources import SourceLine, source_lines
+from cockpit.view.wrap import wrap_items
 
 if TYPE_CHECKING:
     from cockpit.hub import Snapshot
@@ -89,38 +89,14 @@ def deploys_view(snapshot: Snapshot, assessment: Assessment) -> DeploysView:
     )
 
 
-def why_lines(reasons: tuple[str, ...], width: int, rows: int = WHY_ROWS) -> tuple[str, ...]:
+def why_lines(
+    reasons: tuple[str, ...], width: int, rows: int = WHY_ROWS, ellipsis: str = "…"
+) -> tuple[str, ...]:
     """The why in at most `rows` lines of `width` cells: "  why: " and the reasons, each kept
-    on one line where it fits (a line breaks between reasons before it breaks inside one),
-    the next lines indented under the first reason; what does not fit ends the last line
-    with "…"."""
-    if not reasons:
-        return ()
+    on one line where it fits, the next lines indented under the first reason; what does
+    not fit ends the last line with "…"."""
     indent = " " * len(WHY)
-    room = max(8, width - len(WHY))
-    out: list[str] = []
-    line = ""
-    for i, reason in enumerate(reasons):
-        piece = reason + (";" if i < len(reasons) - 1 else "")
-        if not line:
-            line = piece
-        elif len(line) + 1 + len(piece) <= room:
-            line += " " + piece
-        elif len(piece) <= room:
-            out.append(line)
-            line = piece
-        else:
-            line += " " + piece
-        while len(line) > room:  # a reason longer than a line: broken between its words
-            head, *rest = textwrap.wrap(line, room, break_on_hyphens=False) or [line]
-            out.append(head)
-            line = " ".join(rest)
-    if line:
-        out.append(line)
-    if len(out) > rows:
-        last = " ".join(out[rows - 1 :])
-        out = [*out[: rows - 1], last[: room - 1].rstrip() + "…"]
-    return tuple((WHY if n == 0 else indent) + text for n, text in enumerate(out))
+    return wrap_items(reasons, width, rows, head=WHY, indent=indent, sep=";", ellipsis=ellipsis)
 
 
 def fit_tail(text: str, width: int, ellipsis: str = "…") -> str:
