@@ -23,12 +23,13 @@ from cockpit.model import Category, Freshness
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
 from cockpit.view.deploys import WHY_ROWS, ChangeRow, DeploysView, version_and_who, why_lines
-from cockpit.view.errors import ZOOMS, ErrorSummary, ErrorsView, GraphData
+from cockpit.view.errors import DEFAULT_ZOOM, ZOOMS, ErrorSummary, ErrorsView, GraphData
+from cockpit.view.graph import graph_columns
 from cockpit.view.probes import ProbeRow, ProbesView
 from cockpit.view.sentry import BLIND_ROWS, SentryView, blind_lines
 from cockpit.view.sources import SourceLine, source_lines
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
-from widgets.graph import axis_labels, bar_rows, columns, covered, marker_row
+from widgets.graph import axis_labels, bar_rows, marker_row
 from widgets.inert import InertContent, Part, cut, lines, pad, set_border, styled, text
 
 if TYPE_CHECKING:
@@ -638,7 +639,7 @@ class ErrorsPanel(Panel):
 
     def __init__(self, *, ascii_only: bool = False, id: str | None = None):
         super().__init__(ascii_only=ascii_only, id=id)
-        self.zoom = 1  # index into ZOOMS
+        self._chosen_zoom: int | None = None  # index into ZOOMS, once z picked one
 
     def chosen(self, key: str) -> Message:
         return self.RoutesChosen()
@@ -652,8 +653,15 @@ class ErrorsPanel(Panel):
     def state(self) -> object:
         return self.zoom
 
+    @property
+    def zoom(self) -> int:
+        """The zoom picked with z, else the one the view says fits the data held."""
+        if self._chosen_zoom is not None:
+            return self._chosen_zoom
+        return self.view.panels.errors.zoom if self.view is not None else DEFAULT_ZOOM
+
     def cycle_zoom(self) -> str:
-        self.zoom = (self.zoom + 1) % len(ZOOMS)
+        self._chosen_zoom = (self.zoom + 1) % len(ZOOMS)
         if self.view is not None:
             self.show(self.view)
         return ZOOMS[self.zoom][1]
@@ -742,20 +750,20 @@ class ErrorsPanel(Panel):
         if not starts:
             return []
         bucket = graph.bucket_seconds
-        end = starts[-1] + bucket
         # A column never shows less than a bucket: short windows draw fewer, wider-spaced columns.
         cols = max(1, min(width, int(span // bucket)))
         # The y scale always has its place at the right of the top row, at every zoom.
         scale_room = 8
         cols = max(1, min(cols, width - scale_room))
-        counts, step = columns(starts, graph.errors, end=end, span=span, width=cols, bucket=bucket)
-        rates = [e / step for e in counts]
-        top = max(rates, default=0.0)
+        shape = graph_columns(
+            starts, graph.errors, bucket=bucket, data_from=graph.first, span=span, width=cols
+        )
+        begin, end, step = shape.begin, shape.end, shape.step
+        top = shape.top
         scale_label = f"{top:.1f}/s" if top else "no 5xx"
-        bars = bar_rows(rates, height - 2, self.g)
-        begin = end - span
+        bars = bar_rows(shape.rates, height - 2, self.g)
         # A zoom wider than the data: the columns before it hold no data, which is not zero.
-        known = covered(starts[0], end, end=end, span=span, width=cols)
+        known = shape.known
         blank = known.index(True) if True in known else cols
         if blank:
             bars = [" " * blank + line[blank:] for line in bars]
@@ -790,9 +798,10 @@ class ErrorsPanel(Panel):
         ticks = [(0, local_hm(from_epoch(begin)))]
         if blank:
             # Say where the data begin instead of drawing the time before it as zero.
-            ticks = [(0, "no data"), (blank, "from " + local_hm(from_epoch(starts[0])))]
-            if blank + 18 > cols - 5:
-                ticks = [(0, "data from " + local_hm(from_epoch(starts[0])))]
+            since = "from " + graph.data_from
+            ticks = [(0, "no data"), (blank, since)]
+            if blank + len(since) + 1 > cols - 5:
+                ticks = [(0, "data " + since)]
         if cols >= 24 and not blank:
             ticks.append((cols // 2 - 2, local_hm(from_epoch(begin + span / 2))))
         ticks.append((cols - 5, local_hm(from_epoch(end))))
