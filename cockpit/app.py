@@ -271,6 +271,7 @@ class CockpitApp(App[int]):
             status_times=view.status_times,
             alerts=view.alerts.firing,
             incident_known=view.incident_known,
+            degraded_words=view.panels.header.degraded,
         )
         header.set_notices(
             notices(

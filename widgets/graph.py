@@ -40,50 +40,6 @@ def marker_row(width: int, marks: dict[int, str]) -> str:
     return "".join(cells)
 
 
-def columns(
-    starts: Sequence[float],
-    counts: Sequence[float],
-    *,
-    end: float,
-    span: float,
-    width: int,
-    bucket: float = 0.0,
-) -> tuple[list[float], float]:
-    """Sum counts (at bucket start times, epoch seconds) into `width` equal columns covering
-    the `span` seconds before `end`. Returns the sums and each column's length in seconds.
-
-    With `bucket` (seconds per bucket) each bucket's count is spread over the columns its time
-    overlaps, in proportion: columns that are not a whole number of buckets wide then still
-    draw a steady rate as a steady height, never as a comb of full and empty columns."""
-    width = max(1, width)
-    step = span / width
-    sums = [0.0] * width
-    begin = end - span
-    for start, count in zip(starts, counts, strict=True):
-        if bucket <= 0:
-            index = int((start - begin) // step)
-            if 0 <= index < width:
-                sums[index] += count
-            continue
-        stop = start + bucket
-        first = max(0, int((start - begin) // step))
-        last = min(width - 1, int((stop - begin) // step))
-        for index in range(first, last + 1):
-            left, right = begin + index * step, begin + (index + 1) * step
-            overlap = min(right, stop) - max(left, start)
-            if overlap > 0:
-                sums[index] += count * overlap / bucket
-    return sums, step
-
-
-def covered(first: float, last_end: float, *, end: float, span: float, width: int) -> list[bool]:
-    """Which of `width` columns over the `span` before `end` hold any of the data, which runs
-    from `first` to `last_end` (epoch seconds): a column outside it has no data, not zero."""
-    step = span / max(1, width)
-    begin = end - span
-    return [begin + (i + 1) * step > first and begin + i * step < last_end for i in range(width)]
-
-
 def axis_labels(width: int, labels: Sequence[tuple[int, str]]) -> str:
     """Labels placed at columns (left-aligned at their column, kept inside the row and apart
     from each other); a label that would overlap the previous one is left out."""

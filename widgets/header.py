@@ -1,5 +1,6 @@
 """The top line: what is watched, DRILL / READ-ONLY, how many alerts fire, the incident's
-state, and the UTC clock.
+state (or DEGRADED since when), and the UTC clock. At 80 columns the shorter phrasings and
+then the environment give way before the time a failure began is cut.
 
 Under it, only when there is something to say, up to three lines of notices: why the cockpit is
 read-only (a store it cannot open), what is not saved yet, a revert running or whose outcome is
@@ -37,6 +38,8 @@ class CockpitHeader(Widget):
         self.read_only = read_only
         self.incident: Incident | None = None
         self.degraded = False
+        # While degraded: the core's phrasings, longest first (cockpit.view.header).
+        self.degraded_words: tuple[str, ...] = ()
         self.incident_known = True  # False: the store was never read (offline since start)
         self.alerts = 0  # firing alerts (Alertmanager), not silenced
         self.notices: tuple[tuple[Inert, str], ...] = ()  # (text, style of ours)
@@ -74,9 +77,20 @@ class CockpitHeader(Widget):
         status_times: Mapping[IncidentStatus, datetime] | None = None,
         alerts: int = 0,
         incident_known: bool = True,
+        degraded_words: tuple[str, ...] = (),
     ) -> None:
         times = dict(status_times or {})
-        fields = (service, environment, drill, incident, degraded, times, alerts, incident_known)
+        fields = (
+            service,
+            environment,
+            drill,
+            incident,
+            degraded,
+            times,
+            alerts,
+            incident_known,
+            degraded_words,
+        )
         shown = (
             self.service,
             self.environment,
@@ -86,6 +100,7 @@ class CockpitHeader(Widget):
             self.status_times,
             self.alerts,
             self.incident_known,
+            self.degraded_words,
         )
         if fields == shown:
             return  # unchanged: no repaint
@@ -93,6 +108,7 @@ class CockpitHeader(Widget):
         self.incident, self.degraded, self.status_times = incident, degraded, times
         self.alerts = alerts
         self.incident_known = incident_known
+        self.degraded_words = degraded_words
         self.refresh()
 
     def _incident_words(self, incident: Incident, room: int) -> Inert:
@@ -118,9 +134,10 @@ class CockpitHeader(Widget):
             best = longer
         return one_line(best)
 
-    def render(self) -> InertContent:
-        parts: list[Part] = [(Inert(" " + one_line(self.service, 200)), "bold")]
-        if self.environment:
+    def _left(self, *, environment: bool, service_room: int = 200) -> list[Part]:
+        """The service (cut to `service_room`), the environment if asked, the badges."""
+        parts: list[Part] = [(Inert(" " + one_line(self.service, max(1, service_room))), "bold")]
+        if environment and self.environment:
             dot = "-" if current().bullet == "*" else "·"
             parts.append((Inert(f" {dot} " + one_line(self.environment, 200)), "$text-muted"))
         if self.drill:
@@ -131,9 +148,38 @@ class CockpitHeader(Widget):
             word = "ALERT" if self.alerts == 1 else "ALERTS"
             parts.append((Inert(f"  {self.alerts} {word} "), "$error bold reverse"))
         parts.append(Inert("  "))
+        return parts
+
+    def _state_words(self) -> list[Part]:
+        """The state without an open incident, longest phrasing first."""
+        if not self.incident_known:
+            return [(Inert("incident not known: store not read yet"), "$warning bold")]
+        if self.degraded:
+            words = self.degraded_words or ("DEGRADED, no incident declared",)
+            return [(one_line(w), "$warning bold") for w in words]
+        return [(Inert("no incident"), "$success")]
+
+    def _fitted(self, room: int) -> list[Part]:
+        """The left part within `room` cells: each phrasing with the environment, then each
+        without it, then the service name cut; the state's last words are never cut."""
+        options = self._state_words()
+        for environment in (True, False):
+            for words in options:
+                parts = [*self._left(environment=environment), words]
+                if text(*parts).cell_length <= room:
+                    return parts
+        last = options[-1]
+        rest = text(*self._left(environment=False, service_room=0), last).cell_length
+        service_room = room - rest + 1
+        if service_room >= 4:
+            return [*self._left(environment=False, service_room=service_room), last]
+        return [*self._left(environment=False), last]
+
+    def render(self) -> InertContent:
         incident = self.incident
         clock_room = self.size.width - len(f"{utc_hm(utcnow())} UTC ") - 1
         if incident is not None and incident.status is not IncidentStatus.RESOLVED:
+            parts = self._left(environment=True)
             head = text(*parts)
             parts.append(
                 (
@@ -141,12 +187,8 @@ class CockpitHeader(Widget):
                     "$error bold",
                 )
             )
-        elif not self.incident_known:
-            parts.append((Inert("incident not known: store not read yet"), "$warning bold"))
-        elif self.degraded:
-            parts.append((Inert("DEGRADED, no incident declared"), "$warning bold"))
         else:
-            parts.append((Inert("no incident"), "$success"))
+            parts = self._fitted(clock_room)
         self._shown_minute = utc_hm(utcnow())
         clock = f"{self._shown_minute} UTC "
         left = text(*parts)

@@ -20,9 +20,9 @@ from textual.widget import Widget
 from cockpit.states import Category, Freshness, ProbeState
 from cockpit.term.textsafe import Inert, identity, one_line
 from cockpit.timeutil import from_epoch, local_clock, local_hm, local_hms
-from cockpit.view.zooms import ZOOMS
+from cockpit.view.zooms import DEFAULT_ZOOM, ZOOMS
 from widgets.glyphs import ASCII, UNICODE, Glyphs, fit, fit_middle, glyphs
-from widgets.graph import axis_labels, bar_rows, columns, covered, marker_row
+from widgets.graph import axis_labels, bar_rows, marker_row
 from widgets.inert import InertContent, Part, cut, lines, pad, set_border, styled, text
 
 if TYPE_CHECKING:
@@ -517,14 +517,24 @@ class ChangesPanel(Panel):
     def state(self) -> object:
         return self._top
 
-    def _scrolled(self, data: DeploysView, height: int) -> int:
+    def _why(self, row: ChangeRow, width: int, rows: int | None = None) -> tuple[str, ...]:
+        from cockpit.view.deploys import WHY_ROWS, why_lines
+
+        return why_lines(
+            tuple(one_line(w, 300) for w in row.why), width, rows or WHY_ROWS, self.g.ellipsis
+        )
+
+    def _scrolled(self, data: DeploysView, width: int, height: int) -> int:
         """The first change to show so that the selected one is on screen."""
         keys = [row.key for row in data.changes]
         if not self.has_focus or self.selected not in keys:
             self._top = 0
             return 0
         any_ranked = any(row.rank for row in data.changes)
-        sizes = [2 if row.rank or not any_ranked else 1 for row in data.changes]
+        sizes = [
+            1 + max(1, len(self._why(row, width))) if row.rank else (1 if any_ranked else 2)
+            for row in data.changes
+        ]
         index = keys.index(self.selected)
         top = min(self._top, index)
         while top < index and sum(sizes[top : index + 1]) > height:
@@ -536,40 +546,67 @@ class ChangesPanel(Panel):
         data = view.panels.deploys
         any_ranked = any(row.rank for row in data.changes)
         rows: list[list[Part]] = []
-        for row in data.changes[self._scrolled(data, height) :]:
-            # Suspects get their why; the others a second row only when no suspect needs it.
+        shown = data.changes[self._scrolled(data, width, height) :]
+        for i, row in enumerate(shown):
+            # Suspects get their why (on two rows where it needs them, as long as each
+            # suspect after it keeps two); the others a second row only when no suspect
+            # needs it.
             two = bool(row.rank) or not any_ranked
             if len(rows) + (2 if two and len(rows) + 2 <= height else 1) > height:
                 break
             self.item(row.key, rows)
             rows.append(self._head(row, data.suspects, width, data.now))
-            if two and len(rows) < height:
+            left = height - len(rows)
+            if row.rank and row.why and left > 0:
+                after = sum(2 for r in shown[i + 1 :] if r.rank)
+                from cockpit.view.deploys import WHY_ROWS
+
+                lines_ = self._why(row, width, max(1, min(WHY_ROWS, left - after)))
+                rows += [[(Inert(line), "$warning")] for line in lines_[:left]]
+            elif two and left > 0:
                 rows.append(self._second(row))
         return rows
 
     def _head(self, row: ChangeRow, suspects: int, width: int, now: datetime | None) -> list[Part]:
         c = row.change
         kind = KIND_LABELS.get(str(c.kind)) or _kind_label(str(c.kind), self.g)
+        clock = local_clock(c.at, now, seconds=False)
+        host = identity(c.host, 20) if c.host else Inert("")
+        # SUSPECT always shows: what the change is gets the room that is left.
+        label = (" SUSPECT" + (f" {row.rank}" if suspects > 1 else "")) if row.rank else ""
+        fixed = len(kind) + 2 + (len(host) + 1 if host else 0) + len(label)
+        d = c.deploy
+        rollback = f" rollback of {identity(d.reverts)}" if d is not None and d.reverts else ""
+        version = identity(d.version) if d is not None else ""
+        who = one_line(d.who, 100) if d is not None else ""
+        if d is not None:
+            need = len(version) + len(rollback) + (len(who) + 1 if who else 0)
+        else:
+            need = len(one_line(c.what, 300))
+        if " " in clock and len(clock) + fixed + need > width:
+            # Another day's change: its date says enough when the room is short.
+            clock = clock.split(" ", 1)[0]
+        room = width - len(clock) - fixed
         head: list[Part] = [
-            (Inert(local_clock(c.at, now, seconds=False)), "$text-muted"),
+            (Inert(clock), "$text-muted"),
             Inert(" "),
             (Inert(kind), "$accent"),
             Inert(" "),
         ]
-        if c.host:
-            head += [(identity(c.host, 20), "$text-muted"), Inert(" ")]
-        # SUSPECT always shows: what the change is gets the room that is left.
-        label = (" SUSPECT" + (f" {row.rank}" if suspects > 1 else "")) if row.rank else ""
-        room = width - sum(len(part[0] if isinstance(part, tuple) else part) for part in head)
-        room -= len(label)
-        d = c.deploy
+        if host:
+            head += [(host, "$text-muted"), Inert(" ")]
         if d is not None:
-            rollback = f" rollback of {identity(d.reverts)}" if d.reverts else ""
-            version = fit(identity(d.version), max(4, room - len(rollback)), self.g)
-            who = fit(one_line(d.who, 100), room - len(version) - len(rollback) - 1, self.g)
-            head += [(version, "bold")] + ([Inert(" "), who] if who else [])
+            from cockpit.view.deploys import version_and_who
+
+            shown_version, shown_who = version_and_who(
+                version, who, max(4, room - len(rollback)), self.g.ellipsis
+            )
+            head.append((Inert(shown_version), "bold"))
+            if shown_who:
+                head += [Inert(" "), Inert(shown_who)]
             if rollback:
-                head.append((fit(rollback, room - len(version), self.g), "$success"))
+                used = len(shown_version) + (len(shown_who) + 1 if shown_who else 0)
+                head.append((fit(rollback, room - used, self.g), "$success"))
         else:
             head.append((fit(one_line(c.what, 300), max(4, room), self.g), "bold"))
         if label:
@@ -578,8 +615,6 @@ class ChangesPanel(Panel):
 
     def _second(self, row: ChangeRow) -> list[Part]:
         c = row.change
-        if row.why:
-            return [(Inert("  why: " + one_line(row.why, 500)), "$warning")]
         if c.reverted_by:
             return [(Inert("  reverted by " + one_line(c.reverted_by, 300)), "$success")]
         d = c.deploy
@@ -614,7 +649,7 @@ class ErrorsPanel(Panel):
 
     def __init__(self, *, ascii_only: bool = False, id: str | None = None):
         super().__init__(ascii_only=ascii_only, id=id)
-        self.zoom = 1  # index into ZOOMS
+        self._chosen_zoom: int | None = None  # index into ZOOMS, once z picked one
 
     def chosen(self, key: str) -> Message:
         return self.RoutesChosen()
@@ -628,8 +663,15 @@ class ErrorsPanel(Panel):
     def state(self) -> object:
         return self.zoom
 
+    @property
+    def zoom(self) -> int:
+        """The zoom picked with z, else the one the view says fits the data held."""
+        if self._chosen_zoom is not None:
+            return self._chosen_zoom
+        return self.view.panels.errors.zoom if self.view is not None else DEFAULT_ZOOM
+
     def cycle_zoom(self) -> str:
-        self.zoom = (self.zoom + 1) % len(ZOOMS)
+        self._chosen_zoom = (self.zoom + 1) % len(ZOOMS)
         if self.view is not None:
             self.show(self.view)
         return ZOOMS[self.zoom][1]
@@ -720,20 +762,22 @@ class ErrorsPanel(Panel):
         if not starts:
             return []
         bucket = graph.bucket_seconds
-        end = starts[-1] + bucket
         # A column never shows less than a bucket: short windows draw fewer, wider-spaced columns.
         cols = max(1, min(width, int(span // bucket)))
         # The y scale always has its place at the right of the top row, at every zoom.
         scale_room = 8
         cols = max(1, min(cols, width - scale_room))
-        counts, step = columns(starts, graph.errors, end=end, span=span, width=cols, bucket=bucket)
-        rates = [e / step for e in counts]
-        top = max(rates, default=0.0)
+        from cockpit.view.graph import graph_columns
+
+        shape = graph_columns(
+            starts, graph.errors, bucket=bucket, data_from=graph.first, span=span, width=cols
+        )
+        begin, end, step = shape.begin, shape.end, shape.step
+        top = shape.top
         scale_label = f"{top:.1f}/s" if top else "no 5xx"
-        bars = bar_rows(rates, height - 2, self.g)
-        begin = end - span
+        bars = bar_rows(shape.rates, height - 2, self.g)
         # A zoom wider than the data: the columns before it hold no data, which is not zero.
-        known = covered(starts[0], end, end=end, span=span, width=cols)
+        known = shape.known
         blank = known.index(True) if True in known else cols
         if blank:
             bars = [" " * blank + line[blank:] for line in bars]
@@ -768,9 +812,10 @@ class ErrorsPanel(Panel):
         ticks = [(0, local_hm(from_epoch(begin)))]
         if blank:
             # Say where the data begin instead of drawing the time before it as zero.
-            ticks = [(0, "no data"), (blank, "from " + local_hm(from_epoch(starts[0])))]
-            if blank + 18 > cols - 5:
-                ticks = [(0, "data from " + local_hm(from_epoch(starts[0])))]
+            since = "from " + graph.data_from
+            ticks = [(0, "no data"), (blank, since)]
+            if blank + len(since) + 1 > cols - 5:
+                ticks = [(0, "data " + since)]
         if cols >= 24 and not blank:
             ticks.append((cols // 2 - 2, local_hm(from_epoch(begin + span / 2))))
         ticks.append((cols - 5, local_hm(from_epoch(end))))
@@ -824,11 +869,17 @@ class SentryPanel(Panel):
                     Inert(f" since {before}{local_hms(blind.since)}" if blind.since else ""),
                 ]
             )
-            # What fails that no issue names: the routes with their share of the 5xx, then
-            # the probes; by timing alone when the 5xx source tells no routes.
-            what = ", ".join(blind.what) if blind.what else "5xx (by timing: no route information)"
-            rows.append([(Inert(fit(f"  no issue: {what}", width, self.g)), "$error")])
         two_lines = width < 70
+        if blind is not None:
+            # What fails that no issue names: the routes with their share of the 5xx, then
+            # the probes; by timing alone when the 5xx source tells no routes. On a second
+            # row where it needs one and the top issue still has its rows.
+            issue_rows = (2 if two_lines else 1) if sentry.rows else 1
+            from cockpit.view.sentry import BLIND_ROWS, blind_lines
+
+            what_rows = max(1, min(BLIND_ROWS, height - len(rows) - issue_rows))
+            said = blind_lines(blind, width, what_rows, self.g.ellipsis)
+            rows += [[(Inert(line), "$error")] for line in said]
         for entry in sentry.rows:
             if len(rows) + (2 if two_lines else 1) > height:
                 break

@@ -66,9 +66,14 @@ class Suspect:
     why: tuple[str, ...]  # the first says when it came; then its relations, strongest first
 
     @property
+    def told(self) -> tuple[str, ...]:
+        """The reasons in the order they are told: relations first, then when."""
+        return (*self.why[1:], *self.why[:1])
+
+    @property
     def reasons(self) -> str:
         """In words, relations first (what a narrow panel must not cut), then when."""
-        return "; ".join((*self.why[1:], *self.why[:1]))
+        return "; ".join(self.told)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +151,7 @@ def _before(change: Change, clues: FailureClues) -> str:
     gap = (clues.start - change.at).total_seconds()
     if gap < 1:
         return "came as the failure began"
-    return f"{duration(gap)} before the first failure"
+    return f"{duration(gap)} before the failure"
 
 
 def relations(change: Change, clues: FailureClues) -> list[tuple[float, str]]:

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from cockpit.detect.detector import Assessment
 from cockpit.detect.routes import RouteShare, route_shares
 from cockpit.model import Category, ErrorSeries, Incident, IncidentStatus
+from cockpit.timeutil import from_epoch, local_hm, local_hms
 from cockpit.view.sources import SourceLine, source_lines
-from cockpit.view.zooms import ZOOMS
+from cockpit.view.zooms import DEFAULT_ZOOM, ZOOMS
 
 if TYPE_CHECKING:
     from cockpit.hub import Snapshot
@@ -46,11 +47,37 @@ class RouteRows:
 @dataclass(frozen=True, slots=True)
 class GraphData:
     """The complete buckets of the graphed log (the filling one would redraw the graph with
-    every poll): when each began (epoch seconds) and its 5xx."""
+    every poll): when each began (epoch seconds) and its 5xx; and where the data begin (the
+    log's first line, else the first bucket), so that no rate is averaged over time before."""
 
     bucket_seconds: int
     starts: tuple[float, ...]
     errors: tuple[int, ...]
+    first: float = 0.0
+
+    @property
+    def end(self) -> float:
+        return self.starts[-1] + self.bucket_seconds if self.starts else self.first
+
+    @property
+    def held(self) -> float:
+        """Seconds of data the graph holds."""
+        return max(0.0, self.end - self.first)
+
+    @property
+    def zoom(self) -> int:
+        """The zoom that fits the data held: the shortest window that holds them all, never
+        wider than the default (young data fill more of the graph than one column at 30
+        minutes)."""
+        fitting = next((i for i, (span, _) in enumerate(ZOOMS) if span >= self.held), None)
+        return DEFAULT_ZOOM if fitting is None else min(fitting, DEFAULT_ZOOM)
+
+    @property
+    def data_from(self) -> str:
+        """Where the data begin, local time: to the second while they are younger than the
+        shortest window ("from 16:12" beside "16:12" says nothing), else to the minute."""
+        at = from_epoch(self.first)
+        return local_hms(at) if self.held < ZOOMS[0][0] else local_hm(at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +91,11 @@ class ErrorsView:
     mitigated_at: datetime | None = None
     alerting: bool = False
 
+    @property
+    def zoom(self) -> int:
+        """The zoom shown until the user picks one (z)."""
+        return self.graph.zoom if self.graph is not None else DEFAULT_ZOOM
+
 
 def _summary(s: ErrorSeries, at: datetime, baseline: float, spike: bool) -> ErrorSummary:
     if not any(b.requests for b in s.buckets):
@@ -72,12 +104,14 @@ def _summary(s: ErrorSeries, at: datetime, baseline: float, spike: bool) -> Erro
     width = timedelta(seconds=s.bucket_seconds)
     # Buckets from before the first logged request would read as "no traffic".
     recent = [b for b in complete[-2:] if s.first_ts is None or b.start + width > s.first_ts]
-    if recent:
-        seconds = len(recent) * s.bucket_seconds
-    else:  # traffic has only just begun: the filling bucket, over the time it has filled
+    filling = not recent
+    if filling:  # traffic has only just begun: the filling bucket, up to now
         recent = list(s.buckets[-1:])
-        seconds = int((at - recent[0].start).total_seconds()) if recent else 0
-    seconds = max(1, seconds)
+    # Over the time the data cover: the log's first line may have come inside the first.
+    first = s.first_ts or recent[0].start
+    ends = [at if filling else b.start + width for b in recent]
+    spans = (stop - max(b.start, first) for b, stop in zip(recent, ends, strict=True))
+    seconds = max(1.0, sum(spans, timedelta()).total_seconds())
     req = sum(b.requests for b in recent) / seconds
     err = sum(b.errors_5xx for b in recent) / seconds
     windows = []
@@ -117,10 +151,14 @@ def _graph(s: ErrorSeries) -> GraphData | None:
         complete = tuple(b for b in complete if b.start + width > s.first_ts)
     if not complete:
         return None
+    first = complete[0].start
+    if s.first_ts is not None and s.first_ts > first:
+        first = s.first_ts
     return GraphData(
         s.bucket_seconds,
         tuple(b.start.timestamp() for b in complete),
         tuple(b.errors_5xx for b in complete),
+        first.timestamp(),
     )
 
 

@@ -11,6 +11,7 @@ from cockpit.detect.detector import Assessment
 from cockpit.model import Category, Incident, IncidentStatus, SentryIssues
 from cockpit.view.deploys import DeploysView, deploys_view
 from cockpit.view.errors import ErrorsView, errors_view
+from cockpit.view.header import HeaderView, header_view
 from cockpit.view.probes import ProbesView, RowCache, probes_view
 from cockpit.view.sentry import SentryView, sentry_view
 from cockpit.view.sources import source_lines
@@ -25,6 +26,7 @@ class Panels:
     deploys: DeploysView = field(default_factory=DeploysView)
     errors: ErrorsView = field(default_factory=ErrorsView)
     sentry: SentryView = field(default_factory=SentryView)
+    header: HeaderView = field(default_factory=HeaderView)
 
 
 class _Memo:
@@ -98,6 +100,7 @@ class PanelBuilder:
             deploys_view(snapshot, assessment),
             self._errors_view(snapshot, assessment, incident, status_times),
             self._sentry_view(snapshot, assessment),
+            header_view(assessment),
         )
 
     def _errors_view(

@@ -12,6 +12,7 @@ from cockpit.detect.routes import route_text
 from cockpit.model import Category, Freshness, SentryIssue, SentryIssues
 from cockpit.sentry.rank import is_rising, rank_issues
 from cockpit.view.sources import SourceLine, source_lines
+from cockpit.view.wrap import wrap_items
 
 if TYPE_CHECKING:
     from cockpit.hub import Snapshot
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 # Issues kept for the panel: more rows than the tallest terminal has. Ten thousand issues are
 # ranked once per refresh, not compared or drawn.
 SENTRY_ROWS = 80
+NO_ISSUE = "  no issue: "
+BLIND_ROWS = 2  # the most rows what fails with no issue takes
+BY_TIMING = "5xx (by timing: no route information)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,4 +87,20 @@ def sentry_view(snapshot: Snapshot, assessment: Assessment) -> SentryView:
     )
     return SentryView(
         source_lines(snapshot, Category.SENTRY), rows, len(issues), blind, read, until
+    )
+
+
+def blind_lines(blind: BlindSpot, width: int, rows: int, ellipsis: str = "…") -> tuple[str, ...]:
+    """What fails with no issue naming it, in at most `rows` rows of `width` cells: whole
+    items, a row breaking between them, and "+N" for the ones that do not fit."""
+    what = blind.what or (BY_TIMING,)
+    return wrap_items(
+        what,
+        width,
+        rows,
+        head=NO_ISSUE,
+        indent="    ",
+        sep=",",
+        count_left_out=bool(blind.what),
+        ellipsis=ellipsis,
     )

@@ -128,7 +128,7 @@ async def test_package_upgrade_on_the_failing_hosts_ranks_above_the_latest_deplo
     ]
     assert top[2:] == [("deploy", "", "2023.03.08-1", "")]  # listed, in order, not blamed
     why = a.suspects[0].why
-    assert why[0] in ("12m 00s before the first failure", "11m 59s before the first failure")
+    assert why[0] in ("12m 00s before the failure", "11m 59s before the failure")
     assert any("where web-" in w and "fails" in w for w in why) and "other hosts pass" in why
     assert "same service files-web" in a.suspects[2].why
     # The installs of hours ago are changes, listed, but not candidates.
@@ -178,7 +178,7 @@ async def test_config_commit_named_in_the_errors_ranks_above_the_latest_deploy(
     first, second, third = a.suspects
     assert (first.change.kind, first.change.id, first.change.by) == ("config", sha, "Dana")
     assert "touches features/bot-features.json, named in errors" in first.why
-    assert first.why[0] == "15m 00s before the first failure"
+    assert first.why[0] == "15m 00s before the failure"
     assert second.change.deploy == deploy and "same service files-web" in second.why
     # An older commit is still a candidate (within the window), ranked by time alone.
     assert third.change.what == "other: tidy" and len(third.why) == 1

@@ -79,7 +79,7 @@ async def test_the_commit_touching_the_failing_routes_file_ranks_first(tmp_path:
     first = ranked[0]
     assert first.change.id == tighten
     assert "touches nginx/upload.conf; /api/upload fails" in first.why
-    assert first.why[0] == "11s before the first failure"
+    assert first.why[0] == "11s before the failure"
     # The same-service deploy 93 s before comes after both commits to the upload config.
     kinds = [(s.change.kind, s.change.what) for s in ranked]
     deploy_at = kinds.index(("deploy", "files-web 2026.12.03-2"))

@@ -120,7 +120,9 @@ async def test_r_reverts_the_suspected_config_commit_for_real(tmp_path: Path) ->
         # At 80 columns what a change is gets cut, never its rank.
         assert "config nginx: cap f… SUSPECT 1" in shown, shown
         assert "pkg web-1 openssl 3… SUSPECT 2" in shown, shown
-        assert "  why: same service files-web; 5m 0" in shown, shown
+        # Its why is whole, on two rows: the reasons, then when it came.
+        assert "  why: same service files-web;\n       5m 0" in shown, shown
+        assert "s before the failure\n" in shown, shown
         view = app.last_view
         assert view is not None
         top, second = view.assessment.suspects[:2]

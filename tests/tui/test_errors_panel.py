@@ -26,9 +26,10 @@ from cockpit.model import (
 )
 from cockpit.runtime import View
 from cockpit.sources.logs.access_log import AccessLogTail
-from cockpit.timeutil import local_hm
+from cockpit.timeutil import local_hm, local_hms
+from cockpit.view.graph import columns
 from widgets.glyphs import ASCII, UNICODE
-from widgets.graph import axis_labels, columns
+from widgets.graph import axis_labels
 from widgets.panels import ErrorsPanel
 
 END = datetime(2024, 8, 2, 14, 30, tzinfo=UTC)
@@ -135,7 +136,8 @@ async def test_an_empty_log_says_so_instead_of_a_healthy_zero() -> None:
 
 async def test_traffic_that_just_began_is_not_shown_as_none() -> None:
     # The log's first request came 5 s into the filling bucket; the complete buckets before it
-    # are empty. 20 requests in the 5 s since it began: 2.0 req/s over the filled part.
+    # are empty. 20 requests in the 5 s since it began: 4.0 req/s over the filled part (not
+    # 2.0 over the whole 10 s the bucket has filled, half of it before the log's first line).
     from dataclasses import replace
 
     v = view()
@@ -152,7 +154,7 @@ async def test_traffic_that_just_began_is_not_shown_as_none() -> None:
         panel.show(v)
         await pilot.pause()
         first_line = shown_rows(panel)[0]
-        assert first_line.startswith("10.0% 0.2/s of 2.0 req/s"), first_line
+        assert first_line.startswith("10.0% 0.4/s of 4.0 req/s"), first_line
 
 
 def routed_view(*, window_minutes: int = 30) -> View:
@@ -266,8 +268,111 @@ async def test_a_log_younger_than_the_window_says_where_its_lines_begin(tmp_path
         panel = app.query_one(ErrorsPanel)
         panel.show(v)
         await pilot.pause()
-        for zoom in ("30 min", "3 h"):
+        # 90 s of data: the zoom that fits them comes first, the time they begin to the second.
+        assert panel.border_title == "5xx · 5 min"
+        for zoom in ("5 min", "30 min", "3 h"):
+            assert panel.border_title == f"5xx · {zoom}"
             axis = shown_rows(panel)[-1]
-            assert f"from {local_hm(first)}" in axis, (zoom, axis)
+            assert f"from {local_hms(first)}" in axis, (zoom, axis)
             assert local_hm(END - timedelta(minutes=30)) not in axis, (zoom, axis)
             panel.cycle_zoom()
+
+
+def young_view() -> View:
+    """The demo 30 s after its first line: 5 s buckets over the 10 minutes the source keeps,
+    empty before the first line (END - 33 s, 2 s into its bucket), 3.0 5xx/s of 10 req/s
+    since; the bucket at END still filling."""
+    from dataclasses import replace
+
+    first = END - timedelta(seconds=33)
+    buckets = []
+    for i in range(120, -1, -1):
+        start = END - timedelta(seconds=5 * i)
+        if start + timedelta(seconds=5) <= first:
+            buckets.append(ErrorBucket(start, 0, 0))
+        elif start < first:  # 3 s of data in this one
+            buckets.append(ErrorBucket(start, 30, 9))
+        else:
+            buckets.append(ErrorBucket(start, 50, 15))
+    series = ErrorSeries("edge", 5, tuple(buckets), first_ts=first, last_ts=END)
+    v = view()
+    snapshot = replace(v.snapshot, at=END + timedelta(seconds=2), readings={"edge": series})
+    return replace(v, snapshot=snapshot, assessment=Assessment(), incident=None)
+
+
+def test_a_column_rates_the_time_its_data_cover() -> None:
+    from cockpit.view.errors import errors_view
+    from cockpit.view.graph import graph_columns
+
+    v = young_view()
+    graph = errors_view(v.snapshot, v.assessment, None).graph
+    assert graph is not None
+    assert graph.first == (END - timedelta(seconds=33)).timestamp() and graph.held == 33
+    for span, width in ((1800, 28), (300, 28), (300, 60), (10800, 92)):
+        shape = graph_columns(
+            graph.starts, graph.errors, bucket=5, data_from=graph.first, span=span, width=width
+        )
+        rates = [r for r, k in zip(shape.rates, shape.known, strict=True) if k]
+        # Every column with data says 3.0/s: none averaged over the time before the data.
+        assert rates and all(abs(r - 3.0) < 1e-9 for r in rates), (span, width, shape.rates)
+        assert abs(shape.top - 3.0) < 1e-9
+        assert not any(shape.known[: width - len(rates)])
+
+
+def test_the_zoom_fits_the_data_held_and_says_where_they_begin() -> None:
+    from cockpit.view.errors import GraphData
+
+    def graph(held: float) -> GraphData:
+        end = END.timestamp()
+        return GraphData(5, (end - 5,), (1,), end - held)
+
+    assert [graph(h).zoom for h in (30, 299, 300, 301, 1800, 7200, 20000)] == [0, 0, 0, 1, 1, 1, 1]
+    young = graph(32)
+    assert young.data_from == local_hms(END - timedelta(seconds=32))
+    assert graph(600).data_from == local_hm(END - timedelta(seconds=600))
+
+
+def test_the_rate_figure_counts_from_the_first_line_inside_its_bucket() -> None:
+    from dataclasses import replace
+
+    from cockpit.view.errors import errors_view
+
+    # The first line 8 s before the filling bucket, 3 s before the end of its own: 3.0/s over
+    # the 8 s the two complete buckets hold data for, not 2.4/s over their 10 s.
+    first = END - timedelta(seconds=8)
+    buckets = (
+        ErrorBucket(END - timedelta(seconds=15), 0, 0),
+        ErrorBucket(END - timedelta(seconds=10), 30, 9),
+        ErrorBucket(END - timedelta(seconds=5), 50, 15),
+        ErrorBucket(END, 10, 3),
+    )
+    series = ErrorSeries("edge", 5, buckets, first_ts=first, last_ts=END)
+    v = young_view()
+    snapshot = replace(v.snapshot, readings={"edge": series})
+    (summary,) = errors_view(snapshot, v.assessment, None).summaries
+    assert summary.errors_per_s == 3.0 and summary.requests_per_s == 10.0
+
+
+async def test_young_data_read_sensibly_at_80x24_and_larger() -> None:
+    """30 s after the log's first line: the shortest zoom that holds them, each bar at the
+    rate the figure beside it says, the time the data begin to the second."""
+    v = young_view()
+    first = END - timedelta(seconds=33)
+    for size, (width, height) in (((80, 24), (40, 8)), ((200, 60), (100, 20))):
+        app = Layout()
+        async with app.run_test(size=size) as pilot:
+            panel = app.query_one(ErrorsPanel)
+            panel.styles.width, panel.styles.height = width, height
+            panel.show(v)
+            await pilot.pause()
+            rows = shown_rows(panel)
+            text = "\n".join(rows)
+            assert panel.border_title == "5xx · 5 min", text
+            assert rows[0].startswith("30.0% 3.0/s of 10.0 req/s"), text
+            assert rows[1].rstrip().endswith(" 3.0/s"), text  # the scale: the bars' top
+            assert f"data from {local_hms(first)}" in rows[-1], text
+            assert local_hm(END - timedelta(minutes=30)) not in rows[-1], text
+            # z still goes wider, and the rates stay those of the time covered.
+            assert panel.cycle_zoom() == "30 min"
+            rows = shown_rows(panel)
+            assert rows[1].rstrip().endswith(" 3.0/s"), "\n".join(rows)
