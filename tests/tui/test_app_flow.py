@@ -5,19 +5,16 @@ probes recover, `x` exports the timeline draft."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC
 from pathlib import Path
 
-import pytest
 from pilot_wait import shown_rows, until
 from textual.widgets._toast import Toast
 
 from cockpit.app import CockpitApp
-from cockpit.config import Config, load
+from cockpit.config import Config
 from cockpit.config.sections import DetectSettings
 from cockpit.detect.probes import ProbeState
-from cockpit.drill.world_process import WorldProcess
 from cockpit.incident.store.sqlite import IncidentStore
 from cockpit.model import SentryIssues
 from cockpit.runtime import Cockpit
@@ -29,15 +26,6 @@ from widgets.panels import Panel, SentryPanel
 from widgets.sentry_detail import SentryDetailScreen
 from widgets.timeline import TimelineStrip
 from widgets.timeline_view import TimelineScreen
-
-
-@pytest.fixture
-async def world_config() -> AsyncIterator[Config]:
-    world = WorldProcess(bad_deploy_after=1.0)
-    try:
-        yield load(await world.start())
-    finally:
-        await world.stop()
 
 
 def make_app(config: Config, data: Path, **kwargs: object) -> CockpitApp:

@@ -5,29 +5,18 @@ the header says since when it is degraded, the suspect's why and author are read
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from pilot_wait import shown_rows, until
 
 from cockpit.app import CockpitApp
-from cockpit.config import Config, load
+from cockpit.config import Config
 from cockpit.config.sections import DetectSettings
-from cockpit.drill.world_process import WorldProcess
 from cockpit.runtime import Cockpit
 from cockpit.view.header import degraded_words
 from widgets.header import CockpitHeader
 from widgets.panels import ChangesPanel, ErrorsPanel, Panel, SentryPanel
-
-
-@pytest.fixture
-async def world_config() -> AsyncIterator[Config]:
-    world = WorldProcess(bad_deploy_after=1.0)
-    try:
-        yield load(await world.start())
-    finally:
-        await world.stop()
 
 
 def make_app(config: Config, data: Path) -> CockpitApp:
