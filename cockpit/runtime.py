@@ -254,8 +254,9 @@ class Cockpit:
             stored.runs,
             self.read_only_reason(),
             alerts_view(snapshot.of(Category.ALERTS)),
-            # Until the first read, "no incident" is a guess; say so once the store fails.
-            incident_known=stored.read or self.storage.health.ok,
+            # Until the store was read, "no incident" would be a guess: a cockpit opened (or
+            # reconnected) in the middle of an incident must never say it.
+            incident_known=stored.read,
             builder=self._panels,
         )
 
